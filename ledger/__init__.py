@@ -1,0 +1,3 @@
+"""cylinder-ledger: the traceability ledger for bottled LPG cylinders."""
+
+__version__ = "0.1.0"

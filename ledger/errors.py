@@ -1,0 +1,96 @@
+"""The one error tree of the ledger.
+
+Every failure the ledger reports on purpose is a ``LedgerError``; anything else
+is a bug. The HTTP layer maps each branch to one status code in one place.
+
+    LedgerError
+    ├── InvalidInput            bad or absurd input; nothing was written      (422)
+    ├── NotFound                no such cylinder, event, party, ...           (404)
+    ├── PermissionDenied        the acting account may not do this            (403)
+    ├── Conflict                the request contradicts what is stored        (409)
+    │   └── IdempotencyConflict  same idempotency key, different content
+    ├── Rejected                a custody rule refuses the event outright     (422)
+    └── IntegrityError          the stored ledger fails a cryptographic check
+        ├── ChainBroken          an event's hash, link or sequence is wrong
+        ├── CheckpointMismatch   the log disagrees with a signed checkpoint
+        └── ProofInvalid         a proof, bundle or signature does not verify
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LedgerError",
+    "InvalidInput",
+    "NotFound",
+    "PermissionDenied",
+    "Conflict",
+    "IdempotencyConflict",
+    "Rejected",
+    "IntegrityError",
+    "ChainBroken",
+    "CheckpointMismatch",
+    "ProofInvalid",
+]
+
+
+class LedgerError(Exception):
+    """Root of every deliberate ledger failure.
+
+    ``code`` is a stable machine-readable slug (used as the problem ``type``);
+    the message is a sentence a driver's app can show as it is.
+    """
+
+    code = "ledger-error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(LedgerError):
+    code = "invalid-input"
+
+
+class NotFound(LedgerError):
+    code = "not-found"
+
+
+class PermissionDenied(LedgerError):
+    code = "forbidden"
+
+
+class Conflict(LedgerError):
+    code = "conflict"
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency-conflict"
+
+
+class Rejected(LedgerError):
+    code = "rejected"
+
+
+class IntegrityError(LedgerError):
+    code = "integrity"
+
+
+class ChainBroken(IntegrityError):
+    """A cylinder's chain is broken at ``cylinder``/``seq``; ``kind`` names how."""
+
+    code = "chain-broken"
+
+    def __init__(self, message: str, *, cylinder: str, seq: int | None, kind: str) -> None:
+        super().__init__(message)
+        self.cylinder = cylinder
+        self.seq = seq
+        self.kind = kind
+
+
+class CheckpointMismatch(IntegrityError):
+    code = "checkpoint-mismatch"
+
+
+class ProofInvalid(IntegrityError):
+    code = "proof-invalid"
