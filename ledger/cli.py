@@ -1,0 +1,163 @@
+"""The ``ledger`` command line (CONTRACT.md "Command line")."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .bundle import load_bundle, verify_bundle
+from .config import Settings
+from .domain import Role
+from .errors import LedgerError
+from .keys import ensure_key
+from .signednote import NoteSigner, NoteVerifier
+from .storage import events as event_rows
+from .storage.db import Database
+from .verify import audit
+
+app = typer.Typer(help="cylinder-ledger: the traceability ledger for bottled LPG cylinders.", no_args_is_help=True)
+accounts = typer.Typer(help="Manage API accounts.", no_args_is_help=True)
+app.add_typer(accounts, name="accounts")
+err = Console(stderr=True)
+
+DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: LEDGER_DATABASE_URL or sqlite:///ledger.db)")]
+
+
+def _settings(db: str | None) -> Settings:
+    return Settings.from_env(database_url=db)
+
+
+def _fail(exc: LedgerError, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {exc.message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def init(db: DbOption = None) -> None:
+    """Create or migrate the schema and the signing keys; prints the log's public key. Safe to run twice."""
+    settings = _settings(db)
+    database = Database(settings.database_url)
+    revision = database.migrate()
+    log_key, created = ensure_key(settings.key_file)
+    _, label_created = ensure_key(settings.label_key_file)
+    signer = NoteSigner(settings.log_origin, log_key)
+    err.print(f"schema at revision {revision}; log key {'created' if created else 'kept'} at {settings.key_file}; "
+              f"label key {'created' if label_created else 'kept'} at {settings.label_key_file}")
+    typer.echo(signer.verifier.vkey())
+    database.dispose()
+
+
+@accounts.command("create")
+def accounts_create(
+    role: Annotated[Role, typer.Option("--role", help="admin, regulator, inspector, company, transporter, shop, inspection")],
+    party: Annotated[Optional[str], typer.Option("--party", help="The party the account acts for")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Who holds the account")] = None,
+    db: DbOption = None,
+) -> None:
+    """Print a new bearer token once, alone on stdout (only its hash is stored)."""
+    from .service import Ledger
+
+    ledger = Ledger(_settings(db))
+    try:
+        with ledger.db.writing() as connection:
+            token = ledger.create_account(connection, role=role, party=party, name=name or role.value)
+    except LedgerError as exc:
+        _fail(exc)
+    typer.echo(token)
+
+
+@app.command()
+def verify(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per break, then a summary")] = False,
+    public_key: Annotated[Optional[str], typer.Option("--public-key", help="Log verifier key (default: from LEDGER_KEY_FILE)")] = None,
+) -> None:
+    """Audit the whole ledger. Exit 0: intact. Exit 1: each break is listed (cylinder, seq, kind)."""
+    settings = _settings(db)
+    verifier = _verifier(settings, public_key)
+    database = Database(settings.database_url)
+    breaks = 0
+    show_progress = sys.stderr.isatty() and not as_json
+    with database.reading() as connection:
+        total = event_rows.log_size(connection)
+        with Progress(TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} events"),
+                      TimeElapsedColumn(), console=err, disable=not show_progress) as progress:
+            task = progress.add_task("events", total=total)
+            for found in audit(connection, verifier, progress=lambda n: progress.advance(task, n)):
+                breaks += 1
+                if as_json:
+                    typer.echo(json.dumps(found.as_dict(), ensure_ascii=False))
+                else:
+                    where = f"{found.cylinder} seq {found.seq}" if found.cylinder else "log"
+                    typer.echo(f"BROKEN {where}: {found.kind} — {found.detail}")
+    if as_json:
+        typer.echo(json.dumps({"status": "broken" if breaks else "intact", "events": total, "breaks": breaks}))
+    else:
+        typer.echo(f"{'BROKEN' if breaks else 'intact'}: {total} events checked, {breaks} breaks")
+    database.dispose()
+    raise typer.Exit(1 if breaks else 0)
+
+
+def _verifier(settings: Settings, public_key: str | None) -> NoteVerifier | None:
+    if public_key:
+        return _read_vkey(public_key)
+    if settings.key_file.exists():
+        from .keys import load_key
+
+        return NoteSigner(settings.log_origin, load_key(settings.key_file)).verifier
+    err.print("[yellow]warning:[/yellow] no log key found: checkpoint signatures are not checked")
+    return None
+
+
+def _read_vkey(value: str) -> NoteVerifier:
+    path = Path(value)
+    text = path.read_text() if path.exists() else value
+    try:
+        return NoteVerifier.from_vkey(text)
+    except LedgerError as exc:
+        _fail(exc)
+
+
+@app.command("verify-bundle")
+def verify_bundle_command(
+    file: Annotated[Path, typer.Argument(help="A bundle from GET /v1/cylinders/{id}/bundle")],
+    public_key: Annotated[str, typer.Option("--public-key", help="The log's verifier key, or a file holding it")],
+) -> None:
+    """Check a cylinder's exported bundle offline, with nothing but the log's public key."""
+    verifier = _read_vkey(public_key)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot read {file}: {exc.strerror}")
+        raise typer.Exit(2)
+    try:
+        result = verify_bundle(load_bundle(raw), verifier)
+    except LedgerError as exc:
+        typer.echo(f"INVALID: {exc.message}")
+        raise typer.Exit(1)
+    typer.echo(
+        f"valid: cylinder {result.cylinder}, {result.events} events, head {result.head}, "
+        f"in log {result.checkpoint.origin} at size {result.checkpoint.size}"
+    )
+
+
+@app.command()
+def checkpoint(db: DbOption = None) -> None:
+    """Sign a checkpoint of the log now (the service also does this on demand) and print it."""
+    from .service import Ledger
+
+    ledger = Ledger(_settings(db))
+    try:
+        typer.echo(ledger.checkpoint().note, nl=False)
+    except LedgerError as exc:
+        _fail(exc, 1)
+
+
+def main() -> None:
+    app()

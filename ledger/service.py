@@ -1,0 +1,401 @@
+"""Use cases of the ledger: register, record, read, prove. Never commits.
+
+Every method takes the caller's open connection (``Database.writing()`` or
+``reading()``); the caller owns the transaction, so a request, a CLI command or
+a benchmark decides where it ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection
+
+from . import tracecode
+from .bundle import FORMAT
+from .config import Settings
+from .domain import (
+    Event, EventKind, NewEvent, Paper, Party, PartyKind, Person, PersonRole, Role, State,
+    check_identifier, check_plausible_time, format_time,
+)
+from .errors import Conflict, IdempotencyConflict, InvalidInput, LedgerError, NotFound, PermissionDenied
+from .keys import load_key
+from .log import LogTree, SubrootCache, checkpoint_at, latest_checkpoint, publish_checkpoint
+from .signednote import Checkpoint, NoteSigner, NoteVerifier
+from .storage import events as event_rows
+from .storage import registry as reg
+from .storage.db import Database
+from .wire import event_json
+
+__all__ = ["Actor", "Outcome", "Registration", "Ledger"]
+
+_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PARTY_PREFIX = {
+    PartyKind.GAS_COMPANY: "G", PartyKind.FILLING_STATION: "F", PartyKind.TRANSPORTER: "T",
+    PartyKind.SHOP: "S", PartyKind.INSPECTION_STATION: "I", PartyKind.REGULATOR: "R",
+}
+
+
+def new_id(prefix: str, length: int = 7) -> str:
+    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+def token_hash(token: str) -> bytes:
+    # Tokens are 256 random bits, so a plain hash is as strong as a slow one.
+    return hashlib.sha256(token.encode()).digest()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an account's role and, except for admin and regulator, its one party."""
+
+    role: Role
+    party: str | None
+    name: str
+    account: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one submitted event."""
+
+    status: str  # created | duplicate | rejected
+    event: Event | None = None
+    error: LedgerError | None = None
+    findings: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Registration:
+    owner: str
+    serial: str
+    manufacturer: str
+    manufactured_on: date
+    model: str
+    tare_kg: float
+    design_life_years: int
+    last_inspected_on: date
+    next_inspection_due: date
+    occurred_at: datetime | None = None
+    idempotency_key: str | None = None
+
+    def facts(self) -> dict[str, Any]:
+        return {
+            "owner": self.owner, "serial": self.serial, "manufacturer": self.manufacturer,
+            "manufactured_on": self.manufactured_on.isoformat(), "model": self.model,
+            "tare_kg": self.tare_kg, "design_life_years": self.design_life_years,
+            "last_inspected_on": self.last_inspected_on.isoformat(),
+            "next_inspection_due": self.next_inspection_due.isoformat(),
+        }
+
+
+# Hooks the custody rules install: check an event before it is written, and
+# react to written events (projection, findings) in the same transaction.
+Authorizer = Callable[[Connection, Actor, NewEvent], None]
+AfterAppend = Callable[[Connection, Sequence[Event], datetime], dict[int, list[Any]]]
+
+
+class Ledger:
+    """The ledger of one database, with its signing keys."""
+
+    def __init__(self, settings: Settings, database: Database | None = None) -> None:
+        self.settings = settings
+        self.db = database or Database(settings.database_url)
+        self.cache = SubrootCache()
+        self._signer: NoteSigner | None = None
+        self._label_key = None
+        self.authorize: Authorizer | None = None
+        self.after_append: AfterAppend | None = None
+
+    # -- keys ------------------------------------------------------------------
+
+    @property
+    def signer(self) -> NoteSigner:
+        if self._signer is None:
+            self._signer = NoteSigner(self.settings.log_origin, load_key(self.settings.key_file))
+        return self._signer
+
+    @property
+    def verifier(self) -> NoteVerifier:
+        return self.signer.verifier
+
+    @property
+    def label_key(self):
+        if self._label_key is None:
+            self._label_key = load_key(self.settings.label_key_file)
+        return self._label_key
+
+    # -- registry --------------------------------------------------------------
+
+    def create_party(
+        self, connection: Connection, *, kind: PartyKind, name: str, region: str,
+        licence: Paper | None = None, parent: str | None = None, now: datetime | None = None,
+    ) -> Party:
+        name = _text(name, "name", 200)
+        if not (isinstance(region, str) and len(region) == 6 and region.isdigit()):
+            raise InvalidInput("region must be a 6-digit administrative division code, e.g. 330110", field="region")
+        if kind is PartyKind.FILLING_STATION:
+            owner = reg.get_party(connection, parent) if parent else None
+            if owner is None or owner.kind is not PartyKind.GAS_COMPANY:
+                raise InvalidInput("a filling station names its gas company in parent", field="parent")
+        elif parent is not None:
+            raise InvalidInput("only a filling station has a parent", field="parent")
+        party = Party(new_id(_PARTY_PREFIX[kind]), kind, name, region, licence, parent)
+        reg.insert_party(connection, party, format_time(now or _now()))
+        return party
+
+    def create_person(
+        self, connection: Connection, *, party: str, name: str, role: PersonRole,
+        certificate: Paper | None = None, now: datetime | None = None,
+    ) -> Person:
+        if reg.get_party(connection, party) is None:
+            raise NotFound(f"no party {party}")
+        person = Person(new_id("W"), party, _text(name, "name", 200), role, certificate)
+        reg.insert_person(connection, person, format_time(now or _now()))
+        return person
+
+    def create_account(
+        self, connection: Connection, *, role: Role, party: str | None, name: str, now: datetime | None = None
+    ) -> str:
+        """Create an account; returns its bearer token, which is stored only as a hash."""
+        if role in (Role.ADMIN, Role.REGULATOR):
+            if party is not None and reg.get_party(connection, party) is None:
+                raise NotFound(f"no party {party}")
+        elif party is None:
+            raise InvalidInput(f"a {role.value} account must belong to a party (--party)", field="party")
+        elif reg.get_party(connection, party) is None:
+            raise NotFound(f"no party {party}")
+        token = "cl_" + secrets.token_urlsafe(32)
+        reg.insert_account(connection, token_hash(token), role.value, party, _text(name, "name", 200),
+                           format_time(now or _now()))
+        return token
+
+    def authenticate(self, connection: Connection, token: str) -> Actor | None:
+        row = reg.account_by_token_hash(connection, token_hash(token))
+        if row is None:
+            return None
+        return Actor(Role(row.role), row.party, row.name, row.id)
+
+    # -- cylinders -------------------------------------------------------------
+
+    def register(
+        self, connection: Connection, actor: Actor, registration: Registration, now: datetime | None = None
+    ) -> Outcome:
+        """Issue a trace code and write the genesis ``register`` event."""
+        now = now or _now()
+        owner = reg.get_party(connection, registration.owner)
+        if owner is None or owner.kind is not PartyKind.GAS_COMPANY:
+            raise InvalidInput("owner must be a registered gas company", field="owner")
+        if actor.role is not Role.ADMIN and not (actor.role is Role.COMPANY and actor.party == owner.id):
+            raise PermissionDenied("only the owning gas company may register its cylinders")
+        _check_registration(registration)
+        occurred = check_plausible_time(registration.occurred_at or now, "occurred_at", now)
+        key = registration.idempotency_key or f"register:{uuid.uuid4()}"
+        existing = event_rows.by_idempotency_keys(connection, [key]).get(key)
+        if existing is not None:
+            if existing.kind is EventKind.REGISTER and existing.party == owner.id and existing.data == registration.facts():
+                return Outcome("duplicate", existing)
+            raise IdempotencyConflict("this idempotency_key was already used for another registration")
+        taken = reg.cylinder_exists(connection, registration.serial, registration.manufacturer)
+        if taken is not None:
+            raise Conflict(
+                f"{registration.manufacturer} cylinder {registration.serial} is already registered as {taken}"
+            )
+        code = tracecode.generate()
+        while reg.get_cylinder(connection, code) is not None:  # a trace code is never reused
+            code = tracecode.generate()
+        reg.insert_cylinder(
+            connection, id=code, owner=owner.id, serial=registration.serial,
+            manufacturer=registration.manufacturer, model=registration.model,
+            manufactured_on=registration.manufactured_on, tare_kg=registration.tare_kg,
+            design_life_years=registration.design_life_years, registered_at=format_time(occurred),
+            region=owner.region, next_inspection_due=registration.next_inspection_due,
+            holder=owner.id, state=State.AT_STATION.value, state_since=format_time(occurred),
+            last_event_at=format_time(occurred), last_fill_kg=None, chain_length=1,
+        )
+        genesis = NewEvent(code, EventKind.REGISTER, occurred, owner.id, key, data=registration.facts())
+        (event,) = event_rows.append(connection, [event_rows.prepare(genesis)], now)
+        findings = self._after(connection, [event], now)
+        return Outcome("created", event, findings=findings.get(event.id, []))
+
+    # -- events ----------------------------------------------------------------
+
+    def record(self, connection: Connection, actor: Actor, event: NewEvent, now: datetime | None = None) -> Outcome:
+        """Record one event; raises the reason when it is rejected."""
+        outcome = self.record_batch(connection, actor, [event], now)[0]
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome
+
+    def record_batch(
+        self, connection: Connection, actor: Actor, items: Sequence[NewEvent | LedgerError], now: datetime | None = None
+    ) -> list[Outcome]:
+        """Record each valid item exactly once; report each invalid one with its reason.
+
+        Items may already be errors (parsing failed at the edge): they are
+        reported in place. One bad item never blocks the others.
+        """
+        now = now or _now()
+        outcomes: list[Outcome | None] = [None] * len(items)
+        candidates: list[tuple[int, NewEvent]] = []
+        for index, item in enumerate(items):
+            if isinstance(item, LedgerError):
+                outcomes[index] = Outcome("rejected", error=item)
+                continue
+            try:
+                self._check(connection, actor, item, now)
+            except LedgerError as exc:
+                outcomes[index] = Outcome("rejected", error=exc)
+                continue
+            candidates.append((index, item))
+
+        stored = event_rows.by_idempotency_keys(connection, (item.idempotency_key for _, item in candidates))
+        known = event_rows.lock_cylinders(connection, (item.cylinder for _, item in candidates))
+        fresh: list[tuple[int, NewEvent]] = []
+        first_in_batch: dict[str, NewEvent] = {}
+        for index, item in candidates:
+            key = item.idempotency_key
+            previous = stored.get(key)
+            if previous is not None:
+                outcomes[index] = (
+                    Outcome("duplicate", previous) if previous.same_content(item)
+                    else Outcome("rejected", error=IdempotencyConflict(
+                        "this idempotency_key was already used for a different event"))
+                )
+            elif key in first_in_batch:
+                if first_in_batch[key] != item:
+                    outcomes[index] = Outcome("rejected", error=IdempotencyConflict(
+                        "this idempotency_key appears twice in the batch with different events"))
+                else:
+                    outcomes[index] = Outcome("duplicate")  # filled in below with the stored event
+            elif item.cylinder not in known:
+                outcomes[index] = Outcome("rejected", error=NotFound(
+                    f"{item.cylinder} is not a registered cylinder (unregistered code)"))
+            else:
+                first_in_batch[key] = item
+                fresh.append((index, item))
+
+        written = event_rows.append(connection, [event_rows.prepare(item) for _, item in fresh], now)
+        findings = self._after(connection, written, now)
+        by_key = {event.idempotency_key: event for event in written}
+        for (index, _), event in zip(fresh, written):
+            outcomes[index] = Outcome("created", event, findings=findings.get(event.id, []))
+        for index, outcome in enumerate(outcomes):
+            if outcome is not None and outcome.status == "duplicate" and outcome.event is None:
+                outcomes[index] = Outcome("duplicate", by_key[items[index].idempotency_key])
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _check(self, connection: Connection, actor: Actor, item: NewEvent, now: datetime) -> None:
+        if item.kind is EventKind.REGISTER:
+            raise InvalidInput("cylinders are registered with POST /v1/cylinders, not as an event", field="kind")
+        check_plausible_time(item.occurred_at, "occurred_at", now)
+        check_identifier(item.cylinder, "cylinder")
+        if actor.role is not Role.ADMIN and actor.party != item.party:
+            raise PermissionDenied("an account records events only for its own party")
+        if self.authorize is not None:
+            self.authorize(connection, actor, item)
+
+    def _after(self, connection: Connection, written: Sequence[Event], now: datetime) -> dict[int, list[Any]]:
+        if not written or self.after_append is None:
+            return {}
+        return self.after_append(connection, written, now)
+
+    # -- reading ---------------------------------------------------------------
+
+    def event(self, connection: Connection, event_id: int) -> Event:
+        event = event_rows.get(connection, event_id)
+        if event is None:
+            raise NotFound(f"no event {event_id}")
+        return event
+
+    def history(self, connection: Connection, cylinder: str, after_seq: int = -1, limit: int | None = None) -> list[Event]:
+        if reg.get_cylinder(connection, cylinder) is None:
+            raise NotFound(f"no cylinder {cylinder}")
+        return event_rows.history(connection, cylinder, after_seq, limit)
+
+    # -- the log ---------------------------------------------------------------
+
+    def tree(self, connection: Connection) -> LogTree:
+        return LogTree(connection, self.cache)
+
+    def checkpoint(self) -> Checkpoint:
+        """The latest checkpoint, signing a new one first if the log has grown."""
+        with self.db.reading() as connection:
+            latest = latest_checkpoint(connection)
+            size = event_rows.log_size(connection)
+        if latest is not None and latest.size == size:
+            self.cache.settle(latest.size)
+            return latest
+        with self.db.writing() as connection:
+            checkpoint = publish_checkpoint(connection, self.cache, self.signer, self.settings.log_origin)
+        self.cache.settle(checkpoint.size)
+        return checkpoint
+
+    def inclusion(self, connection: Connection, event_id: int, size: int | None = None) -> dict[str, Any]:
+        event = self.event(connection, event_id)
+        tree = self.tree(connection)
+        size = tree.get_size() if size is None else size
+        path = tree.inclusion_path(event.log_index, size)
+        return {"log_index": event.log_index, "tree_size": size, "leaf_hash": event.hash.hex(),
+                "audit_path": [node.hex() for node in path]}
+
+    def consistency(self, connection: Connection, old: int, new: int) -> dict[str, Any]:
+        path = self.tree(connection).consistency_path(old, new)
+        return {"old_size": old, "new_size": new, "proof": [node.hex() for node in path]}
+
+    def bundle(self, cylinder: str) -> dict[str, Any]:
+        """A self-contained proof of a cylinder's whole history (see ``ledger.bundle``)."""
+        checkpoint = self.checkpoint()
+        with self.db.reading() as connection:
+            history = self.history(connection, cylinder)
+            if history[-1].log_index >= checkpoint.size:
+                checkpoint = None
+        if checkpoint is None:  # written after the checkpoint we read: sign a newer one
+            checkpoint = self.checkpoint()
+        with self.db.reading() as connection:
+            checkpoint_at(connection, checkpoint.size)
+            history = self.history(connection, cylinder)
+            history = [event for event in history if event.log_index < checkpoint.size]
+            tree = self.tree(connection)
+            proofs = [
+                {"log_index": e.log_index, "tree_size": checkpoint.size,
+                 "audit_path": [node.hex() for node in tree.inclusion_path(e.log_index, checkpoint.size)]}
+                for e in history
+            ]
+        return {"format": FORMAT, "cylinder": cylinder, "checkpoint": checkpoint.note,
+                "events": [event_json(e) for e in history], "proofs": proofs}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _text(value: Any, name: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidInput(f"{name} must be non-empty text of at most {limit} characters", field=name)
+    if any(ord(c) < 0x20 for c in value):
+        raise InvalidInput(f"{name} may not contain control characters", field=name)
+    return value.strip()
+
+
+def _check_registration(r: Registration) -> None:
+    _text(r.serial, "serial", 64)
+    _text(r.manufacturer, "manufacturer", 200)
+    _text(r.model, "model", 32)
+    if not 0 < r.tare_kg <= 200:
+        raise InvalidInput("tare_kg must be between 0 and 200 kg", field="tare_kg")
+    if not 1 <= r.design_life_years <= 30:
+        raise InvalidInput("design_life_years must be between 1 and 30", field="design_life_years")
+    if not date(1950, 1, 1) <= r.manufactured_on <= date.today():
+        raise InvalidInput("manufactured_on is not a plausible date", field="manufactured_on")
+    if r.last_inspected_on < r.manufactured_on or r.last_inspected_on > date.today():
+        raise InvalidInput("last_inspected_on must lie between manufacture and today", field="last_inspected_on")
+    if not r.last_inspected_on < r.next_inspection_due <= date(r.last_inspected_on.year + 10, 12, 31):
+        raise InvalidInput("next_inspection_due must follow last_inspected_on by at most ten years",
+                           field="next_inspection_due")

@@ -1,0 +1,174 @@
+"""The append path and the queries of the event log.
+
+``append`` is the only code that writes events. Within the caller's write
+transaction it (1) locks the cylinders concerned (PostgreSQL row locks, in a
+fixed order so two batches cannot deadlock; SQLite's ``BEGIN IMMEDIATE`` already
+serialises writers), (2) reads each chain's head, (3) takes the log lock, reads
+the log size and gives the new events the next positions, (4) inserts them.
+Positions and sequence numbers are therefore contiguous whatever rolls back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, text
+
+from ..canonical import canonical_json, event_bytes, event_hash
+from ..domain import Event, EventKind, Location, NewEvent, format_time
+from .db import LOG_LOCK
+
+__all__ = ["Prepared", "prepare", "append", "by_idempotency_keys", "get", "history", "heads", "log_size", "COLUMNS", "from_row"]
+
+COLUMNS = (
+    "id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
+    "location, data, idempotency_key, prev_hash, hash"
+)
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A new event with its free-form parts already in canonical text."""
+
+    event: NewEvent
+    occurred_at: str
+    location: str
+    data: str
+
+
+def prepare(event: NewEvent) -> Prepared:
+    location = "null" if event.location is None else canonical_json(event.location.as_dict(), "location")
+    return Prepared(event, format_time(event.occurred_at), location, canonical_json(event.data))
+
+
+def _placeholders(connection: Connection, count: int) -> str:
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    return ", ".join([mark] * count)
+
+
+def lock_cylinders(connection: Connection, cylinders: Iterable[str]) -> set[str]:
+    """Lock the rows of the given cylinders; returns those that exist."""
+    wanted = sorted(set(cylinders))
+    found: set[str] = set()
+    suffix = "" if connection.dialect.name == "sqlite" else " ORDER BY id FOR UPDATE"
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        sql = f"SELECT id FROM cylinders WHERE id IN ({_placeholders(connection, len(chunk))}){suffix}"
+        found.update(row[0] for row in connection.exec_driver_sql(sql, tuple(chunk)))
+    return found
+
+
+def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[int, bytes]]:
+    """The last (seq, hash) of each given cylinder's chain."""
+    wanted = sorted(set(cylinders))
+    result: dict[str, tuple[int, bytes]] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        sql = (
+            "SELECT e.cylinder, e.seq, e.hash FROM events e JOIN ("
+            f" SELECT cylinder, MAX(seq) AS seq FROM events WHERE cylinder IN ({_placeholders(connection, len(chunk))})"
+            " GROUP BY cylinder) h ON e.cylinder = h.cylinder AND e.seq = h.seq"
+        )
+        for cylinder, seq, digest in connection.exec_driver_sql(sql, tuple(chunk)):
+            result[cylinder] = (seq, bytes(digest))
+    return result
+
+
+def log_size(connection: Connection) -> int:
+    return connection.exec_driver_sql("SELECT COALESCE(MAX(id) + 1, 0) FROM events").scalar_one()
+
+
+def _take_log_lock(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOG_LOCK})")
+
+
+def append(connection: Connection, items: Sequence[Prepared], recorded_at: datetime) -> list[Event]:
+    """Sequence and insert ``items`` (in order) in the caller's transaction.
+
+    The cylinders must exist (the caller checked, see ``lock_cylinders``).
+    Returns the stored events with their ``seq``, hashes and log positions.
+    """
+    if not items:
+        return []
+    lock_cylinders(connection, (item.event.cylinder for item in items))
+    chain = heads(connection, (item.event.cylinder for item in items))
+    recorded = format_time(recorded_at)
+    _take_log_lock(connection)
+    position = log_size(connection)
+    rows = []
+    stored: list[Event] = []
+    for item in items:
+        new = item.event
+        head = chain.get(new.cylinder)
+        seq, prev = (0, None) if head is None else (head[0] + 1, head[1])
+        prev_hex = None if prev is None else prev.hex()
+        digest = event_hash(
+            event_bytes(
+                cylinder=new.cylinder,
+                seq=seq,
+                kind=new.kind.value,
+                occurred_at=item.occurred_at,
+                recorded_at=recorded,
+                party=new.party,
+                person=new.person,
+                to=new.to,
+                location_json=item.location,
+                data_json=item.data,
+                idempotency_key=new.idempotency_key,
+                prev_hash_hex=prev_hex,
+            )
+        )
+        chain[new.cylinder] = (seq, digest)
+        rows.append(
+            (position, new.cylinder, seq, new.kind.value, item.occurred_at, recorded, new.party,
+             new.person, new.to, item.location, item.data, new.idempotency_key, prev, digest)
+        )
+        stored.append(
+            Event(new.cylinder, seq, new.kind, new.occurred_at, recorded_at, new.party, new.person,
+                  new.to, new.location, new.data, new.idempotency_key, prev, digest, position, position)
+        )
+        position += 1
+    connection.exec_driver_sql(
+        f"INSERT INTO events ({COLUMNS}) VALUES ({_placeholders(connection, 14)})", rows
+    )
+    return stored
+
+
+def from_row(row: Sequence) -> Event:
+    (id_, cylinder, seq, kind, occurred_at, recorded_at, party, person, to, location, data, key, prev, digest) = row
+    loc = None if location == "null" else Location(**json.loads(location))
+    return Event(
+        cylinder, seq, EventKind(kind), datetime.fromisoformat(occurred_at), datetime.fromisoformat(recorded_at),
+        party, person, to, loc, json.loads(data), key, None if prev is None else bytes(prev), bytes(digest), id_, id_,
+    )
+
+
+def by_idempotency_keys(connection: Connection, keys: Iterable[str]) -> dict[str, Event]:
+    wanted = sorted(set(keys))
+    found: dict[str, Event] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        sql = f"SELECT {COLUMNS} FROM events WHERE idempotency_key IN ({_placeholders(connection, len(chunk))})"
+        for row in connection.exec_driver_sql(sql, tuple(chunk)):
+            event = from_row(row)
+            found[event.idempotency_key] = event
+    return found
+
+
+def get(connection: Connection, event_id: int) -> Event | None:
+    row = connection.execute(text(f"SELECT {COLUMNS} FROM events WHERE id = :id"), {"id": event_id}).first()
+    return None if row is None else from_row(row)
+
+
+def history(connection: Connection, cylinder: str, after_seq: int = -1, limit: int | None = None) -> list[Event]:
+    sql = f"SELECT {COLUMNS} FROM events WHERE cylinder = :c AND seq > :s ORDER BY seq"
+    params: dict[str, object] = {"c": cylinder, "s": after_seq}
+    if limit is not None:
+        sql += " LIMIT :l"
+        params["l"] = limit
+    return [from_row(row) for row in connection.execute(text(sql), params)]

@@ -1,0 +1,180 @@
+"""The database schema, as SQLAlchemy tables. Migrations create it; nothing calls ``create_all``.
+
+Events are append-only (database triggers refuse UPDATE and DELETE) and an
+event's primary key *is* its 0-based position in the Merkle log: positions are
+assigned under the log lock in the appending transaction, so they are
+contiguous even when transactions roll back or writers race.
+
+Times are stored as the ledger's canonical text (``YYYY-MM-DDTHH:MM:SS.ffffffZ``),
+which sorts chronologically and is exactly what the event hash covers.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TIME = String(27)
+
+parties = Table(
+    "parties",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("region", String(6), nullable=False, index=True),
+    Column("licence_number", String(64)),
+    Column("licence_valid_until", Date),
+    Column("parent", String(64), ForeignKey("parties.id")),
+    Column("created_at", TIME, nullable=False),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("party", String(64), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("certificate_number", String(64)),
+    Column("certificate_valid_until", Date),
+    Column("created_at", TIME, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", LargeBinary(32), nullable=False, unique=True),
+    Column("role", String(32), nullable=False),
+    Column("party", String(64), ForeignKey("parties.id")),
+    Column("name", String(200), nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+# Personal data of end users lives here only; events carry the opaque ``ref``.
+end_users = Table(
+    "end_users",
+    metadata,
+    Column("ref", String(64), primary_key=True),
+    Column("shop", String(64), ForeignKey("parties.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(200)),
+    Column("phone", String(32)),
+    Column("address", String(400)),
+    Column("created_at", TIME, nullable=False),
+)
+
+# Registration facts plus a projection of the chain that rules and risk lists read.
+cylinders = Table(
+    "cylinders",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("owner", String(64), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("serial", String(64), nullable=False),
+    Column("manufacturer", String(200), nullable=False),
+    Column("model", String(32), nullable=False),
+    Column("manufactured_on", Date, nullable=False),
+    Column("tare_kg", Float, nullable=False),
+    Column("design_life_years", Integer, nullable=False),
+    Column("registered_at", TIME, nullable=False),
+    Column("region", String(6), nullable=False, index=True),
+    # projection, rewritten after each append
+    Column("next_inspection_due", Date, nullable=False, index=True),
+    Column("holder", String(64), index=True),
+    Column("state", String(32), nullable=False),
+    Column("state_since", TIME, nullable=False),
+    Column("last_event_at", TIME, nullable=False, index=True),
+    Column("last_fill_kg", Float),
+    Column("chain_length", Integer, nullable=False),
+    UniqueConstraint("manufacturer", "serial"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("cylinder", String(16), ForeignKey("cylinders.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("occurred_at", TIME, nullable=False),
+    Column("recorded_at", TIME, nullable=False),
+    Column("party", String(64), nullable=False, index=True),
+    Column("person", String(64)),
+    Column("to_ref", String(64)),
+    Column("location", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("prev_hash", LargeBinary(32)),
+    Column("hash", LargeBinary(32), nullable=False),
+    UniqueConstraint("cylinder", "seq"),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("signed_at", TIME, nullable=False),
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("kind", String(40), nullable=False, index=True),
+    Column("severity", String(16), nullable=False),
+    Column("cylinder", String(16), index=True),
+    Column("party", String(64), index=True),
+    Column("region", String(6), index=True),
+    Column("events", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("detected_at", TIME, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("assignee", String(200)),
+    Column("resolved_by", BigInteger),
+    Column("updated_at", TIME, nullable=False),
+)
+
+finding_actions = Table(
+    "finding_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("finding", Integer, ForeignKey("findings.id"), nullable=False, index=True),
+    Column("action", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("assignee", String(200)),
+    Column("note", Text, nullable=False),
+    Column("at", TIME, nullable=False),
+)
+
+Index("ix_findings_status_kind", findings.c.status, findings.c.kind)
+
+APPEND_ONLY = ("events", "checkpoints", "finding_actions")

@@ -1,0 +1,138 @@
+"""Queries of the registry: parties, people, accounts, end users and cylinders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from ..domain import Paper, Party, PartyKind, Person, PersonRole
+from . import models as m
+
+__all__ = [
+    "insert_party", "get_party", "list_parties", "insert_person", "get_person", "people_of",
+    "insert_account", "account_by_token_hash", "insert_end_user", "get_end_user",
+    "insert_cylinder", "get_cylinder", "update_projection",
+]
+
+
+def _paper(number: str | None, valid_until: date | None) -> Paper | None:
+    return None if number is None else Paper(number, valid_until)
+
+
+def _party(row) -> Party:
+    return Party(
+        row.id, PartyKind(row.kind), row.name, row.region,
+        _paper(row.licence_number, row.licence_valid_until), row.parent,
+    )
+
+
+def insert_party(connection: Connection, party: Party, created_at: str) -> None:
+    connection.execute(
+        insert(m.parties).values(
+            id=party.id, kind=party.kind.value, name=party.name, region=party.region,
+            licence_number=party.licence.number if party.licence else None,
+            licence_valid_until=party.licence.valid_until if party.licence else None,
+            parent=party.parent, created_at=created_at,
+        )
+    )
+
+
+def get_party(connection: Connection, party_id: str) -> Party | None:
+    row = connection.execute(select(m.parties).where(m.parties.c.id == party_id)).first()
+    return None if row is None else _party(row)
+
+
+def list_parties(
+    connection: Connection, *, kind: str | None = None, region: str | None = None,
+    after: str | None = None, limit: int = 100,
+) -> list[Party]:
+    query = select(m.parties).order_by(m.parties.c.id).limit(limit)
+    if kind:
+        query = query.where(m.parties.c.kind == kind)
+    if region:
+        query = query.where(m.parties.c.region == region)
+    if after:
+        query = query.where(m.parties.c.id > after)
+    return [_party(row) for row in connection.execute(query)]
+
+
+def _person(row) -> Person:
+    return Person(
+        row.id, row.party, row.name, PersonRole(row.role),
+        _paper(row.certificate_number, row.certificate_valid_until),
+    )
+
+
+def insert_person(connection: Connection, person: Person, created_at: str) -> None:
+    connection.execute(
+        insert(m.people).values(
+            id=person.id, party=person.party, name=person.name, role=person.role.value,
+            certificate_number=person.certificate.number if person.certificate else None,
+            certificate_valid_until=person.certificate.valid_until if person.certificate else None,
+            created_at=created_at,
+        )
+    )
+
+
+def get_person(connection: Connection, person_id: str) -> Person | None:
+    row = connection.execute(select(m.people).where(m.people.c.id == person_id)).first()
+    return None if row is None else _person(row)
+
+
+def people_of(connection: Connection, party_id: str) -> list[Person]:
+    rows = connection.execute(select(m.people).where(m.people.c.party == party_id).order_by(m.people.c.id))
+    return [_person(row) for row in rows]
+
+
+def insert_account(
+    connection: Connection, token_hash: bytes, role: str, party: str | None, name: str, created_at: str
+) -> int:
+    result = connection.execute(
+        insert(m.accounts).values(
+            token_hash=token_hash, role=role, party=party, name=name, created_at=created_at, disabled=False
+        )
+    )
+    return result.inserted_primary_key[0]
+
+
+def account_by_token_hash(connection: Connection, token_hash: bytes):
+    return connection.execute(
+        select(m.accounts).where(m.accounts.c.token_hash == token_hash, m.accounts.c.disabled.is_(False))
+    ).first()
+
+
+def insert_end_user(connection: Connection, **values: object) -> None:
+    connection.execute(insert(m.end_users).values(**values))
+
+
+def get_end_user(connection: Connection, ref: str):
+    return connection.execute(select(m.end_users).where(m.end_users.c.ref == ref)).first()
+
+
+def insert_cylinder(connection: Connection, **values: object) -> None:
+    connection.execute(insert(m.cylinders).values(**values))
+
+
+def get_cylinder(connection: Connection, cylinder_id: str):
+    return connection.execute(select(m.cylinders).where(m.cylinders.c.id == cylinder_id)).first()
+
+
+def cylinder_exists(connection: Connection, serial: str, manufacturer: str) -> str | None:
+    return connection.execute(
+        select(m.cylinders.c.id).where(
+            m.cylinders.c.serial == serial, m.cylinders.c.manufacturer == manufacturer
+        )
+    ).scalar()
+
+
+def update_projection(connection: Connection, rows: Sequence[dict[str, object]]) -> None:
+    """Rewrite the projection columns of the given cylinders (each dict has ``id``)."""
+    for row in rows:
+        values = {k: v for k, v in row.items() if k != "id"}
+        connection.execute(update(m.cylinders).where(m.cylinders.c.id == row["id"]).values(**values))
+
+
+def count(connection: Connection, table: str) -> int:
+    return connection.execute(select(func.count()).select_from(m.metadata.tables[table])).scalar_one()
