@@ -1,0 +1,145 @@
+"""Shared fixtures: a fresh ledger on SQLite and on PostgreSQL.
+
+Tests that take the ``ledger`` fixture run once per backend. PostgreSQL tests
+use a throwaway database on ``LEDGER_TEST_POSTGRES`` (default: the local server)
+and are skipped when it is unreachable, unless ``LEDGER_REQUIRE_POSTGRES=1``
+(as in CI), where an unreachable server is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from ledger.config import Settings
+from ledger.domain import EventKind, NewEvent, Paper, PartyKind, PersonRole, Role
+from ledger.keys import ensure_key
+from ledger.service import Actor, Ledger, Registration
+
+POSTGRES = os.environ.get("LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+REQUIRE_POSTGRES = os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def _admin_connection():
+    import psycopg
+
+    url = POSTGRES.replace("postgresql+psycopg://", "postgresql://")
+    return psycopg.connect(url, autocommit=True, connect_timeout=3)
+
+
+def create_postgres_database() -> str:
+    """Create a throwaway database; returns its SQLAlchemy URL (skips if no server)."""
+    try:
+        admin = _admin_connection()
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server here"
+        if REQUIRE_POSTGRES:
+            raise
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    name = f"cl_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = POSTGRES.rpartition("/")
+    return f"{base}/{name}"
+
+
+def drop_postgres_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with _admin_connection() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(request, tmp_path: Path) -> Iterator[str]:
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    url = create_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+def make_settings(database_url: str, folder: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        key_file=folder / "log.key",
+        label_key_file=folder / "label.key",
+        log_origin="test.cylinder-ledger/log",
+        base_url="https://trace.example",
+    )
+
+
+@pytest.fixture(params=BACKENDS)
+def ledger(request, tmp_path: Path) -> Iterator[Ledger]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        url = create_postgres_database()
+    settings = make_settings(url, tmp_path)
+    ensure_key(settings.key_file)
+    ensure_key(settings.label_key_file)
+    instance = Ledger(settings)
+    instance.db.migrate()
+    try:
+        yield instance
+    finally:
+        instance.db.dispose()
+        if request.param == "postgresql":
+            drop_postgres_database(url)
+
+
+NOW = datetime(2026, 5, 1, 8, 0, tzinfo=timezone.utc)
+ADMIN = Actor(Role.ADMIN, None, "admin")
+
+
+@dataclass
+class Town:
+    """A minimal set of parties: one company with a station, a transporter, a shop."""
+
+    company: str
+    station: str
+    transporter: str
+    shop: str
+    driver: str
+    escort: str
+
+
+def build_town(ledger: Ledger) -> Town:
+    licence = Paper("LIC-1", date(2030, 12, 31))
+    with ledger.db.writing() as c:
+        company = ledger.create_party(c, kind=PartyKind.GAS_COMPANY, name="Hangzhou Gas", region="330110", licence=licence, now=NOW)
+        station = ledger.create_party(c, kind=PartyKind.FILLING_STATION, name="Station 1", region="330110",
+                                      licence=licence, parent=company.id, now=NOW)
+        transporter = ledger.create_party(c, kind=PartyKind.TRANSPORTER, name="Fast Haul", region="330110", licence=licence, now=NOW)
+        shop = ledger.create_party(c, kind=PartyKind.SHOP, name="Corner Gas", region="330110", licence=licence, now=NOW)
+        cert = Paper("CERT-1", date(2030, 12, 31))
+        driver = ledger.create_person(c, party=transporter.id, name="Wang", role=PersonRole.DRIVER, certificate=cert, now=NOW)
+        escort = ledger.create_person(c, party=transporter.id, name="Li", role=PersonRole.ESCORT, certificate=cert, now=NOW)
+    return Town(company.id, station.id, transporter.id, shop.id, driver.id, escort.id)
+
+
+def register(ledger: Ledger, town: Town, count: int = 1, at: datetime = NOW) -> list[str]:
+    codes = []
+    with ledger.db.writing() as c:
+        for n in range(count):
+            outcome = ledger.register(
+                c, ADMIN,
+                Registration(town.company, f"SN-{uuid.uuid4().hex[:10]}", "Zhejiang Steel", date(2022, 3, 1), "YSP-15",
+                             15.2, 8, date(2024, 3, 1), date(2028, 3, 1), occurred_at=at),
+                now=at + timedelta(minutes=1),
+            )
+            codes.append(outcome.event.cylinder)
+    return codes
+
+
+def fill(cylinder: str, town: Town, at: datetime, net_kg: float = 14.5, key: str | None = None) -> NewEvent:
+    return NewEvent(cylinder, EventKind.FILL, at, town.station, key or str(uuid.uuid4()), data={"net_kg": net_kg})
