@@ -22,6 +22,8 @@ __all__ = [
     "PersonRole",
     "Role",
     "State",
+    "FindingKind",
+    "Severity",
     "Paper",
     "Party",
     "Person",
@@ -90,6 +92,57 @@ class State(str, enum.Enum):
     WITH_USER = "with_user"
     AT_INSPECTION = "at_inspection"
     SCRAPPED = "scrapped"
+
+
+class FindingKind(str, enum.Enum):
+    """What a finding says is wrong (CONTRACT.md "Findings"; docs/custody.md has each rule)."""
+
+    CHAIN_TAMPERED = "chain_tampered"
+    SEQUENCE_GAP = "sequence_gap"
+    CHECKPOINT_MISMATCH = "checkpoint_mismatch"
+    CUSTODY_JUMP = "custody_jump"
+    HANDOVER_UNCONFIRMED = "handover_unconfirmed"
+    EVENT_AFTER_SCRAP = "event_after_scrap"
+    FILLED_OVERDUE_INSPECTION = "filled_overdue_inspection"
+    FILLED_PAST_DESIGN_LIFE = "filled_past_design_life"
+    FILLED_BY_NON_OWNER = "filled_by_non_owner"
+    UNLICENSED_PARTY = "unlicensed_party"
+    CERTIFICATE_EXPIRED = "certificate_expired"
+    MISSING_ESCORT = "missing_escort"
+    SHORT_WEIGHT = "short_weight"
+    OVERFILL = "overfill"
+    UNREGISTERED_CODE = "unregistered_code"
+    VANISHED = "vanished"
+    IMPOSSIBLE_MOVEMENT = "impossible_movement"
+
+
+class Severity(str, enum.Enum):
+    """How urgently a finding needs a person; members compare by urgency (``LOW < CRITICAL``)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self.value]
+
+    # str would compare alphabetically; urgency is what callers sort by
+    def __lt__(self, other: object) -> bool:
+        return self.rank < other.rank if isinstance(other, Severity) else NotImplemented
+
+    def __le__(self, other: object) -> bool:
+        return self.rank <= other.rank if isinstance(other, Severity) else NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        return self.rank > other.rank if isinstance(other, Severity) else NotImplemented
+
+    def __ge__(self, other: object) -> bool:
+        return self.rank >= other.rank if isinstance(other, Severity) else NotImplemented
+
+
+_SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
 # Identifiers of parties, people, cylinders and end users: short, printable,
