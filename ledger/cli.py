@@ -161,3 +161,7 @@ def checkpoint(db: DbOption = None) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
