@@ -24,7 +24,8 @@ from ledger.service import Actor, Ledger, Registration
 
 POSTGRES = os.environ.get("LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1"
-BACKENDS = ("sqlite", "postgresql")
+# Which backends the database-backed tests run on; CI runs the suite once per backend.
+BACKENDS = tuple(os.environ.get("LEDGER_TEST_BACKENDS", "sqlite,postgresql").split(","))
 
 
 def _admin_connection():
