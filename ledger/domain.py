@@ -35,6 +35,8 @@ __all__ = [
     "utc",
     "format_time",
     "parse_time",
+    "iso_day",
+    "check_event_data",
 ]
 
 
@@ -308,3 +310,67 @@ class Event:
             and self.location == other.location
             and self.data == other.data
         )
+
+
+def iso_day(value: Any) -> date | None:
+    """``value`` as a date if it is one or an ISO ``YYYY-MM-DD`` string, else ``None`` (never raises)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _is_kg(value: Any, low: float) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and low < value <= 1000)
+
+
+_REGISTER_FACTS = (
+    ("owner", "an identifier"), ("serial", "text"), ("manufacturer", "text"),
+    ("manufactured_on", "a date"), ("model", "text"), ("tare_kg", "kilograms"),
+    ("design_life_years", "whole years"), ("last_inspected_on", "a date"),
+    ("next_inspection_due", "a date"),
+)
+
+
+def check_event_data(kind: EventKind, data: Any) -> dict[str, Any]:
+    """Return ``data`` if it carries the facts ``kind`` needs (CONTRACT.md), else raise ``InvalidInput``.
+
+    Only shapes are checked here; whether the facts are legal (an overfill, an
+    overdue inspection) is for ``ledger.rules`` to judge after recording.
+    """
+    if not isinstance(data, dict):
+        raise InvalidInput("data must be an object", field="data")
+    if kind is EventKind.REGISTER:
+        for name, what in _REGISTER_FACTS:
+            value = data.get(name)
+            if what == "a date":
+                ok = iso_day(value) is not None
+            elif what == "kilograms":
+                ok = _is_kg(value, 0)
+            elif what == "whole years":
+                ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100
+            else:
+                ok = isinstance(value, str) and value.strip() != ""
+            if not ok:
+                raise InvalidInput(f"register needs data.{name} ({what})", field=f"data.{name}")
+    elif kind is EventKind.FILL and not _is_kg(data.get("net_kg"), 0):
+        raise InvalidInput("a fill needs data.net_kg, the net weight filled in kg", field="data.net_kg")
+    elif kind is EventKind.DELIVER and "net_kg" in data and not _is_kg(data["net_kg"], -1e-9):
+        raise InvalidInput("data.net_kg must be the net weight at the door in kg", field="data.net_kg")
+    elif kind is EventKind.INSPECT:
+        if data.get("result") not in ("pass", "fail"):
+            raise InvalidInput("an inspection needs data.result: pass or fail", field="data.result")
+        if data["result"] == "pass" and iso_day(data.get("next_inspection_due")) is None:
+            raise InvalidInput("a passed inspection needs data.next_inspection_due (YYYY-MM-DD)",
+                               field="data.next_inspection_due")
+    elif kind is EventKind.REPORT and not (isinstance(data.get("note"), str) and data["note"].strip()):
+        raise InvalidInput("a report needs data.note, what was observed", field="data.note")
+    for name in ("driver", "escort", "vehicle"):
+        if name in data and not (isinstance(data[name], str) and data[name].strip()):
+            raise InvalidInput(f"data.{name} must be an identifier", field=f"data.{name}")
+    return data

@@ -1,0 +1,449 @@
+"""The custody state machine: who may record what, and who holds a cylinder when.
+
+* ``authorize(actor, role, event, registry)`` refuses an event that cannot be
+  recorded at all (wrong account, a party kind that never does this, a receiver
+  that cannot hold a cylinder, facts missing). It never looks at the cylinder's
+  state: offline events arrive out of order, so a story that is merely impossible
+  or illegal is recorded and judged by ``ledger.rules`` instead.
+* ``replay(history, registry)`` rebuilds the story in the order things happened
+  (``occurred_at``, then ``seq``; never arrival order) and answers the three
+  questions of CONTRACT.md: where it came from, who held it when, who answers now.
+
+Events are named by their ``seq`` (unique within a cylinder); the service maps
+seqs to event ids. docs/custody.md draws the state machine and the permission table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Mapping, Protocol, Sequence
+
+from .domain import (
+    Event, EventKind, NewEvent, Party, PartyKind, Person, PersonRole, Role, State,
+    check_event_data, format_time, iso_day,
+)
+from .errors import InvalidInput, PermissionDenied, Rejected
+
+__all__ = [
+    "Registry", "MemoryRegistry", "HOLDING_KINDS", "RECORDERS", "ROLE_PARTY_KINDS", "DEFAULT_SKEW",
+    "authorize", "own_worker", "in_time_order", "replay",
+    "Trace", "Step", "Handover", "CustodyInterval", "Current", "Origin", "LastFill", "Responsibility",
+    "UNANNOUNCED", "UNCONFIRMED",
+]
+
+K, P = EventKind, PartyKind
+DEFAULT_SKEW = timedelta(minutes=10)
+
+
+class Registry(Protocol):
+    """Where custody and rules look parties and people up; ``None`` means not registered."""
+
+    def party(self, id: str) -> Party | None: ...
+
+    def person(self, id: str) -> Person | None: ...
+
+
+class MemoryRegistry:
+    """A ``Registry`` over fixed lists (tests, the demo, offline tools)."""
+
+    def __init__(self, parties: Sequence[Party] = (), people: Sequence[Person] = ()) -> None:
+        self._parties = {p.id: p for p in parties}
+        self._people = {p.id: p for p in people}
+
+    def party(self, id: str) -> Party | None:
+        return self._parties.get(id)
+
+    def person(self, id: str) -> Person | None:
+        return self._people.get(id)
+
+
+# Party kinds that can physically hold a cylinder; a regulator observes, never holds.
+HOLDING_KINDS = frozenset({P.GAS_COMPANY, P.FILLING_STATION, P.TRANSPORTER, P.SHOP, P.INSPECTION_STATION})
+
+# Which party kinds may record each event kind (DOMAIN.md "Parties and their papers").
+RECORDERS: Mapping[EventKind, frozenset[PartyKind]] = {
+    K.REGISTER: frozenset({P.GAS_COMPANY, P.FILLING_STATION}),
+    K.FILL: frozenset({P.FILLING_STATION}),
+    K.DISPATCH: HOLDING_KINDS,
+    K.RETURN: HOLDING_KINDS,
+    K.RECEIVE: HOLDING_KINDS,
+    K.DELIVER: frozenset({P.SHOP}),
+    K.COLLECT: frozenset({P.SHOP}),
+    K.INSPECT: frozenset({P.INSPECTION_STATION}),
+    K.SCRAP: frozenset({P.INSPECTION_STATION}),
+    K.REPORT: frozenset({P.REGULATOR}),
+}
+
+# Which party kinds an account of each role may act for (CONTRACT.md "Parties and accounts").
+ROLE_PARTY_KINDS: Mapping[Role, frozenset[PartyKind]] = {
+    Role.ADMIN: frozenset(),
+    Role.REGULATOR: frozenset({P.REGULATOR}),
+    Role.INSPECTOR: frozenset({P.REGULATOR}),
+    Role.COMPANY: frozenset({P.GAS_COMPANY, P.FILLING_STATION}),
+    Role.TRANSPORTER: frozenset({P.TRANSPORTER}),
+    Role.SHOP: frozenset({P.SHOP}),
+    Role.INSPECTION: frozenset({P.INSPECTION_STATION}),
+}
+
+_WHO_RECORDS = {
+    K.REGISTER: "only the owning gas company or one of its filling stations registers a cylinder",
+    K.FILL: "only a filling station fills cylinders",
+    K.DISPATCH: "only a party that holds cylinders hands them over",
+    K.RETURN: "only a party that holds cylinders hands them back",
+    K.RECEIVE: "only a party that holds cylinders confirms a handover",
+    K.DELIVER: "only a shop delivers to end users",
+    K.COLLECT: "only a shop collects empties from end users",
+    K.INSPECT: "only an inspection station inspects cylinders",
+    K.SCRAP: "only an inspection station scraps cylinders",
+    K.REPORT: "only a regulator or grid inspector records field reports",
+}
+
+
+def authorize(actor: Party | None, role: Role | str, event: NewEvent | Event, registry: Registry) -> None:
+    """Return ``None`` if ``event`` may be recorded; raise if it must be refused and recorded nowhere.
+
+    ``PermissionDenied``: the account may not act so (no party, another party's
+    event, a person of another party). ``Rejected``: no party of that kind could
+    ever record it, or the receiver cannot hold a cylinder. ``InvalidInput``: the
+    kind's facts are missing. Every message is a sentence a driver can read.
+    The cylinder's state is never consulted.
+    """
+    role = Role(role)
+    # 1. the account acts for exactly one party, of a kind its role allows
+    if actor is None:
+        raise PermissionDenied("this account belongs to no party, so it cannot record custody events")
+    if actor.kind not in ROLE_PARTY_KINDS[role]:
+        raise PermissionDenied(f"a {role.value} account cannot act for {actor.kind.value} {actor.id}")
+    if event.party != actor.id:
+        raise PermissionDenied(f"an account records only for its own party: {actor.id} cannot record for {event.party}")
+    # 2. the party's kind does this kind of thing at all
+    if actor.kind not in RECORDERS[event.kind]:
+        raise Rejected(f"{actor.name} is a {actor.kind.value.replace('_', ' ')}: {_WHO_RECORDS[event.kind]}")
+    # 3. the scanning person works for the acting party
+    if event.person is not None:
+        person = registry.person(event.person)
+        if person is None:
+            raise Rejected(f"person {event.person} is not registered; register them with {actor.name} first")
+        if person.party != actor.id:
+            raise PermissionDenied(f"person {event.person} works for {person.party}, not for {actor.id}")
+    # 4. the kind's own facts
+    data = check_event_data(event.kind, event.data)
+    if event.kind is K.REGISTER and data["owner"] != actor.id and not (
+        actor.kind is P.FILLING_STATION and actor.parent == data["owner"]
+    ):
+        raise PermissionDenied(f"{actor.name} cannot register cylinders owned by {data['owner']}")
+    if event.kind in (K.DISPATCH, K.RETURN):
+        _check_receiver(actor, event, registry)
+    if event.kind is K.DELIVER and not event.to:
+        raise Rejected("a delivery must name the end user in `to` (real-name purchase)")
+
+
+def _check_receiver(actor: Party, event: NewEvent | Event, registry: Registry) -> None:
+    verb = event.kind.value
+    if not event.to:
+        raise Rejected(f"a {verb} must name the receiving party in `to`")
+    if event.to == actor.id:
+        raise Rejected(f"a party cannot {verb} a cylinder to itself")
+    receiver = registry.party(event.to)
+    if receiver is not None and receiver.kind not in HOLDING_KINDS:
+        raise Rejected(f"{receiver.name} is a {receiver.kind.value} and cannot take custody of cylinders")
+    if receiver is None and not (event.kind is K.DISPATCH and own_worker(registry, actor.id, event.to)):
+        raise Rejected(f"the receiver {event.to} is not a registered party")
+
+
+def own_worker(registry: Registry, shop: str, to: str | None) -> bool:
+    """True when ``to`` is a delivery worker of ``shop``: a delivery round, not a handover."""
+    person = registry.person(to) if to else None
+    return person is not None and person.party == shop and person.role is PersonRole.DELIVERY_WORKER
+
+
+# --- replay -----------------------------------------------------------------------------------
+
+UNANNOUNCED = "unannounced"  # the actor took custody though nobody handed the cylinder to it
+UNCONFIRMED = "unconfirmed"  # the actor was named in an open handover but never confirmed it
+
+_HANDOVERS = (K.DISPATCH, K.RETURN)
+_RESTING = {P.GAS_COMPANY: State.AT_STATION, P.FILLING_STATION: State.AT_STATION,
+            P.TRANSPORTER: State.IN_TRANSIT, P.SHOP: State.AT_SHOP,
+            P.INSPECTION_STATION: State.AT_INSPECTION}
+
+
+@dataclass(frozen=True, slots=True)
+class LastFill:
+    station: str
+    at: datetime
+    net_kg: float | None
+    event: int
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    owner: str
+    last_fill: LastFill | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustodyInterval:
+    """``holder`` answered for the cylinder from ``start`` until ``until`` (``None``: still)."""
+
+    holder: str
+    start: datetime
+    until: datetime | None
+    opened_by: int
+    events: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    holder: str
+    state: State
+    since: datetime  # when the holder or the state last changed
+
+
+@dataclass(frozen=True, slots=True)
+class Responsibility:
+    party: str
+    start: datetime
+    until: datetime | None
+    event: int  # the event that made ``party`` responsible
+
+    def as_dict(self, ids: Mapping[int, Any] | None = None) -> dict[str, Any]:
+        return {"party": self.party, "from": format_time(self.start), "until": _time(self.until),
+                "event": ids[self.event] if ids else self.event}
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """A dispatch or return; ``outcome`` is None while open, else received/superseded/cancelled/taken."""
+
+    event: int
+    sender: str
+    receiver: str
+    opened_at: datetime
+    closed_at: datetime | None = None
+    closed_by: int | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One event replayed: who held the cylinder before and after it, and what it meant."""
+
+    event: Event
+    holder_before: str | None
+    holder: str
+    state: State
+    jump: str | None  # UNANNOUNCED, UNCONFIRMED or None
+    after_scrap: bool
+    inspection_due: date | None  # in force after this event
+    inspection_failed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """The whole story of one cylinder, in the order things happened."""
+
+    cylinder: str
+    origin: Origin
+    custody: tuple[CustodyInterval, ...]
+    current: Current
+    first_responsible: str
+    next_inspection_due: date | None
+    inspection_failed: bool
+    scrapped_at: datetime | None
+    steps: tuple[Step, ...]
+    handovers: tuple[Handover, ...]
+
+    @property
+    def responsible_now(self) -> str:
+        return self.current.holder
+
+    def responsible_at(self, moment: datetime) -> Responsibility | None:
+        """Who answered for the cylinder at ``moment`` (intervals are half-open); None before register."""
+        for interval in reversed(self.custody):
+            if interval.start <= moment and (interval.until is None or moment < interval.until):
+                return Responsibility(interval.holder, interval.start, interval.until, interval.opened_by)
+        return None
+
+    def as_dict(self, ids: Mapping[int, Any] | None = None) -> dict[str, Any]:
+        """The trace answer of CONTRACT.md (origin, custody, current, responsible); ``ids`` maps seq → id."""
+        name = (lambda seq: ids[seq]) if ids else (lambda seq: seq)
+        fill = self.origin.last_fill
+        return {
+            "origin": {"owner": self.origin.owner, "last_fill": None if fill is None else {
+                "station": fill.station, "at": format_time(fill.at), "net_kg": fill.net_kg, "event": name(fill.event)}},
+            "custody": [{"holder": i.holder, "from": format_time(i.start), "until": _time(i.until),
+                         "events": [name(seq) for seq in i.events]} for i in self.custody],
+            "current": {"holder": self.current.holder, "state": self.current.state.value,
+                        "since": format_time(self.current.since)},
+            "responsible": {"now": self.responsible_now, "first_responsible": self.first_responsible},
+        }
+
+
+def _time(moment: datetime | None) -> str | None:
+    return None if moment is None else format_time(moment)
+
+
+def in_time_order(history: Sequence[Event], skew: timedelta = DEFAULT_SKEW) -> list[Event]:
+    """``history`` sorted by ``occurred_at`` then ``seq``, the genesis register first.
+
+    Clock skew between devices is forgiven once per event: a handover naming a
+    party that acted up to ``skew`` earlier is moved before that act.
+    """
+    events = sorted(history, key=lambda e: (e.seq != 0, e.occurred_at, e.seq))
+    i = 1
+    while i < len(events):
+        actor, start = events[i].party, events[i].occurred_at
+        pulled = False
+        if events[i].kind not in (K.REPORT, K.REGISTER):
+            for j in range(i + 1, len(events)):
+                later = events[j]
+                if later.occurred_at - start > skew:
+                    break
+                if later.kind in _HANDOVERS and later.to == actor and later.party != actor:
+                    events.insert(i, events.pop(j))
+                    pulled = True
+                    break
+        i += 2 if pulled else 1
+    return events
+
+
+def replay(history: Sequence[Event], registry: Registry, skew: timedelta = DEFAULT_SKEW) -> Trace:
+    """Rebuild ``history`` (any arrival order) into a ``Trace``; raises ``InvalidInput`` without a genesis."""
+    events = in_time_order(history, skew)
+    if not events or events[0].seq != 0 or events[0].kind is not K.REGISTER:
+        raise InvalidInput("a cylinder's history starts with its register event at seq 0")
+    machine = _Machine(registry, events[0])
+    for event in events[1:]:
+        machine.apply(event)
+    return machine.trace()
+
+
+class _Machine:
+    """The mutable half of ``replay``: one pass, one holder at every moment."""
+
+    def __init__(self, registry: Registry, genesis: Event) -> None:
+        self.registry = registry
+        self.parties: dict[str, Party | None] = {}
+        owner = genesis.data.get("owner")
+        self.owner = owner if isinstance(owner, str) else genesis.party
+        self.cylinder = genesis.cylinder
+        self.holder = genesis.party
+        self.state = self._resting(genesis.party, State.AT_STATION)
+        self.since = genesis.occurred_at
+        self.intervals: list[list[Any]] = [[genesis.party, genesis.occurred_at, genesis.seq, [genesis.seq]]]
+        self.ends: list[datetime] = []
+        self.open: list[Handover] = []
+        self.closed: list[Handover] = []
+        self.due, self.failed = iso_day(genesis.data.get("next_inspection_due")), False
+        self.scrapped_at: datetime | None = None
+        self.last_fill: LastFill | None = None
+        self.steps = [Step(genesis, None, self.holder, self.state, None, False, self.due, False)]
+
+    def apply(self, e: Event) -> None:
+        before, state_before, after_scrap = self.holder, self.state, self.scrapped_at is not None
+        k, jump = e.kind, None
+        if k is K.RECEIVE:
+            jump = self._receive(e)
+        elif k is K.COLLECT and self.state is State.WITH_USER:
+            self._close(e, "cancelled")  # the end user hands it to whichever shop collects
+            self._move(e.party, e)
+            self.state = self._resting(e.party, State.AT_SHOP)
+        elif k is not K.REPORT and k is not K.REGISTER:
+            jump = self._take(e)
+            if k in _HANDOVERS:
+                self._hand_over(e)
+            elif k is K.DELIVER:
+                self.state = State.WITH_USER
+            else:
+                self.state = self._resting(e.party, self.state)
+            if k is K.FILL:
+                kg = e.data.get("net_kg")
+                self.last_fill = LastFill(e.party, e.occurred_at, kg if isinstance(kg, (int, float)) else None, e.seq)
+            elif k is K.INSPECT:
+                passed = e.data.get("result") == "pass"
+                self.due = iso_day(e.data.get("next_inspection_due")) if passed else self.due
+                self.failed = not passed
+            elif k is K.SCRAP and self.scrapped_at is None:
+                self.scrapped_at = e.occurred_at
+        if self.scrapped_at is not None:
+            self.state = State.SCRAPPED
+        if self.holder != before or self.state is not state_before:
+            self.since = e.occurred_at
+        self.intervals[-1][3].append(e.seq)
+        self.steps.append(Step(e, before, self.holder, self.state, None if after_scrap else jump,
+                               after_scrap, self.due, self.failed))
+
+    def _receive(self, e: Event) -> str | None:
+        named = [h for h in self.open if h.receiver == e.party]
+        if named:
+            self._close(e, "superseded", received=named[-1])
+        elif e.party == self.holder:
+            self._close(e, "cancelled")  # the sender kept it, or a round came back to the shop
+        else:
+            self._close(e, "taken")
+        jump = None if named or e.party == self.holder or self._kin(e.party) else UNANNOUNCED
+        self._move(e.party, e)
+        self.state = self._resting(e.party, self.state)
+        return jump
+
+    def _take(self, e: Event) -> str | None:
+        """Every scan but report says the actor has the cylinder in hand."""
+        if e.party == self.holder:
+            if e.kind not in _HANDOVERS:
+                self._close(e, "cancelled")
+            return None
+        named = any(h.receiver == e.party for h in self.open)
+        kin = self._kin(e.party)
+        self._close(e, "taken")
+        self._move(e.party, e)
+        return None if kin else UNCONFIRMED if named else UNANNOUNCED
+
+    def _kin(self, party: str) -> bool:
+        """A company holds its cylinders through its own filling stations: no handover between them."""
+        actor, holder = self._party(party), self._party(self.holder)
+        return actor is not None and holder is not None and (
+            actor.parent == holder.id or holder.parent == actor.id)
+
+    def _hand_over(self, e: Event) -> None:
+        if not e.to or e.to == e.party:
+            return
+        self._close(e, "superseded")
+        if e.kind is K.DISPATCH and own_worker(self.registry, e.party, e.to):
+            self.state = State.OUT_FOR_DELIVERY
+        else:
+            self.open.append(Handover(e.seq, e.party, e.to, e.occurred_at))
+            self.state = State.IN_TRANSIT
+
+    def _close(self, e: Event, outcome: str, received: Handover | None = None) -> None:
+        for h in self.open:
+            how = "received" if h is received else outcome
+            self.closed.append(Handover(h.event, h.sender, h.receiver, h.opened_at, e.occurred_at, e.seq, how))
+        self.open = []
+
+    def _move(self, party: str, e: Event) -> None:
+        if party == self.holder:
+            return
+        start = max(e.occurred_at, self.intervals[-1][1])  # skew repair may put a later act first
+        self.ends.append(start)
+        self.intervals.append([party, start, e.seq, []])
+        self.holder = party
+
+    def _party(self, id: str) -> Party | None:
+        if id not in self.parties:
+            self.parties[id] = self.registry.party(id)
+        return self.parties[id]
+
+    def _resting(self, party: str, otherwise: State) -> State:
+        found = self._party(party)
+        return _RESTING.get(found.kind, otherwise) if found else otherwise
+
+    def trace(self) -> Trace:
+        ends: list[datetime | None] = [*self.ends, None]
+        custody = tuple(CustodyInterval(h, start, end, seq, tuple(evs))
+                        for (h, start, seq, evs), end in zip(self.intervals, ends))
+        handovers = tuple(sorted([*self.closed, *self.open], key=lambda h: (h.opened_at, h.event)))
+        return Trace(self.cylinder, Origin(self.owner, self.last_fill), custody,
+                     Current(self.holder, self.state, self.since), self.owner, self.due, self.failed,
+                     self.scrapped_at, tuple(self.steps), handovers)

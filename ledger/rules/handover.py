@@ -1,0 +1,87 @@
+"""Custody gaps: a cylinder taken without a handover, a handover never confirmed, life after scrap.
+
+Source: DOMAIN.md "What counts as a broken chain" (custody gaps) and "The life of
+a cylinder" (custody passes only when the receiver confirms; nothing may happen
+after scrapping).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Iterator
+
+from ..custody import UNCONFIRMED
+from ..domain import EventKind, FindingKind, Severity, format_time
+from .context import Context
+from .findings import FindingDraft
+
+__all__ = ["custody_jump", "handover_unconfirmed", "event_after_scrap"]
+
+F, K = FindingKind, EventKind
+
+_DID = {
+    K.RECEIVE: "received", K.DISPATCH: "dispatched", K.RETURN: "returned", K.DELIVER: "delivered",
+    K.COLLECT: "collected", K.FILL: "filled", K.INSPECT: "inspected", K.SCRAP: "scrapped",
+}
+
+
+def custody_jump(ctx: Context) -> Iterator[FindingDraft]:
+    """Every scan but a report shows the actor holding the cylinder; holding it without a
+    confirmed handover is a jump. Named in an open handover but never confirming: medium.
+    Nobody handed it over at all: high. The actor, now holding it, answers for it."""
+    for step in ctx.steps:
+        if step.jump is None:
+            continue
+        e = step.event
+        did = _DID.get(e.kind, e.kind.value)
+        if step.jump == UNCONFIRMED:
+            note = (f"{e.party} {did} the cylinder at {format_time(e.occurred_at)} without confirming "
+                    f"the handover from {step.holder_before}")
+            severity = Severity.MEDIUM
+        else:
+            note = (f"{e.party} {did} the cylinder at {format_time(e.occurred_at)} though nobody handed "
+                    f"it over; the last recorded holder was {step.holder_before}")
+            severity = Severity.HIGH
+        yield ctx.finding(F.CUSTODY_JUMP, e.party, (e.seq,), e.occurred_at, note, (e.seq,), severity)
+
+
+def handover_unconfirmed(ctx: Context) -> Iterator[FindingDraft]:
+    """A dispatch or return not confirmed within ``handover_hours`` (+ skew) of when it
+    occurred. The sender still holds it and answers for it. Confirmed, but late: low.
+    A handover the named receiver acted on without confirming is a custody jump instead."""
+    limit = timedelta(hours=ctx.config.handover_hours) + ctx.config.clock_skew
+    hours = f"{ctx.config.handover_hours:g} h"
+    for h in ctx.trace.handovers:
+        deadline = h.opened_at + limit
+        sent = f"handover (seq {h.event}) from {h.sender} to {h.receiver} at {format_time(h.opened_at)}"
+        if h.outcome is None:
+            if ctx.now <= deadline:
+                continue
+            note, events, severity = f"{sent} not confirmed after {hours}", (h.event,), Severity.MEDIUM
+        elif h.outcome == "taken" or h.closed_at is None or h.closed_at <= deadline or h.closed_by is None:
+            continue
+        elif h.outcome == "received":
+            note = f"{sent} confirmed only at {format_time(h.closed_at)}, later than {hours}"
+            events, severity = (h.event, h.closed_by), Severity.LOW
+        else:
+            note = f"{sent} left unconfirmed for more than {hours}, then {h.outcome} (seq {h.closed_by})"
+            events, severity = (h.event, h.closed_by), Severity.MEDIUM
+        yield ctx.finding(F.HANDOVER_UNCONFIRMED, h.sender, events, deadline, note, (h.event,), severity)
+
+
+def event_after_scrap(ctx: Context) -> Iterator[FindingDraft]:
+    """Any event that occurred after the scrap (beyond the skew allowance). The actor answers,
+    except for a report, which only observes: then the holder of record answers."""
+    scrapped_at = ctx.trace.scrapped_at
+    if scrapped_at is None:
+        return
+    scrap = next(s.event for s in ctx.steps if s.event.kind is K.SCRAP)
+    cutoff = scrapped_at + ctx.config.clock_skew
+    for step in ctx.steps:
+        e = step.event
+        if not step.after_scrap or e.occurred_at <= cutoff:
+            continue
+        party = step.holder if e.kind is K.REPORT else e.party
+        note = (f"{e.kind.value} by {e.party} at {format_time(e.occurred_at)}, after the cylinder was "
+                f"scrapped by {scrap.party} at {format_time(scrapped_at)}")
+        yield ctx.finding(F.EVENT_AFTER_SCRAP, party, (scrap.seq, e.seq), e.occurred_at, note, (e.seq,))
