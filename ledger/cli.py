@@ -159,6 +159,64 @@ def checkpoint(db: DbOption = None) -> None:
         _fail(exc, 1)
 
 
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes")] = 1,
+) -> None:
+    """Serve the API (migrates the schema and creates missing keys first, as `ledger init` does)."""
+    import os
+
+    import uvicorn
+
+    from api.logs import LOG_CONFIG
+
+    settings = _settings(db)
+    if db:  # the workers build their settings from the environment
+        os.environ["LEDGER_DATABASE_URL"] = db
+    database = Database(settings.database_url)
+    database.migrate()
+    database.dispose()
+    ensure_key(settings.key_file)
+    ensure_key(settings.label_key_file)
+    err.print(f"serving {settings.database_url.split('@')[-1]} on http://{host}:{port} with {workers} worker(s)")
+    # uvicorn drains in-flight requests on SIGTERM/SIGINT before the workers exit.
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                access_log=False, log_config=LOG_CONFIG, server_header=False)
+
+
+@app.command()
+def labels(
+    ids: Annotated[list[str], typer.Argument(help="Trace codes of registered cylinders")],
+    out: Annotated[Path, typer.Option("--out", help="The PDF file to write")],
+    db: DbOption = None,
+) -> None:
+    """Write a printable A4 sheet of the cylinders' labels."""
+    from scanners.labels import label_sheet_pdf
+    from scanners.payload import label_url
+
+    from . import tracecode
+    from .service import Ledger
+
+    ledger = Ledger(_settings(db))
+    items = []
+    try:
+        with ledger.db.reading() as connection:
+            for text in ids:
+                cylinder = ledger.cylinder(connection, tracecode.normalize(text))
+                owner = ledger.party(connection, cylinder["owner"])
+                items.append((label_url(ledger.settings.base_url, cylinder["id"], ledger.label_key),
+                              cylinder["id"], owner.name))
+        pages = label_sheet_pdf(items, out)
+    except LedgerError as exc:
+        _fail(exc)
+    finally:
+        ledger.db.dispose()
+    err.print(f"{len(items)} labels on {pages} page(s) written to {out}")
+
+
 def main() -> None:
     app()
 

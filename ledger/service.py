@@ -371,6 +371,57 @@ class Ledger:
         return {"format": FORMAT, "cylinder": cylinder, "checkpoint": checkpoint.note,
                 "events": [event_json(e) for e in history], "proofs": proofs}
 
+    # -- registry reads and end users (used by the HTTP API) -------------------
+
+    def party(self, connection: Connection, party_id: str) -> Party:
+        party = reg.get_party(connection, party_id)
+        if party is None:
+            raise NotFound(f"no party {party_id}")
+        return party
+
+    def parties(
+        self, connection: Connection, *, kind: PartyKind | None = None, region: str | None = None,
+        after: str | None = None, limit: int = 100,
+    ) -> list[Party]:
+        """Parties in id order, after the id ``after``."""
+        return reg.list_parties(connection, kind=kind.value if kind else None, region=region, after=after, limit=limit)
+
+    def people(self, connection: Connection, party_id: str) -> list[Person]:
+        self.party(connection, party_id)
+        return reg.people_of(connection, party_id)
+
+    def cylinder(self, connection: Connection, cylinder_id: str) -> dict[str, Any]:
+        """A cylinder's registration facts and the projection of its chain."""
+        row = reg.get_cylinder(connection, cylinder_id)
+        if row is None:
+            raise NotFound(f"no cylinder {cylinder_id}")
+        return dict(row._mapping)
+
+    def create_end_user(
+        self, connection: Connection, actor: Actor, *, kind: str, name: str, phone: str, address: str,
+        now: datetime | None = None,
+    ) -> str:
+        """Store an end user's identity for real-name purchase; returns the opaque ``ref`` deliveries name."""
+        if actor.role is not Role.SHOP or actor.party is None:
+            raise PermissionDenied("only a shop registers its end users")
+        if kind not in ("household", "restaurant"):
+            raise InvalidInput("kind must be household or restaurant", field="kind")
+        ref = new_id("U", 12)
+        reg.insert_end_user(
+            connection, ref=ref, shop=actor.party, kind=kind, name=_text(name, "name", 200),
+            phone=_text(phone, "phone", 32), address=_text(address, "address", 400),
+            created_at=format_time(now or _now()),
+        )
+        return ref
+
+    def end_user(self, connection: Connection, actor: Actor, ref: str) -> dict[str, Any]:
+        """An end user's personal data: shown to regulators and inspectors only."""
+        if actor.role not in (Role.REGULATOR, Role.INSPECTOR):
+            raise PermissionDenied("end users' personal data is shown only to regulators and inspectors")
+        row = reg.get_end_user(connection, ref)
+        if row is None:
+            raise NotFound(f"no end user {ref}")
+        return dict(row._mapping)
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)

@@ -1,0 +1,79 @@
+"""The HTTP service: ``create_app`` builds the FastAPI application around one ``Ledger``.
+
+``uvicorn --factory api.app:create_app`` (what ``ledger serve --workers N`` runs)
+calls it without arguments: settings then come from the ``LEDGER_*`` environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from ledger.config import Settings
+from ledger.service import Ledger
+
+from . import errors
+from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit, JsonOnly
+from .routers import api
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """\
+The traceability ledger of bottled LPG cylinders: one code follows each cylinder from the gas
+company to the end user. JSON over `/v1` with `Authorization: Bearer <token>`; every error is
+`application/problem+json` (RFC 9457). docs/api.md has the permission matrix and the error model.
+"""
+
+
+def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *,
+               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """An application serving ``ledger`` (built from ``settings``, else from the environment)."""
+    owned = ledger is None
+    if ledger is None:
+        ledger = Ledger(settings or Settings.from_env())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:  # finish with the pool only once uvicorn has drained in-flight requests
+            ledger.db.dispose()
+
+    app = FastAPI(
+        title="cylinder-ledger", version="1", description=DESCRIPTION, lifespan=lifespan,
+        openapi_tags=[{"name": name} for name in
+                      ("parties", "end users", "cylinders", "events", "proofs", "labels", "operations")],
+    )
+    app.state.ledger = ledger
+    errors.install(app)
+    app.include_router(api)
+    # Added last is outermost: the log sees every answer, including 413 and 415.
+    app.add_middleware(JsonOnly)
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(AccessLog)
+    _ensure_problem_schema(app)
+    return app
+
+
+def _ensure_problem_schema(app: FastAPI) -> None:
+    """Problem responses are documented as application/problem+json only."""
+    original = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = original()
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    for status, answer in operation.get("responses", {}).items():
+                        content = answer.get("content", {})
+                        if status[0] in "45" and errors.PROBLEM in content:
+                            content.pop("application/json", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+logging.getLogger("ledger.access").addHandler(logging.NullHandler())

@@ -1,0 +1,82 @@
+"""Dependencies of the routes: the ledger, transactions and the acting account.
+
+``WriteConn`` is one write transaction per request, committed when the route
+returns and *before* the answer is sent (scope "function"), so a client that
+sees 201 knows the event is durable; any exception rolls it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection
+from starlette.exceptions import HTTPException
+
+from ledger.service import Actor, Ledger
+
+from . import permissions
+
+__all__ = ["LedgerDep", "ReadConn", "WriteConn", "CurrentActor", "Allowed"]
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `ledger accounts create`")
+_MAX_TOKEN = 256
+
+
+def get_ledger(request: Request) -> Ledger:
+    return request.app.state.ledger
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+
+
+def read_connection(ledger: LedgerDep) -> Iterator[Connection]:
+    with ledger.db.reading() as connection:
+        yield connection
+
+
+def write_connection(ledger: LedgerDep) -> Iterator[Connection]:
+    with ledger.db.writing() as connection:
+        yield connection
+
+
+ReadConn = Annotated[Connection, Depends(read_connection, scope="function")]
+WriteConn = Annotated[Connection, Depends(write_connection, scope="function")]
+
+
+def _unauthenticated(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": 'Bearer realm="cylinder-ledger"'})
+
+
+def current_actor(
+    request: Request, ledger: LedgerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    if credentials is None:
+        raise _unauthenticated("send an account's token as `Authorization: Bearer <token>`")
+    token = credentials.credentials
+    if len(token) > _MAX_TOKEN:
+        raise _unauthenticated("the bearer token is not valid")
+    with ledger.db.reading() as connection:
+        actor = ledger.authenticate(connection, token)
+    if actor is None:
+        raise _unauthenticated("the bearer token is not valid")
+    request.state.account = actor.account
+    request.state.role = actor.role.value
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def Allowed(action: str):  # noqa: N802 - used like a type: `actor: Allowed("parties.create")`
+    """The acting account, once its role may attempt ``action`` (else 403)."""
+
+    def allowed(actor: CurrentActor) -> Actor:
+        permissions.check(actor, action)
+        return actor
+
+    allowed.__name__ = f"allowed_{action.replace('.', '_')}"
+    return Annotated[Actor, Depends(allowed)]

@@ -1,0 +1,139 @@
+"""ASGI middleware: the request-size limit, the JSON-only rule and the access log.
+
+They are plain ASGI callables (no per-request task or buffering) so they cost
+little on the hot path of a driver's scan.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import PROBLEM, problem_body
+
+__all__ = ["BodyTooLarge", "BodyLimit", "JsonOnly", "AccessLog", "MAX_BODY_BYTES"]
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+access = logging.getLogger("ledger.access")
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` once a body passes the limit; FastAPI re-raises HTTPExceptions."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body exceeds {limit} bytes")
+
+
+async def _send_problem(send: Send, status: int, detail: str) -> None:
+    body = json.dumps(problem_body(status, detail)).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class BodyLimit:
+    """Refuses bodies over ``limit`` bytes by counting what arrives, whatever Content-Length says."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _send_problem(send, 413, f"the request body exceeds {self.limit} bytes")
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+class JsonOnly:
+    """Answers 415 to a POST, PUT or PATCH whose content type is not JSON."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in _WITH_BODY:
+            media = (_header(scope, b"content-type") or "").split(";", 1)[0].strip().lower()
+            if not (media == "application/json" or (media.startswith("application/") and media.endswith("+json"))):
+                await _send_problem(send, 415, "send the request body as application/json")
+                return
+        await self.app(scope, receive, send)
+
+
+class AccessLog:
+    """One JSON line per request: never a header value, a query's secrets or a body.
+
+    The route template (``/v1/end-users/{ref}``) is logged instead of the raw path,
+    so identifiers that name people never reach the log.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        request_id = uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            if access.isEnabledFor(logging.INFO):
+                access.info(json.dumps(_record(scope, status, started, request_id)))
+
+
+def _record(scope: Scope, status: int, started: float, request_id: str) -> dict[str, Any]:
+    route = scope.get("route")
+    state = scope.get("state", {})
+    client = scope.get("client")
+    return {
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "request_id": request_id,
+        "method": scope["method"],
+        "route": getattr(route, "path", None) or "(unmatched)",
+        "status": status,
+        "ms": round((time.perf_counter() - started) * 1000, 2),
+        "account": state.get("account"),
+        "role": state.get("role"),
+        "client": client[0] if client else None,
+    }

@@ -1,0 +1,89 @@
+"""Who may do what: the permission matrix of docs/api.md, as data.
+
+An account other than admin and regulator belongs to one party and acts only
+for it (CONTRACT.md "Parties and accounts"); ``own`` below means "only for the
+account's own party". Events are always recorded in the name of the account's
+party, and which kinds a role may record follows DOMAIN.md "Parties and their
+papers": stations fill, transporters move, shops deliver, inspection stations
+inspect and scrap, regulators and their inspectors report.
+"""
+
+from __future__ import annotations
+
+from ledger.domain import EventKind, Role
+from ledger.errors import PermissionDenied
+from ledger.service import Actor
+
+__all__ = ["ACTIONS", "KINDS", "PARTY_BOUND", "check", "check_party", "check_kind", "check_owner"]
+
+ADMIN, REGULATOR, INSPECTOR = Role.ADMIN, Role.REGULATOR, Role.INSPECTOR
+COMPANY, TRANSPORTER, SHOP, INSPECTION = Role.COMPANY, Role.TRANSPORTER, Role.SHOP, Role.INSPECTION
+EVERYONE = frozenset(Role)
+
+# Roles whose accounts belong to one party and act only for it.
+PARTY_BOUND = frozenset({INSPECTOR, COMPANY, TRANSPORTER, SHOP, INSPECTION})
+
+# action -> roles that may attempt it (party-bound roles are then held to their party)
+ACTIONS: dict[str, frozenset[Role]] = {
+    "parties.create": frozenset({ADMIN, REGULATOR}),
+    "parties.read": EVERYONE,
+    "people.create": EVERYONE,  # admin, regulator: any party; others: own
+    "people.read": EVERYONE,  # admin, regulator, inspector: any party; others: own
+    "cylinders.register": frozenset({ADMIN, COMPANY}),  # company: own cylinders
+    "cylinders.read": EVERYONE,
+    "events.record": EVERYONE,  # then by kind, see KINDS
+    "events.read": EVERYONE,
+    "proofs.read": EVERYONE,
+    "labels.render": frozenset({ADMIN, COMPANY}),  # company: own cylinders
+    "end_users.create": frozenset({SHOP}),
+    "end_users.read": frozenset({REGULATOR, INSPECTOR}),
+}
+
+# Which event kinds each role may record. It agrees with the custody rules (ledger.custody:
+# the party kinds a role acts for x the party kinds that record a kind); those then check
+# the party's own kind, the person and the receiver. Admin accounts record no custody.
+_HOLDERS = frozenset({COMPANY, TRANSPORTER, SHOP, INSPECTION})
+KINDS: dict[EventKind, frozenset[Role]] = {
+    EventKind.FILL: frozenset({COMPANY}),
+    EventKind.DISPATCH: _HOLDERS,
+    EventKind.RECEIVE: _HOLDERS,
+    EventKind.RETURN: _HOLDERS,
+    EventKind.DELIVER: frozenset({SHOP}),
+    EventKind.COLLECT: frozenset({SHOP}),
+    EventKind.INSPECT: frozenset({INSPECTION}),
+    EventKind.SCRAP: frozenset({INSPECTION}),
+    EventKind.REPORT: frozenset({REGULATOR, INSPECTOR}),
+}  # register is not an event kind a client submits: POST /v1/cylinders writes it
+
+# Readers who see every party's people (audits of certificates), not just their own.
+_SEE_ALL_PEOPLE = frozenset({ADMIN, REGULATOR, INSPECTOR})
+
+
+def check(actor: Actor, action: str) -> None:
+    if actor.role not in ACTIONS[action]:
+        raise PermissionDenied(f"a {actor.role.value} account may not do this ({action})")
+
+
+def check_party(actor: Actor, party: str, action: str) -> None:
+    """Party-bound accounts act only for their own party."""
+    check(actor, action)
+    if action == "people.read" and actor.role in _SEE_ALL_PEOPLE:
+        return
+    if actor.role in PARTY_BOUND and actor.party != party:
+        raise PermissionDenied(f"a {actor.role.value} account acts only for its own party ({actor.party})")
+
+
+def check_kind(actor: Actor, kind: EventKind) -> str:
+    """The party an event of ``kind`` is recorded for, or ``PermissionDenied``."""
+    if actor.role not in KINDS.get(kind, ()):
+        raise PermissionDenied(f"a {actor.role.value} account may not record {kind.value} events")
+    if actor.party is None:
+        raise PermissionDenied("this account acts for no party, so it cannot record events")
+    return actor.party
+
+
+def check_owner(actor: Actor, action: str, owner: str, actor_parent: str | None) -> None:
+    """Company accounts act only on their own cylinders (a filling station's: its gas company's)."""
+    check(actor, action)
+    if actor.role in PARTY_BOUND and owner not in (actor.party, actor_parent):
+        raise PermissionDenied(f"cylinders of {owner} are not {actor.party}'s")

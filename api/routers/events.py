@@ -1,0 +1,54 @@
+"""Custody events: record one, record a truckload, read one, prove one is in the log."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from ledger.wire import event_json
+
+from ..deps import Allowed, LedgerDep, ReadConn, WriteConn
+from ..errors import problem_responses
+from ..schemas import BatchIn, BatchOut, EventIn, EventOut, InclusionProof, Recorded
+from ..views import batch_item, new_event, outcome_json, parse_item
+
+router = APIRouter(tags=["events"], responses=problem_responses(401, 403, 404, 422))
+EventId = Annotated[int, Path(ge=0, le=2**53)]
+
+
+@router.post(
+    "/v1/events", status_code=201, response_model=Recorded,
+    responses={200: {"model": Recorded, "description": "A repeat of an earlier event (same idempotency_key and content)"},
+               **problem_responses(400, 409, 413, 415)},
+)
+def record_event(body: EventIn, actor: Allowed("events.record"), connection: WriteConn, ledger: LedgerDep,
+                 response: Response):
+    """Record one event for the account's party. A repeat answers 200 with the original; same key, other content: 409."""
+    outcome = ledger.record(connection, actor, new_event(body, actor))
+    if outcome.status == "duplicate":
+        response.status_code = 200
+    return outcome_json(outcome)
+
+
+@router.post("/v1/events/batch", response_model=BatchOut, response_model_exclude_unset=True,
+             responses=problem_responses(400, 413, 415))
+def record_batch(body: BatchIn, actor: Allowed("events.record"), connection: WriteConn, ledger: LedgerDep):
+    """Record up to 1,000 events; each item is answered on its own and one bad item never blocks the others."""
+    items = [parse_item(raw, actor) for raw in body.events]
+    outcomes = ledger.record_batch(connection, actor, items)
+    return {"results": [batch_item(index, outcome) for index, outcome in enumerate(outcomes)]}
+
+
+@router.get("/v1/events/{event_id}", response_model=EventOut)
+def get_event(event_id: EventId, actor: Allowed("events.read"), connection: ReadConn, ledger: LedgerDep):
+    return event_json(ledger.event(connection, event_id))
+
+
+@router.get("/v1/events/{event_id}/proof", response_model=InclusionProof, tags=["proofs"])
+def get_inclusion_proof(
+    event_id: EventId, actor: Allowed("proofs.read"), connection: ReadConn, ledger: LedgerDep,
+    size: Annotated[int | None, Query(ge=1, le=2**53, description="tree size; default: the latest checkpoint's")] = None,
+):
+    """The RFC 9162 inclusion proof of the event's leaf in the tree of `size` leaves."""
+    if size is None:  # signed before this transaction's first read, so the snapshot covers it
+        size = ledger.checkpoint().size
+    return ledger.inclusion(connection, event_id, size)

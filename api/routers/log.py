@@ -1,0 +1,32 @@
+"""The verifiable log: signed checkpoints, the verifier key and consistency proofs. Public: no token needed."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from ..deps import LedgerDep, ReadConn
+from ..errors import problem_responses
+from ..schemas import ConsistencyProof
+
+router = APIRouter(tags=["proofs"], responses=problem_responses(422))
+TEXT = {200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}
+Size = Annotated[int, Query(ge=1, le=2**53)]
+
+
+@router.get("/v1/log/checkpoint", response_class=PlainTextResponse, responses=TEXT)
+def get_checkpoint(ledger: LedgerDep):
+    """The latest C2SP tlog-checkpoint signed note (origin, tree size, base64 root, Ed25519 signature line)."""
+    return PlainTextResponse(ledger.checkpoint().note)
+
+
+@router.get("/v1/log/public-key", response_class=PlainTextResponse, responses=TEXT)
+def get_log_public_key(ledger: LedgerDep):
+    """The log's verifier key in signed-note form: `<name>+<key id>+<base64 key>`."""
+    return PlainTextResponse(ledger.verifier.vkey() + "\n")
+
+
+@router.get("/v1/log/consistency", response_model=ConsistencyProof)
+def get_consistency_proof(old: Size, new: Size, connection: ReadConn, ledger: LedgerDep):
+    """The RFC 9162 consistency proof between tree sizes `old` and `new` (old ≤ new ≤ log size)."""
+    return ledger.consistency(connection, old, new)

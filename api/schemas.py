@@ -1,0 +1,297 @@
+"""The shapes of requests and answers (CONTRACT.md "HTTP API").
+
+Requests forbid unknown fields and bound every value: absurd input (negative
+weights, dates in 2199, megabyte strings, numbers sent as text) is refused with
+a 422 problem before anything reaches the ledger.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictFloat, StrictInt,
+    StringConstraints,
+)
+
+from ledger.domain import PartyKind, PersonRole, State
+
+from .errors import Problem
+
+T = TypeVar("T")
+
+# -- value types ------------------------------------------------------------------
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")]
+IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:\-]{8,128}$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Region = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+PaperNumber = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+def _text_only(value: Any) -> Any:
+    # JSON has no date type: a number is never a date here, though pydantic would take it as epoch seconds.
+    if not isinstance(value, (str, date)):
+        raise ValueError("must be text in RFC 3339 form")
+    return value
+
+
+def _plausible_day(value: date) -> date:
+    if not date(1950, 1, 1) <= value <= date(2100, 12, 31):
+        raise ValueError("must lie between 1950-01-01 and 2100-12-31")
+    return value
+
+
+def _plausible_moment(value: datetime) -> datetime:
+    if not 1990 <= value.year <= 2100:
+        raise ValueError("must lie between 1990 and 2100")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_text_only), AfterValidator(_plausible_day),
+                Field(description="A calendar date, YYYY-MM-DD")]
+Moment = Annotated[AwareDatetime, BeforeValidator(_text_only), AfterValidator(_plausible_moment),
+                   Field(description="An RFC 3339 time with offset")]
+Kg = Annotated[float, Strict(), Field(gt=0, le=200)]
+# A weight inside event data keeps the client's number as sent (14 stays 14): the hash covers it.
+NetKg = Annotated[StrictInt | StrictFloat, Field(ge=0, le=200)]
+
+
+class Inbound(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=4096)
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(Answer, Generic[T]):
+    """One page of a list; pass ``next_cursor`` back as ``cursor`` for the next (null: the end)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+# -- parties and people -----------------------------------------------------------
+
+
+class PaperIn(Inbound):
+    number: PaperNumber
+    valid_until: Day
+
+
+class PaperOut(Answer):
+    number: str
+    valid_until: date
+
+
+class PartyIn(Inbound):
+    kind: PartyKind
+    name: Name
+    region: Region = Field(description="6-digit administrative division code, e.g. 330110")
+    licence: PaperIn | None = None
+    parent: Identifier | None = Field(None, description="a filling station's gas company")
+
+
+class PartyOut(Answer):
+    id: str
+    kind: PartyKind
+    name: str
+    region: str
+    licence: PaperOut | None
+    parent: str | None
+
+
+class PersonIn(Inbound):
+    name: Name
+    role: PersonRole
+    certificate: PaperIn | None = None
+
+
+class PersonOut(Answer):
+    id: str
+    party: str
+    name: str
+    role: PersonRole
+    certificate: PaperOut | None
+
+
+# -- end users (personal data) ----------------------------------------------------
+
+
+class EndUserIn(Inbound):
+    kind: Literal["household", "restaurant"]
+    name: Name
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{4,30}$")]
+    address: Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True)]
+
+
+class EndUserRef(Answer):
+    ref: str = Field(description="the opaque reference a delivery names in `to`")
+
+
+class EndUserOut(Answer):
+    ref: str
+    shop: str
+    kind: str
+    name: str | None
+    phone: str | None
+    address: str | None
+    created_at: str
+
+
+# -- events -----------------------------------------------------------------------
+
+
+class Location(Inbound):
+    lat: Annotated[float, Strict(), Field(ge=-90, le=90)]
+    lon: Annotated[float, Strict(), Field(ge=-180, le=180)]
+
+
+class EventData(BaseModel):
+    """The facts of an event; the named keys are checked, other keys pass as they are (≤ 4 KiB in all)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    net_kg: NetKg | None = Field(None, description="net gas weight in kg (fill, deliver)")
+    vehicle: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = None
+    driver: Identifier | None = None
+    escort: Identifier | None = None
+    result: Literal["pass", "fail"] | None = None
+    next_inspection_due: Day | None = None
+    note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+SubmittedKind = Literal["fill", "dispatch", "receive", "deliver", "collect", "return", "inspect", "scrap", "report"]
+
+
+class EventIn(Inbound):
+    cylinder: Identifier = Field(description="the trace code (any spelling of a valid code is normalised)")
+    kind: SubmittedKind
+    occurred_at: Moment
+    idempotency_key: IdempotencyKey
+    to: Identifier | None = Field(None, description="receiving party (dispatch, return) or end-user ref (deliver)")
+    person: Identifier | None = None
+    location: Location | None = None
+    data: EventData = Field(default_factory=EventData)
+
+
+class EventOut(Answer):
+    id: int
+    cylinder: str
+    seq: int
+    kind: str
+    occurred_at: str
+    recorded_at: str
+    party: str
+    person: str | None
+    to: str | None
+    location: dict[str, float] | None
+    data: dict[str, Any]
+    idempotency_key: str
+    prev_hash: Hex32 | None
+    hash: Hex32
+    log_index: int | None
+
+
+class Recorded(Answer):
+    event: EventOut
+    findings: list[dict[str, Any]]
+
+
+class BatchIn(Inbound):
+    # Items are parsed one by one so that one bad item never blocks the others.
+    events: list[Any] = Field(min_length=1, max_length=1000,
+                              json_schema_extra={"items": {"$ref": "#/components/schemas/EventIn"}})
+
+
+class BatchItem(Answer):
+    index: int
+    status: Literal["created", "duplicate", "rejected"]
+    event: EventOut | None = None
+    error: Problem | None = None
+
+
+class BatchOut(Answer):
+    results: list[BatchItem]
+
+
+# -- cylinders --------------------------------------------------------------------
+
+
+class RegistrationIn(Inbound):
+    owner: Identifier
+    serial: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+    manufacturer: Name
+    manufactured_on: Day
+    model: Annotated[str, StringConstraints(min_length=1, max_length=32, strip_whitespace=True)]
+    tare_kg: Kg
+    design_life_years: Annotated[int, Strict(), Field(ge=1, le=30)]
+    last_inspected_on: Day
+    next_inspection_due: Day
+    occurred_at: Moment | None = None
+    idempotency_key: IdempotencyKey | None = None
+
+
+class Registered(Answer):
+    id: str
+    label_url: str = Field(description="where the printable label image is")
+    qr_payload: str = Field(description="the signed URL the label's QR code carries")
+    event: EventOut
+
+
+class CylinderOut(Answer):
+    id: str
+    owner: str
+    serial: str
+    manufacturer: str
+    model: str
+    manufactured_on: date
+    tare_kg: float
+    design_life_years: int
+    registered_at: str
+    region: str
+    next_inspection_due: date
+    holder: str | None
+    state: State
+    state_since: str
+    last_event_at: str
+    last_fill_kg: float | None
+    chain_length: int
+
+
+# -- proofs -----------------------------------------------------------------------
+
+
+class InclusionProof(Answer):
+    log_index: int
+    tree_size: int
+    leaf_hash: Hex32 = Field(description="the event's hash (the Merkle leaf is SHA-256(0x00 || hash))")
+    audit_path: list[Hex32]
+
+
+class ConsistencyProof(Answer):
+    old_size: int
+    new_size: int
+    proof: list[Hex32]
+
+
+class BundleProof(Answer):
+    log_index: int
+    tree_size: int
+    audit_path: list[Hex32]
+
+
+class Bundle(Answer):
+    format: str
+    cylinder: str
+    checkpoint: str
+    events: list[EventOut]
+    proofs: list[BundleProof]
+
+
+class Health(Answer):
+    status: Literal["ok"]
+    database: str
