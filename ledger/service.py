@@ -423,6 +423,7 @@ class Ledger:
             raise NotFound(f"no end user {ref}")
         return dict(row._mapping)
 
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
