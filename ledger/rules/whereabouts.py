@@ -43,7 +43,8 @@ def vanished(ctx: Context) -> Iterator[FindingDraft]:
 
 def impossible_movement(ctx: Context) -> Iterator[FindingDraft]:
     """Two consecutive located events farther apart than ``plausible_speed_kmh`` allows in the
-    time between them (+ skew, − location accuracy). Keyed by the later event, whose actor answers."""
+    time between them (+ skew, − location accuracy). Keyed by the later event; the holder of
+    record then answers (a report only observes where the cylinder was)."""
     cfg = ctx.config
     previous = None
     for step in ctx.steps:
@@ -57,7 +58,7 @@ def impossible_movement(ctx: Context) -> Iterator[FindingDraft]:
                 note = (f"{e.kind.value} by {e.party} at {format_time(e.occurred_at)} is {km:.0f} km from "
                         f"{previous.kind.value} by {previous.party} at {format_time(previous.occurred_at)}: "
                         f"{km / hours:.0f} km/h")
-                yield ctx.finding(F.IMPOSSIBLE_MOVEMENT, e.party, (previous.seq, e.seq), e.occurred_at, note,
+                yield ctx.finding(F.IMPOSSIBLE_MOVEMENT, step.holder, (previous.seq, e.seq), e.occurred_at, note,
                                   (e.seq,))
         previous = e
 
