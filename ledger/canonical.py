@@ -22,6 +22,7 @@ the event is written. Their canonical text is what the database stores.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from typing import Any
 
@@ -41,6 +42,7 @@ VERSION = 1
 MAX_DATA_BYTES = 4096
 _MAX_DEPTH = 4
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _TEMPLATE = (
     '{"cylinder":"%s","data":%s,"idempotency_key":"%s","kind":"%s","location":%s,'
     '"occurred_at":"%s","party":"%s","person":%s,"prev_hash":%s,"recorded_at":"%s",'
@@ -52,35 +54,66 @@ def canonical_json(value: Any, name: str = "data") -> str:
     """RFC 8785 text of ``value``; refuses what JSON cannot carry exactly.
 
     Raises ``InvalidInput`` for non-finite numbers, integers beyond ±2^53,
-    non-string keys, nesting deeper than four levels or more than 4 KiB.
+    non-string keys, unpaired surrogates, nesting deeper than four levels or
+    more than 4 KiB.
     """
-    _check_shape(value, name, 0)
-    try:
-        text = rfc8785.dumps(value).decode("utf-8")
-    except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeError) as exc:
-        raise InvalidInput(f"{name} cannot be encoded canonically: {exc}", field=name) from None
+    plain = [True]
+    ready = _ready(value, name, 0, plain)
+    if plain[0]:
+        text = _ENCODER.encode(ready)
+    else:
+        try:
+            text = rfc8785.dumps(value).decode("utf-8")
+        except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeError) as exc:
+            raise InvalidInput(f"{name} cannot be encoded canonically: {exc}", field=name) from None
     if len(text) > MAX_DATA_BYTES:
         raise InvalidInput(f"{name} is larger than {MAX_DATA_BYTES} bytes", field=name)
     return text
 
 
-def _check_shape(value: Any, name: str, depth: int) -> None:
-    if depth > _MAX_DEPTH:
+def _ready(value: Any, name: str, depth: int, plain: list[bool]) -> Any:
+    """Validate ``value`` and return it ready for ``json.dumps``.
+
+    ``json.dumps`` agrees with RFC 8785 on strings, integers, booleans, null and
+    the order of ASCII keys, and on floats that are integral (RFC 8785 writes
+    ``15`` for 15.0) or in plain decimal notation. Anything else (exponents,
+    non-ASCII keys) clears ``plain[0]`` and goes to the full serialiser.
+    """
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInput(f"{name} holds an unpaired surrogate", field=name) from None
+        return value
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not -(2**53) < value < 2**53:
+            raise InvalidInput(f"{name} holds an integer beyond ±2^53, which JSON cannot carry exactly", field=name)
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(f"{name} holds a number that is not finite", field=name)
+        if value.is_integer() and abs(value) < 2**53:
+            return int(value)
+        if "e" in repr(value):
+            plain[0] = False
+        return value
+    if depth >= _MAX_DEPTH:
         raise InvalidInput(f"{name} is nested too deeply", field=name)
     if isinstance(value, dict):
+        ready = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidInput(f"{name} keys must be strings", field=name)
-            _check_shape(item, name, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_shape(item, name, depth + 1)
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise InvalidInput(f"{name} holds a number that is not finite", field=name)
-    elif isinstance(value, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-        raise InvalidInput(f"{name} holds an unpaired surrogate", field=name)
-    elif not isinstance(value, (str, int, float, bool, type(None), dict, list)):
-        raise InvalidInput(f"{name} holds a value JSON cannot carry", field=name)
+            if not key.isascii():
+                plain[0] = False
+            ready[_ready(key, name, depth, plain)] = _ready(item, name, depth + 1, plain)
+        return ready
+    if isinstance(value, list):
+        return [_ready(item, name, depth + 1, plain) for item in value]
+    raise InvalidInput(f"{name} holds a value JSON cannot carry", field=name)
 
 
 def _opt(text: str | None) -> str:

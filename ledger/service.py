@@ -256,7 +256,7 @@ class Ledger:
             candidates.append((index, item))
 
         stored = event_rows.by_idempotency_keys(connection, (item.idempotency_key for _, item in candidates))
-        known = event_rows.lock_cylinders(connection, (item.cylinder for _, item in candidates))
+        chain = event_rows.lock_heads(connection, (item.cylinder for _, item in candidates))
         fresh: list[tuple[int, NewEvent]] = []
         first_in_batch: dict[str, NewEvent] = {}
         for index, item in candidates:
@@ -274,14 +274,14 @@ class Ledger:
                         "this idempotency_key appears twice in the batch with different events"))
                 else:
                     outcomes[index] = Outcome("duplicate")  # filled in below with the stored event
-            elif item.cylinder not in known:
+            elif item.cylinder not in chain:
                 outcomes[index] = Outcome("rejected", error=NotFound(
                     f"{item.cylinder} is not a registered cylinder (unregistered code)"))
             else:
                 first_in_batch[key] = item
                 fresh.append((index, item))
 
-        written = event_rows.append(connection, [event_rows.prepare(item) for _, item in fresh], now)
+        written = event_rows.append(connection, [event_rows.prepare(item) for _, item in fresh], now, chain)
         findings = self._after(connection, written, now)
         by_key = {event.idempotency_key: event for event in written}
         for (index, _), event in zip(fresh, written):

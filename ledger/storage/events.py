@@ -21,7 +21,7 @@ from ..canonical import canonical_json, event_bytes, event_hash
 from ..domain import Event, EventKind, Location, NewEvent, format_time
 from .db import LOG_LOCK
 
-__all__ = ["Prepared", "prepare", "append", "by_idempotency_keys", "get", "history", "heads", "log_size", "COLUMNS", "from_row"]
+__all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "heads", "log_size", "COLUMNS", "from_row"]
 
 COLUMNS = (
     "id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
@@ -68,14 +68,28 @@ def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[i
     result: dict[str, tuple[int, bytes]] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
+        # MAX over the (cylinder, seq) index is one seek per cylinder, whatever the chain's length.
         sql = (
-            "SELECT e.cylinder, e.seq, e.hash FROM events e JOIN ("
-            f" SELECT cylinder, MAX(seq) AS seq FROM events WHERE cylinder IN ({_placeholders(connection, len(chunk))})"
-            " GROUP BY cylinder) h ON e.cylinder = h.cylinder AND e.seq = h.seq"
+            "SELECT e.cylinder, e.seq, e.hash FROM cylinders c JOIN events e ON e.cylinder = c.id AND e.seq = "
+            "(SELECT MAX(x.seq) FROM events x WHERE x.cylinder = c.id) "
+            f"WHERE c.id IN ({_placeholders(connection, len(chunk))})"
         )
         for cylinder, seq, digest in connection.exec_driver_sql(sql, tuple(chunk)):
             result[cylinder] = (seq, bytes(digest))
     return result
+
+
+def lock_heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[int, bytes]]:
+    """Lock the given cylinders and read their chain heads; unregistered codes are absent.
+
+    Every registered cylinder has its ``register`` event, so the heads also say
+    which codes exist. SQLite needs no row locks: ``BEGIN IMMEDIATE`` already
+    made this the only writer.
+    """
+    wanted = set(cylinders)
+    if connection.dialect.name != "sqlite":
+        lock_cylinders(connection, wanted)
+    return heads(connection, wanted)
 
 
 def log_size(connection: Connection) -> int:
@@ -87,16 +101,20 @@ def _take_log_lock(connection: Connection) -> None:
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOG_LOCK})")
 
 
-def append(connection: Connection, items: Sequence[Prepared], recorded_at: datetime) -> list[Event]:
+def append(
+    connection: Connection, items: Sequence[Prepared], recorded_at: datetime,
+    chain: dict[str, tuple[int, bytes]] | None = None,
+) -> list[Event]:
     """Sequence and insert ``items`` (in order) in the caller's transaction.
 
-    The cylinders must exist (the caller checked, see ``lock_cylinders``).
+    The cylinders must exist. ``chain`` is what ``lock_heads`` returned for them
+    in this transaction, if the caller already asked; it is updated in place.
     Returns the stored events with their ``seq``, hashes and log positions.
     """
     if not items:
         return []
-    lock_cylinders(connection, (item.event.cylinder for item in items))
-    chain = heads(connection, (item.event.cylinder for item in items))
+    if chain is None:
+        chain = lock_heads(connection, (item.event.cylinder for item in items))
     recorded = format_time(recorded_at)
     _take_log_lock(connection)
     position = log_size(connection)

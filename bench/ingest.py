@@ -1,0 +1,182 @@
+"""Ingest through the ledger's own append path, next to the database's raw ceiling.
+
+    python bench/ingest.py [--events 1000000] [--cylinders 100000] [--batch 1000] [--backend sqlite|postgresql]
+
+Registers the cylinders (timed apart), then appends the remaining events with
+``Ledger.record_batch`` in transactions of ``--batch`` events, exactly as the
+batch endpoint does, and reports events/s. The ceiling is measured in the same
+run on the same database engine: the stored rows are read back and written
+into an identical table (same columns, same indexes) with plain ``executemany``
+(SQLite) or ``COPY`` (PostgreSQL), in transactions of the same size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ledger.config import Settings  # noqa: E402
+from ledger.domain import EventKind, NewEvent, Paper, PartyKind, Role  # noqa: E402
+from ledger.keys import ensure_key  # noqa: E402
+from ledger.service import Actor, Ledger, Registration  # noqa: E402
+
+ADMIN = Actor(Role.ADMIN, None, "bench")
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+POSTGRES = os.environ.get("LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def open_ledger(backend: str, folder: Path) -> tuple[Ledger, str]:
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'bench.db'}"
+    else:
+        import psycopg
+
+        name = f"cl_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = POSTGRES.rsplit("/", 1)[0] + "/" + name
+    settings = Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key")
+    ensure_key(settings.key_file)
+    ensure_key(settings.label_key_file)
+    ledger = Ledger(settings)
+    ledger.db.migrate()
+    return ledger, url
+
+
+def drop(url: str) -> None:
+    if url.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def populate(ledger: Ledger, events: int, cylinders: int, batch: int, progress=print) -> dict[str, float]:
+    """Register ``cylinders`` and append events up to ``events`` in all; returns timings."""
+    licence = Paper("BENCH", date(2035, 1, 1))
+    with ledger.db.writing() as c:
+        company = ledger.create_party(c, kind=PartyKind.GAS_COMPANY, name="Bench Gas", region="330110", licence=licence)
+        station = ledger.create_party(c, kind=PartyKind.FILLING_STATION, name="Bench Station", region="330110",
+                                      licence=licence, parent=company.id)
+    codes: list[str] = []
+    start = time.perf_counter()
+    for first in range(0, cylinders, batch):
+        with ledger.db.writing() as c:
+            for n in range(first, min(first + batch, cylinders)):
+                outcome = ledger.register(
+                    c, ADMIN,
+                    Registration(company.id, f"B{n:09d}", "Bench Steel", date(2022, 1, 1), "YSP-15", 15.0, 8,
+                                 date(2024, 1, 1), date(2028, 1, 1), occurred_at=T0, idempotency_key=f"reg-{n:010d}"),
+                    now=T0 + timedelta(seconds=1),
+                )
+                codes.append(outcome.event.cylinder)
+    registration = time.perf_counter() - start
+    progress(f"  registered {cylinders:,} cylinders in {registration:.1f} s")
+
+    remaining = events - cylinders
+    now = T0 + timedelta(days=400)
+    appended = 0
+    spent = 0.0
+    for first in range(0, remaining, batch):
+        items = [
+            NewEvent(codes[n % cylinders], EventKind.FILL, T0 + timedelta(days=1, seconds=n), station.id,
+                     f"ev-{n:012d}", data={"net_kg": 14.5})
+            for n in range(first, min(first + batch, remaining))
+        ]
+        tick = time.perf_counter()
+        with ledger.db.writing() as c:
+            outcomes = ledger.record_batch(c, ADMIN, items, now=now)
+        spent += time.perf_counter() - tick
+        appended += sum(1 for o in outcomes if o.status == "created")
+        if (first // batch) % 100 == 0:
+            progress(f"  appended {appended:,} events, {appended / spent:,.0f} events/s")
+    assert appended == remaining, "every event must be created exactly once"
+    return {"registration_s": registration, "append_s": spent, "appended": appended}
+
+
+def ceiling_sqlite(path: Path, batch: int) -> tuple[int, float]:
+    """Plain sqlite3 executemany of the stored rows into an identical table."""
+    source = sqlite3.connect(path)
+    target_path = path.with_name("ceiling.db")
+    target = sqlite3.connect(target_path, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=FULL"):
+        target.execute(f"PRAGMA {pragma}")
+    schema = [sql for (sql,) in source.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = 'events' AND type IN ('table', 'index') AND sql IS NOT NULL")]
+    for sql in schema:
+        target.execute(sql)
+    rows = source.execute("SELECT * FROM events ORDER BY id").fetchall()
+    marks = ", ".join("?" * len(rows[0]))
+    start = time.perf_counter()
+    for first in range(0, len(rows), batch):
+        target.execute("BEGIN IMMEDIATE")
+        target.executemany(f"INSERT INTO events VALUES ({marks})", rows[first:first + batch])
+        target.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    target.close()
+    source.close()
+    return len(rows), elapsed
+
+
+def ceiling_postgres(url: str, batch: int) -> tuple[int, float]:
+    """COPY of the stored rows into an identical table, in transactions of ``batch`` rows."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+        conn.execute("CREATE TABLE ceiling (LIKE events INCLUDING INDEXES)")
+        rows = conn.execute("SELECT * FROM events ORDER BY id").fetchall()
+        conn.commit()
+        start = time.perf_counter()
+        for first in range(0, len(rows), batch):
+            with conn.cursor().copy("COPY ceiling FROM STDIN") as copy:
+                for row in rows[first:first + batch]:
+                    copy.write_row(row)
+            conn.commit()
+        return len(rows), time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--cylinders", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="cl-bench-") as tmp:
+        folder = Path(tmp)
+        ledger, url = open_ledger(args.backend, folder)
+        try:
+            print(f"ingest on {args.backend}: {args.events:,} events over {args.cylinders:,} cylinders, "
+                  f"batches of {args.batch}")
+            timings = populate(ledger, args.events, args.cylinders, args.batch)
+            ledger.db.dispose()
+            rate = timings["appended"] / timings["append_s"]
+            if args.backend == "sqlite":
+                rows, elapsed = ceiling_sqlite(folder / "bench.db", args.batch)
+                how = "sqlite3 executemany"
+            else:
+                rows, elapsed = ceiling_postgres(url, args.batch)
+                how = "COPY"
+            ceiling = rows / elapsed
+            print(f"registration: {args.cylinders / timings['registration_s']:,.0f} cylinders/s")
+            print(f"ledger append: {rate:,.0f} events/s")
+            print(f"ceiling ({how}, same rows and indexes): {ceiling:,.0f} rows/s")
+            print(f"ratio: {rate / ceiling:.0%} of the ceiling")
+            print(f"peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+        finally:
+            drop(url)
+
+
+if __name__ == "__main__":
+    main()
