@@ -54,6 +54,7 @@ def list_events(
 
 
 @router.get("/v1/cylinders/{cylinder_id}/bundle", response_model=Bundle, tags=["proofs"])
-def get_bundle(cylinder_id: CylinderId, actor: Allowed("proofs.read"), ledger: LedgerDep):
+def get_bundle(cylinder_id: CylinderId, actor: Allowed("proofs.read"), connection: ReadConn, ledger: LedgerDep):
     """Every event of the cylinder with inclusion proofs and a signed checkpoint; `ledger verify-bundle` checks it offline."""
-    return ledger.bundle(cylinder_code(cylinder_id))
+    code = ledger.cylinder(connection, cylinder_code(cylinder_id))["id"]  # 404 before a checkpoint is signed
+    return ledger.bundle(code)

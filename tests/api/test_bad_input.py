@@ -1,0 +1,179 @@
+"""Bad input is refused with a problem+json 4xx and writes nothing (rows counted before and after)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import World, event_body
+
+
+def _problem(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    assert body["status"] == status and body["type"].startswith("urn:cylinder-ledger:problem:")
+    return body
+
+
+@pytest.fixture
+def unchanged(shared_world: World):
+    before = shared_world.counts()
+    yield shared_world
+    assert shared_world.counts() == before
+
+
+def _registration(world: World, **changes) -> dict:
+    body = {"owner": world.parties["company"], "serial": "SN-BAD-1", "manufacturer": "Zhejiang Steel",
+            "manufactured_on": "2023-01-05", "model": "YSP-15", "tare_kg": 15.0, "design_life_years": 8,
+            "last_inspected_on": "2024-01-05", "next_inspection_due": "2028-01-05"}
+    body.update(changes)
+    return body
+
+
+def test_body_over_the_limit_is_413(unchanged: World) -> None:
+    world = unchanged
+    padding = "x" * (3 * 1024 * 1024)
+    body = event_body(world.cylinders[0], data={"net_kg": 14.5, "note": padding})
+    _problem(world.client.post("/v1/events", json=body, headers=world.auth("station")), 413)
+
+
+def test_body_over_the_limit_without_content_length_is_413(unchanged: World) -> None:
+    world = unchanged
+    chunks = (b'{"events": [' + b" " * 65536 for _ in range(40))  # 2.5 MiB, streamed in chunks
+    response = world.client.post("/v1/events/batch", content=chunks,
+                                 headers={**world.auth("station"), "content-type": "application/json"})
+    assert "content-length" not in response.request.headers
+    _problem(response, 413)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml", None])
+def test_non_json_content_type_is_415(unchanged: World, content_type: str | None) -> None:
+    world = unchanged
+    headers = world.auth("station") | ({"content-type": content_type} if content_type else {})
+    body = json.dumps(event_body(world.cylinders[0])).encode()
+    _problem(world.client.post("/v1/events", content=body, headers=headers), 415)
+
+
+@pytest.mark.parametrize("raw", [b"{", b'{"cylinder": }', b"\xff\xfe", b"[1, 2", b"{'single': 'quotes'}"])
+def test_malformed_json_is_400(unchanged: World, raw: bytes) -> None:
+    world = unchanged
+    response = world.client.post("/v1/events", content=raw,
+                                 headers={**world.auth("station"), "content-type": "application/json"})
+    _problem(response, 400)
+
+
+def test_unknown_fields_are_named(unchanged: World) -> None:
+    world = unchanged
+    body = event_body(world.cylinders[0], colour="red")
+    problem = _problem(world.client.post("/v1/events", json=body, headers=world.auth("station")), 422)
+    assert {"field": "colour", "message": "Extra inputs are not permitted"} in problem["errors"]
+    problem = _problem(world.client.post("/v1/cylinders", json=_registration(world, price=9),
+                                         headers=world.auth("company")), 422)
+    assert [e["field"] for e in problem["errors"]] == ["price"]
+
+
+ABSURD_EVENTS = {
+    "negative weight": {"data": {"net_kg": -3}},
+    "weight as text": {"data": {"net_kg": "14.5"}},
+    "weight as boolean": {"data": {"net_kg": True}},
+    "absurd weight": {"data": {"net_kg": 1e9}},
+    "time in 2199": {"occurred_at": "2199-05-01T08:00:00+08:00"},
+    "time without offset": {"occurred_at": "2026-05-01T08:00:00"},
+    "time as a number": {"occurred_at": 1777777777},
+    "time before 1990": {"occurred_at": "1970-01-01T00:00:00Z"},
+    "kind unknown": {"kind": "teleport"},
+    "kind register": {"kind": "register"},
+    "kind as number": {"kind": 3},
+    "short idempotency key": {"idempotency_key": "abc"},
+    "idempotency key with spaces": {"idempotency_key": "a key with spaces"},
+    "megabyte note": {"data": {"net_kg": 14.5, "note": "n" * 1_000_000}},
+    "data over 4 KiB": {"data": {"net_kg": 14.5, "extra": "e" * 5000}},
+    "data nested too deep": {"data": {"net_kg": 14.5, "a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}},
+    "data huge integer": {"data": {"net_kg": 14.5, "count": 2**64}},
+    "latitude out of range": {"location": {"lat": 91.0, "lon": 120.1}},
+    "location as text": {"location": "Hangzhou"},
+    "cylinder with a slash": {"cylinder": "../etc/passwd"},
+    "inspection due in 2199": {"kind": "inspect", "data": {"result": "pass", "next_inspection_due": "2199-01-01"}},
+    "control characters in a field": {"to": "T\n1"},
+    "data not an object": {"data": [1, 2, 3]},
+    "no body fields": None,
+}
+
+
+@pytest.mark.parametrize("change", ABSURD_EVENTS.values(), ids=ABSURD_EVENTS.keys())
+def test_absurd_events_are_422(unchanged: World, change: dict | None) -> None:
+    world = unchanged
+    body = {} if change is None else event_body(world.cylinders[0]) | change
+    problem = _problem(world.client.post("/v1/events", json=body, headers=world.auth("station")), 422)
+    assert problem["detail"]
+
+
+def test_not_a_number_is_refused(unchanged: World) -> None:
+    world = unchanged
+    raw = json.dumps(event_body(world.cylinders[0], data={"net_kg": 1})).replace('"net_kg": 1', '"net_kg": NaN')
+    response = world.client.post("/v1/events", content=raw.encode(),
+                                 headers={**world.auth("station"), "content-type": "application/json"})
+    assert response.status_code in (400, 422)
+    _problem(response, response.status_code)
+
+
+ABSURD_REGISTRATIONS = {
+    "negative tare": {"tare_kg": -15.0},
+    "tare as text": {"tare_kg": "15"},
+    "design life as float": {"design_life_years": 8.5},
+    "design life 500 years": {"design_life_years": 500},
+    "manufactured in 2199": {"manufactured_on": "2199-01-01"},
+    "inspection due in 2199": {"next_inspection_due": "2199-01-01"},
+    "date as number": {"manufactured_on": 20230105},
+    "date nonsense": {"manufactured_on": "yesterday"},
+    "10 MB serial": {"serial": "s" * 1_500_000},
+    "empty manufacturer": {"manufacturer": "   "},
+    "owner not a company": {"owner": "NOPE"},
+    "inspected before manufacture": {"last_inspected_on": "2020-01-01"},
+    "missing model": {"model": None},
+}
+
+
+@pytest.mark.parametrize("change", ABSURD_REGISTRATIONS.values(), ids=ABSURD_REGISTRATIONS.keys())
+def test_absurd_registrations_are_4xx(unchanged: World, change: dict) -> None:
+    world = unchanged
+    body = _registration(world, **change)
+    response = world.client.post("/v1/cylinders", json=body, headers=world.auth("company"))
+    _problem(response, 422)
+
+
+@pytest.mark.parametrize("path", [
+    "/v1/events/-1", "/v1/events/abc", "/v1/events/99999999999999999999", "/v1/parties?limit=0",
+    "/v1/parties?limit=100000", "/v1/parties?cursor=not-a-cursor", "/v1/parties?region=abc",
+    "/v1/parties?kind=castle", "/v1/log/consistency?old=0&new=1", "/v1/log/consistency?old=5&new=2",
+    "/v1/log/consistency?old=1&new=999999", "/v1/events/0/proof?size=0", "/v1/events/0/proof?size=999999",
+    "/v1/cylinders/X/events?after_seq=-5", "/v1/cylinders/X/events?cursor=eyJhZnRlciI6ICJ4In0",
+])
+def test_absurd_queries_are_422(unchanged: World, path: str) -> None:
+    world = unchanged
+    _problem(world.client.get(path, headers=world.auth("regulator")), 422)
+
+
+def test_unknown_things_are_404(unchanged: World) -> None:
+    world = unchanged
+    for path in ("/v1/cylinders/AAAAAAAAAAA", "/v1/events/999999", "/v1/parties/NOPE", "/v1/nothing-here",
+                 "/v1/end-users/UNKNOWN", "/v1/cylinders/NOPE/bundle"):
+        account = "inspector" if "end-users" in path else "regulator"
+        _problem(world.client.get(path, headers=world.auth(account)), 404)
+    body = event_body("AAAAAAAAAAA")
+    _problem(world.client.post("/v1/events", json=body, headers=world.auth("station")), 404)
+
+
+@pytest.mark.parametrize("events", [[], ["x"] * 1001, "not a list", None])
+def test_batch_envelope_is_checked(unchanged: World, events) -> None:
+    world = unchanged
+    body = {"events": events} if events is not None else {}
+    _problem(world.client.post("/v1/events/batch", json=body, headers=world.auth("station")), 422)
+
+
+def test_wrong_method_is_a_problem(unchanged: World) -> None:
+    world = unchanged
+    _problem(world.client.delete("/v1/events/0", headers=world.auth("admin")), 405)
