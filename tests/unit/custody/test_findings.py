@@ -12,7 +12,7 @@ from ledger.rules import RulesConfig, evaluate
 
 from .story import (
     AT_SHOP, CARRIER, CREW, DRIVER, ESCORT, IN_BEIJING, LAB, OLD_DRIVER, REGISTRY, REGULATOR, SHOP, SHOP2,
-    STATION, STATION2, WORKER, Story, at,
+    STATION, STATION2, Story, at,
 )
 
 CFG = RulesConfig()
