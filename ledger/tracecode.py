@@ -2,8 +2,8 @@
 
 A trace code is 10 random body characters from ``0-9A-Z`` followed by one
 check character from the same alphabet, 11 characters in all. Its canonical
-form is upper case without separators (``7K3Q9XZ2AB4``); labels print it in
-groups as ``7K3Q-9XZ2-AB4`` so a driver can type it when the QR is torn.
+form is upper case without separators (``7K3Q9XZ2ABM``); labels print it in
+groups as ``7K3Q-9XZ2-ABM`` so a driver can type it when the QR is torn.
 
 The check character catches every single wrong character and every swap of
 two neighbouring characters (the two commonest typing errors). It is computed
@@ -119,7 +119,7 @@ def generate() -> str:
 def normalize(text: str) -> str:
     """The canonical form of a typed or printed code, or a ``TraceCodeError``.
 
-    Accepts lower case, spaces and hyphens anywhere (``7k3q 9xz2-ab4``). The
+    Accepts lower case, spaces and hyphens anywhere (``7k3q 9xz2-abm``). The
     result is 11 upper-case characters whose check character is right.
     """
     if not isinstance(text, str):
