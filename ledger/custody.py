@@ -210,7 +210,7 @@ class Responsibility:
 
     def as_dict(self, ids: Mapping[int, Any] | None = None) -> dict[str, Any]:
         return {"party": self.party, "from": format_time(self.start), "until": _time(self.until),
-                "event": ids[self.event] if ids else self.event}
+                "event": self.event if ids is None else ids[self.event]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +268,7 @@ class Trace:
 
     def as_dict(self, ids: Mapping[int, Any] | None = None) -> dict[str, Any]:
         """The trace answer of CONTRACT.md (origin, custody, current, responsible); ``ids`` maps seq → id."""
-        name = (lambda seq: ids[seq]) if ids else (lambda seq: seq)
+        name = (lambda seq: seq) if ids is None else ids.__getitem__
         fill = self.origin.last_fill
         return {
             "origin": {"owner": self.origin.owner, "last_fill": None if fill is None else {

@@ -9,17 +9,17 @@ older cylinders 15 years).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Iterator, NamedTuple
 
-from ..custody import Step
+from ..custody import Step, Trace
 from ..domain import EventKind, FindingKind, Severity, format_time, iso_day
 from .config import RulesConfig
 from .context import Context
 from .findings import FindingDraft
 
 __all__ = [
-    "DesignLife", "design_life", "filled_overdue_inspection", "filled_past_design_life",
+    "DesignLife", "design_life", "Standing", "standing", "filled_overdue_inspection", "filled_past_design_life",
     "filled_by_non_owner", "overfill", "short_weight",
 ]
 
@@ -46,6 +46,30 @@ def design_life(register: dict[str, Any], config: RulesConfig) -> DesignLife | N
     end = _add_years(made, years)
     start = end - timedelta(days=config.extension_window_days) if extension else None
     return DesignLife(end, _add_years(made, years + extension), start)
+
+
+class Standing(NamedTuple):
+    """Whether a cylinder is in date on ``day``: what risk lists and the public page show."""
+
+    day: date
+    inspection_due: date | None
+    overdue_inspection: bool  # due date passed, or the last inspection failed
+    inspection_due_soon: bool  # due within ``inspection_due_soon_days``
+    past_design_life: bool  # past the design life with no extension granted
+    life: DesignLife | None
+
+
+def standing(trace: Trace, config: RulesConfig, now: datetime) -> Standing:
+    """The cylinder's standing at ``now`` from its replayed ``trace`` (local day, no skew)."""
+    day, due = config.local_day(now), trace.next_inspection_due
+    life = design_life(trace.steps[0].event.data, config)
+    extended = life is not None and life.extension_from is not None and any(
+        s.event.kind is K.INSPECT and s.event.data.get("result") == "pass"
+        and config.local_day(s.event.occurred_at) >= life.extension_from for s in trace.steps)
+    past = life is not None and (day > life.last_day or (day > life.end and not extended))
+    overdue = trace.inspection_failed or (due is not None and day > due)
+    soon = due is not None and not overdue and (due - day).days <= config.inspection_due_soon_days
+    return Standing(day, due, overdue, soon, past, life)
 
 
 def _add_years(day: date, years: int) -> date:

@@ -75,7 +75,7 @@ class FindingDraft:
         return {
             "key": self.key, "kind": self.kind.value, "severity": self.severity.value,
             "cylinder": self.cylinder, "party": self.party,
-            "events": [ids[s] for s in self.events] if ids else list(self.events),
+            "events": list(self.events) if ids is None else [ids[s] for s in self.events],
             "occurred_at": format_time(self.occurred_at), "note": self.note,
         }
 

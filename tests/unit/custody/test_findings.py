@@ -393,3 +393,20 @@ def test_two_scans_a_few_kilometres_apart_in_the_same_minute_are_location_noise(
     story.fill(at(1))  # at the station
     story.add("report", REGULATOR, at(1.01), data={"note": "spot check"}, location=AT_SHOP)  # ~7 km away
     assert of(judge(story), F.IMPOSSIBLE_MOVEMENT) == []
+
+
+# --- standing: what risk lists and the public page read -----------------------------------------
+
+def test_standing_tells_overdue_due_soon_and_past_design_life_at_a_moment():
+    from ledger.custody import replay
+    from ledger.rules import standing
+
+    trace = replay(Story(**{**OLD, "next_inspection_due": "2026-03-20"}).events, REGISTRY)
+    early = standing(trace, CFG, at(days=-30))
+    assert (early.overdue_inspection, early.inspection_due_soon, early.past_design_life) == (False, False, True)
+    soon = standing(trace, CFG, at(1))
+    assert (soon.overdue_inspection, soon.inspection_due_soon) == (False, True)
+    late = standing(trace, CFG, at(days=19))
+    assert (late.overdue_inspection, late.inspection_due_soon) == (True, False)
+    young = standing(replay(Story().events, REGISTRY), CFG, at(1))
+    assert (young.overdue_inspection, young.inspection_due_soon, young.past_design_life) == (False, False, False)
