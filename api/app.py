@@ -16,7 +16,7 @@ from ledger.config import Settings
 from ledger.service import Ledger
 
 from . import errors
-from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit, JsonOnly
+from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit
 from .routers import api
 
 __all__ = ["create_app"]
@@ -49,8 +49,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     app.state.ledger = ledger
     errors.install(app)
     app.include_router(api)
-    # Added last is outermost: the log sees every answer, including 413 and 415.
-    app.add_middleware(JsonOnly)
+    # Added last is outermost: the log sees every answer, including 413.
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(AccessLog)
     _ensure_problem_schema(app)
@@ -69,7 +68,7 @@ def _ensure_problem_schema(app: FastAPI) -> None:
                     for status, answer in operation.get("responses", {}).items():
                         content = answer.get("content", {})
                         if status[0] in "45" and errors.PROBLEM in content:
-                            content.pop("application/json", None)
+                            answer["content"] = {errors.PROBLEM: content[errors.PROBLEM]}
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -19,10 +19,18 @@ from ledger.service import Actor, Ledger
 
 from . import permissions
 
-__all__ = ["LedgerDep", "ReadConn", "WriteConn", "CurrentActor", "Allowed"]
+__all__ = ["LedgerDep", "ReadConn", "WriteConn", "CurrentActor", "Allowed", "json_content"]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `ledger accounts create`")
 _MAX_TOKEN = 256
+
+
+def json_content(request: Request) -> None:
+    """415 for a body that is not JSON; checked after routing, so an unknown method still answers 405."""
+    if request.method in ("POST", "PUT", "PATCH"):
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+            raise HTTPException(415, "send the request body as application/json")
 
 
 def get_ledger(request: Request) -> Ledger:

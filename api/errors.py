@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from ledger.errors import (
     Conflict, IntegrityError, InvalidInput, LedgerError, NotFound, PermissionDenied, Rejected,
@@ -139,9 +140,20 @@ async def _on_validation(_request: Request, error: RequestValidationError) -> JS
                         errors=validation_errors(raw))
 
 
-async def _on_http(_request: Request, error: HTTPException) -> JSONResponse:
+async def _on_http(request: Request, error: HTTPException) -> JSONResponse:
     detail = error.detail if isinstance(error.detail, str) else _TITLES.get(error.status_code, "Error")
-    return problem_json(error.status_code, detail, headers=error.headers)
+    headers = error.headers
+    if error.status_code == 405:  # Starlette names only the first route's methods; a path may have several
+        headers = {**(headers or {}), "Allow": ", ".join(sorted(_methods_at(request)))}
+    return problem_json(error.status_code, detail, headers=headers)
+
+
+def _methods_at(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if getattr(route, "methods", None) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return methods
 
 
 async def _on_bug(request: Request, error: Exception) -> JSONResponse:

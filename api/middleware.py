@@ -1,4 +1,4 @@
-"""ASGI middleware: the request-size limit, the JSON-only rule and the access log.
+"""ASGI middleware: the request-size limit and the access log.
 
 They are plain ASGI callables (no per-request task or buffering) so they cost
 little on the hot path of a driver's scan.
@@ -17,10 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import PROBLEM, problem_body
 
-__all__ = ["BodyTooLarge", "BodyLimit", "JsonOnly", "AccessLog", "MAX_BODY_BYTES"]
+__all__ = ["BodyTooLarge", "BodyLimit", "AccessLog", "MAX_BODY_BYTES"]
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
-_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 access = logging.getLogger("ledger.access")
 
 
@@ -72,21 +71,6 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
-
-
-class JsonOnly:
-    """Answers 415 to a POST, PUT or PATCH whose content type is not JSON."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in _WITH_BODY:
-            media = (_header(scope, b"content-type") or "").split(";", 1)[0].strip().lower()
-            if not (media == "application/json" or (media.startswith("application/") and media.endswith("+json"))):
-                await _send_problem(send, 415, "send the request body as application/json")
-                return
-        await self.app(scope, receive, send)
 
 
 class AccessLog:

@@ -38,12 +38,12 @@ def record_batch(body: BatchIn, actor: Allowed("events.record"), connection: Wri
     return {"results": [batch_item(index, outcome) for index, outcome in enumerate(outcomes)]}
 
 
-@router.get("/v1/events/{event_id}", response_model=EventOut)
+@router.get("/v1/events/{event_id:int}", response_model=EventOut)
 def get_event(event_id: EventId, actor: Allowed("events.read"), connection: ReadConn, ledger: LedgerDep):
     return event_json(ledger.event(connection, event_id))
 
 
-@router.get("/v1/events/{event_id}/proof", response_model=InclusionProof, tags=["proofs"])
+@router.get("/v1/events/{event_id:int}/proof", response_model=InclusionProof, tags=["proofs"])
 def get_inclusion_proof(
     event_id: EventId, actor: Allowed("proofs.read"), connection: ReadConn, ledger: LedgerDep,
     size: Annotated[int | None, Query(ge=1, le=2**53, description="tree size; default: the latest checkpoint's")] = None,

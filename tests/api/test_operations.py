@@ -1,0 +1,67 @@
+"""Operations: the access log holds no secrets or personal data, a bug answers a bare 500, OpenAPI is complete."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from .conftest import World, event_body
+
+
+def test_access_log_has_no_token_body_or_personal_data(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    person = {"kind": "household", "name": "Chen Jie", "phone": "+86 138 0000 1234", "address": "8 Wensan Road"}
+    with caplog.at_level(logging.INFO, logger="ledger.access"):
+        ref = world.client.post("/v1/end-users", json=person, headers=world.auth("shop")).json()["ref"]
+        world.client.get(f"/v1/end-users/{ref}", headers=world.auth("inspector"))
+        world.client.post("/v1/events", json=event_body(world.cylinders[0], kind="deliver", to=ref,
+                                                        data={"net_kg": 14.2}), headers=world.auth("shop"))
+        world.client.get("/v1/parties", headers={"Authorization": "Bearer cl_wrong-token-value"})
+    lines = [record.getMessage() for record in caplog.records if record.name == "ledger.access"]
+    assert len(lines) == 4
+    records = [json.loads(line) for line in lines]
+    assert [r["route"] for r in records] == ["/v1/end-users", "/v1/end-users/{ref}", "/v1/events", "/v1/parties"]
+    assert [r["status"] for r in records] == [201, 200, 201, 401]
+    assert records[0]["role"] == "shop" and records[1]["role"] == "inspector"
+    everything = "\n".join(lines)
+    secrets = [*world.tokens.values(), "cl_wrong-token-value", ref, "Chen", "138 0000", "Wensan", "net_kg", "Bearer"]
+    assert not [secret for secret in secrets if secret in everything]
+
+
+def test_a_bug_answers_a_bare_500_and_is_logged(world: World, caplog: pytest.LogCaptureFixture,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("secret internals: /var/lib/ledger")
+
+    monkeypatch.setattr(world.ledger, "party", broken)
+    with caplog.at_level(logging.ERROR, logger="ledger.api"):
+        response = world.client.get(f"/v1/parties/{world.parties['shop']}", headers=world.auth("shop"))
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "secret internals" not in response.text
+    assert any("secret internals" in (record.exc_text or "") for record in caplog.records)
+
+
+def test_every_answer_carries_a_request_id(world: World) -> None:
+    first = world.client.get("/healthz").headers["x-request-id"]
+    second = world.client.get("/nowhere").headers["x-request-id"]
+    assert len(first) == 16 and first != second
+
+
+def test_openapi_documents_every_error_as_a_problem(world: World) -> None:
+    schema = world.client.get("/openapi.json").json()
+    assert {"Problem", "EventIn", "EventOut", "Recorded", "BatchOut", "Registered", "CylinderOut", "PartyOut",
+            "InclusionProof", "ConsistencyProof", "Bundle", "EndUserOut"} <= schema["components"]["schemas"].keys()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            answers = operation["responses"]
+            errors = {code for code in answers if code[0] in "45"}
+            assert "422" in errors or not operation.get("parameters") and method == "get", (method, path)
+            for code in errors:
+                assert set(answers[code]["content"]) == {"application/problem+json"}, (method, path, code)
+            if operation.get("security"):
+                assert {"401", "403"} <= errors, (method, path)
+            if method == "post":
+                assert {"400", "413", "415", "422"} <= errors, (method, path)
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
