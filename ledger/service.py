@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from . import tracecode
+from . import oversight, tracecode
 from .bundle import FORMAT
 from .config import Settings
 from .domain import (
@@ -104,7 +104,9 @@ AfterAppend = Callable[[Connection, Sequence[Event], datetime], dict[int, list[A
 class Ledger:
     """The ledger of one database, with its signing keys."""
 
-    def __init__(self, settings: Settings, database: Database | None = None) -> None:
+    def __init__(self, settings: Settings, database: Database | None = None, *, rules: bool = True,
+                 rules_config=None) -> None:
+        """``rules=False`` gives the bare core (no custody checks, no findings), for benchmarks."""
         self.settings = settings
         self.db = database or Database(settings.database_url)
         self.cache = SubrootCache()
@@ -112,6 +114,11 @@ class Ledger:
         self._label_key = None
         self.authorize: Authorizer | None = None
         self.after_append: AfterAppend | None = None
+        self.on_unregistered: Callable[[Connection, NewEvent, datetime], None] | None = None
+        if rules:
+            from .supervision import Supervisor
+
+            Supervisor(rules_config).install(self)
 
     # -- keys ------------------------------------------------------------------
 
@@ -277,6 +284,8 @@ class Ledger:
             elif item.cylinder not in chain:
                 outcomes[index] = Outcome("rejected", error=NotFound(
                     f"{item.cylinder} is not a registered cylinder (unregistered code)"))
+                if self.on_unregistered is not None and tracecode.is_valid(item.cylinder):
+                    self.on_unregistered(connection, item, now)
             else:
                 first_in_batch[key] = item
                 fresh.append((index, item))
@@ -370,6 +379,35 @@ class Ledger:
             ]
         return {"format": FORMAT, "cylinder": cylinder, "checkpoint": checkpoint.note,
                 "events": [event_json(e) for e in history], "proofs": proofs}
+
+    # -- the three questions, findings, risk lists (ledger.oversight) ---------
+
+    def trace(self, connection: Connection, cylinder: str) -> dict[str, Any]:
+        return oversight.trace(self, connection, cylinder)
+
+    def responsible_at(self, connection: Connection, cylinder: str, at: datetime) -> dict[str, Any]:
+        return oversight.responsible_at(self, connection, cylinder, at)
+
+    def finding(self, connection: Connection, finding_id: int) -> dict[str, Any]:
+        return oversight.finding(self, connection, finding_id)
+
+    def findings(self, connection: Connection, **filters: Any) -> dict[str, Any]:
+        return oversight.findings(self, connection, **filters)
+
+    def finding_action(self, connection: Connection, actor: Actor, finding_id: int, *, action: str, note: str,
+                       assignee: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+        return oversight.act_on_finding(self, connection, actor, finding_id, action=action, note=note,
+                                        assignee=assignee, now=now or _now())
+
+    def risk_cylinders(self, connection: Connection, **filters: Any) -> dict[str, Any]:
+        return oversight.risk_cylinders(self, connection, **filters)
+
+    def risk_enterprises(self, connection: Connection, **filters: Any) -> list[dict[str, Any]]:
+        return oversight.risk_enterprises(self, connection, **filters)
+
+    def sweep(self, connection: Connection, now: datetime | None = None) -> int:
+        """Evaluate the cylinders only the clock can turn into findings (vanished, unconfirmed)."""
+        return self.supervisor.sweep(connection, now or _now())
 
     # -- registry reads and end users (used by the HTTP API) -------------------
 

@@ -27,7 +27,7 @@ from .errors import ProofInvalid
 from .log import LogTree, SubrootCache, checkpoints
 from .signednote import NoteVerifier, open_checkpoint
 
-__all__ = ["Break", "audit"]
+__all__ = ["Break", "audit", "check_chain"]
 
 _BATCH = 20_000
 
@@ -55,6 +55,25 @@ def audit(
     yield from _events(connection, progress)
     yield from _chains(connection)
     yield from _checkpoints(connection, verifier)
+
+
+def check_chain(rows: list[tuple]) -> list[dict[str, object]]:
+    """The breaks in one cylinder's stored rows (``events.raw_history``), for a trace answer."""
+    found: list[dict[str, object]] = []
+    previous: bytes | None = None
+    for position, (id_, cyl, seq, kind, occ, rec, party, person, to, loc, data, key, prev, digest) in enumerate(rows):
+        prev = None if prev is None else bytes(prev)
+        if seq != position:
+            found.append(Break("sequence_gap", cyl, seq, f"expected seq {position}").as_dict())
+        if prev != previous or (position == 0) != (kind == "register"):
+            found.append(Break("chain_tampered", cyl, seq, "the event does not link to the one before").as_dict())
+        recomputed = event_hash(event_bytes(
+            cylinder=cyl, seq=seq, kind=kind, occurred_at=occ, recorded_at=rec, party=party, person=person, to=to,
+            location_json=loc, data_json=data, idempotency_key=key, prev_hash_hex=None if prev is None else prev.hex()))
+        if not hmac.compare_digest(recomputed, bytes(digest)):
+            found.append(Break("chain_tampered", cyl, seq, "the stored event does not match its hash").as_dict())
+        previous = bytes(digest)
+    return found
 
 
 def _events(connection: Connection, progress: Callable[[int], None] | None) -> Iterator[Break]:

@@ -113,6 +113,11 @@ class Town:
     driver: str
     escort: str
 
+    @property
+    def at_station(self) -> Actor:
+        """The filling station's account, which records fills."""
+        return Actor(Role.COMPANY, self.station, "station operator")
+
 
 def build_town(ledger: Ledger) -> Town:
     licence = Paper("LIC-1", date(2030, 12, 31))

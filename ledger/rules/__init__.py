@@ -8,7 +8,7 @@ Pure: no database, no HTTP. docs/custody.md lists every rule with its source.
 
 from .config import DEFAULT_FILL_LIMITS, FillLimit, RulesConfig, model_name
 from .engine import RULES, evaluate
-from .filling import DesignLife, Standing, design_life, standing
+from .filling import DesignLife, Standing, design_life, life_ends_on, standing
 from .findings import RESOLVABLE, SEVERITY, FindingDraft, Reconciliation, Resolution, finding_key, reconcile
 from .whereabouts import distance_km
 
@@ -26,6 +26,7 @@ __all__ = [
     "RULES",
     "DesignLife",
     "design_life",
+    "life_ends_on",
     "Standing",
     "standing",
     "distance_km",

@@ -19,7 +19,7 @@ from .context import Context
 from .findings import FindingDraft
 
 __all__ = [
-    "DesignLife", "design_life", "Standing", "standing", "filled_overdue_inspection", "filled_past_design_life",
+    "DesignLife", "design_life", "life_ends_on", "Standing", "standing", "filled_overdue_inspection", "filled_past_design_life",
     "filled_by_non_owner", "overfill", "short_weight",
 ]
 
@@ -59,14 +59,24 @@ class Standing(NamedTuple):
     life: DesignLife | None
 
 
+def life_ends_on(trace: Trace, config: RulesConfig) -> date | None:
+    """The last day of the cylinder's service life as its history stands: the stamped design
+    life, or its one extension once a passed inspection in the final year granted it."""
+    life = design_life(trace.steps[0].event.data, config)
+    if life is None:
+        return None
+    extended = life.extension_from is not None and any(
+        s.event.kind is K.INSPECT and s.event.data.get("result") == "pass"
+        and config.local_day(s.event.occurred_at) >= life.extension_from for s in trace.steps)
+    return life.last_day if extended else life.end
+
+
 def standing(trace: Trace, config: RulesConfig, now: datetime) -> Standing:
     """The cylinder's standing at ``now`` from its replayed ``trace`` (local day, no skew)."""
     day, due = config.local_day(now), trace.next_inspection_due
     life = design_life(trace.steps[0].event.data, config)
-    extended = life is not None and life.extension_from is not None and any(
-        s.event.kind is K.INSPECT and s.event.data.get("result") == "pass"
-        and config.local_day(s.event.occurred_at) >= life.extension_from for s in trace.steps)
-    past = life is not None and (day > life.last_day or (day > life.end and not extended))
+    ends = life_ends_on(trace, config)
+    past = ends is not None and day > ends
     overdue = trace.inspection_failed or (due is not None and day > due)
     soon = due is not None and not overdue and (due - day).days <= config.inspection_due_soon_days
     return Standing(day, due, overdue, soon, past, life)

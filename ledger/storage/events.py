@@ -21,7 +21,7 @@ from ..canonical import canonical_json, event_bytes, event_hash
 from ..domain import Event, EventKind, Location, NewEvent, format_time
 from .db import LOG_LOCK
 
-__all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "heads", "log_size", "COLUMNS", "from_row"]
+__all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "raw_history", "heads", "log_size", "COLUMNS", "from_row"]
 
 COLUMNS = (
     "id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
@@ -181,6 +181,12 @@ def by_idempotency_keys(connection: Connection, keys: Iterable[str]) -> dict[str
 def get(connection: Connection, event_id: int) -> Event | None:
     row = connection.execute(text(f"SELECT {COLUMNS} FROM events WHERE id = :id"), {"id": event_id}).first()
     return None if row is None else from_row(row)
+
+
+def raw_history(connection: Connection, cylinder: str) -> list[tuple]:
+    """A cylinder's stored rows as they are, by seq (for re-hashing)."""
+    return [tuple(row) for row in connection.execute(
+        text(f"SELECT {COLUMNS} FROM events WHERE cylinder = :c ORDER BY seq"), {"c": cylinder})]
 
 
 def history(connection: Connection, cylinder: str, after_seq: int = -1, limit: int | None = None) -> list[Event]:

@@ -110,6 +110,7 @@ cylinders = Table(
     Column("state_since", TIME, nullable=False),
     Column("last_event_at", TIME, nullable=False, index=True),
     Column("last_fill_kg", Float),
+    Column("life_ends_on", Date, index=True),
     Column("chain_length", Integer, nullable=False),
     UniqueConstraint("manufacturer", "serial"),
 )

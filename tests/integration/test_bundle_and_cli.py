@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger.bundle import verify_bundle
 from ledger.errors import ProofInvalid
 from ledger.signednote import NoteSigner, sign_checkpoint
-from tests.conftest import ADMIN, NOW, build_town, fill, register
+from tests.conftest import NOW, build_town, fill, register
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def bundle(ledger):
     town = build_town(ledger)
     a, b = register(ledger, town, 2)
     with ledger.db.writing() as c:
-        ledger.record_batch(c, ADMIN, [fill(x, town, NOW + timedelta(hours=h)) for h in (1, 2, 3) for x in (a, b)],
+        ledger.record_batch(c, town.at_station, [fill(x, town, NOW + timedelta(hours=h)) for h in (1, 2, 3) for x in (a, b)],
                             now=NOW + timedelta(hours=4))
     return ledger.bundle(a)
 
@@ -38,7 +38,9 @@ def test_a_bundle_follows_events_written_after_the_last_checkpoint(ledger, bundl
     with ledger.db.writing() as c:
         station = ledger.history(c, town_cylinder)[1].party
         from ledger.domain import EventKind, NewEvent
-        ledger.record(c, ADMIN, NewEvent(town_cylinder, EventKind.FILL, NOW + timedelta(hours=5), station, "late-fill-01",
+        from ledger.domain import Role
+        from ledger.service import Actor
+        ledger.record(c, Actor(Role.COMPANY, station, "station"), NewEvent(town_cylinder, EventKind.FILL, NOW + timedelta(hours=5), station, "late-fill-01",
                                          data={"net_kg": 14.4}), now=NOW + timedelta(hours=6))
     fresh = ledger.bundle(town_cylinder)
     assert len(fresh["events"]) == 5

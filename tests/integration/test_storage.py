@@ -13,7 +13,7 @@ from ledger.domain import EventKind, NewEvent
 from ledger.errors import IdempotencyConflict, NotFound
 from ledger.log import SubrootCache, LogTree
 from ledger.verify import audit
-from tests.conftest import ADMIN, NOW, build_town, fill, register
+from tests.conftest import NOW, build_town, fill, register
 
 
 def breaks(ledger):
@@ -25,7 +25,7 @@ def test_appends_link_each_chain_and_fill_the_log_contiguously(ledger):
     town = build_town(ledger)
     a, b = register(ledger, town, 2)
     with ledger.db.writing() as c:
-        out = ledger.record_batch(c, ADMIN, [fill(a, town, NOW + timedelta(hours=h)) for h in range(1, 4)]
+        out = ledger.record_batch(c, town.at_station, [fill(a, town, NOW + timedelta(hours=h)) for h in range(1, 4)]
                                   + [fill(b, town, NOW + timedelta(hours=1))], now=NOW + timedelta(hours=5))
     assert [o.status for o in out] == ["created"] * 4
     with ledger.db.reading() as c:
@@ -70,7 +70,7 @@ def test_a_changed_byte_is_found_and_named(ledger):
     town = build_town(ledger)
     a, b = register(ledger, town, 2)
     with ledger.db.writing() as c:
-        ledger.record_batch(c, ADMIN, [fill(a, town, NOW + timedelta(hours=1), 14.5)], now=NOW + timedelta(hours=2))
+        ledger.record_batch(c, town.at_station, [fill(a, town, NOW + timedelta(hours=1), 14.5)], now=NOW + timedelta(hours=2))
     drop_triggers(ledger)
     with ledger.db.writing() as c:
         c.exec_driver_sql("UPDATE events SET data = replace(data, '14.5', '14.4') WHERE cylinder = %s AND seq = 1"
@@ -83,7 +83,7 @@ def test_a_deleted_event_is_a_sequence_gap_and_a_log_gap(ledger):
     town = build_town(ledger)
     (a,) = register(ledger, town)
     with ledger.db.writing() as c:
-        ledger.record_batch(c, ADMIN, [fill(a, town, NOW + timedelta(hours=h)) for h in (1, 2, 3)], now=NOW + timedelta(hours=4))
+        ledger.record_batch(c, town.at_station, [fill(a, town, NOW + timedelta(hours=h)) for h in (1, 2, 3)], now=NOW + timedelta(hours=4))
     drop_triggers(ledger)
     with ledger.db.writing() as c:
         c.exec_driver_sql(f"DELETE FROM events WHERE cylinder = '{a}' AND seq = 2")
@@ -126,13 +126,13 @@ def test_retries_are_recorded_once_and_reused_keys_conflict(ledger):
     (a,) = register(ledger, town)
     first = fill(a, town, NOW + timedelta(hours=1), key="key-0001")
     with ledger.db.writing() as c:
-        created = ledger.record(c, ADMIN, first, now=NOW + timedelta(hours=2))
+        created = ledger.record(c, town.at_station, first, now=NOW + timedelta(hours=2))
     with ledger.db.writing() as c:
-        again = ledger.record(c, ADMIN, first, now=NOW + timedelta(hours=3))
+        again = ledger.record(c, town.at_station, first, now=NOW + timedelta(hours=3))
     assert created.status == "created" and again.status == "duplicate" and again.event.hash == created.event.hash
     with pytest.raises(IdempotencyConflict):
         with ledger.db.writing() as c:
-            ledger.record(c, ADMIN, fill(a, town, NOW + timedelta(hours=1), 14.0, key="key-0001"), now=NOW + timedelta(hours=3))
+            ledger.record(c, town.at_station, fill(a, town, NOW + timedelta(hours=1), 14.0, key="key-0001"), now=NOW + timedelta(hours=3))
     with ledger.db.reading() as c:
         assert len(ledger.history(c, a)) == 2
 
@@ -150,7 +150,7 @@ def test_a_batch_records_each_valid_item_once_and_reports_each_bad_one(ledger):
         fill(a, town, NOW + timedelta(hours=2)),
     ]
     with ledger.db.writing() as c:
-        out = ledger.record_batch(c, ADMIN, items, now=NOW + timedelta(hours=3))
+        out = ledger.record_batch(c, town.at_station, items, now=NOW + timedelta(hours=3))
     assert [o.status for o in out] == ["created", "duplicate", "rejected", "rejected", "rejected", "created"]
     assert isinstance(out[2].error, NotFound) and isinstance(out[3].error, IdempotencyConflict)
     assert out[1].event.id == out[0].event.id
@@ -172,7 +172,7 @@ def test_concurrent_writers_never_fork_a_chain_nor_lose_an_event(ledger):
             for n in range(per_writer):
                 cylinder = codes[(worker + n) % len(codes)]
                 with ledger.db.writing() as c:
-                    ledger.record(c, ADMIN, fill(cylinder, town, NOW + timedelta(minutes=n)), now=NOW + timedelta(hours=1))
+                    ledger.record(c, town.at_station, fill(cylinder, town, NOW + timedelta(minutes=n)), now=NOW + timedelta(hours=1))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -194,7 +194,7 @@ def test_a_rolled_back_append_leaves_no_wrong_root_behind(ledger):
     town = build_town(ledger)
     (a,) = register(ledger, town)
     with ledger.db.writing() as c:
-        ledger.record_batch(c, ADMIN, [fill(a, town, NOW + timedelta(minutes=m)) for m in range(300)], now=NOW + timedelta(hours=9))
+        ledger.record_batch(c, town.at_station, [fill(a, town, NOW + timedelta(minutes=m)) for m in range(300)], now=NOW + timedelta(hours=9))
     ledger.checkpoint()
 
     class Abort(Exception):
@@ -202,13 +202,13 @@ def test_a_rolled_back_append_leaves_no_wrong_root_behind(ledger):
 
     with pytest.raises(Abort):
         with ledger.db.writing() as c:
-            ledger.record_batch(c, ADMIN, [fill(a, town, NOW + timedelta(hours=1, minutes=m), 14.0) for m in range(300)],
+            ledger.record_batch(c, town.at_station, [fill(a, town, NOW + timedelta(hours=1, minutes=m), 14.0) for m in range(300)],
                                 now=NOW + timedelta(hours=9))
             ledger.tree(c).get_root()  # computes, and may cache, roots over uncommitted leaves
             raise Abort
 
     with ledger.db.writing() as c:
-        ledger.record_batch(c, ADMIN, [fill(a, town, NOW + timedelta(hours=2, minutes=m), 14.2) for m in range(300)],
+        ledger.record_batch(c, town.at_station, [fill(a, town, NOW + timedelta(hours=2, minutes=m), 14.2) for m in range(300)],
                             now=NOW + timedelta(hours=9))
     checkpoint = ledger.checkpoint()
     with ledger.db.reading() as c:
@@ -224,12 +224,12 @@ def test_without_the_guard_a_rollback_would_poison_the_cache(ledger):
     ledger.cache.settle(10**9)  # pretend every range is committed: pymerkle's default behaviour
     with pytest.raises(RuntimeError):
         with ledger.db.writing() as c:
-            ledger.record_batch(c, ADMIN, [fill(a, town, NOW + timedelta(minutes=m), 14.0) for m in range(300)],
+            ledger.record_batch(c, town.at_station, [fill(a, town, NOW + timedelta(minutes=m), 14.0) for m in range(300)],
                                 now=NOW + timedelta(hours=9))
             ledger.tree(c).get_root()
             raise RuntimeError
     with ledger.db.writing() as c:
-        ledger.record_batch(c, ADMIN, [fill(a, town, NOW + timedelta(minutes=m), 14.2) for m in range(300)],
+        ledger.record_batch(c, town.at_station, [fill(a, town, NOW + timedelta(minutes=m), 14.2) for m in range(300)],
                             now=NOW + timedelta(hours=9))
     with ledger.db.reading() as c:
         poisoned = ledger.tree(c).get_root()

@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("state_since", TIME, nullable=False),
         sa.Column("last_event_at", TIME, nullable=False, index=True),
         sa.Column("last_fill_kg", sa.Float),
+        sa.Column("life_ends_on", sa.Date, index=True),
         sa.Column("chain_length", sa.Integer, nullable=False),
         sa.UniqueConstraint("manufacturer", "serial"),
     )

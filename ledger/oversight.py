@@ -1,0 +1,246 @@
+"""The regulators' side: the three questions, findings and their closed loop, risk lists.
+
+Functions take the ``Ledger`` and the caller's connection; the ``Ledger``
+methods of the same names delegate here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Connection
+
+from . import custody, rules
+from .domain import Role, format_time
+from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from .storage import events as event_rows
+from .storage import findings as store
+from .storage import registry as reg
+from .supervision import DatabaseRegistry
+from .verify import check_chain
+
+__all__ = [
+    "trace", "responsible_at", "finding", "findings", "act_on_finding", "risk_cylinders", "risk_enterprises",
+    "REASONS", "ACTIONS", "SEVERITY_WEIGHT",
+]
+
+REASONS = ("overdue_inspection", "inspection_due_soon", "past_design_life", "broken_chain", "vanished",
+           "unregistered", "short_weight", "open_findings")
+ACTIONS = ("dispatch", "handle", "supervise", "close", "reopen")
+SEVERITY_WEIGHT = {"critical": 10, "high": 5, "medium": 2, "low": 1}
+OPEN = ("open", "dispatched", "handled")
+
+
+def _party(registry: DatabaseRegistry, party_id: str | None) -> dict[str, Any] | None:
+    if party_id is None:
+        return None
+    party = registry.party(party_id)
+    if party is None:  # an end-user reference or a delivery worker: opaque
+        return {"id": party_id, "kind": None, "name": None, "region": None}
+    return {"id": party.id, "kind": party.kind.value, "name": party.name, "region": party.region}
+
+
+def _replayed(ledger, connection: Connection, cylinder: str):
+    history = ledger.history(connection, cylinder)
+    registry = DatabaseRegistry(connection)
+    config = ledger.supervisor.config
+    return history, registry, custody.replay(history, registry, config.clock_skew)
+
+
+def trace(ledger, connection: Connection, cylinder: str) -> dict[str, Any]:
+    """CONTRACT.md "The three questions": origin, custody path, current holder, responsibility, chain, findings."""
+    history, registry, replayed = _replayed(ledger, connection, cylinder)
+    ids = {event.seq: event.id for event in history}
+    answer = replayed.as_dict(ids)
+    origin, current = answer["origin"], answer["current"]
+    origin["owner"] = _party(registry, origin["owner"])
+    if origin["last_fill"] is not None:
+        origin["last_fill"]["station"] = _party(registry, origin["last_fill"]["station"])
+    for interval in answer["custody"]:
+        interval["holder"] = _party(registry, interval["holder"])
+    current["holder"] = _party(registry, current["holder"])
+    answer["responsible"] = {"now": _party(registry, answer["responsible"]["now"]),
+                             "first_responsible": _party(registry, answer["responsible"]["first_responsible"])}
+    breaks = check_chain(event_rows.raw_history(connection, cylinder))
+    tampered = findings(ledger, connection, cylinder=cylinder, limit=200)["items"]
+    breaks += [{"kind": f["kind"], "cylinder": cylinder, "seq": None, "detail": f["note"]} for f in tampered
+               if f["kind"] in ("chain_tampered", "sequence_gap", "checkpoint_mismatch") and f["status"] in OPEN]
+    standing = rules.standing(replayed, ledger.supervisor.config, datetime.now(timezone.utc))
+    answer["cylinder"] = _cylinder(ledger.cylinder(connection, cylinder), standing)
+    answer["chain"] = {"status": "broken" if breaks else "intact", "length": len(history),
+                       "head": history[-1].hash.hex(), "breaks": breaks}
+    answer["findings"] = [f for f in tampered if f["status"] in OPEN]
+    return answer
+
+
+def _cylinder(row: dict[str, Any], standing) -> dict[str, Any]:
+    facts = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
+    facts["overdue_inspection"] = standing.overdue_inspection
+    facts["inspection_due_soon"] = standing.inspection_due_soon
+    facts["past_design_life"] = standing.past_design_life
+    facts["must_not_fill_or_deliver"] = (standing.overdue_inspection or standing.past_design_life
+                                         or row.get("state") == "scrapped")
+    return facts
+
+
+def responsible_at(ledger, connection: Connection, cylinder: str, at: datetime) -> dict[str, Any]:
+    history, registry, replayed = _replayed(ledger, connection, cylinder)
+    answer = replayed.responsible_at(at)
+    if answer is None:
+        raise NotFound(f"{cylinder} was not yet registered at {format_time(at)}")
+    ids = {event.seq: event.id for event in history}
+    result = answer.as_dict(ids)
+    result["party"] = _party(registry, result["party"])
+    return result
+
+
+# -- findings and the closed loop ------------------------------------------------------------
+
+
+def _finding_json(row, history: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": row.id, "kind": row.kind, "severity": row.severity, "cylinder": row.cylinder, "party": row.party,
+            "region": row.region, "events": json.loads(row.events), "note": row.note, "detected_at": row.detected_at,
+            "status": row.status, "assignee": row.assignee, "resolved_by": row.resolved_by, "history": history}
+
+
+def finding(ledger, connection: Connection, finding_id: int) -> dict[str, Any]:
+    row = store.get_finding(connection, finding_id)
+    if row is None:
+        raise NotFound(f"no finding {finding_id}")
+    return _finding_json(row, store.actions_of(connection, [row.id])[row.id])
+
+
+def findings(ledger, connection: Connection, *, kind: str | None = None, status: str | None = None,
+             cylinder: str | None = None, party: str | None = None, region: str | None = None,
+             cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
+    before = _decode_cursor(cursor, "f")
+    rows = store.list_findings(connection, kind=kind, status=status, cylinder=cylinder, party=party, region=region,
+                               before_id=int(before) if before else None, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    history = store.actions_of(connection, [row.id for row in rows])
+    return {"items": [_finding_json(row, history[row.id]) for row in rows],
+            "next_cursor": _encode_cursor("f", rows[-1].id) if more else None}
+
+
+# Which statuses each action leaves from, and where it leads (None: the status stays).
+_LOOP = {
+    "dispatch": (("open", "dispatched", "handled"), "dispatched"),
+    "handle": (("dispatched",), "handled"),
+    "supervise": (("open", "dispatched", "handled"), None),
+    "close": (("open", "dispatched", "handled", "resolved"), "closed"),
+    "reopen": (("closed", "resolved"), "open"),
+}
+
+
+def act_on_finding(ledger, connection: Connection, actor, finding_id: int, *, action: str, note: str,
+                   assignee: str | None = None, now: datetime) -> dict[str, Any]:
+    """One step of 流转、处置、督办、反馈: kept in the finding's history with who and when."""
+    if action not in _LOOP:
+        raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}", field="action")
+    if not isinstance(note, str) or not note.strip() or len(note) > 2000:
+        raise InvalidInput("every step needs a note (at most 2000 characters)", field="note")
+    if action == "handle":
+        if actor.role not in (Role.INSPECTOR, Role.REGULATOR, Role.ADMIN):
+            raise PermissionDenied("only an inspector or a regulator records how a finding was handled")
+    elif actor.role not in (Role.REGULATOR, Role.ADMIN):
+        raise PermissionDenied(f"only a regulator may {action} a finding")
+    if action == "dispatch" and not (isinstance(assignee, str) and assignee.strip() and len(assignee) <= 200):
+        raise InvalidInput("dispatching names the inspector in assignee", field="assignee")
+    row = store.get_finding(connection, finding_id)
+    if row is None:
+        raise NotFound(f"no finding {finding_id}")
+    allowed, target = _LOOP[action]
+    if row.status not in allowed:
+        raise Conflict(f"a {row.status} finding cannot be {_PAST[action]}")
+    status = target or row.status
+    at = format_time(now)
+    extra = {"assignee": assignee.strip()} if action == "dispatch" else {}
+    store.set_status(connection, row.id, status, at, **extra)
+    store.add_action(connection, row.id, action, status, actor.name, note.strip(), at,
+                     assignee.strip() if action == "dispatch" else None)
+    return finding(ledger, connection, row.id)
+
+
+_PAST = {"dispatch": "dispatched", "handle": "handled", "supervise": "supervised", "close": "closed",
+         "reopen": "reopened"}
+
+
+# -- risk lists --------------------------------------------------------------------------------
+
+
+def risk_cylinders(ledger, connection: Connection, *, reason: str, region: str | None = None,
+                   owner: str | None = None, cursor: str | None = None, limit: int = 100,
+                   today: date | None = None) -> dict[str, Any]:
+    if reason not in REASONS:
+        raise InvalidInput(f"reason must be one of {', '.join(REASONS)}", field="reason")
+    config = ledger.supervisor.config
+    today = today or config.local_day(datetime.now(timezone.utc))
+    if reason == "unregistered":
+        page = findings(ledger, connection, kind="unregistered_code", region=region, cursor=cursor, limit=limit)
+        page["items"] = [{"cylinder": f["cylinder"], "reason": reason, "scanned_by": f["party"], "region": f["region"],
+                          "detected_at": f["detected_at"], "finding": f["id"], "status": f["status"]}
+                         for f in page["items"]]
+        return page
+    after = _decode_cursor(cursor, "c")
+    rows = store.risk_cylinders(connection, today=today, soon=today + timedelta(days=config.inspection_due_soon_days),
+                                reason=reason, region=region, owner=owner, after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [{"cylinder": row.id, "reason": reason, "owner": row.owner, "region": row.region, "model": row.model,
+              "serial": row.serial, "state": row.state, "holder": row.holder,
+              "next_inspection_due": row.next_inspection_due.isoformat(),
+              "life_ends_on": row.life_ends_on.isoformat() if row.life_ends_on else None,
+              "last_event_at": row.last_event_at} for row in rows]
+    return {"items": items, "next_cursor": _encode_cursor("c", rows[-1].id) if more else None}
+
+
+def risk_enterprises(ledger, connection: Connection, *, region: str | None = None,
+                     today: date | None = None) -> list[dict[str, Any]]:
+    """Each enterprise's colour (docs/custody.md "Enterprise risk colour")."""
+    today = today or ledger.supervisor.config.local_day(datetime.now(timezone.utc))
+    held = store.holdings(connection, region)
+    parties: dict[str, dict[str, Any]] = {}
+    for row in store.party_scores(connection, region):
+        entry = parties.setdefault(row.id, {"party": {"id": row.id, "kind": row.kind, "name": row.name,
+                                                      "region": row.region},
+                                            "counts": {}, "licence_valid_until": row.licence_valid_until})
+        if row.severity is not None:
+            entry["counts"][row.severity] = row.n
+    result = []
+    for party_id, entry in parties.items():
+        counts = entry.pop("counts")
+        weighted = sum(SEVERITY_WEIGHT[s] * n for s, n in counts.items())
+        reasons = [f"{n} open {s} finding{'s' if n > 1 else ''}" for s, n in sorted(
+            counts.items(), key=lambda item: -SEVERITY_WEIGHT[item[0]])]
+        valid = entry.pop("licence_valid_until")
+        if valid is None or valid < today:
+            weighted += 10
+            reasons.append("no licence on file" if valid is None else f"licence expired on {valid.isoformat()}")
+        cylinders = held.get(party_id, 0)
+        score = round(weighted / max(1.0, cylinders / 100), 2)
+        colour = "red" if counts.get("critical") or score >= 10 else "yellow" if score >= 2 else "green"
+        result.append({**entry, "colour": colour, "score": score, "cylinders": cylinders, "reasons": reasons})
+    return result
+
+
+def _encode_cursor(kind: str, value: Any) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None, kind: str) -> str | None:
+    if not cursor:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("cursor is not one this list gave out", field="cursor") from None
+    prefix, _, value = text.partition(":")
+    if prefix != kind or not value or len(value) > 64 or (kind == "f" and not value.isdigit()):
+        raise InvalidInput("cursor is not one this list gave out", field="cursor")
+    return value
+

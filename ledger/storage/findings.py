@@ -1,0 +1,179 @@
+"""Queries of findings, their closed-loop history, and the cylinders' projection for risk lists."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+
+from . import models as m
+
+__all__ = [
+    "stored_for", "insert_finding", "set_status", "add_action", "get_finding", "actions_of", "list_findings",
+    "histories", "write_projection", "risk_cylinders", "party_scores", "cylinders_with_open", "holdings",
+    "sweep_candidates",
+]
+
+_CHUNK = 500
+
+
+def stored_for(connection: Connection, cylinders: Iterable[str]) -> dict[str, list[tuple[str, str, int]]]:
+    """Every stored finding of the given cylinders as (key, status, id)."""
+    wanted = sorted(set(cylinders))
+    result: dict[str, list[tuple[str, str, int]]] = {c: [] for c in wanted}
+    f = m.findings.c
+    for start in range(0, len(wanted), _CHUNK):
+        rows = connection.execute(
+            select(f.cylinder, f.key, f.status, f.id).where(f.cylinder.in_(wanted[start:start + _CHUNK]))
+        )
+        for cylinder, key, status, id_ in rows:
+            result[cylinder].append((key, status, id_))
+    return result
+
+
+def insert_finding(connection: Connection, **values: Any) -> int:
+    values["events"] = json.dumps(list(values["events"]))
+    return connection.execute(insert(m.findings).values(**values)).inserted_primary_key[0]
+
+
+def set_status(connection: Connection, finding_id: int, status: str, at: str, **extra: Any) -> None:
+    connection.execute(
+        update(m.findings).where(m.findings.c.id == finding_id).values(status=status, updated_at=at, **extra)
+    )
+
+
+def add_action(connection: Connection, finding_id: int, action: str, status: str, actor: str,
+               note: str, at: str, assignee: str | None = None) -> None:
+    connection.execute(insert(m.finding_actions).values(
+        finding=finding_id, action=action, status=status, actor=actor, assignee=assignee, note=note, at=at))
+
+
+def get_finding(connection: Connection, finding_id: int):
+    return connection.execute(select(m.findings).where(m.findings.c.id == finding_id)).first()
+
+
+def actions_of(connection: Connection, finding_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    result: dict[int, list[dict[str, Any]]] = {i: [] for i in finding_ids}
+    a = m.finding_actions.c
+    for start in range(0, len(finding_ids), _CHUNK):
+        rows = connection.execute(
+            select(m.finding_actions).where(a.finding.in_(finding_ids[start:start + _CHUNK])).order_by(a.id)
+        )
+        for row in rows:
+            result[row.finding].append({"action": row.action, "status": row.status, "actor": row.actor,
+                                        "assignee": row.assignee, "note": row.note, "at": row.at})
+    return result
+
+
+def list_findings(
+    connection: Connection, *, kind: str | None = None, status: str | None = None, cylinder: str | None = None,
+    party: str | None = None, region: str | None = None, before_id: int | None = None, limit: int = 50,
+) -> list:
+    """Findings newest first (by id), after the cursor ``before_id``."""
+    f = m.findings.c
+    query = select(m.findings).order_by(f.id.desc()).limit(limit)
+    for column, value in ((f.kind, kind), (f.status, status), (f.cylinder, cylinder), (f.party, party),
+                          (f.region, region)):
+        if value is not None:
+            query = query.where(column == value)
+    if before_id is not None:
+        query = query.where(f.id < before_id)
+    return list(connection.execute(query))
+
+
+def histories(connection: Connection, cylinders: Iterable[str]):
+    """Raw event rows of the given cylinders, by cylinder then seq (see ``events.from_row``)."""
+    from .events import COLUMNS
+
+    wanted = sorted(set(cylinders))
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start:start + _CHUNK]
+        sql = f"SELECT {COLUMNS} FROM events WHERE cylinder IN ({', '.join([mark] * len(chunk))}) ORDER BY cylinder, seq"
+        yield from connection.exec_driver_sql(sql, tuple(chunk))
+
+
+def write_projection(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    c = m.cylinders.c
+    statement = update(m.cylinders).where(c.id == bindparam("cid")).values(
+        holder=bindparam("holder"), state=bindparam("state"), state_since=bindparam("state_since"),
+        last_event_at=bindparam("last_event_at"), next_inspection_due=bindparam("due"),
+        last_fill_kg=bindparam("fill_kg"), chain_length=bindparam("length"), life_ends_on=bindparam("life_ends"),
+    )
+    connection.execute(statement, list(rows))
+
+
+def cylinders_with_open(kinds: Sequence[str] | None = None):
+    f = m.findings.c
+    query = select(f.cylinder).where(f.status.in_(("open", "dispatched", "handled")), f.cylinder.is_not(None))
+    if kinds:
+        query = query.where(f.kind.in_(kinds))
+    return query
+
+
+def risk_cylinders(
+    connection: Connection, *, today: date, soon: date, reason: str, region: str | None, owner: str | None,
+    after: str | None, limit: int,
+) -> list:
+    """Cylinders on a risk list, in trace-code order after the cursor ``after``."""
+    c = m.cylinders.c
+    query = select(m.cylinders).order_by(c.id).limit(limit)
+    live = c.state != "scrapped"
+    conditions = {
+        "overdue_inspection": and_(live, c.next_inspection_due < today),
+        "inspection_due_soon": and_(live, c.next_inspection_due >= today, c.next_inspection_due <= soon),
+        "past_design_life": and_(live, c.life_ends_on < today),
+        "broken_chain": c.id.in_(cylinders_with_open(("chain_tampered", "sequence_gap"))),
+        "vanished": c.id.in_(cylinders_with_open(("vanished",))),
+        "short_weight": c.id.in_(cylinders_with_open(("short_weight",))),
+        "open_findings": c.id.in_(cylinders_with_open()),
+    }
+    query = query.where(conditions[reason])
+    if region:
+        query = query.where(c.region == region)
+    if owner:
+        query = query.where(c.owner == owner)
+    if after:
+        query = query.where(c.id > after)
+    return list(connection.execute(query))
+
+
+def party_scores(connection: Connection, region: str | None) -> list:
+    """Per party: counts of open findings by severity, and the cylinders it owns or holds."""
+    f, p = m.findings.c, m.parties.c
+    open_ = f.status.in_(("open", "dispatched", "handled"))
+    counts = (
+        select(f.party, f.severity, func.count().label("n"))
+        .where(open_, f.party.is_not(None)).group_by(f.party, f.severity).subquery()
+    )
+    query = (
+        select(p.id, p.kind, p.name, p.region, p.licence_valid_until, counts.c.severity, counts.c.n)
+        .select_from(m.parties.outerjoin(counts, counts.c.party == p.id))
+        .where(p.kind != "regulator").order_by(p.id)
+    )
+    if region:
+        query = query.where(p.region == region)
+    return list(connection.execute(query))
+
+
+def holdings(connection: Connection, region: str | None) -> dict[str, int]:
+    c = m.cylinders.c
+    query = select(c.holder, func.count()).where(c.state != "scrapped").group_by(c.holder)
+    if region:
+        query = query.where(c.region == region)
+    return {holder: n for holder, n in connection.execute(query) if holder}
+
+
+def sweep_candidates(connection: Connection, *, quiet_since: str, open_since: str, resting: Sequence[str]) -> list[str]:
+    """Cylinders the clock may have turned into findings: long quiet outside rest, or long in transit."""
+    c = m.cylinders.c
+    query = select(c.id).where(or_(
+        and_(c.state.not_in(resting), c.last_event_at < quiet_since),
+        and_(c.state == "in_transit", c.state_since < open_since),
+    ))
+    return [row[0] for row in connection.execute(query)]

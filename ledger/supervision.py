@@ -1,0 +1,178 @@
+"""Where the custody rules meet the database: authorisation, findings, the projection.
+
+``Supervisor`` installs itself into a ``Ledger`` as its two hooks:
+
+- ``authorize`` refuses, before anything is written, an event no account of that
+  party could record (``ledger.custody.authorize``);
+- ``after_append`` re-evaluates every cylinder a write touched, in the same
+  transaction: the rules run over the cylinder's whole history in the order
+  things happened, new findings are stored, findings a late event explains are
+  marked ``resolved`` with a note naming that event, and the cylinder's
+  projection (holder, state, inspection due, service life) is rewritten.
+
+``sweep`` does the same for cylinders that nobody scanned, for the findings the
+clock alone produces (``vanished``, ``handover_unconfirmed``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+
+from . import custody, rules
+from .domain import Event, FindingKind, NewEvent, Party, Person, Role, format_time
+from .rules import FindingDraft, RulesConfig
+from .storage import events as event_rows
+from .storage import findings as store
+from .storage import registry as reg
+
+__all__ = ["DatabaseRegistry", "Supervisor", "SYSTEM"]
+
+SYSTEM = "ledger"  # the actor named in a finding's history when the ledger itself acts
+
+
+class DatabaseRegistry:
+    """The registry the rules read, cached for one transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._parties: dict[str, Party | None] = {}
+        self._people: dict[str, Person | None] = {}
+
+    def party(self, id: str) -> Party | None:
+        if id not in self._parties:
+            self._parties[id] = reg.get_party(self.connection, id)
+        return self._parties[id]
+
+    def person(self, id: str) -> Person | None:
+        if id not in self._people:
+            self._people[id] = reg.get_person(self.connection, id)
+        return self._people[id]
+
+
+class Supervisor:
+    def __init__(self, config: RulesConfig | None = None) -> None:
+        self.config = config or RulesConfig()
+
+    def install(self, ledger) -> None:
+        ledger.authorize = self.authorize
+        ledger.after_append = self.after_append
+        ledger.on_unregistered = self.unregistered
+        ledger.supervisor = self
+
+    # -- before writing ----------------------------------------------------------
+
+    def authorize(self, connection: Connection, actor, item: NewEvent) -> None:
+        registry = DatabaseRegistry(connection)
+        party = registry.party(actor.party) if actor.party else None
+        custody.authorize(party, actor.role, item, registry)
+
+    # -- after writing -----------------------------------------------------------
+
+    def after_append(self, connection: Connection, written: Sequence[Event], now: datetime) -> dict[int, list[dict]]:
+        """Re-evaluate the touched cylinders; returns, per written event id, the open findings it is evidence of."""
+        triggers: dict[str, Event] = {}
+        for event in written:
+            triggers[event.cylinder] = event  # the last one written: it explains what resolves
+        drafts = self._evaluate(connection, triggers, now)
+        by_event: dict[int, list[dict]] = defaultdict(list)
+        for event in written:
+            for finding in drafts.get(event.cylinder, ()):
+                if event.seq in finding["seqs"]:
+                    by_event[event.id].append(finding["public"])
+        return by_event
+
+    def sweep(self, connection: Connection, now: datetime) -> int:
+        """Evaluate the cylinders the clock may have turned into findings; returns how many."""
+        quiet = format_time(now - timedelta(days=self.config.vanished_days))
+        open_since = format_time(now - timedelta(hours=self.config.handover_hours))
+        resting = [state.value for state in self.config.resting_states]
+        candidates = store.sweep_candidates(connection, quiet_since=quiet, open_since=open_since, resting=resting)
+        for start in range(0, len(candidates), 500):
+            self._evaluate(connection, {c: None for c in candidates[start:start + 500]}, now)
+        return len(candidates)
+
+    def _evaluate(self, connection: Connection, triggers: dict[str, Event | None], now: datetime) -> dict[str, list]:
+        registry = DatabaseRegistry(connection)
+        histories: dict[str, list[Event]] = defaultdict(list)
+        for row in store.histories(connection, triggers):
+            histories[row[1]].append(event_rows.from_row(row))
+        stored = store.stored_for(connection, triggers)
+        at = format_time(now)
+        projection = []
+        result: dict[str, list] = {}
+        for cylinder, trigger in triggers.items():
+            history = histories[cylinder]
+            trace = custody.replay(history, registry, self.config.clock_skew)
+            fresh = rules.evaluate(history, registry, self.config, now, trace=trace)
+            ids = {event.seq: event.id for event in history}
+            keyed = {key: id_ for key, _, id_ in stored[cylinder]}
+            outcome = rules.reconcile(stored[cylinder], fresh, trigger)
+            for draft in outcome.new:
+                keyed[draft.key] = self._store(connection, draft, ids, at)
+            for resolution in outcome.resolved:
+                finding_id = keyed[resolution.key]
+                explained_by = None if resolution.event is None else ids[resolution.event]
+                store.set_status(connection, finding_id, "resolved", at, resolved_by=explained_by)
+                store.add_action(connection, finding_id, "resolve", "resolved", SYSTEM, resolution.note, at)
+            for draft in outcome.reopened:
+                store.set_status(connection, keyed[draft.key], "open", at, resolved_by=None)
+                store.add_action(connection, keyed[draft.key], "reopen", "open", SYSTEM,
+                                 f"implied again by the history: {draft.note}", at)
+            result[cylinder] = [
+                {"seqs": draft.events, "public": {
+                    "id": keyed[draft.key], "kind": draft.kind.value, "severity": draft.severity.value,
+                    "party": draft.party, "note": draft.note}}
+                for draft in fresh
+            ]
+            projection.append(self._projection(cylinder, trace, history))
+        store.write_projection(connection, projection)
+        return result
+
+    def _store(self, connection: Connection, draft: FindingDraft, ids: dict[int, int], at: str) -> int:
+        party = reg.get_party(connection, draft.party) if draft.party else None
+        finding_id = store.insert_finding(
+            connection, key=draft.key, kind=draft.kind.value, severity=draft.severity.value,
+            cylinder=draft.cylinder, party=draft.party, region=party.region if party else None,
+            events=[ids[seq] for seq in draft.events], note=draft.note, detected_at=at, status="open",
+            assignee=None, resolved_by=None, updated_at=at,
+        )
+        store.add_action(connection, finding_id, "detect", "open", SYSTEM, draft.note, at)
+        return finding_id
+
+    def _projection(self, cylinder: str, trace: custody.Trace, history: Sequence[Event]) -> dict[str, Any]:
+        fill = trace.origin.last_fill
+        return {
+            "cid": cylinder, "holder": trace.current.holder, "state": trace.current.state.value,
+            "state_since": format_time(trace.current.since),
+            "last_event_at": format_time(max(event.occurred_at for event in history)),
+            "due": trace.next_inspection_due, "fill_kg": None if fill is None else fill.net_kg,
+            "length": len(history), "life_ends": rules.life_ends_on(trace, self.config),
+        }
+
+    # -- codes with no chain -------------------------------------------------------
+
+    def unregistered(self, connection: Connection, item: NewEvent, now: datetime) -> None:
+        """A well-formed trace code that was never issued was scanned: 黑气瓶 (DOMAIN.md)."""
+        key = rules.finding_key(FindingKind.UNREGISTERED_CODE, item.cylinder, item.party)
+        if store.stored_for(connection, [item.cylinder])[item.cylinder]:
+            return
+        at = format_time(now)
+        party = reg.get_party(connection, item.party)
+        note = (f"{item.party} scanned {item.cylinder} ({item.kind.value}, {format_time(item.occurred_at)}), "
+                "a code the platform never issued")
+        finding_id = store.insert_finding(
+            connection, key=key, kind=FindingKind.UNREGISTERED_CODE.value,
+            severity=rules.SEVERITY[FindingKind.UNREGISTERED_CODE].value, cylinder=item.cylinder, party=item.party,
+            region=party.region if party else None, events=[], note=note, detected_at=at, status="open",
+            assignee=None, resolved_by=None, updated_at=at,
+        )
+        store.add_action(connection, finding_id, "detect", "open", SYSTEM, note, at)
+
+
+def is_system(role: Role) -> bool:
+    return role is Role.ADMIN
