@@ -204,17 +204,18 @@ class Outbox:
         where, args = ("WHERE status = ?", (status,)) if status else ("", ())
         return [_stored(row) for row in self._db.execute(f"SELECT * FROM scans {where} ORDER BY id", args)]
 
-    def pending(self, limit: int, after: int = 0) -> list[StoredScan]:
-        """Up to ``limit`` pending scans with an id above ``after``, oldest first."""
-        rows = self._db.execute(
-            "SELECT * FROM scans WHERE status = 'pending' AND id > ? ORDER BY id LIMIT ?", (after, limit)
-        )
-        return [_stored(row) for row in rows]
+    def claim(self, limit: int, after: int = 0) -> list[StoredScan]:
+        """Up to ``limit`` pending scans with an id above ``after``, oldest first, marked as sent.
 
-    def mark_sent(self, scan_ids: Sequence[int]) -> None:
-        """Notes that these scans are about to be sent (from now on they may be on the server)."""
+        Choosing and marking is one transaction, so ``fix`` and ``drop`` see either
+        an unsent scan (and the batch takes the edited one) or a sent one (and refuse).
+        """
         with self._transaction() as db:
-            db.executemany("UPDATE scans SET sends = sends + 1 WHERE id = ?", [(i,) for i in scan_ids])
+            rows = db.execute(
+                "SELECT id FROM scans WHERE status = 'pending' AND id > ? ORDER BY id LIMIT ?", (after, limit)
+            ).fetchall()
+            db.executemany("UPDATE scans SET sends = sends + 1 WHERE id = ?", [(row["id"],) for row in rows])
+        return [self.get(row["id"]) for row in rows]
 
     def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         """Stores the server's answers in one transaction.

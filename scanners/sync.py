@@ -86,9 +86,8 @@ def sync(
     rng = random.Random()
     after = 0
     try:
-        while batch := outbox.pending(batch_size, after=after):
+        while batch := outbox.claim(batch_size, after=after):
             after = batch[-1].id
-            outbox.mark_sent([scan.id for scan in batch])
             try:
                 results = _send(http, url, headers, [scan.as_event() for scan in batch], retry, sleep, rng)
             except LedgerError as error:

@@ -147,7 +147,7 @@ def test_a_rejected_scan_is_fixed_with_a_new_key(outbox):
 
 def test_a_sent_unanswered_or_recorded_scan_cannot_be_fixed_or_dropped(outbox):
     sent, recorded = outbox.add(CODES[:2], "receive")
-    outbox.mark_sent([sent.id])
+    assert [s.id for s in outbox.claim(1)] == [sent.id]
     _answer(outbox, recorded, "recorded")
     for scan_id, says in ((sent.id, "run sync first"), (recorded.id, "already recorded")):
         with pytest.raises(ScanNotEditable, match=says):
@@ -165,3 +165,14 @@ def test_a_never_sent_or_rejected_scan_can_be_dropped(outbox):
     assert outbox.list() == []
     with pytest.raises(ScanNotFound, match="no scan"):
         outbox.drop(fresh.id)
+
+
+def test_claim_marks_the_batch_sent_in_the_same_step(outbox):
+    first, second, third = outbox.add(CODES[:3], "receive")
+    claimed = outbox.claim(2)
+    assert [s.id for s in claimed] == [first.id, second.id] and {s.sends for s in claimed} == {1}
+    # A fix can no longer slip in between choosing a batch and sending it.
+    with pytest.raises(ScanNotEditable):
+        outbox.fix(first.id, kind="collect")
+    assert [s.id for s in outbox.claim(5, after=second.id)] == [third.id]
+    assert outbox.get(third.id).sends == 1
