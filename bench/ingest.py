@@ -35,7 +35,7 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 POSTGRES = os.environ.get("LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def open_ledger(backend: str, folder: Path) -> tuple[Ledger, str]:
+def open_ledger(backend: str, folder: Path, rules: bool = True) -> tuple[Ledger, str]:
     if backend == "sqlite":
         url = f"sqlite:///{folder / 'bench.db'}"
     else:
@@ -48,7 +48,7 @@ def open_ledger(backend: str, folder: Path) -> tuple[Ledger, str]:
     settings = Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key")
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
-    ledger = Ledger(settings)
+    ledger = Ledger(settings, rules=rules)
     ledger.db.migrate()
     return ledger, url
 
@@ -83,6 +83,7 @@ def populate(ledger: Ledger, events: int, cylinders: int, batch: int, progress=p
     registration = time.perf_counter() - start
     progress(f"  registered {cylinders:,} cylinders in {registration:.1f} s")
 
+    station_account = Actor(Role.COMPANY, station.id, "bench station")
     remaining = events - cylinders
     now = T0 + timedelta(days=400)
     appended = 0
@@ -95,7 +96,7 @@ def populate(ledger: Ledger, events: int, cylinders: int, batch: int, progress=p
         ]
         tick = time.perf_counter()
         with ledger.db.writing() as c:
-            outcomes = ledger.record_batch(c, ADMIN, items, now=now)
+            outcomes = ledger.record_batch(c, station_account, items, now=now)
         spent += time.perf_counter() - tick
         appended += sum(1 for o in outcomes if o.status == "created")
         if (first // batch) % 100 == 0:
@@ -109,7 +110,7 @@ def ceiling_sqlite(path: Path, batch: int) -> tuple[int, float]:
     source = sqlite3.connect(path)
     target_path = path.with_name("ceiling.db")
     target = sqlite3.connect(target_path, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "synchronous=FULL"):
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "cache_size=-262144"):
         target.execute(f"PRAGMA {pragma}")
     schema = [sql for (sql,) in source.execute(
         "SELECT sql FROM sqlite_master WHERE tbl_name = 'events' AND type IN ('table', 'index') AND sql IS NOT NULL")]
@@ -151,14 +152,15 @@ def main() -> None:
     parser.add_argument("--cylinders", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--no-rules", action="store_true", help="the bare core: no custody checks, no findings")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cl-bench-") as tmp:
         folder = Path(tmp)
-        ledger, url = open_ledger(args.backend, folder)
+        ledger, url = open_ledger(args.backend, folder, rules=not args.no_rules)
         try:
             print(f"ingest on {args.backend}: {args.events:,} events over {args.cylinders:,} cylinders, "
-                  f"batches of {args.batch}")
+                  f"batches of {args.batch}, custody rules {'off' if args.no_rules else 'on'}")
             timings = populate(ledger, args.events, args.cylinders, args.batch)
             ledger.db.dispose()
             rate = timings["appended"] / timings["append_s"]

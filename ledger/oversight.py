@@ -46,7 +46,7 @@ def _party(registry: DatabaseRegistry, party_id: str | None) -> dict[str, Any] |
 
 def _replayed(ledger, connection: Connection, cylinder: str):
     history = ledger.history(connection, cylinder)
-    registry = DatabaseRegistry(connection)
+    registry = ledger.supervisor.registry(connection)
     config = ledger.supervisor.config
     return history, registry, custody.replay(history, registry, config.clock_skew)
 

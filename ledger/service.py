@@ -155,6 +155,7 @@ class Ledger:
             raise InvalidInput("only a filling station has a parent", field="parent")
         party = Party(new_id(_PARTY_PREFIX[kind]), kind, name, region, licence, parent)
         reg.insert_party(connection, party, format_time(now or _now()))
+        self._registry_changed()
         return party
 
     def create_person(
@@ -165,7 +166,13 @@ class Ledger:
             raise NotFound(f"no party {party}")
         person = Person(new_id("W"), party, _text(name, "name", 200), role, certificate)
         reg.insert_person(connection, person, format_time(now or _now()))
+        self._registry_changed()
         return person
+
+    def _registry_changed(self) -> None:
+        supervisor = getattr(self, "supervisor", None)
+        if supervisor is not None:
+            supervisor.cache.clear()
 
     def create_account(
         self, connection: Connection, *, role: Role, party: str | None, name: str, now: datetime | None = None

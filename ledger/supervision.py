@@ -16,6 +16,8 @@ clock alone produces (``vanished``, ``handover_unconfirmed``).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -24,39 +26,69 @@ from typing import Any
 from sqlalchemy import Connection
 
 from . import custody, rules
-from .domain import Event, FindingKind, NewEvent, Party, Person, Role, format_time
+from .domain import Event, FindingKind, NewEvent, Party, Person, format_time
 from .rules import FindingDraft, RulesConfig
 from .storage import events as event_rows
 from .storage import findings as store
 from .storage import registry as reg
 
-__all__ = ["DatabaseRegistry", "Supervisor", "SYSTEM"]
+__all__ = ["DatabaseRegistry", "RegistryCache", "Supervisor", "SYSTEM"]
 
 SYSTEM = "ledger"  # the actor named in a finding's history when the ledger itself acts
 
 
-class DatabaseRegistry:
-    """The registry the rules read, cached for one transaction."""
+class RegistryCache:
+    """Parties and people as recently read, shared by every transaction of one process.
 
-    def __init__(self, connection: Connection) -> None:
+    Entries live ``ttl`` seconds, so a licence renewed by another process is seen
+    within that time; this process's own changes clear the cache at once. Rules
+    run on every write and would otherwise read the same parties thousands of
+    times a second.
+    """
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[tuple[str, str], tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, kind: str, id: str, load):
+        now = time.monotonic()
+        entry = self._entries.get((kind, id))
+        if entry is not None and now - entry[0] < self.ttl:
+            return entry[1]
+        value = load(id)
+        with self._lock:
+            if len(self._entries) > 100_000:
+                self._entries.clear()
+            self._entries[(kind, id)] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class DatabaseRegistry:
+    """The registry the rules read, through the process's ``RegistryCache``."""
+
+    def __init__(self, connection: Connection, cache: RegistryCache | None = None) -> None:
         self.connection = connection
-        self._parties: dict[str, Party | None] = {}
-        self._people: dict[str, Person | None] = {}
+        self.cache = cache or RegistryCache(ttl=0)
 
     def party(self, id: str) -> Party | None:
-        if id not in self._parties:
-            self._parties[id] = reg.get_party(self.connection, id)
-        return self._parties[id]
+        return self.cache.get("party", id, lambda key: reg.get_party(self.connection, key))
 
     def person(self, id: str) -> Person | None:
-        if id not in self._people:
-            self._people[id] = reg.get_person(self.connection, id)
-        return self._people[id]
+        return self.cache.get("person", id, lambda key: reg.get_person(self.connection, key))
 
 
 class Supervisor:
     def __init__(self, config: RulesConfig | None = None) -> None:
         self.config = config or RulesConfig()
+        self.cache = RegistryCache()
+
+    def registry(self, connection: Connection) -> DatabaseRegistry:
+        return DatabaseRegistry(connection, self.cache)
 
     def install(self, ledger) -> None:
         ledger.authorize = self.authorize
@@ -67,7 +99,7 @@ class Supervisor:
     # -- before writing ----------------------------------------------------------
 
     def authorize(self, connection: Connection, actor, item: NewEvent) -> None:
-        registry = DatabaseRegistry(connection)
+        registry = self.registry(connection)
         party = registry.party(actor.party) if actor.party else None
         custody.authorize(party, actor.role, item, registry)
 
@@ -97,7 +129,7 @@ class Supervisor:
         return len(candidates)
 
     def _evaluate(self, connection: Connection, triggers: dict[str, Event | None], now: datetime) -> dict[str, list]:
-        registry = DatabaseRegistry(connection)
+        registry = self.registry(connection)
         histories: dict[str, list[Event]] = defaultdict(list)
         for row in store.histories(connection, triggers):
             histories[row[1]].append(event_rows.from_row(row))
@@ -134,7 +166,7 @@ class Supervisor:
         return result
 
     def _store(self, connection: Connection, draft: FindingDraft, ids: dict[int, int], at: str) -> int:
-        party = reg.get_party(connection, draft.party) if draft.party else None
+        party = self.registry(connection).party(draft.party) if draft.party else None
         finding_id = store.insert_finding(
             connection, key=draft.key, kind=draft.kind.value, severity=draft.severity.value,
             cylinder=draft.cylinder, party=draft.party, region=party.region if party else None,
@@ -173,6 +205,3 @@ class Supervisor:
         )
         store.add_action(connection, finding_id, "detect", "open", SYSTEM, note, at)
 
-
-def is_system(role: Role) -> bool:
-    return role is Role.ADMIN

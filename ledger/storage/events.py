@@ -157,12 +157,16 @@ def append(
     return stored
 
 
+_KINDS = {kind.value: kind for kind in EventKind}
+
+
 def from_row(row: Sequence) -> Event:
     (id_, cylinder, seq, kind, occurred_at, recorded_at, party, person, to, location, data, key, prev, digest) = row
     loc = None if location == "null" else Location(**json.loads(location))
     return Event(
-        cylinder, seq, EventKind(kind), datetime.fromisoformat(occurred_at), datetime.fromisoformat(recorded_at),
-        party, person, to, loc, json.loads(data), key, None if prev is None else bytes(prev), bytes(digest), id_, id_,
+        cylinder, seq, _KINDS[kind], datetime.fromisoformat(occurred_at), datetime.fromisoformat(recorded_at),
+        party, person, to, loc, {} if data == "{}" else json.loads(data), key,
+        None if prev is None else bytes(prev), bytes(digest), id_, id_,
     )
 
 

@@ -93,7 +93,7 @@ def histories(connection: Connection, cylinders: Iterable[str]):
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start:start + _CHUNK]
         sql = f"SELECT {COLUMNS} FROM events WHERE cylinder IN ({', '.join([mark] * len(chunk))}) ORDER BY cylinder, seq"
-        yield from connection.exec_driver_sql(sql, tuple(chunk))
+        yield from connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
 
 
 def write_projection(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
