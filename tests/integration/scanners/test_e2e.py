@@ -17,13 +17,14 @@ from scanners.outbox import Outbox
 from scanners.payload import ScanSource, parse_scan
 from scanners.sync import RetryPolicy, sync
 from tests.api.conftest import World, build_world
+from tests.conftest import BACKENDS
 
 FAST = RetryPolicy(attempts=2, base=0.01)
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    yield from build_world("sqlite", tmp_path)
+@pytest.fixture(params=BACKENDS)
+def world(request, tmp_path: Path) -> Iterator[World]:
+    yield from build_world(request.param, tmp_path)
 
 
 def send(world: World, box: Outbox, account: str):
