@@ -8,6 +8,7 @@ stopped (the message says why; nothing was lost).
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -48,6 +49,13 @@ DataPairs = Annotated[list[str], typer.Option("--data", help="A fact as key=valu
 def _fail(message: str) -> typer.Exit:
     console.print(f"[bold red]Error:[/] {message}")
     return typer.Exit(1)
+
+
+def _open(path: Path) -> Outbox:
+    try:
+        return Outbox(path)
+    except sqlite3.Error as error:
+        raise _fail(f"cannot open the scan store {path}: {error}") from None
 
 
 def _public_key(path: Path | None) -> Ed25519PublicKey | None:
@@ -115,7 +123,7 @@ def add(
     if not scans:
         raise _fail("no good codes to save")
     try:
-        with Outbox(outbox) as box:
+        with _open(outbox) as box:
             stored = box.add(scans, kind, to=to, person=person, location=_location(lat, lon), data=_data(data))
     except LedgerError as error:
         raise _fail(f"{error.message}. Nothing saved.") from None
@@ -133,7 +141,7 @@ def list_scans(
 ) -> None:
     """Show the scans on this device."""
     try:
-        with Outbox(outbox) as box:
+        with _open(outbox) as box:
             scans = box.list(status)
     except LedgerError as error:
         raise _fail(error.message) from None
@@ -151,7 +159,7 @@ def sync(
     outbox: OutboxPath = Path("outbox.db"),
 ) -> None:
     """Send every scan not sent yet. Safe to repeat or interrupt: nothing is lost or recorded twice."""
-    with Outbox(outbox) as box:
+    with _open(outbox) as box:
         report = send_pending(box, server, token, batch_size=batch_size)
     if report.answered:
         console.print(scans_table(report.answered, title="Sent"))
@@ -180,7 +188,7 @@ def fix(
     """Correct a rejected scan; it is sent again as a new scan with the next sync."""
     changes: dict[str, Any] = {"cylinder": code, "kind": kind, "to": to, "person": person}
     try:
-        with Outbox(outbox) as box:
+        with _open(outbox) as box:
             changes["data"] = {**box.get(scan_id).data, **_data(data)} if data else None
             fixed = box.fix(scan_id, **{k: (UNCHANGED if v is None else v) for k, v in changes.items()})
     except LedgerError as error:
@@ -195,7 +203,7 @@ def drop(
 ) -> None:
     """Delete a rejected scan (or one never sent)."""
     try:
-        with Outbox(outbox) as box:
+        with _open(outbox) as box:
             dropped = box.drop(scan_id)
     except LedgerError as error:
         raise _fail(error.message) from None

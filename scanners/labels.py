@@ -27,7 +27,7 @@ from . import sheet
 from .payload import parse_scan
 from .qr import ERROR_CORRECTION, QUIET_ZONE, dark_runs, qr_modules
 
-__all__ = ["ERROR_CORRECTION", "LABEL_WIDTH_MM", "label_svg", "label_png", "label_sheet_pdf", "checked_text"]
+__all__ = ["ERROR_CORRECTION", "LABEL_WIDTH_MM", "label_svg", "label_png", "label_sheet_pdf"]
 
 LABEL_WIDTH_MM = 25.0
 _CODE_FONTS = ("DejaVuSansMono-Bold.ttf", "LiberationMono-Bold.ttf", "Courier_New_Bold.ttf")
@@ -42,7 +42,7 @@ _CAPTION_FONTS = (
 _MAX_CAPTION = 40
 
 
-def checked_text(url: str, code: str, caption: str | None) -> tuple[str, str]:
+def _checked_text(url: str, code: str, caption: str | None) -> tuple[str, str]:
     """The printed code and a single-line caption, once the URL is known to encode ``code``."""
     canonical = tracecode.normalize(code)
     if parse_scan(url).code != canonical:
@@ -55,7 +55,7 @@ def checked_text(url: str, code: str, caption: str | None) -> tuple[str, str]:
 
 def label_svg(url: str, code: str, caption: str | None = None, *, error_correction: str = ERROR_CORRECTION) -> str:
     """A standalone SVG label, sized in millimetres (25 mm wide)."""
-    printed, line = checked_text(url, code, caption)
+    printed, line = _checked_text(url, code, caption)
     modules = qr_modules(url, error_correction)
     size = len(modules) + 2 * QUIET_ZONE
     unit = LABEL_WIDTH_MM / size
@@ -86,7 +86,7 @@ def label_png(
     """A PNG label 25 mm wide at ``dpi`` (150-1200), whole pixels per module for a sharp print."""
     if not 150 <= dpi <= 1200:
         raise InvalidInput("dpi must be between 150 and 1200", field="dpi")
-    printed, line = checked_text(url, code, caption)
+    printed, line = _checked_text(url, code, caption)
     modules = qr_modules(url, error_correction)
     width = round(LABEL_WIDTH_MM / 25.4 * dpi)
     pixel = width // (len(modules) + 2 * QUIET_ZONE)
@@ -119,7 +119,7 @@ def label_sheet_pdf(items: Iterable[tuple[str, str, str | None]], path_or_file: 
     """
     labels = []
     for url, code, caption in items:
-        printed, line = checked_text(url, code, caption)
+        printed, line = _checked_text(url, code, caption)
         labels.append((qr_modules(url), printed, line))
     if not labels:
         raise InvalidInput("there are no labels to print")

@@ -154,3 +154,8 @@ def test_decode_reads_a_photo_and_checks_the_label(run, tmp_path, key_file):
     text.write_text("hello")
     assert "not a photo" in run("decode", text).output
     assert "cannot open" in run("decode", tmp_path / "missing.png").output
+
+
+def test_an_unopenable_scan_store_is_named_not_a_traceback(run, tmp_path):
+    result = run("list", "--outbox", tmp_path)
+    assert result.exit_code == 1 and f"cannot open the scan store {tmp_path}" in result.output
