@@ -14,12 +14,17 @@ from fastapi import FastAPI
 
 from ledger.config import Settings
 from ledger.service import Ledger
+from ledger.storage.db import Database
 
 from . import errors
 from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit
 from .routers import api
 
 __all__ = ["create_app"]
+
+# PostgreSQL connections per process (pool and as many again in overflow): above what
+# api.deps lets requests hold at once, so no request ever waits on the pool.
+POOL_SIZE = 16
 
 DESCRIPTION = """\
 The traceability ledger of bottled LPG cylinders: one code follows each cylinder from the gas
@@ -33,7 +38,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     """An application serving ``ledger`` (built from ``settings``, else from the environment)."""
     owned = ledger is None
     if ledger is None:
-        ledger = Ledger(settings or Settings.from_env())
+        settings = settings or Settings.from_env()
+        ledger = Ledger(settings, Database(settings.database_url, pool_size=POOL_SIZE))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -3,6 +3,12 @@
 ``WriteConn`` is one write transaction per request, committed when the route
 returns and *before* the answer is sent (scope "function"), so a client that
 sees 201 knows the event is durable; any exception rolls it back.
+
+Each process bounds how many requests hold a database connection at once, and
+the bound is below the connection pool's size. Without it, requests that hold
+a connection wait for a worker thread to run their route while every worker
+thread waits for a connection: a deadlock until the pool times out. Requests
+over the bound wait without holding a thread or a connection.
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ from ledger.service import Actor, Ledger
 
 from . import permissions
 
-__all__ = ["LedgerDep", "ReadConn", "WriteConn", "CurrentActor", "Allowed", "json_content"]
+__all__ = ["LedgerDep", "ReadConn", "WriteConn", "ProofSlot", "CurrentActor", "Allowed", "json_content"]
+
+# At most this many at once per process; the sum (with two connections per proof) stays
+# within the smaller SQLite pool of 15 and the PostgreSQL pool create_app builds (32).
+WRITERS, READERS, AUTHENTICATING, PROVING = 8, 6, 4, 2
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `ledger accounts create`")
 _MAX_TOKEN = 256
@@ -50,8 +60,14 @@ def write_connection(ledger: LedgerDep) -> Iterator[Connection]:
         yield connection
 
 
-ReadConn = Annotated[Connection, Depends(read_connection, scope="function")]
-WriteConn = Annotated[Connection, Depends(write_connection, scope="function")]
+def proving() -> Iterator[None]:
+    yield
+
+
+ReadConn = Annotated[Connection, Depends(read_connection, scope="function", max_concurrency=READERS)]
+WriteConn = Annotated[Connection, Depends(write_connection, scope="function", max_concurrency=WRITERS)]
+# Proof routes sign a checkpoint first (their own short transactions), so they take a slot instead.
+ProofSlot = Annotated[None, Depends(proving, scope="function", max_concurrency=PROVING)]
 
 
 def _unauthenticated(detail: str) -> HTTPException:
@@ -76,7 +92,7 @@ def current_actor(
     return actor
 
 
-CurrentActor = Annotated[Actor, Depends(current_actor)]
+CurrentActor = Annotated[Actor, Depends(current_actor, max_concurrency=AUTHENTICATING)]
 
 
 def Allowed(action: str):  # noqa: N802 - used like a type: `actor: Allowed("parties.create")`

@@ -64,7 +64,8 @@ class Inbound(BaseModel):
 
 
 class Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Answers list their fields; a column the core adds later is left out until it is documented here.
+    model_config = ConfigDict(extra="ignore")
 
 
 class Page(Answer, Generic[T]):
@@ -254,6 +255,7 @@ class CylinderOut(Answer):
     registered_at: str
     region: str
     next_inspection_due: date
+    life_ends_on: date | None = Field(None, description="end of design service life (forced scrap)")
     holder: str | None
     state: State
     state_since: str

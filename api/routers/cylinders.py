@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Response
 from ledger.service import Registration
 from ledger.wire import event_json
 
-from ..deps import Allowed, LedgerDep, ReadConn, WriteConn
+from ..deps import Allowed, LedgerDep, ProofSlot, ReadConn, WriteConn
 from ..errors import problem_responses
 from ..schemas import Bundle, CylinderOut, EventOut, Page, Registered, RegistrationIn
 from ..views import cylinder_code, decode_cursor, encode_cursor, label_links
@@ -54,7 +54,8 @@ def list_events(
 
 
 @router.get("/v1/cylinders/{cylinder_id}/bundle", response_model=Bundle, tags=["proofs"])
-def get_bundle(cylinder_id: CylinderId, actor: Allowed("proofs.read"), connection: ReadConn, ledger: LedgerDep):
+def get_bundle(cylinder_id: CylinderId, actor: Allowed("proofs.read"), slot: ProofSlot, ledger: LedgerDep):
     """Every event of the cylinder with inclusion proofs and a signed checkpoint; `ledger verify-bundle` checks it offline."""
-    code = ledger.cylinder(connection, cylinder_code(cylinder_id))["id"]  # 404 before a checkpoint is signed
+    with ledger.db.reading() as connection:  # 404 before a checkpoint is signed
+        code = ledger.cylinder(connection, cylinder_code(cylinder_id))["id"]
     return ledger.bundle(code)

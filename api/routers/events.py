@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from ledger.wire import event_json
 
-from ..deps import Allowed, LedgerDep, ReadConn, WriteConn
+from ..deps import Allowed, LedgerDep, ProofSlot, ReadConn, WriteConn
 from ..errors import problem_responses
 from ..schemas import BatchIn, BatchOut, EventIn, EventOut, InclusionProof, Recorded
 from ..views import batch_item, new_event, outcome_json, parse_item
@@ -45,10 +45,11 @@ def get_event(event_id: EventId, actor: Allowed("events.read"), connection: Read
 
 @router.get("/v1/events/{event_id:int}/proof", response_model=InclusionProof, tags=["proofs"])
 def get_inclusion_proof(
-    event_id: EventId, actor: Allowed("proofs.read"), connection: ReadConn, ledger: LedgerDep,
+    event_id: EventId, actor: Allowed("proofs.read"), slot: ProofSlot, ledger: LedgerDep,
     size: Annotated[int | None, Query(ge=1, le=2**53, description="tree size; default: the latest checkpoint's")] = None,
 ):
     """The RFC 9162 inclusion proof of the event's leaf in the tree of `size` leaves."""
-    if size is None:  # signed before this transaction's first read, so the snapshot covers it
+    if size is None:
         size = ledger.checkpoint().size
-    return ledger.inclusion(connection, event_id, size)
+    with ledger.db.reading() as connection:
+        return ledger.inclusion(connection, event_id, size)

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from ..deps import LedgerDep, ReadConn
+from ..deps import LedgerDep, ProofSlot, ReadConn
 from ..errors import problem_responses
 from ..schemas import ConsistencyProof
 
@@ -15,7 +15,7 @@ Size = Annotated[int, Query(ge=1, le=2**53)]
 
 
 @router.get("/v1/log/checkpoint", response_class=PlainTextResponse, responses=TEXT)
-def get_checkpoint(ledger: LedgerDep):
+def get_checkpoint(slot: ProofSlot, ledger: LedgerDep):
     """The latest C2SP tlog-checkpoint signed note (origin, tree size, base64 root, Ed25519 signature line)."""
     return PlainTextResponse(ledger.checkpoint().note)
 

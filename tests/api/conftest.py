@@ -49,7 +49,7 @@ def make_ledger(url: str, folder: Path) -> Ledger:
 @dataclass
 class World:
     ledger: Ledger
-    client: TestClient
+    client: TestClient | None
     parties: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     cylinders: list[str] = field(default_factory=list)
@@ -114,6 +114,21 @@ def build_world(backend: str, folder: Path) -> Iterator[World]:
     finally:
         ledger.db.dispose()
         if backend == "postgresql":
+            drop_postgres_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def offline_world(request, tmp_path: Path) -> Iterator[tuple[World, str]]:
+    """A populated database and its URL, with no app in this process (for `ledger serve` tests)."""
+    url = database_url(request.param, tmp_path)
+    ledger = make_ledger(url, tmp_path)
+    try:
+        world = World(ledger, None)
+        populate(world)
+        yield world, url
+    finally:
+        ledger.db.dispose()
+        if request.param == "postgresql":
             drop_postgres_database(url)
 
 
