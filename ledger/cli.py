@@ -217,6 +217,34 @@ def labels(
     err.print(f"{len(items)} labels on {pages} page(s) written to {out}")
 
 
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    seed: Annotated[int, typer.Option("--seed", help="The same seed builds the same city")] = 7,
+    size: Annotated[str, typer.Option("--size", help="small (default, seconds), medium or large")] = "small",
+    db: Annotated[Path, typer.Option("--db", help="SQLite file, replaced each time; keys and truth beside it")] = Path("demo.db"),
+    host: Annotated[str, typer.Option("--host", help="Address to listen on")] = "127.0.0.1",
+    now: Annotated[Optional[str], typer.Option("--now", help="End of the simulated weeks, RFC 3339 (default: this hour)")] = None,
+    anomaly_rate: Annotated[Optional[float], typer.Option("--anomaly-rate", min=0.0, max=0.2, help="Share of opportunities planted with an anomaly")] = None,
+    tamper: Annotated[bool, typer.Option("--tamper", help="Also edit stored rows behind the ledger's back")] = False,
+    report: Annotated[bool, typer.Option("--report", help="Print recall and precision per finding kind")] = False,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API once built")] = True,
+) -> None:
+    """Build a demo city into a fresh SQLite file, then serve the API and pages; prints URL, tokens, codes."""
+    from .demo import SIZES, runner
+    from .domain import parse_time
+
+    if size not in SIZES:
+        err.print(f"[red]error:[/red] --size must be one of {', '.join(SIZES)}")
+        raise typer.Exit(2)
+    try:
+        end = None if now is None else parse_time(now, "--now")
+    except LedgerError as exc:
+        _fail(exc)
+    runner.run(db=db, port=port, host=host, seed=seed, size=size, now=end, anomaly_rate=anomaly_rate,
+               tamper=tamper, show_report=report, keep_serving=serve_after)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,174 @@
+"""``ledger demo``: a fresh demo city in an embedded SQLite file, then the API and pages.
+
+Replaces the database and its keys each time, builds the city with a progress
+bar, creates one account per role, prints the URL, the tokens and trace codes
+worth a look, and serves until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from ..config import Settings
+from ..domain import Role
+from ..keys import ensure_key
+from ..service import Ledger
+from . import quality
+from .anomalies import write_truth
+from .build import CityBuild, build_city
+from .config import SIZES
+
+__all__ = ["fresh_settings", "create_accounts", "build", "report", "announce", "serve", "save_truth", "run"]
+
+
+def fresh_settings(db: Path, port: int, host: str = "127.0.0.1") -> Settings:
+    """Settings for a new demo database at ``db``: the old file, its journal and keys are removed."""
+    db = db.resolve()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    log_key, label_key = db.with_name(db.stem + "-log.key"), db.with_name(db.stem + "-label.key")
+    stale = (db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal"), log_key, label_key, truth_path(db))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return Settings(database_url=f"sqlite:///{db}", key_file=log_key, label_key_file=label_key,
+                    log_origin="demo.cylinder-ledger.local/log", base_url=f"http://{host}:{port}")
+
+
+def create_accounts(ledger: Ledger, built: CityBuild) -> dict[str, tuple[str, str | None, str]]:
+    """One account per role on the city's first party of each kind: role -> (token, party, name)."""
+    city = built.city
+    wanted = [
+        (Role.ADMIN, None, "demo admin"),
+        (Role.REGULATOR, city.regulator, "demo regulator"),
+        (Role.INSPECTOR, city.regulator, "demo grid inspector"),
+        (Role.COMPANY, city.companies[0], "demo gas company"),
+        (Role.TRANSPORTER, city.transporters[0], "demo transporter"),
+        (Role.SHOP, city.shops[0], "demo shop"),
+        (Role.INSPECTION, city.inspection_stations[0], "demo inspection station"),
+    ]
+    accounts = {}
+    with ledger.db.writing() as connection:
+        for role, site, name in wanted:
+            party = None if site is None else site.id
+            token = ledger.create_account(connection, role=role, party=party, name=name)
+            accounts[role.value] = (token, party, site.name if site else "all parties")
+    return accounts
+
+
+def build(settings: Settings, *, size: str, seed: int, now: datetime | None, console: Console,
+          anomaly_rate: float | None = None, tamper: bool = False) -> tuple[Ledger, CityBuild]:
+    """Migrate a fresh database, create keys and build the city with a progress bar."""
+    ensure_key(settings.key_file)
+    ensure_key(settings.label_key_file)
+    ledger = Ledger(settings)
+    ledger.db.migrate()
+    config = SIZES[size].with_(now=now or _this_hour(), tamper=tamper)
+    if anomaly_rate is not None:
+        config = config.with_(anomaly_rate=anomaly_rate)
+    columns = (TextColumn("building the demo city"), BarColumn(), TaskProgressColumn(), MofNCompleteColumn(),
+               TextColumn("events"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("city", total=config.estimated_events())
+        built = build_city(ledger, config, seed, progress=lambda n: bar.advance(task, n))
+    return ledger, built
+
+
+def _this_hour() -> datetime:
+    """The default end of the simulated weeks: the start of the current hour, so the city is current."""
+    return datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def report(ledger: Ledger, built: CityBuild) -> str:
+    """The quality tables: what the ledger raised, and what the rules imply when replayed at ``now``."""
+    truth = [plant.as_dict() for plant in built.truth]
+    with ledger.db.reading() as connection:
+        stored = quality.from_table(connection)
+        tampered = quality.from_audit(connection, ledger.verifier) if built.tampered else []
+        replayed = quality.from_rules(connection, built.config.now)
+    parts = []
+    if stored:
+        parts += ["Raised by the ledger as events arrived (findings table, resolved ones excluded):",
+                  quality.render(quality.score(truth, stored + tampered)), ""]
+    else:
+        parts += ["The findings table is empty: the ledger raised nothing as events arrived.", ""]
+    # unregistered codes have no history to replay: the service raises them as they are scanned
+    replayed += [finding for finding in stored if finding.kind == "unregistered_code"]
+    parts += ["Implied by the custody rules, replayed over every stored history at the end of the window",
+              "(unregistered_code as the service raised it):",
+              quality.render(quality.score(truth, replayed + tampered))]
+    return "\n".join(parts)
+
+
+def announce(console: Console, settings: Settings, built: CityBuild, accounts: dict, truth_file: Path | None) -> None:
+    city = built.city
+    console.print(f"[bold]Demo city[/bold] (seed {built.seed}): {len(city.companies)} gas companies, "
+                  f"{len(city.stations)} filling stations, {len(city.transporters)} transporters, "
+                  f"{len(city.shops)} shops, {len(city.users)} end users; {built.registered} cylinders, "
+                  f"{built.events} events over {built.config.days} days, built in {built.seconds:.1f} s")
+    if truth_file is not None:
+        console.print(f"planted truth: {truth_file}")
+    console.print("\n[bold]Cylinders worth a look[/bold]")
+    for kind, code in built.showcase().items():
+        console.print(f"  {kind:<27} {code}   {settings.base_url}/c/{code}")
+    console.print("\n[bold]Accounts[/bold] (Authorization: Bearer <token>)")
+    for role, (token, party, name) in accounts.items():
+        console.print(f"  {role:<12} {token}   {party or ''} {name}")
+
+
+def serve(settings: Settings, ledger: Ledger, host: str, port: int, console: Console) -> None:
+    """Serve the API and pages until Ctrl-C or SIGTERM; uvicorn drains requests before it returns."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.logs import LOG_CONFIG
+
+    app = create_app(settings, ledger)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False, log_config=LOG_CONFIG,
+                                           server_header=False))
+    console.print(f"\n[bold green]Serving[/bold green] {settings.base_url}  "
+                  f"(API {settings.base_url}/v1, OpenAPI {settings.base_url}/openapi.json) — Ctrl-C stops")
+    started = time.monotonic()
+    try:
+        server.run()
+    finally:
+        ledger.db.dispose()
+    console.print(f"stopped after {time.monotonic() - started:.0f} s")
+
+
+def truth_path(db: Path) -> Path:
+    db = db.resolve()
+    return db.with_name(db.stem + "-truth.json")
+
+
+def save_truth(db: Path, built: CityBuild) -> Path:
+    """The planted truth beside the database (``demo-truth.json`` for ``demo.db``)."""
+    path = truth_path(db)
+    write_truth(path, built.truth, built.meta())
+    return path
+
+
+def run(*, db: Path, port: int, host: str, seed: int, size: str, now: datetime | None,
+        anomaly_rate: float | None, tamper: bool, show_report: bool, keep_serving: bool) -> None:
+    """Everything ``ledger demo`` does, in order."""
+    out = Console(soft_wrap=True, highlight=False)
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    settings = fresh_settings(db, port, host)
+    ledger, built = build(settings, size=size, seed=seed, now=now, console=err, anomaly_rate=anomaly_rate,
+                          tamper=tamper)
+    with ledger.db.writing() as connection:
+        ledger.sweep(connection, built.config.now)  # what only the clock turns into findings
+    accounts = create_accounts(ledger, built)
+    announce(out, settings, built, accounts, save_truth(db, built))
+    if built.rejections:
+        err.print(f"[yellow]warning:[/yellow] the ledger refused {len(built.rejections)} unplanned scans, "
+                  f"first: {built.rejections[0]}")
+    if show_report:
+        out.print("\n" + report(ledger, built))
+    if keep_serving:
+        serve(settings, ledger, host, port, out)
+    else:
+        ledger.db.dispose()
