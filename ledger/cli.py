@@ -20,10 +20,12 @@ from .signednote import NoteSigner, NoteVerifier
 from .storage import events as event_rows
 from .storage.db import Database
 from .verify import audit
+from scanners.cli import app as scan_app
 
 app = typer.Typer(help="cylinder-ledger: the traceability ledger for bottled LPG cylinders.", no_args_is_help=True)
 accounts = typer.Typer(help="Manage API accounts.", no_args_is_help=True)
 app.add_typer(accounts, name="accounts")
+app.add_typer(scan_app, name="scan", help="The driver's handheld: scan into an offline outbox, sync later.")
 err = Console(stderr=True)
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: LEDGER_DATABASE_URL or sqlite:///ledger.db)")]
@@ -145,6 +147,17 @@ def verify_bundle_command(
         f"valid: cylinder {result.cylinder}, {result.events} events, head {result.head}, "
         f"in log {result.checkpoint.origin} at size {result.checkpoint.size}"
     )
+
+
+@app.command()
+def sweep(db: DbOption = None) -> None:
+    """Raise the findings only the clock produces (vanished cylinders, unconfirmed handovers); run it hourly."""
+    from .service import Ledger
+
+    ledger = Ledger(_settings(db))
+    with ledger.db.writing() as connection:
+        examined = ledger.sweep(connection)
+    typer.echo(f"{examined} cylinders examined")
 
 
 @app.command()
