@@ -235,3 +235,48 @@ def test_without_the_guard_a_rollback_would_poison_the_cache(ledger):
         poisoned = ledger.tree(c).get_root()
         fresh = LogTree(c, SubrootCache()).get_root()
     assert poisoned != fresh
+
+
+def test_proofs_hold_between_every_pair_of_signed_checkpoints(ledger):
+    from ledger.proofs import leaf_hash, verify_consistency, verify_inclusion
+    from ledger.signednote import open_checkpoint
+
+    town = build_town(ledger)
+    codes = register(ledger, town, 3)
+    signed = [ledger.checkpoint()]
+    for round_ in range(4):
+        with ledger.db.writing() as c:
+            ledger.record_batch(c, town.at_station, [fill(x, town, NOW + timedelta(hours=round_ + 1)) for x in codes] * (round_ + 1),
+                                now=NOW + timedelta(hours=9))
+        signed.append(ledger.checkpoint())
+    checkpoints = [open_checkpoint(ledger.verifier, cp.note) for cp in signed]
+    with ledger.db.reading() as c:
+        for old in checkpoints:
+            for new in checkpoints:
+                if old.size <= new.size:
+                    proof = ledger.consistency(c, old.size, new.size)
+                    verify_consistency(old.size, new.size, old.root, new.root, [bytes.fromhex(h) for h in proof["proof"]])
+        for event_id in range(checkpoints[-1].size):
+            for checkpoint in checkpoints:
+                if event_id < checkpoint.size:
+                    proof = ledger.inclusion(c, event_id, checkpoint.size)
+                    verify_inclusion(leaf_hash(bytes.fromhex(proof["leaf_hash"])), event_id, checkpoint.size,
+                                     [bytes.fromhex(h) for h in proof["audit_path"]], checkpoint.root)
+
+
+def test_the_log_refuses_to_sign_a_checkpoint_inconsistent_with_the_last(ledger):
+    from ledger.errors import CheckpointMismatch
+
+    town = build_town(ledger)
+    (a,) = register(ledger, town)
+    first = ledger.checkpoint()
+    drop_triggers(ledger)
+    with ledger.db.writing() as c:  # history rewritten under the signed log
+        c.execute(sa.text("UPDATE events SET hash = :h WHERE id = 0"), {"h": b"\x11" * 32})
+    with ledger.db.writing() as c:
+        ledger.record(c, town.at_station, fill(a, town, NOW + timedelta(hours=1)), now=NOW + timedelta(hours=2))
+    with pytest.raises(CheckpointMismatch):
+        ledger.checkpoint()
+    from ledger.log import checkpoints
+    with ledger.db.reading() as c:
+        assert [cp.size for cp in checkpoints(c)] == [first.size]
