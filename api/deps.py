@@ -21,11 +21,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection
 from starlette.exceptions import HTTPException
 
+from ledger.errors import InvalidInput
 from ledger.service import Actor, Ledger
 
 from . import permissions
 
-__all__ = ["LedgerDep", "ReadConn", "WriteConn", "ProofSlot", "CurrentActor", "Allowed", "json_content"]
+__all__ = ["LedgerDep", "ReadConn", "WriteConn", "ProofSlot", "CurrentActor", "Allowed", "json_content", "known_query"]
 
 # At most this many at once per process; the sum (with two connections per proof) stays
 # within the smaller SQLite pool of 15 and the PostgreSQL pool create_app builds (32).
@@ -41,6 +42,30 @@ def json_content(request: Request) -> None:
         media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
             raise HTTPException(415, "send the request body as application/json")
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def known_query(request: Request) -> None:
+    """422 for a query parameter the route does not take: `?regon=` must not quietly list everything."""
+    if not request.query_params:
+        return
+    route = request.scope["route"]
+    names = _QUERY_NAMES.get(id(route))
+    if names is None:
+        names = _QUERY_NAMES[id(route)] = frozenset(_query_names(route.dependant))
+    unknown = sorted(set(request.query_params) - names)
+    if unknown:
+        raise InvalidInput(f"unknown query parameter {unknown[0]!r}; this endpoint takes: "
+                           f"{', '.join(sorted(names)) or 'none'}", field=unknown[0])
+
+
+def _query_names(dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
 
 
 def get_ledger(request: Request) -> Ledger:

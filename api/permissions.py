@@ -14,7 +14,7 @@ from ledger.domain import EventKind, Role
 from ledger.errors import PermissionDenied
 from ledger.service import Actor
 
-__all__ = ["ACTIONS", "KINDS", "PARTY_BOUND", "check", "check_party", "check_kind", "check_owner"]
+__all__ = ["ACTIONS", "KINDS", "PARTY_BOUND", "check", "check_party", "check_kind", "check_owner", "findings_of"]
 
 ADMIN, REGULATOR, INSPECTOR = Role.ADMIN, Role.REGULATOR, Role.INSPECTOR
 COMPANY, TRANSPORTER, SHOP, INSPECTION = Role.COMPANY, Role.TRANSPORTER, Role.SHOP, Role.INSPECTION
@@ -37,6 +37,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "labels.render": frozenset({ADMIN, COMPANY}),  # company: own cylinders
     "end_users.create": frozenset({SHOP}),
     "end_users.read": frozenset({REGULATOR, INSPECTOR}),
+    "trace.read": EVERYONE,
+    "findings.read": EVERYONE,  # admin, regulator, inspector: all; others: findings about their own party
+    "findings.act": frozenset({ADMIN, REGULATOR, INSPECTOR}),  # the service then checks each action
+    "risk.read": frozenset({ADMIN, REGULATOR, INSPECTOR}),
 }
 
 # Which event kinds each role may record. It agrees with the custody rules (ledger.custody:
@@ -55,8 +59,8 @@ KINDS: dict[EventKind, frozenset[Role]] = {
     EventKind.REPORT: frozenset({REGULATOR, INSPECTOR}),
 }  # register is not an event kind a client submits: POST /v1/cylinders writes it
 
-# Readers who see every party's people (audits of certificates), not just their own.
-_SEE_ALL_PEOPLE = frozenset({ADMIN, REGULATOR, INSPECTOR})
+# Readers who see every party's people (audits of certificates) and findings, not just their own.
+_OVERSEERS = frozenset({ADMIN, REGULATOR, INSPECTOR})
 
 
 def check(actor: Actor, action: str) -> None:
@@ -67,7 +71,7 @@ def check(actor: Actor, action: str) -> None:
 def check_party(actor: Actor, party: str, action: str) -> None:
     """Party-bound accounts act only for their own party."""
     check(actor, action)
-    if action == "people.read" and actor.role in _SEE_ALL_PEOPLE:
+    if action in ("people.read", "findings.read") and actor.role in _OVERSEERS:
         return
     if actor.role in PARTY_BOUND and actor.party != party:
         raise PermissionDenied(f"a {actor.role.value} account acts only for its own party ({actor.party})")
@@ -87,3 +91,11 @@ def check_owner(actor: Actor, action: str, owner: str, actor_parent: str | None)
     check(actor, action)
     if actor.role in PARTY_BOUND and owner not in (actor.party, actor_parent):
         raise PermissionDenied(f"cylinders of {owner} are not {actor.party}'s")
+
+
+def findings_of(actor: Actor, party: str | None) -> str | None:
+    """The party filter a findings query runs with: overseers choose; a party sees its own findings only."""
+    if actor.role in _OVERSEERS:
+        return party
+    check_party(actor, party or actor.party or "", "findings.read")
+    return actor.party

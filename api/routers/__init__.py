@@ -2,12 +2,12 @@
 
 from fastapi import APIRouter, Depends
 
-from ..deps import json_content
+from ..deps import json_content, known_query
 
-from . import cylinders, events, health, labels, log, parties
+from . import cylinders, events, health, labels, log, oversight, parties, risk
 
 __all__ = ["api"]
 
-api = APIRouter(dependencies=[Depends(json_content)])
-for module in (parties, cylinders, events, log, labels, health):
+api = APIRouter(dependencies=[Depends(json_content), Depends(known_query)])
+for module in (parties, cylinders, oversight, events, risk, log, labels, health):
     api.include_router(module.router)

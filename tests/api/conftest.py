@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -57,6 +57,7 @@ class World:
     driver: str = ""
     escort: str = ""
     end_user: str = ""
+    finding: int = 0
 
     def auth(self, account: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[account]}"}
@@ -148,7 +149,7 @@ def now() -> datetime:
 
 def event_body(cylinder: str, kind: str = "fill", **fields) -> dict:
     """A valid event body; ``fields`` override or add to it."""
-    body = {"cylinder": cylinder, "kind": kind, "occurred_at": (now() - timedelta(minutes=5)).isoformat(),
+    body = {"cylinder": cylinder, "kind": kind, "occurred_at": now().isoformat(),
             "idempotency_key": f"k-{uuid.uuid4()}", "data": {"net_kg": 14.5} if kind == "fill" else {}}
     body.update(fields)
     return body

@@ -16,12 +16,14 @@ import pytest
 from sqlalchemy import text
 
 from ledger.domain import Role
+from ledger.service import Actor
 
 from .conftest import World, event_body
 
 ROLES = ("admin", "regulator", "inspector", "company", "transporter", "shop", "inspection")
 ALL = frozenset(ROLES)
 HOLDERS = frozenset({"company", "transporter", "shop", "inspection"})
+OVERSEERS = frozenset({"admin", "regulator", "inspector"})
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,21 @@ def _event(kind: str) -> Callable[[World, str], Cell]:
         to = {"dispatch": receiver, "return": receiver, "deliver": world.end_user}.get(kind)
         return Cell("POST", "/v1/events", event_body(world.cylinders[0], kind, data=data, to=to))
     return build
+
+
+def _overfill(world: World) -> int:
+    """A fresh finding about the filling station: it put 16.9 kg into a YSP-15."""
+    body = event_body(world.cylinders[2], data={"net_kg": 16.9})
+    findings = world.client.post("/v1/events", json=body, headers=world.auth("station")).json()["findings"]
+    return next(f["id"] for f in findings if f["kind"] == "overfill")
+
+
+def _dispatched_finding(world: World) -> int:
+    finding = _overfill(world)
+    with world.ledger.db.writing() as connection:
+        world.ledger.finding_action(connection, Actor(Role.REGULATOR, world.parties["regulator"], "Director Zhou"),
+                                    finding, action="dispatch", note="check the scale", assignee="Inspector Li")
+    return finding
 
 
 def _registration(owner: str) -> Callable[[World, str], Cell]:
@@ -111,6 +128,21 @@ ROWS = [
                                   "address": "Room 301, 8 Wensan Road"})),
     Row("read end user", frozenset({"regulator", "inspector"}), 200, _get(lambda w, r: f"/v1/end-users/{w.end_user}")),
     *[Row(f"record {kind}", frozenset(roles), 201, _event(kind)) for kind, roles in KIND_ROLES.items()],
+    Row("trace", ALL, 200, _get(lambda w, r: f"/v1/cylinders/{w.cylinders[1]}/trace")),
+    Row("responsible at a time", ALL, 200,
+        _get(lambda w, r: f"/v1/cylinders/{w.cylinders[1]}/responsible?at=2099-01-01T00:00:00%2B08:00")),
+    Row("list findings (a party sees its own)", ALL, 200, _get(lambda w, r: "/v1/findings")),
+    Row("list another party's findings", OVERSEERS, 200,
+        _get(lambda w, r: f"/v1/findings?party={w.parties['station']}")),
+    Row("read another party's finding", OVERSEERS, 200, _get(lambda w, r: f"/v1/findings/{w.finding}")),
+    Row("supervise a finding", frozenset({"admin", "regulator"}), 200, lambda w, r: Cell(
+        "POST", f"/v1/findings/{w.finding}/actions", {"action": "supervise", "note": "follow up by Friday"})),
+    Row("handle a dispatched finding", OVERSEERS, 200, lambda w, r: Cell(
+        "POST", f"/v1/findings/{_dispatched_finding(w)}/actions", {"action": "handle", "note": "station warned"})),
+    Row("risk list", OVERSEERS, 200, _get(lambda w, r: "/v1/risk/cylinders?reason=open_findings")),
+    Row("risk list as xlsx", OVERSEERS, 200, _get(lambda w, r: "/v1/risk/cylinders?reason=overdue_inspection&format=xlsx")),
+    Row("enterprise colours", OVERSEERS, 200, _get(lambda w, r: "/v1/risk/enterprises?region=330110")),
+    Row("public cylinder page", ALL, 200, _get(lambda w, r: f"/c/{w.cylinders[1]}"), public=True),
     Row("checkpoint", ALL, 200, _get(lambda w, r: "/v1/log/checkpoint"), public=True),
     Row("log public key", ALL, 200, _get(lambda w, r: "/v1/log/public-key"), public=True),
     Row("consistency proof", ALL, 200, _get(lambda w, r: "/v1/log/consistency?old=1&new=2"), public=True),
@@ -125,6 +157,7 @@ def matrix_world(shared_world: World) -> World:
         "kind": "restaurant", "name": "Lao Wang Noodles", "phone": "0571-8888-0000", "address": "12 Hefang Street"})
     assert response.status_code == 201
     shared_world.end_user = response.json()["ref"]
+    shared_world.finding = _overfill(shared_world)
     return shared_world
 
 

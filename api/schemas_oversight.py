@@ -1,0 +1,141 @@
+"""The shapes of the three questions, findings and risk lists (CONTRACT.md "The three questions" and on)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, StringConstraints
+
+from ledger.domain import FindingKind, Severity, State
+
+from .schemas import Answer, Inbound
+
+FindingStatus = Literal["open", "dispatched", "handled", "closed", "resolved"]
+RiskReason = Literal["overdue_inspection", "inspection_due_soon", "past_design_life", "broken_chain", "vanished",
+                     "unregistered", "short_weight", "open_findings"]
+
+
+class Aliased(Answer):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class PartyRef(Answer):
+    """A party as the answers name it; kind, name and region are null for an opaque end-user reference."""
+
+    id: str
+    kind: str | None
+    name: str | None
+    region: str | None
+
+
+class LastFill(Answer):
+    station: PartyRef
+    at: str
+    net_kg: float | None
+    event: int | None
+
+
+class Origin(Answer):
+    owner: PartyRef
+    last_fill: LastFill | None
+
+
+class CustodySpan(Aliased):
+    holder: PartyRef
+    from_: str = Field(alias="from")
+    until: str | None
+    events: list[int]
+
+
+class Current(Answer):
+    holder: PartyRef | None
+    state: State
+    since: str
+
+
+class Responsible(Answer):
+    now: PartyRef | None
+    first_responsible: PartyRef
+
+
+class Chain(Answer):
+    status: Literal["intact", "broken"]
+    length: int
+    head: str
+    breaks: list[dict[str, Any]]
+
+
+class FindingStep(Answer):
+    action: str
+    status: str
+    actor: str
+    assignee: str | None
+    note: str
+    at: str
+
+
+class FindingOut(Answer):
+    id: int
+    kind: FindingKind
+    severity: Severity
+    cylinder: str | None
+    party: str | None
+    region: str | None
+    events: list[int]
+    note: str
+    detected_at: str
+    status: FindingStatus
+    assignee: str | None
+    resolved_by: int | None
+    history: list[FindingStep]
+
+
+class TraceOut(Answer):
+    cylinder: dict[str, Any] = Field(description="registration facts, projection and whether it is in date")
+    origin: Origin
+    custody: list[CustodySpan]
+    current: Current
+    responsible: Responsible
+    chain: Chain
+    findings: list[FindingOut]
+
+
+class ResponsibleAt(Aliased):
+    party: PartyRef
+    from_: str = Field(alias="from")
+    until: str | None
+    event: int | None
+
+
+class FindingActionIn(Inbound):
+    action: Literal["dispatch", "handle", "supervise", "close", "reopen"]
+    assignee: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)] | None = None
+    note: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+
+
+class RiskCylinder(Answer):
+    """One cylinder on a risk list; an unregistered code carries where and when it was scanned instead."""
+
+    cylinder: str | None
+    reason: RiskReason
+    owner: str | None = None
+    region: str | None = None
+    model: str | None = None
+    serial: str | None = None
+    state: str | None = None
+    holder: str | None = None
+    next_inspection_due: str | None = None
+    life_ends_on: str | None = None
+    last_event_at: str | None = None
+    scanned_by: str | None = None
+    detected_at: str | None = None
+    finding: int | None = None
+    status: str | None = None
+
+
+class RiskEnterprise(Answer):
+    party: PartyRef
+    colour: Literal["green", "yellow", "red"]
+    score: float
+    cylinders: int
+    reasons: list[str]
