@@ -71,15 +71,14 @@ def populate(ledger: Ledger, events: int, cylinders: int, batch: int, progress=p
     codes: list[str] = []
     start = time.perf_counter()
     for first in range(0, cylinders, batch):
+        registrations = [
+            Registration(company.id, f"B{n:09d}", "Bench Steel", date(2022, 1, 1), "YSP-15", 15.0, 8,
+                         date(2024, 1, 1), date(2028, 1, 1), occurred_at=T0, idempotency_key=f"reg-{n:010d}")
+            for n in range(first, min(first + batch, cylinders))
+        ]
         with ledger.db.writing() as c:
-            for n in range(first, min(first + batch, cylinders)):
-                outcome = ledger.register(
-                    c, ADMIN,
-                    Registration(company.id, f"B{n:09d}", "Bench Steel", date(2022, 1, 1), "YSP-15", 15.0, 8,
-                                 date(2024, 1, 1), date(2028, 1, 1), occurred_at=T0, idempotency_key=f"reg-{n:010d}"),
-                    now=T0 + timedelta(seconds=1),
-                )
-                codes.append(outcome.event.cylinder)
+            outcomes = ledger.register_batch(c, ADMIN, registrations, now=T0 + timedelta(seconds=1))
+        codes.extend(outcome.event.cylinder for outcome in outcomes)
     registration = time.perf_counter() - start
     progress(f"  registered {cylinders:,} cylinders in {registration:.1f} s")
 

@@ -201,42 +201,77 @@ class Ledger:
     def register(
         self, connection: Connection, actor: Actor, registration: Registration, now: datetime | None = None
     ) -> Outcome:
-        """Issue a trace code and write the genesis ``register`` event."""
+        """Issue a trace code and write the genesis ``register`` event; raises the reason for a refusal."""
+        outcome = self.register_batch(connection, actor, [registration], now)[0]
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome
+
+    def register_batch(
+        self, connection: Connection, actor: Actor, registrations: Sequence[Registration], now: datetime | None = None
+    ) -> list[Outcome]:
+        """Register many cylinders in one go (a new delivery of cylinders); one bad item never blocks the others."""
         now = now or _now()
-        owner = reg.get_party(connection, registration.owner)
-        if owner is None or owner.kind is not PartyKind.GAS_COMPANY:
-            raise InvalidInput("owner must be a registered gas company", field="owner")
-        if actor.role is not Role.ADMIN and not (actor.role is Role.COMPANY and actor.party == owner.id):
-            raise PermissionDenied("only the owning gas company may register its cylinders")
-        _check_registration(registration)
-        occurred = check_plausible_time(registration.occurred_at or now, "occurred_at", now)
-        key = registration.idempotency_key or f"register:{uuid.uuid4()}"
-        existing = event_rows.by_idempotency_keys(connection, [key]).get(key)
-        if existing is not None:
-            if existing.kind is EventKind.REGISTER and existing.party == owner.id and existing.data == registration.facts():
-                return Outcome("duplicate", existing)
-            raise IdempotencyConflict("this idempotency_key was already used for another registration")
-        taken = reg.cylinder_exists(connection, registration.serial, registration.manufacturer)
-        if taken is not None:
-            raise Conflict(
-                f"{registration.manufacturer} cylinder {registration.serial} is already registered as {taken}"
-            )
-        code = tracecode.generate()
-        while reg.get_cylinder(connection, code) is not None:  # a trace code is never reused
-            code = tracecode.generate()
-        reg.insert_cylinder(
-            connection, id=code, owner=owner.id, serial=registration.serial,
-            manufacturer=registration.manufacturer, model=registration.model,
-            manufactured_on=registration.manufactured_on, tare_kg=registration.tare_kg,
-            design_life_years=registration.design_life_years, registered_at=format_time(occurred),
-            region=owner.region, next_inspection_due=registration.next_inspection_due,
-            holder=owner.id, state=State.AT_STATION.value, state_since=format_time(occurred),
-            last_event_at=format_time(occurred), last_fill_kg=None, chain_length=1,
-        )
-        genesis = NewEvent(code, EventKind.REGISTER, occurred, owner.id, key, data=registration.facts())
-        (event,) = event_rows.append(connection, [event_rows.prepare(genesis)], now)
-        findings = self._after(connection, [event], now)
-        return Outcome("created", event, findings=findings.get(event.id, []))
+        outcomes: list[Outcome | None] = [None] * len(registrations)
+        owners: dict[str, Party | None] = {}
+        keys = [r.idempotency_key or f"register:{uuid.uuid4()}" for r in registrations]
+        stored = event_rows.by_idempotency_keys(connection, keys)
+        taken = reg.registered_serials(connection, [(r.manufacturer, r.serial) for r in registrations])
+        fresh: list[tuple[int, Registration, Party, datetime]] = []
+        claimed: set[tuple[str, str]] = set()
+        for index, (registration, key) in enumerate(zip(registrations, keys)):
+            try:
+                if registration.owner not in owners:
+                    owners[registration.owner] = reg.get_party(connection, registration.owner)
+                owner = owners[registration.owner]
+                if owner is None or owner.kind is not PartyKind.GAS_COMPANY:
+                    raise InvalidInput("owner must be a registered gas company", field="owner")
+                if actor.role is not Role.ADMIN and not (actor.role is Role.COMPANY and actor.party == owner.id):
+                    raise PermissionDenied("only the owning gas company may register its cylinders")
+                _check_registration(registration)
+                occurred = check_plausible_time(registration.occurred_at or now, "occurred_at", now)
+                existing = stored.get(key)
+                if existing is not None:
+                    if existing.kind is EventKind.REGISTER and existing.data == registration.facts():
+                        outcomes[index] = Outcome("duplicate", existing)
+                        continue
+                    raise IdempotencyConflict("this idempotency_key was already used for another registration")
+                serial = (registration.manufacturer, registration.serial)
+                if serial in taken or serial in claimed:
+                    raise Conflict(f"{registration.manufacturer} cylinder {registration.serial} is already registered"
+                                   + (f" as {taken[serial]}" if serial in taken else ""))
+                claimed.add(serial)
+                fresh.append((index, registration, owner, occurred))
+            except LedgerError as exc:
+                outcomes[index] = Outcome("rejected", error=exc)
+
+        codes = self._new_codes(connection, len(fresh))
+        rows, genesis = [], []
+        for (index, registration, owner, occurred), code in zip(fresh, codes):
+            at = format_time(occurred)
+            rows.append(dict(
+                id=code, owner=owner.id, serial=registration.serial, manufacturer=registration.manufacturer,
+                model=registration.model, manufactured_on=registration.manufactured_on, tare_kg=registration.tare_kg,
+                design_life_years=registration.design_life_years, registered_at=at, region=owner.region,
+                next_inspection_due=registration.next_inspection_due, holder=owner.id, state=State.AT_STATION.value,
+                state_since=at, last_event_at=at, last_fill_kg=None, life_ends_on=None, chain_length=1,
+            ))
+            genesis.append(event_rows.prepare(
+                NewEvent(code, EventKind.REGISTER, occurred, owner.id, keys[index], data=registration.facts())))
+        reg.insert_cylinders(connection, rows)
+        written = event_rows.append(connection, genesis, now, chain={})
+        findings = self._after(connection, written, now)
+        for (index, *_), event in zip(fresh, written):
+            outcomes[index] = Outcome("created", event, findings=findings.get(event.id, []))
+        return outcomes
+
+    def _new_codes(self, connection: Connection, count: int) -> list[str]:
+        """Fresh trace codes; a code is never reused, not even after scrapping (DOMAIN.md)."""
+        codes: set[str] = set()
+        while len(codes) < count:
+            wanted = {tracecode.generate() for _ in range(count - len(codes))} - codes
+            codes |= wanted - reg.existing_cylinders(connection, wanted)
+        return sorted(codes)
 
     # -- events ----------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from . import models as m
 __all__ = [
     "insert_party", "get_party", "list_parties", "insert_person", "get_person", "people_of",
     "insert_account", "account_by_token_hash", "insert_end_user", "get_end_user",
-    "insert_cylinder", "get_cylinder", "update_projection",
+    "insert_cylinders", "registered_serials", "existing_cylinders", "get_cylinder",
 ]
 
 
@@ -111,27 +111,36 @@ def get_end_user(connection: Connection, ref: str):
     return connection.execute(select(m.end_users).where(m.end_users.c.ref == ref)).first()
 
 
-def insert_cylinder(connection: Connection, **values: object) -> None:
-    connection.execute(insert(m.cylinders).values(**values))
-
-
 def get_cylinder(connection: Connection, cylinder_id: str):
     return connection.execute(select(m.cylinders).where(m.cylinders.c.id == cylinder_id)).first()
 
 
-def cylinder_exists(connection: Connection, serial: str, manufacturer: str) -> str | None:
-    return connection.execute(
-        select(m.cylinders.c.id).where(
-            m.cylinders.c.serial == serial, m.cylinders.c.manufacturer == manufacturer
-        )
-    ).scalar()
+def insert_cylinders(connection: Connection, rows: Sequence[dict[str, object]]) -> None:
+    if rows:
+        connection.execute(insert(m.cylinders), list(rows))
 
 
-def update_projection(connection: Connection, rows: Sequence[dict[str, object]]) -> None:
-    """Rewrite the projection columns of the given cylinders (each dict has ``id``)."""
-    for row in rows:
-        values = {k: v for k, v in row.items() if k != "id"}
-        connection.execute(update(m.cylinders).where(m.cylinders.c.id == row["id"]).values(**values))
+def registered_serials(connection: Connection, serials: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Which (manufacturer, serial) pairs are already registered, and as which trace code."""
+    c = m.cylinders.c
+    wanted = set(serials)
+    found: dict[tuple[str, str], str] = {}
+    numbers = sorted({serial for _, serial in wanted})
+    for start in range(0, len(numbers), 500):
+        rows = connection.execute(select(c.manufacturer, c.serial, c.id).where(c.serial.in_(numbers[start:start + 500])))
+        for manufacturer, serial, code in rows:
+            if (manufacturer, serial) in wanted:
+                found[(manufacturer, serial)] = code
+    return found
+
+
+def existing_cylinders(connection: Connection, codes: set[str]) -> set[str]:
+    wanted = sorted(codes)
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        found.update(connection.execute(
+            select(m.cylinders.c.id).where(m.cylinders.c.id.in_(wanted[start:start + 500]))).scalars())
+    return found
 
 
 def count(connection: Connection, table: str) -> int:
