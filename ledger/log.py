@@ -21,11 +21,12 @@ from datetime import datetime, timezone
 
 from cachetools import LRUCache
 from pymerkle import BaseMerkleTree
-from sqlalchemy import Connection, text
 
 from .domain import format_time
 from .errors import CheckpointMismatch, InvalidInput, NotFound
 from .signednote import Checkpoint, NoteSigner, sign_checkpoint
+from .storage import Connection
+from .storage import checkpoints as rows
 from .storage import events as event_rows
 
 __all__ = ["SubrootCache", "LogTree", "leaf_hash", "publish_checkpoint", "latest_checkpoint", "checkpoints"]
@@ -80,16 +81,10 @@ class LogTree(BaseMerkleTree):
         raise TypeError("events enter the log only through the ledger's append path")
 
     def _get_leaf(self, index: int) -> bytes:
-        row = self.connection.exec_driver_sql(
-            "SELECT hash FROM events WHERE id = " + str(int(index) - 1)
-        ).first()
-        return leaf_hash(bytes(row[0]))
+        return leaf_hash(rows.event_hash_at(self.connection, index - 1))
 
-    def _get_leaves(self, offset: int, width: int) -> Iterator[bytes]:
-        rows = self.connection.exec_driver_sql(
-            f"SELECT hash FROM events WHERE id >= {int(offset)} AND id < {int(offset + width)} ORDER BY id"
-        )
-        return [leaf_hash(bytes(row[0])) for row in rows]
+    def _get_leaves(self, offset: int, width: int) -> list[bytes]:
+        return [leaf_hash(digest) for digest in rows.event_hashes(self.connection, offset, width)]
 
     def _get_size(self) -> int:
         if self._size is None:
@@ -149,21 +144,17 @@ def _split(n: int) -> int:
 
 
 def latest_checkpoint(connection: Connection) -> Checkpoint | None:
-    row = connection.execute(
-        text("SELECT size, root, note FROM checkpoints ORDER BY size DESC LIMIT 1")
-    ).first()
+    row = rows.latest(connection)
     return None if row is None else _checkpoint(row)
 
 
 def checkpoints(connection: Connection) -> Iterator[Checkpoint]:
-    for row in connection.execute(text("SELECT size, root, note FROM checkpoints ORDER BY size")):
+    for row in rows.all_sizes(connection):
         yield _checkpoint(row)
 
 
 def checkpoint_at(connection: Connection, size: int) -> Checkpoint:
-    row = connection.execute(
-        text("SELECT size, root, note FROM checkpoints WHERE size = :s"), {"s": size}
-    ).first()
+    row = rows.at_size(connection, size)
     if row is None:
         raise NotFound(f"no checkpoint was signed at tree size {size}")
     return _checkpoint(row)
@@ -184,8 +175,7 @@ def publish_checkpoint(
     stored checkpoint, so the log never signs two inconsistent checkpoints.
     Returns the latest checkpoint unchanged when the log has not grown.
     """
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({event_rows.LOG_LOCK})")
+    rows.take_log_lock(connection)
     tree = LogTree(connection, cache)
     size = tree.get_size()
     latest = latest_checkpoint(connection)
@@ -197,8 +187,5 @@ def publish_checkpoint(
                 f"the log does not reproduce the signed checkpoint at size {latest.size}: refusing to sign"
             )
     checkpoint = sign_checkpoint(signer, origin, size, tree.get_root(size))
-    connection.execute(
-        text("INSERT INTO checkpoints (size, root, note, signed_at) VALUES (:s, :r, :n, :t)"),
-        {"s": size, "r": checkpoint.root, "n": checkpoint.note, "t": format_time(now or datetime.now(timezone.utc))},
-    )
+    rows.insert(connection, size, checkpoint.root, checkpoint.note, format_time(now or datetime.now(timezone.utc)))
     return checkpoint

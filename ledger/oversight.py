@@ -12,11 +12,10 @@ import json
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection
-
 from . import custody, rules
 from .domain import Role, format_time
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from .storage import Connection
 from .storage import events as event_rows
 from .storage import findings as store
 from .storage import registry as reg

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection
-
 from . import oversight, tracecode
 from .bundle import FORMAT
 from .config import Settings
@@ -28,6 +26,7 @@ from .errors import Conflict, IdempotencyConflict, InvalidInput, LedgerError, No
 from .keys import load_key
 from .log import LogTree, SubrootCache, checkpoint_at, latest_checkpoint, publish_checkpoint
 from .signednote import Checkpoint, NoteSigner, NoteVerifier
+from .storage import Connection
 from .storage import events as event_rows
 from .storage import registry as reg
 from .storage.db import Database

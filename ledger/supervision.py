@@ -23,11 +23,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
-
 from . import custody, rules
 from .domain import Event, FindingKind, NewEvent, Party, Person, format_time
 from .rules import FindingDraft, RulesConfig
+from .storage import Connection
 from .storage import events as event_rows
 from .storage import findings as store
 from .storage import registry as reg

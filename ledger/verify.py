@@ -20,12 +20,13 @@ import hmac
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
 
 from .canonical import event_bytes, event_hash
 from .errors import ProofInvalid
 from .log import LogTree, SubrootCache, checkpoints
 from .signednote import NoteVerifier, open_checkpoint
+from .storage import Connection
+from .storage import audit as audit_rows
 
 __all__ = ["Break", "audit", "check_chain"]
 
@@ -57,99 +58,47 @@ def audit(
     yield from _checkpoints(connection, verifier)
 
 
+def _recomputed(row: tuple) -> bytes:
+    """The hash a stored row should carry, from its stored fields."""
+    (_, cyl, seq, kind, occ, rec, party, person, to, loc, data, key, prev, _) = row
+    return event_hash(event_bytes(
+        cylinder=cyl, seq=seq, kind=kind, occurred_at=occ, recorded_at=rec, party=party, person=person, to=to,
+        location_json=loc, data_json=data, idempotency_key=key, prev_hash_hex=None if prev is None else bytes(prev).hex(),
+    ))
+
+
 def check_chain(rows: list[tuple]) -> list[dict[str, object]]:
     """The breaks in one cylinder's stored rows (``events.raw_history``), for a trace answer."""
-    found: list[dict[str, object]] = []
+    found: list[Break] = []
     previous: bytes | None = None
-    for position, (id_, cyl, seq, kind, occ, rec, party, person, to, loc, data, key, prev, digest) in enumerate(rows):
-        prev = None if prev is None else bytes(prev)
+    for position, row in enumerate(rows):
+        cyl, seq, kind, prev, digest = row[1], row[2], row[3], row[12], bytes(row[13])
         if seq != position:
-            found.append(Break("sequence_gap", cyl, seq, f"expected seq {position}").as_dict())
-        if prev != previous or (position == 0) != (kind == "register"):
-            found.append(Break("chain_tampered", cyl, seq, "the event does not link to the one before").as_dict())
-        recomputed = event_hash(event_bytes(
-            cylinder=cyl, seq=seq, kind=kind, occurred_at=occ, recorded_at=rec, party=party, person=person, to=to,
-            location_json=loc, data_json=data, idempotency_key=key, prev_hash_hex=None if prev is None else prev.hex()))
-        if not hmac.compare_digest(recomputed, bytes(digest)):
-            found.append(Break("chain_tampered", cyl, seq, "the stored event does not match its hash").as_dict())
-        previous = bytes(digest)
-    return found
+            found.append(Break("sequence_gap", cyl, seq, f"expected seq {position}"))
+        if (None if prev is None else bytes(prev)) != previous or (position == 0) != (kind == "register"):
+            found.append(Break("chain_tampered", cyl, seq, "the event does not link to the one before"))
+        if not hmac.compare_digest(_recomputed(row), digest):
+            found.append(Break("chain_tampered", cyl, seq, "the stored event does not match its hash"))
+        previous = digest
+    return [item.as_dict() for item in found]
 
 
 def _events(connection: Connection, progress: Callable[[int], None] | None) -> Iterator[Break]:
     expected = 0
-    last = -1
-    sha = event_hash
-    encode = event_bytes
-    cursor = connection.connection.cursor()  # the bare driver: this loop is the audit's hot path
-    while True:
-        cursor.execute(
-            "SELECT id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
-            "location, data, idempotency_key, prev_hash, hash FROM events "
-            f"WHERE id > {last} ORDER BY id LIMIT {_BATCH}"
-        )
-        rows = cursor.fetchall()
-        if not rows:
-            break
-        for (id_, cyl, seq, kind, occ, rec, party, person, to, loc, data, key, prev, digest) in rows:
-            if id_ != expected:
-                yield Break("log_gap", cyl, seq, f"log position {expected} is missing (next is {id_})")
-            expected = id_ + 1
-            recomputed = sha(
-                encode(
-                    cylinder=cyl, seq=seq, kind=kind, occurred_at=occ, recorded_at=rec, party=party,
-                    person=person, to=to, location_json=loc, data_json=data, idempotency_key=key,
-                    prev_hash_hex=None if prev is None else bytes(prev).hex(),
-                )
-            )
-            if not hmac.compare_digest(recomputed, bytes(digest)):
-                yield Break("chain_tampered", cyl, seq, "the stored event does not match its hash")
-        last = rows[-1][0]
+    for rows in audit_rows.event_pages(connection, _BATCH):
+        for row in rows:
+            if row[0] != expected:
+                yield Break("log_gap", row[1], row[2], f"log position {expected} is missing (next is {row[0]})")
+            expected = row[0] + 1
+            if not hmac.compare_digest(_recomputed(row), bytes(row[13])):
+                yield Break("chain_tampered", row[1], row[2], "the stored event does not match its hash")
         if progress is not None:
             progress(len(rows))
 
 
-_CHAIN_QUERIES = (
-    (
-        "sequence_gap",
-        "the first event of the chain is missing (seq 0)",
-        "SELECT c.id, 0 FROM cylinders c WHERE NOT EXISTS "
-        "(SELECT 1 FROM events e WHERE e.cylinder = c.id AND e.seq = 0)",
-    ),
-    (
-        "sequence_gap",
-        "the sequence number is negative",
-        "SELECT cylinder, seq FROM events WHERE seq < 0",
-    ),
-    (
-        "chain_tampered",
-        "the chain does not start with a register event without prev_hash",
-        "SELECT cylinder, seq FROM events WHERE seq = 0 AND (kind <> 'register' OR prev_hash IS NOT NULL)",
-    ),
-    (
-        "chain_tampered",
-        "a register event appears after the start of the chain",
-        "SELECT cylinder, seq FROM events WHERE seq > 0 AND kind = 'register'",
-    ),
-)
-
-
-# One pass over the (cylinder, seq) index finds both a missing predecessor and a broken link.
-_LINKS = (
-    "SELECT e.cylinder, e.seq, p.seq FROM events e LEFT JOIN events p ON p.cylinder = e.cylinder AND p.seq = e.seq - 1 "
-    "WHERE e.seq > 0 AND (p.seq IS NULL OR e.prev_hash IS NULL OR e.prev_hash <> p.hash) ORDER BY e.cylinder, e.seq"
-)
-
-
 def _chains(connection: Connection) -> Iterator[Break]:
-    for kind, detail, sql in _CHAIN_QUERIES:
-        for cylinder, seq in connection.exec_driver_sql(sql):
-            yield Break(kind, cylinder, seq, detail)
-    for cylinder, seq, previous in connection.exec_driver_sql(_LINKS):
-        if previous is None:
-            yield Break("sequence_gap", cylinder, seq, "the previous event of the chain is missing")
-        else:
-            yield Break("chain_tampered", cylinder, seq, "prev_hash does not equal the previous event's hash")
+    for kind, cylinder, seq, detail in audit_rows.chain_breaks(connection):
+        yield Break(kind, cylinder, seq, detail)
 
 
 def _checkpoints(connection: Connection, verifier: NoteVerifier | None) -> Iterator[Break]:

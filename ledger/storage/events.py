@@ -19,7 +19,7 @@ from sqlalchemy import Connection, text
 
 from ..canonical import canonical_json, event_bytes, event_hash
 from ..domain import Event, EventKind, Location, NewEvent, format_time
-from .db import LOG_LOCK
+from .checkpoints import take_log_lock
 
 __all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "raw_history", "heads", "log_size", "COLUMNS", "from_row"]
 
@@ -96,11 +96,6 @@ def log_size(connection: Connection) -> int:
     return connection.exec_driver_sql("SELECT COALESCE(MAX(id) + 1, 0) FROM events").scalar_one()
 
 
-def _take_log_lock(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOG_LOCK})")
-
-
 def append(
     connection: Connection, items: Sequence[Prepared], recorded_at: datetime,
     chain: dict[str, tuple[int, bytes]] | None = None,
@@ -116,7 +111,7 @@ def append(
     if chain is None:
         chain = lock_heads(connection, (item.event.cylinder for item in items))
     recorded = format_time(recorded_at)
-    _take_log_lock(connection)
+    take_log_lock(connection)
     position = log_size(connection)
     rows = []
     stored: list[Event] = []
