@@ -18,6 +18,8 @@ from ledger.storage.db import Database
 
 from . import errors
 from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit
+from .pages import router as pages
+from .pages import static_files
 from .routers import api
 
 __all__ = ["create_app"]
@@ -54,7 +56,9 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     )
     app.state.ledger = ledger
     errors.install(app)
+    app.include_router(pages)  # first: the web pages own /c/{code}, the label's public page
     app.include_router(api)
+    app.mount("/static", static_files(), name="static")
     # Added last is outermost: the log sees every answer, including 413.
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(AccessLog)

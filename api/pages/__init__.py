@@ -1,0 +1,30 @@
+"""The web pages: server-rendered HTML for citizens, inspectors, regulators and drivers.
+
+    public     GET /c/{code}: what a phone camera opens from a label (no login, no personal data)
+    account    sign-in with an account's bearer token, kept in an HttpOnly cookie; sign-out
+
+The pages share the API's ledger, accounts and roles; docs/pages.md says who sees what.
+``router`` collects every page route; ``STATIC`` is the folder of the assets they load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.staticfiles import StaticFiles
+
+from . import account, public
+
+__all__ = ["router", "STATIC", "static_files"]
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+router = APIRouter(include_in_schema=False)
+for module in (public, account):
+    router.include_router(module.router)
+
+
+def static_files() -> StaticFiles:
+    """The pages' CSS, scripts and icons, served by the app itself (no CDN)."""
+    return StaticFiles(directory=STATIC)
