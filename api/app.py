@@ -17,6 +17,8 @@ from ledger.service import Ledger
 from ledger.storage.db import Database
 
 from . import errors
+from .accounts import AccountCache
+from .coalesce import WriteCoalescer
 from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit
 from .pages import router as pages
 from .pages import static_files
@@ -36,16 +38,22 @@ company to the end user. JSON over `/v1` with `Authorization: Bearer <token>`; e
 
 
 def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *,
-               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    """An application serving ``ledger`` (built from ``settings``, else from the environment)."""
+               max_body_bytes: int = MAX_BODY_BYTES, token_ttl: float = 5.0) -> FastAPI:
+    """An application serving ``ledger`` (built from ``settings``, else from the environment).
+
+    ``token_ttl``: seconds a token's account is remembered (a disabled account is refused at most that late).
+    """
     owned = ledger is None
     if ledger is None:
         settings = settings or Settings.from_env()
         ledger = Ledger(settings, Database(settings.database_url, pool_size=POOL_SIZE))
 
+    coalescer = WriteCoalescer(ledger)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        await coalescer.close()
         if owned:  # finish with the pool only once uvicorn has drained in-flight requests
             ledger.db.dispose()
 
@@ -55,6 +63,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
                       ("parties", "end users", "cylinders", "events", "proofs", "labels", "operations")],
     )
     app.state.ledger = ledger
+    app.state.coalescer = coalescer
+    app.state.accounts = AccountCache(token_ttl)
     errors.install(app)
     app.include_router(pages)  # first: the web pages own /c/{code}, the label's public page
     app.include_router(api)

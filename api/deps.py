@@ -13,10 +13,11 @@ over the bound wait without holding a thread or a connection.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection
 from starlette.exceptions import HTTPException
@@ -25,8 +26,10 @@ from ledger.errors import InvalidInput
 from ledger.service import Actor, Ledger
 
 from . import permissions
+from .accounts import AccountCache
+from .coalesce import WriteCoalescer
 
-__all__ = ["LedgerDep", "ReadConn", "WriteConn", "ProofSlot", "CurrentActor", "Allowed", "json_content", "known_query"]
+__all__ = ["LedgerDep", "Coalescer", "ReadConn", "WriteConn", "ProofSlot", "CurrentActor", "Allowed", "json_content", "known_query"]
 
 # At most this many at once per process; the sum (with two connections per proof) stays
 # within the smaller SQLite pool of 15 and the PostgreSQL pool create_app builds (32).
@@ -36,7 +39,7 @@ _bearer = HTTPBearer(auto_error=False, description="A token from `ledger account
 _MAX_TOKEN = 256
 
 
-def json_content(request: Request) -> None:
+async def json_content(request: Request) -> None:
     """415 for a body that is not JSON; checked after routing, so an unknown method still answers 405."""
     if request.method in ("POST", "PUT", "PATCH"):
         media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -47,7 +50,7 @@ def json_content(request: Request) -> None:
 _QUERY_NAMES: dict[int, frozenset[str]] = {}
 
 
-def known_query(request: Request) -> None:
+async def known_query(request: Request) -> None:
     """422 for a query parameter the route does not take: `?regon=` must not quietly list everything."""
     if not request.query_params:
         return
@@ -68,11 +71,18 @@ def _query_names(dependant) -> set[str]:
     return names
 
 
-def get_ledger(request: Request) -> Ledger:
+async def get_ledger(request: Request) -> Ledger:
     return request.app.state.ledger
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+
+
+async def get_coalescer(request: Request) -> WriteCoalescer:
+    return request.app.state.coalescer
+
+
+Coalescer = Annotated[WriteCoalescer, Depends(get_coalescer)]
 
 
 def read_connection(ledger: LedgerDep) -> Iterator[Connection]:
@@ -85,7 +95,7 @@ def write_connection(ledger: LedgerDep) -> Iterator[Connection]:
         yield connection
 
 
-def proving() -> Iterator[None]:
+async def proving() -> AsyncIterator[None]:
     yield
 
 
@@ -99,7 +109,7 @@ def _unauthenticated(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": 'Bearer realm="cylinder-ledger"'})
 
 
-def current_actor(
+async def current_actor(
     request: Request, ledger: LedgerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
@@ -108,13 +118,21 @@ def current_actor(
     token = credentials.credentials
     if len(token) > _MAX_TOKEN:
         raise _unauthenticated("the bearer token is not valid")
-    with ledger.db.reading() as connection:
-        actor = ledger.authenticate(connection, token)
+    accounts: AccountCache = request.app.state.accounts
+    actor = accounts.get(token)
     if actor is None:
-        raise _unauthenticated("the bearer token is not valid")
+        actor = await run_in_threadpool(_look_up, ledger, token)
+        if actor is None:
+            raise _unauthenticated("the bearer token is not valid")
+        accounts.put(token, actor)
     request.state.account = actor.account
     request.state.role = actor.role.value
     return actor
+
+
+def _look_up(ledger: Ledger, token: str) -> Actor | None:
+    with ledger.db.reading() as connection:
+        return ledger.authenticate(connection, token)
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor, max_concurrency=AUTHENTICATING)]
@@ -123,7 +141,7 @@ CurrentActor = Annotated[Actor, Depends(current_actor, max_concurrency=AUTHENTIC
 def Allowed(action: str):  # noqa: N802 - used like a type: `actor: Allowed("parties.create")`
     """The acting account, once its role may attempt ``action`` (else 403)."""
 
-    def allowed(actor: CurrentActor) -> Actor:
+    async def allowed(actor: CurrentActor) -> Actor:
         permissions.check(actor, action)
         return actor
 

@@ -82,7 +82,10 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
 
 def cylinder_code(text: str) -> str:
     """A valid trace code in its canonical spelling; anything else as given (it will not be found)."""
-    return tracecode.normalize(text) if tracecode.is_valid(text) else text
+    try:
+        return tracecode.normalize(text)
+    except tracecode.TraceCodeError:
+        return text
 
 
 def label_links(ledger: Ledger, code: str) -> dict[str, str]:

@@ -9,5 +9,6 @@ from . import cylinders, events, health, labels, log, oversight, parties, risk
 __all__ = ["api"]
 
 api = APIRouter(dependencies=[Depends(json_content), Depends(known_query)])
-for module in (parties, cylinders, oversight, events, risk, log, labels, health):
+# Matched in this order: the drivers' hot path first.
+for module in (events, cylinders, parties, oversight, risk, log, labels, health):
     api.include_router(module.router)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from ledger.wire import event_json
 
-from ..deps import Allowed, LedgerDep, ProofSlot, ReadConn, WriteConn
+from ..deps import Allowed, Coalescer, LedgerDep, ProofSlot, ReadConn, WriteConn
 from ..errors import problem_responses
 from ..schemas import BatchIn, BatchOut, EventIn, EventOut, InclusionProof, Recorded
 from ..views import batch_item, new_event, outcome_json, parse_item
@@ -20,10 +20,14 @@ EventId = Annotated[int, Path(ge=0, le=2**53)]
     responses={200: {"model": Recorded, "description": "A repeat of an earlier event (same idempotency_key and content)"},
                **problem_responses(400, 409, 413, 415)},
 )
-def record_event(body: EventIn, actor: Allowed("events.record"), connection: WriteConn, ledger: LedgerDep,
-                 response: Response):
-    """Record one event for the account's party. A repeat answers 200 with the original; same key, other content: 409."""
-    outcome = ledger.record(connection, actor, new_event(body, actor))
+async def record_event(body: EventIn, actor: Allowed("events.record"), coalescer: Coalescer, response: Response):
+    """Record one event for the account's party. A repeat answers 200 with the original; same key, other content: 409.
+
+    Concurrent requests share one transaction (group commit); each is answered only once it is durable.
+    """
+    outcome = await coalescer.record(actor, new_event(body, actor))
+    if outcome.error is not None:
+        raise outcome.error
     if outcome.status == "duplicate":
         response.status_code = 200
     return outcome_json(outcome)

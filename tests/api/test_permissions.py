@@ -201,6 +201,9 @@ def test_disabled_account_is_401(matrix_world: World) -> None:
     assert matrix_world.client.get("/v1/parties", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     with matrix_world.ledger.db.writing() as connection:
         connection.execute(text("UPDATE accounts SET disabled = :t WHERE name = 'temp'"), {"t": True})
+    remembered = matrix_world.client.get("/v1/parties", headers={"Authorization": f"Bearer {token}"})
+    assert remembered.status_code == 200  # for at most token_ttl seconds (docs/api.md "Accounts")
+    matrix_world.client.app.state.accounts.clear()  # what the expiry does
     assert matrix_world.client.get("/v1/parties", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 

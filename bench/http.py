@@ -1,0 +1,338 @@
+"""The HTTP service under load, next to a bare FastAPI endpoint's ceiling measured in the same run.
+
+    python bench/http.py [--seconds 8] [--clients 50] [--workers 2] [--backend sqlite|postgresql|both]
+
+For each backend it starts ``ledger serve --workers N`` on a free 127.0.0.1 port
+over a fresh database (parties, a station account, ``--cylinders`` registered
+cylinders), then measures, each phase bounded by ``--seconds`` and
+``--max-requests``:
+
+* single events: ``--clients`` connections each POSTing one ``fill`` to
+  /v1/events as fast as answers come; throughput and p50/p99 latency;
+* batches: ``--batch-clients`` connections POSTing /v1/events/batch with
+  ``--batch`` events each; events recorded per second.
+
+The core's own rate on the same database, in this process and without HTTP,
+is printed alongside (one transaction per event, then per batch), so the cost
+of the HTTP layer can be told from the cost of the ledger.
+
+The ceiling is a FastAPI app with one POST route that parses the same JSON body
+and answers a small JSON object, served by uvicorn with the same workers and
+driven by the same client: what the machine does with no ledger at all. The
+client is a minimal asyncio HTTP/1.1 keep-alive client so it costs the server
+as little CPU as possible (it shares the machine). Only loopback is ever used.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the standard library's `http`: keep its folder off the import path.
+_HERE = str(Path(__file__).resolve().parent)
+sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from datetime import date, datetime, timezone  # noqa: E402
+
+from ledger.config import Settings  # noqa: E402
+from ledger.domain import Paper, PartyKind, Role  # noqa: E402
+from ledger.keys import ensure_key  # noqa: E402
+from ledger.service import Actor, Ledger, Registration  # noqa: E402
+
+HOST = "127.0.0.1"
+POSTGRES = os.environ.get("LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+BIN = Path(sys.executable).parent
+BARE_APP = '''
+from fastapi import FastAPI, Request
+app = FastAPI()
+
+@app.post("/bare")
+async def bare(request: Request):
+    body = await request.json()
+    return {"ok": True, "n": len(body.get("events", [body]))}
+'''
+
+
+# -- a small keep-alive HTTP/1.1 client ---------------------------------------------------------
+
+
+class Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, headers: str) -> None:
+        self.reader, self.writer, self.headers = reader, writer, headers
+
+    @classmethod
+    async def open(cls, port: int, token: str | None) -> Connection:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
+        return cls(reader, writer, f"Host: {HOST}:{port}\r\nContent-Type: application/json\r\n{auth}")
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        self.writer.write(f"POST {path} HTTP/1.1\r\n{self.headers}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def drive(port: int, token: str | None, path: str, bodies, clients: int, seconds: float,
+                max_requests: int) -> dict:
+    """POST bodies from ``clients`` connections until time or requests run out."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    deadline = time.perf_counter() + seconds
+
+    async def client() -> None:
+        connection = await Connection.open(port, token)
+        try:
+            while time.perf_counter() < deadline and len(latencies) < max_requests:
+                body = next(bodies)
+                started = time.perf_counter()
+                status, _ = await connection.post(path, body)
+                latencies.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {"requests": len(latencies), "seconds": elapsed, "rps": len(latencies) / elapsed, "statuses": statuses,
+            "p50_ms": 1000 * latencies[len(latencies) // 2],
+            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
+
+
+# -- the servers --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+class Served:
+    """A server subprocess on loopback, stopped with SIGTERM (it drains in-flight requests)."""
+
+    def __init__(self, command: list[str], env: dict[str, str], folder: Path, name: str) -> None:
+        self.port = free_port()
+        self.log = folder / f"{name}.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen([*command, "--port", str(self.port)], env=env, cwd=folder,
+                                            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{name} exited: {self.log.read_text()[-2000:]}")
+            try:
+                socket.create_connection((HOST, self.port), timeout=1).close()
+                time.sleep(1.0)  # let every worker finish starting
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{name} did not start")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def prepare(backend: str, folder: Path, cylinders: int) -> tuple[str, dict[str, str], str, list[str]]:
+    """A fresh database with a station account and registered cylinders: (url, env, token, cylinders)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'bench.db'}"
+    else:
+        import psycopg
+
+        name = f"cl_bench_http_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = POSTGRES.rsplit("/", 1)[0] + "/" + name
+    settings = Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key")
+    ensure_key(settings.key_file)
+    ensure_key(settings.label_key_file)
+    ledger = Ledger(settings)
+    ledger.db.migrate()
+    licence = Paper("LIC-BENCH", date(2035, 12, 31))
+    admin_actor = Actor(Role.ADMIN, None, "bench")
+    with ledger.db.writing() as c:
+        company = ledger.create_party(c, kind=PartyKind.GAS_COMPANY, name="Bench Gas", region="330110", licence=licence)
+        station = ledger.create_party(c, kind=PartyKind.FILLING_STATION, name="Bench Station", region="330110",
+                                      licence=licence, parent=company.id)
+        token = ledger.create_account(c, role=Role.COMPANY, party=station.id, name="bench station")
+        codes = [ledger.register(c, admin_actor, Registration(
+            company.id, f"SN-{n:07d}", "Bench Steel", date(2023, 1, 1), "YSP-15", 15.0, 8, date(2024, 1, 1),
+            date(2028, 1, 1))).event.cylinder for n in range(cylinders)]
+    ledger.db.dispose()
+    env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_KEY_FILE": str(settings.key_file),
+           "LEDGER_LABEL_KEY_FILE": str(settings.label_key_file)}
+    return url, env, token, codes
+
+
+def drop(url: str) -> None:
+    if url.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+# -- the bodies ---------------------------------------------------------------------------------
+
+
+def _event(cylinder: str) -> str:
+    now = datetime.now(timezone.utc).isoformat()
+    return (f'{{"cylinder":"{cylinder}","kind":"fill","occurred_at":"{now}",'
+            f'"idempotency_key":"b-{uuid.uuid4()}","data":{{"net_kg":14.5}}}}')
+
+
+def singles(codes: list[str]):
+    n = 0
+    while True:
+        n += 1
+        yield _event(codes[n % len(codes)]).encode()
+
+
+def batches(codes: list[str], size: int):
+    n = 0
+    while True:
+        items = []
+        for _ in range(size):
+            n += 1
+            items.append(_event(codes[n % len(codes)]))
+        yield ('{"events":[' + ",".join(items) + "]}").encode()
+
+
+# -- the core without HTTP, on the same database -------------------------------------------------
+
+
+def core_reference(url: str, folder: Path, token: str, codes: list[str], args: argparse.Namespace) -> dict:
+    """Events/s through ``Ledger`` in this process: one transaction per event, then per batch."""
+    from ledger.domain import EventKind, NewEvent
+
+    settings = Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key")
+    ledger = Ledger(settings)
+    with ledger.db.reading() as connection:
+        actor = ledger.authenticate(connection, token)
+
+    def event(n: int) -> NewEvent:
+        return NewEvent(codes[n % len(codes)], EventKind.FILL, datetime.now(timezone.utc), actor.party,
+                        f"c-{uuid.uuid4()}", data={"net_kg": 14.5})
+
+    figures = {}
+    for name, size in (("single", 1), ("batch", args.batch)):
+        done, started = 0, time.perf_counter()
+        while time.perf_counter() - started < args.seconds / 2 and done < args.max_requests:
+            with ledger.db.writing() as connection:
+                ledger.record_batch(connection, actor, [event(done + k) for k in range(size)])
+            done += size
+        figures[name] = done / (time.perf_counter() - started)
+    ledger.db.dispose()
+    return figures
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def run_backend(backend: str, args: argparse.Namespace) -> dict:
+    with tempfile.TemporaryDirectory(prefix="cl-bench-http-") as tmp:
+        folder = Path(tmp)
+        url, env, token, codes = prepare(backend, folder, args.cylinders)
+        (folder / "bare_app.py").write_text(BARE_APP)
+        results: dict = {}
+        try:
+            for name, command, path, auth in (
+                ("ledger", [str(BIN / "ledger"), "serve", "--db", url, "--host", HOST, "--workers", str(args.workers)],
+                 "/v1/events", token),
+                ("bare", [sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(folder), "--host", HOST,
+                          "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"], "/bare", None),
+            ):
+                server = Served(command, env, folder, name)
+                try:
+                    asyncio.run(drive(server.port, auth, path, singles(codes), 4, 1.0, 500))  # warm-up
+                    single = asyncio.run(drive(server.port, auth, path, singles(codes), args.clients, args.seconds,
+                                               args.max_requests))
+                    batch_path = "/v1/events/batch" if name == "ledger" else path
+                    batch = asyncio.run(drive(server.port, auth, batch_path, batches(codes, args.batch),
+                                              args.batch_clients, args.seconds, args.max_requests // args.batch + 1))
+                    batch["events_per_s"] = batch["rps"] * args.batch
+                    results[name] = {"single": single, "batch": batch}
+                finally:
+                    server.stop()
+            results["core"] = core_reference(url, folder, token, codes, args)
+        finally:
+            drop(url)
+        return results
+
+
+def report(backend: str, results: dict, args: argparse.Namespace) -> None:
+    ledger, bare = results["ledger"], results["bare"]
+    s, b = ledger["single"], ledger["batch"]
+    print(f"\n{backend}: {args.workers} workers, {args.clients} clients, {args.seconds:g} s per phase")
+    print(f"  single POST /v1/events  {s['rps']:8,.0f} req/s   p50 {s['p50_ms']:6.1f} ms   p99 {s['p99_ms']:6.1f} ms"
+          f"   statuses {s['statuses']}")
+    print(f"  bare FastAPI POST       {bare['single']['rps']:8,.0f} req/s   p50 {bare['single']['p50_ms']:6.1f} ms"
+          f"   p99 {bare['single']['p99_ms']:6.1f} ms   ratio {s['rps'] / bare['single']['rps']:.2f}")
+    print(f"  batch of {args.batch}            {b['events_per_s']:8,.0f} events/s  p50 {b['p50_ms']:6.1f} ms per batch"
+          f"   statuses {b['statuses']}")
+    print(f"  bare FastAPI, same body {bare['batch']['events_per_s']:8,.0f} events/s  "
+          f"ratio {b['events_per_s'] / bare['batch']['events_per_s']:.2f}")
+    core = results["core"]
+    print(f"  core in process, no HTTP: {core['single']:8,.0f} events/s one per transaction,"
+          f" {core['batch']:,.0f} events/s per {args.batch}")
+    if backend == "sqlite":
+        met = s["rps"] >= 2000 and s["p99_ms"] <= 50
+        print(f"  targets: single >= 2,000/s with p99 <= 50 ms: {'met' if met else 'MISSED'};"
+              f" batch >= 30,000 events/s: {'met' if b['events_per_s'] >= 30000 else 'MISSED'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch-clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cylinders", type=int, default=1000)
+    parser.add_argument("--max-requests", type=int, default=100_000)
+    parser.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
+    args = parser.parse_args()
+    args.seconds = min(args.seconds, 60.0)  # bounded, whatever is asked
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    print(f"cylinder-ledger HTTP bench on {os.cpu_count()} CPUs (client and servers share them)")
+    for backend in backends:
+        try:
+            results = run_backend(backend, args)
+        except Exception as exc:  # noqa: BLE001 - an unreachable PostgreSQL skips that backend
+            if backend == "postgresql" and args.backend == "both":
+                print(f"\npostgresql: skipped ({exc.__class__.__name__}: {exc})")
+                continue
+            raise
+        report(backend, results, args)
+        if args.json:
+            print(json.dumps({backend: results}))
+
+
+if __name__ == "__main__":
+    main()
