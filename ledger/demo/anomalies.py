@@ -53,6 +53,8 @@ def _window(kind: str, days: int) -> tuple[int, int]:
         return days - 25, days - 4
     if kind in ("filled_overdue_inspection", "filled_past_design_life"):
         return 1, max(2, days * 3 // 5)  # planted at registration, which rolls out early
+    if kind == "event_after_scrap":
+        return 1, days // 2  # planted at the inspection bench, where few cylinders go
     if kind == "certificate_expired":  # the lapsing certificates run out by day 20
         return 21, days - 2
     return 1, days - 2

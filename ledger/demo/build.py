@@ -39,15 +39,15 @@ class CityBuild:
 
     seed: int
     config: CityConfig
-    city: City
-    fleet: list[Cylinder]
-    plants: list[Plant]
+    city: City = field(repr=False)
+    fleet: list[Cylinder] = field(repr=False)
+    plants: list[Plant] = field(repr=False)
     missed: dict[str, int]
     outcomes: dict[str, int]
     registered: int
-    rejections: list[tuple[str, str, str]]
+    rejections: list[tuple[str, str, str]] = field(repr=False)
     seconds: float
-    tampered: list[Plant] = field(default_factory=list)
+    tampered: list[Plant] = field(default_factory=list, repr=False)
 
     @property
     def events(self) -> int:

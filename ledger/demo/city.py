@@ -29,13 +29,16 @@ _COMPANY_NAMES = ("Hangzhou Gas Group", "Zhejiang Energy LPG", "Qiantang Liquefi
 _BLACK_POINT_USERS = 40  # enough regulars that a drop at the lapsed point sells within days
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Site:
     id: str
     name: str
     point: Point
     region: str
     actor: Actor
+
+    def __repr__(self) -> str:  # sites link to each other: the generated repr would print the city
+        return f"{type(self).__name__}({self.id}, {self.name!r})"
 
 
 @dataclass(eq=False)
@@ -51,12 +54,12 @@ class Crew:
     escort: Worker
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Company(Site):
     stations: list[Station] = field(default_factory=list)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Station(Site):
     company: Company | None = None
     operators: list[str] = field(default_factory=list)
@@ -68,13 +71,13 @@ class Station(Site):
     aside: list = field(default_factory=list)  # not to be filled here: another company's, or scrapped
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Transporter(Site):
     crews: list[Crew] = field(default_factory=list)
     lapsed: Worker | None = None  # an escort whose certificate runs out during the window
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Shop(Site):
     company: Company | None = None
     station: Station | None = None
@@ -90,7 +93,7 @@ class Shop(Site):
     licensed: bool = True
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class User:
     ref: str
     kind: str  # household | restaurant
@@ -99,13 +102,16 @@ class User:
     model: str
     in_use: list = field(default_factory=list)  # [cylinder]; the one that runs out next is first
 
+    def __repr__(self) -> str:
+        return f"User({self.ref}, {self.kind})"
 
-@dataclass(eq=False)
+
+@dataclass(eq=False, repr=False)
 class InspectionStation(Site):
     inspectors: list[str] = field(default_factory=list)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class City:
     companies: list[Company]
     stations: list[Station]

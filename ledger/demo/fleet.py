@@ -30,7 +30,7 @@ class Cylinder:
     """One physical cylinder and what the simulation knows about it."""
 
     number: int  # position in the fleet; stable across runs of one seed
-    owner: object  # the owning ``Company``
+    owner: object = field(repr=False)  # the owning ``Company``
     model: ModelSpec
     serial: str
     manufacturer: str

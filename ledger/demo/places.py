@@ -89,12 +89,12 @@ def near(rng: random.Random, centre: Point, radius_km: float) -> Point:
 
 def truck_time(a: Point, b: Point) -> timedelta:
     """A loaded truck in city traffic: about 30 km/h by road, roads 1.3 times the straight line."""
-    return timedelta(minutes=6 + km_between(a, b) * 1.3 / 30 * 60)
+    return timedelta(seconds=round(60 * (6 + km_between(a, b) * 1.3 / 30 * 60)))
 
 
 def bike_time(a: Point, b: Point) -> timedelta:
     """A delivery worker's electric tricycle: about 15 km/h."""
-    return timedelta(minutes=2 + km_between(a, b) * 1.3 / 15 * 60)
+    return timedelta(seconds=round(60 * (2 + km_between(a, b) * 1.3 / 15 * 60)))
 
 
 def person_name(rng: random.Random) -> str:

@@ -7,7 +7,6 @@ worth a look, and serves until Ctrl-C or SIGTERM.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -131,12 +130,11 @@ def serve(settings: Settings, ledger: Ledger, host: str, port: int, console: Con
                                            server_header=False))
     console.print(f"\n[bold green]Serving[/bold green] {settings.base_url}  "
                   f"(API {settings.base_url}/v1, OpenAPI {settings.base_url}/openapi.json) — Ctrl-C stops")
-    started = time.monotonic()
     try:
         server.run()
     finally:
         ledger.db.dispose()
-    console.print(f"stopped after {time.monotonic() - started:.0f} s")
+    console.print("stopped")
 
 
 def truth_path(db: Path) -> Path:

@@ -99,7 +99,8 @@ def inspection_shuttle(sim: Simulation, station) -> None:
         return
     station.outbound = []
     site = min(sim.city.inspection_stations, key=lambda s: km_between(s.point, station.point))
-    trip = Trip(transporter, crews[-1], crews[-1].escort.id)
+    crew = crews[(sim.day + 1) % len(crews)]
+    trip = Trip(transporter, crew, crew.escort.id)
     depart = sim.at(14.5, 20)
     arrive = depart + truck_time(station.point, site.point)
     for n, (cylinder, reason) in enumerate(outbound):
@@ -121,8 +122,9 @@ def inspection_bench(sim: Simulation) -> None:
         n = counter[site.id] = counter.get(site.id, 0) + 1
         at = sim.at(9.0) + timedelta(minutes=6 * n)
         inspector = site.inspectors[n % len(site.inspectors)]
+        mistaken = sim.plants.due("event_after_scrap", sim.day)  # this one will be sent back all the same
         if visit.reason == "inspect":
-            passed = sim.rng.random() < 0.96
+            passed = sim.rng.random() < 0.96 and not mistaken
             due = min(add_years(sim.today, sim.config.inspection_interval_years), cylinder.life_ends)
             data = {"result": "pass", "next_inspection_due": due.isoformat()} if passed else {"result": "fail"}
             sim.scan(site, site.id, False, EventKind.INSPECT, cylinder, at, person=inspector, data=data)
@@ -134,7 +136,7 @@ def inspection_bench(sim: Simulation) -> None:
         reason = "design service life reached" if visit.reason == "scrap" else "failed periodic inspection"
         sim.scan(site, site.id, False, EventKind.SCRAP, cylinder, at, person=inspector, data={"reason": reason})
         cylinder.scrapped = True
-        if sim.plants.due("event_after_scrap", sim.day):
+        if mistaken:
             visit.passed, visit.mistaken, visit.ready = True, True, sim.day + 1
     sim.workshop = [v for v in sim.workshop if v.mistaken or not v.cylinder.scrapped]
 
@@ -152,7 +154,8 @@ def inspection_returns(sim: Simulation) -> None:
             visit.ready += 1
             staying.append(visit)
             continue
-        trip = Trip(station.transporters[0], crews[-1], crews[-1].escort.id)
+        crew = crews[sim.day % len(crews)]
+        trip = Trip(station.transporters[0], crew, crew.escort.id)
         at = sim.at(11.0) + timedelta(seconds=10 * n)
         sent = sim.scan(site, site.id, False, EventKind.RETURN, cylinder, at, person=site.inspectors[0],
                         to=station.id, data=trip.data())

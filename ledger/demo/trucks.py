@@ -39,7 +39,8 @@ def supply_trips(sim: Simulation, station) -> None:
             continue
         for n, route in enumerate(_split(mine, sim.config.truck_slots)[: 2 * len(crews)]):
             depart = sim.at(7.5 if n < len(crews) else 13.0, 25)
-            _drive(sim, station, Trip(transporter, crews[n % len(crews)], crews[n % len(crews)].escort.id), route, depart)
+            crew = crews[(n + sim.day) % len(crews)]  # shifts rotate, so every vehicle works
+            _drive(sim, station, Trip(transporter, crew, crew.escort.id), route, depart)
 
 
 def _split(visits: list, slots: int) -> list[list]:
