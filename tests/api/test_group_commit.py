@@ -1,0 +1,72 @@
+"""Group commit: concurrent single events share a transaction yet each keeps its own answer."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.coalesce import WriteCoalescer
+
+from .conftest import World, event_body
+
+
+async def _post_all(world: World, app, bodies: list[dict]) -> list[httpx.Response]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ledger.test",
+                                 headers=world.auth("station")) as client:
+        try:
+            return await asyncio.gather(*(client.post("/v1/events", json=body) for body in bodies))
+        finally:
+            await app.state.coalescer.close()
+
+
+def test_concurrent_events_share_commits_and_keep_their_own_answers(world: World, monkeypatch) -> None:
+    groups: list[int] = []
+    write = WriteCoalescer._write
+    monkeypatch.setattr(WriteCoalescer, "_write", lambda self, group: groups.append(len(group)) or write(self, group))
+    good = [event_body(world.cylinders[n % 3]) for n in range(40)]
+    twin = dict(good[0])
+    clash = {**good[1], "data": {"net_kg": 9.9}}
+    unknown = event_body("AAAAAAAAAAA")
+    before = world.counts()["events"]
+    answers = asyncio.run(_post_all(world, create_app(ledger=world.ledger), [*good, twin, clash, unknown]))
+    statuses = [answer.status_code for answer in answers]
+    assert sorted(statuses[:40] + statuses[40:41]) == [200] + [201] * 40  # the twin: whichever came second
+    assert statuses[41:] == [409, 404]
+    assert answers[0].json()["event"]["id"] == answers[40].json()["event"]["id"]
+    assert world.counts()["events"] == before + 40
+    assert max(groups) > 1 and sum(groups) == 43  # shared, and each event written once
+
+
+def test_one_poisoned_event_does_not_take_its_group_down(world: World, monkeypatch) -> None:
+    poison = event_body(world.cylinders[0], idempotency_key=f"poison-{uuid.uuid4()}")
+    record_batch = world.ledger.record_batch
+
+    def fragile(connection, actor, items, now=None):
+        if any(getattr(item, "idempotency_key", "") == poison["idempotency_key"] for item in items):
+            raise RuntimeError("a bug that only this event triggers")
+        return record_batch(connection, actor, items, now)
+
+    monkeypatch.setattr(world.ledger, "record_batch", fragile)
+    bodies = [event_body(world.cylinders[n % 3]) for n in range(10)] + [poison]
+    before = world.counts()["events"]
+    answers = asyncio.run(_post_all(world, create_app(ledger=world.ledger), bodies))
+    assert [answer.status_code for answer in answers] == [201] * 10 + [500]
+    assert answers[-1].headers["content-type"] == "application/problem+json"
+    assert world.counts()["events"] == before + 10
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_groups_never_exceed_the_limit(world: World, monkeypatch, limit: int) -> None:
+    groups: list[int] = []
+    write = WriteCoalescer._write
+    monkeypatch.setattr(WriteCoalescer, "_write", lambda self, group: groups.append(len(group)) or write(self, group))
+    app = create_app(ledger=world.ledger)
+    app.state.coalescer.limit = limit
+    answers = asyncio.run(_post_all(world, app, [event_body(world.cylinders[n % 3]) for n in range(12)]))
+    assert {answer.status_code for answer in answers} == {201}
+    assert max(groups) <= limit and sum(groups) == 12
