@@ -2,6 +2,8 @@
 
     public     GET /c/{code}: what a phone camera opens from a label (no login, no personal data)
     account    sign-in with an account's bearer token, kept in an HttpOnly cookie; sign-out
+    trace      the inspector's one-screen story of a cylinder, its proofs, field reports
+    scan       camera frames decoded on the server (zxing-cpp), scans checked online
 
 The pages share the API's ledger, accounts and roles; docs/pages.md says who sees what.
 ``router`` collects every page route; ``STATIC`` is the folder of the assets they load.
@@ -14,14 +16,14 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from . import account, public
+from . import account, public, scan, trace
 
 __all__ = ["router", "STATIC", "static_files"]
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for module in (public, account):
+for module in (public, account, trace, scan):
     router.include_router(module.router)
 
 

@@ -1,0 +1,140 @@
+"""The inspector's page: a cylinder's whole life on one screen, its proofs, and field reports.
+
+``/trace`` asks for a code (camera or keyboard); ``/trace/{code}`` shows the
+origin, the holders with their times, who answers now, the chain and the open
+findings; ``/trace/{code}/proof`` checks the cylinder's bundle against the
+signed checkpoint and shows each event's inclusion proof. Every signed-in
+account may read it, as the API lets every account read cylinders and events;
+inspectors and regulators also record a field report here.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Path, Query
+from fastapi.responses import RedirectResponse, Response
+from starlette.requests import Request
+
+from ledger import tracecode
+from ledger.bundle import verify_bundle
+from ledger.domain import EventKind, NewEvent, format_time, parse_time
+from ledger.errors import NotFound, ProofInvalid
+from ledger.wire import event_json
+
+from .. import permissions
+from ..deps import LedgerDep, ReadConn, WriteConn
+from .public import code_problem, label_check, split_scan
+from .render import PageError, PageRoute, render
+from .roles import OVERSIGHT, REPORTERS
+from .session import AnyAccount, check_form
+
+router = APIRouter(route_class=PageRoute)
+Code = Annotated[str, Path(max_length=64)]
+NOTE_LIMIT = 2000
+
+
+def canonical_or_page(request: Request, code: str):
+    """The canonical code, or the look-up page explaining what is wrong with ``code``."""
+    try:
+        return tracecode.normalize(code), None
+    except tracecode.TraceCodeError as error:
+        return None, render(request, "trace_lookup.html", status=404, problem=code_problem(error), typed=code)
+
+
+def _events(ledger, connection, code: str, overseer: bool) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The chain as the API shows it, and names for the ids in it: parties for everyone, people for overseers
+    (the API shows a party's people only to that party and to overseers); end users stay opaque references."""
+    history = [event_json(e) for e in ledger.history(connection, code)]
+    names: dict[str, str] = {}
+    for party in {e["party"] for e in history} | {e["to"] for e in history if e["to"]}:
+        try:
+            names[party] = ledger.party(connection, party).name
+        except NotFound:
+            continue
+    if overseer:
+        for party in {e["party"] for e in history}:
+            names.update({person.id: person.name for person in ledger.people(connection, party)})
+    return history, names
+
+
+@router.get("/trace")
+def trace_lookup(request: Request, session: AnyAccount, code: Annotated[str, Query(max_length=600)] = ""):
+    if not code.strip():
+        return render(request, "trace_lookup.html", problem=None, typed="")
+    text, signature = split_scan(code)
+    canonical, page = canonical_or_page(request, text)
+    if page is not None:
+        return page
+    query = f"?{urlencode({'s': signature})}" if signature else ""
+    return RedirectResponse(f"/trace/{canonical}{query}", status_code=303)
+
+
+@router.get("/trace/{code}")
+def trace_page(request: Request, code: Code, session: AnyAccount, connection: ReadConn, ledger: LedgerDep,
+               s: Annotated[str | None, Query(max_length=200)] = None,
+               reported: Annotated[int | None, Query()] = None):
+    canonical, page = canonical_or_page(request, code)
+    if page is not None:
+        return page
+    if canonical != code:
+        return RedirectResponse(f"/trace/{canonical}", status_code=301)
+    try:
+        trace = ledger.trace(connection, canonical)
+    except NotFound:
+        return render(request, "trace_lookup.html", status=404, problem="unregistered",
+                      typed=tracecode.printed(canonical))
+    events, names = _events(ledger, connection, canonical, session.can(OVERSIGHT))
+    return render(request, "trace.html", trace=trace, events=events, by_id={e["id"]: e for e in events}, names=names,
+                  printed=tracecode.printed(canonical), label=label_check(canonical, s, ledger),
+                  reporter=session.can(REPORTERS), overseer=session.can(OVERSIGHT),
+                  report_key=f"page-report-{uuid.uuid4()}", report_at=format_time(datetime.now(timezone.utc)),
+                  reported=bool(reported))
+
+
+@router.post("/trace/{code}/report")
+def field_report(request: Request, code: Code, session: AnyAccount, connection: WriteConn, ledger: LedgerDep,
+                 note: Annotated[str, Form(max_length=NOTE_LIMIT)] = "", key: Annotated[str, Form(max_length=128)] = "",
+                 at: Annotated[str, Form(max_length=40)] = "", csrf: Annotated[str, Form(max_length=100)] = ""):
+    """A field observation (``report`` event) recorded for the inspector's regulator party.
+
+    The form carries its idempotency key and the moment it was opened at the cylinder, so the same
+    form sent twice (a double tap, a retry on a bad network) is one report."""
+    check_form(request, session, csrf)
+    canonical = tracecode.normalize(code)
+    party = permissions.check_kind(session.actor, EventKind.REPORT)
+    if not note.strip():
+        raise PageError("trace.report_empty", 422)
+    occurred = parse_time(at, "at") if at else datetime.now(timezone.utc)
+    event = NewEvent(canonical, EventKind.REPORT, occurred, party, key or f"page-report-{uuid.uuid4()}",
+                     data={"note": note.strip()})
+    ledger.record(connection, session.actor, event)
+    return RedirectResponse(f"/trace/{canonical}?reported=1#report", status_code=303)
+
+
+@router.get("/trace/{code}/proof")
+def proof_page(request: Request, code: Code, session: AnyAccount, ledger: LedgerDep):
+    """The bundle checked here as ``ledger verify-bundle`` checks it, with each event's inclusion proof."""
+    canonical = tracecode.normalize(code)
+    bundle = ledger.bundle(canonical)
+    try:
+        verified, failure = verify_bundle(bundle, ledger.verifier), None
+    except ProofInvalid as error:
+        verified, failure = None, error.message
+    rows = [{"event": event, "proof": proof} for event, proof in zip(bundle["events"], bundle["proofs"])]
+    return render(request, "proof.html", printed=tracecode.printed(canonical), code=canonical, rows=rows,
+                  checkpoint=bundle["checkpoint"], verified=verified, failure=failure,
+                  vkey=ledger.verifier.vkey())
+
+
+@router.get("/trace/{code}/bundle.json")
+def bundle_file(code: Code, session: AnyAccount, ledger: LedgerDep):
+    """The same bundle as ``GET /v1/cylinders/{id}/bundle``, for a signed-in browser (cookie, not bearer)."""
+    canonical = tracecode.normalize(code)
+    body = json.dumps(ledger.bundle(canonical), ensure_ascii=False, indent=1)
+    return Response(body, media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="{canonical}.bundle.json"', "Cache-Control": "no-store"})
