@@ -1,0 +1,37 @@
+"""`ledger labels`: a printable sheet of the cylinders' signed labels."""
+
+from __future__ import annotations
+
+import subprocess
+
+from ledger import tracecode
+
+from .served import LEDGER
+
+
+def _labels(offline_world, tmp_path, *codes: str) -> subprocess.CompletedProcess:
+    world, url = offline_world
+    env = {"LEDGER_KEY_FILE": str(tmp_path / "log.key"), "LEDGER_LABEL_KEY_FILE": str(tmp_path / "label.key"),
+           "PATH": "/usr/bin:/bin"}
+    return subprocess.run([LEDGER, "labels", *codes, "--out", str(tmp_path / "sheet.pdf"), "--db", url],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_labels_writes_a_pdf_sheet(offline_world, tmp_path) -> None:
+    world, _ = offline_world
+    typed = tracecode.printed(world.cylinders[1]).lower()  # any spelling a person might type
+    done = _labels(offline_world, tmp_path, world.cylinders[0], typed)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "sheet.pdf").read_bytes().startswith(b"%PDF")
+    assert "2 labels on 1 page(s)" in done.stderr
+
+
+def test_labels_refuses_an_unknown_code_and_writes_nothing(offline_world, tmp_path) -> None:
+    world, _ = offline_world
+    unregistered = tracecode.generate()
+    done = _labels(offline_world, tmp_path, world.cylinders[0], unregistered)
+    assert done.returncode == 2 and f"no cylinder {unregistered}" in done.stderr
+    code = world.cylinders[0]
+    typo = _labels(offline_world, tmp_path, ("B" if code[0] != "B" else "C") + code[1:])  # one wrong character
+    assert typo.returncode == 2 and "check character" in typo.stderr.replace("\n", " ")
+    assert not (tmp_path / "sheet.pdf").exists()
