@@ -3,6 +3,9 @@
     public     GET /c/{code}: what a phone camera opens from a label (no login, no personal data)
     account    sign-in with an account's bearer token, kept in an HttpOnly cookie; sign-out
     trace      the inspector's one-screen story of a cylinder, its proofs, field reports
+    dashboard  the regulator's counts, enterprise colours and findings chart
+    risk       risk lists with filters, CSV and XLSX downloads
+    cases      findings and their closed loop (dispatch, handle, supervise, close, reopen)
     scan       camera frames decoded on the server (zxing-cpp), scans checked online
 
 The pages share the API's ledger, accounts and roles; docs/pages.md says who sees what.
@@ -16,14 +19,14 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from . import account, public, scan, trace
+from . import account, cases, dashboard, public, risk, scan, trace
 
 __all__ = ["router", "STATIC", "static_files"]
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for module in (public, account, trace, scan):
+for module in (public, account, trace, dashboard, risk, cases, scan):
     router.include_router(module.router)
 
 

@@ -1,0 +1,120 @@
+"""Findings and their closed loop (流转、处置、督办、反馈): the list, a case's page, its forms.
+
+Each form is one step of ``Ledger.finding_action``; the page offers only the
+steps the case's status and the reader's role allow (``OFFERS``, the loop of
+ledger/oversight.py), and the ledger checks them again.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Query
+from fastapi.responses import RedirectResponse
+from starlette.requests import Request
+
+from ledger.domain import FindingKind, PartyKind, PersonRole, Role
+from ledger.errors import LedgerError, NotFound
+from ledger.wire import event_json
+
+from ..deps import LedgerDep, ReadConn, WriteConn
+from ..errors import status_of
+from .dashboard import region_filter
+from .gather import directory, regions
+from .render import PageError, PageRoute, render
+from .session import Oversight, Session, check_form
+
+router = APIRouter(route_class=PageRoute)
+FindingId = Annotated[int, Path(ge=1, le=2**53)]
+STATUSES = ("open", "dispatched", "handled", "closed", "resolved")
+PAGE = 50
+_REGULATORS = frozenset({Role.REGULATOR, Role.ADMIN})
+# action -> (statuses it starts from, roles that may take it)
+OFFERS: dict[str, tuple[frozenset[str], frozenset[Role]]] = {
+    "dispatch": (frozenset({"open", "dispatched", "handled"}), _REGULATORS),
+    "handle": (frozenset({"dispatched"}), _REGULATORS | {Role.INSPECTOR}),
+    "supervise": (frozenset({"open", "dispatched", "handled"}), _REGULATORS),
+    "close": (frozenset({"open", "dispatched", "handled", "resolved"}), _REGULATORS),
+    "reopen": (frozenset({"closed", "resolved"}), _REGULATORS),
+}
+
+
+def offered(status: str, session: Session) -> list[str]:
+    return [action for action, (starts, roles) in OFFERS.items() if status in starts and session.can(roles)]
+
+
+def _choice(value: str | None, allowed) -> str | None:
+    if not value:
+        return None
+    if value not in allowed:
+        raise PageError("error.bad_request", 422)
+    return value
+
+
+@router.get("/findings")
+def finding_list(request: Request, session: Oversight, connection: ReadConn, ledger: LedgerDep,
+                 kind: Annotated[str | None, Query(max_length=40)] = None,
+                 status: Annotated[str | None, Query(max_length=20)] = None,
+                 region: Annotated[str | None, Query(max_length=6)] = None,
+                 party: Annotated[str | None, Query(max_length=64)] = None,
+                 cylinder: Annotated[str | None, Query(max_length=64)] = None,
+                 cursor: Annotated[str | None, Query(max_length=200)] = None):
+    chosen = {"kind": _choice(kind, {k.value for k in FindingKind}), "status": _choice(status, STATUSES),
+              "region": region_filter(region), "party": party or None, "cylinder": cylinder or None}
+    page = ledger.findings(connection, **chosen, cursor=cursor or None, limit=PAGE)
+    parties = directory(ledger, connection)
+    return render(request, "findings.html", items=page["items"], next_cursor=page["next_cursor"],
+                  first_page=not cursor, chosen=chosen, query={k: v for k, v in chosen.items() if v},
+                  kinds=[k.value for k in FindingKind], statuses=STATUSES, region=chosen["region"] or "",
+                  regions=regions(parties), names={pid: p.name for pid, p in parties.items()})
+
+
+def _evidence(ledger, connection, ids: list[int]) -> list[dict[str, Any]]:
+    found = []
+    for event_id in ids:
+        try:
+            found.append(event_json(ledger.event(connection, event_id)))
+        except NotFound:  # deleted behind the ledger's back: the finding says so itself
+            continue
+    return found
+
+
+def _inspectors(ledger, connection, parties) -> list[str]:
+    """Names a regulator dispatches cases to: the inspectors registered with regulator parties."""
+    names = []
+    for party in parties.values():
+        if party.kind is PartyKind.REGULATOR:
+            names += [p.name for p in ledger.people(connection, party.id) if p.role is PersonRole.INSPECTOR]
+    return sorted(set(names))
+
+
+def case_page(request: Request, session: Session, connection, ledger, finding_id: int, *,
+              problem: str | None = None, done: str | None = None, status: int = 200):
+    finding = ledger.finding(connection, finding_id)
+    parties = directory(ledger, connection)
+    names = {pid: p.name for pid, p in parties.items()}
+    return render(request, "case.html", status=status, f=finding, names=names, problem=problem, done=done,
+                  evidence=_evidence(ledger, connection, finding["events"]),
+                  actions=offered(finding["status"], session), inspectors=_inspectors(ledger, connection, parties))
+
+
+@router.get("/findings/{finding_id}")
+def case(request: Request, finding_id: FindingId, session: Oversight, connection: ReadConn, ledger: LedgerDep,
+         done: Annotated[str | None, Query(max_length=20)] = None):
+    return case_page(request, session, connection, ledger, finding_id, done=_choice(done, OFFERS))
+
+
+@router.post("/findings/{finding_id}/actions")
+def act(request: Request, finding_id: FindingId, session: Oversight, connection: WriteConn, ledger: LedgerDep,
+        action: Annotated[str, Form(max_length=20)], note: Annotated[str, Form(max_length=2000)] = "",
+        assignee: Annotated[str, Form(max_length=200)] = "", csrf: Annotated[str, Form(max_length=100)] = ""):
+    check_form(request, session, csrf)
+    try:
+        ledger.finding_action(connection, session.actor, finding_id, action=action, note=note,
+                              assignee=assignee.strip() or None)
+    except NotFound:
+        raise
+    except LedgerError as error:  # refused before anything is written: shown on the case, to be corrected
+        return case_page(request, session, connection, ledger, finding_id, problem=error.message,
+                         status=status_of(error))
+    return RedirectResponse(f"/findings/{finding_id}?done={action}#history", status_code=303)

@@ -1,0 +1,89 @@
+"""The closed loop on the case pages: dispatch, handle, supervise, close, reopen."""
+
+from __future__ import annotations
+
+import re
+
+from ledger import oversight
+
+from api.pages.cases import OFFERS
+
+from .city import Town
+from .conftest import sign_in
+from .test_public import visible
+
+
+def jump_case(town: Town) -> int:
+    with town.ledger.db.reading() as c:
+        (finding,) = town.ledger.findings(c, cylinder=town.cylinders["jump"])["items"]
+    return finding["id"]
+
+
+def act(client, case: int, csrf: str, action: str, **fields):
+    return client.post(f"/findings/{case}/actions", data={"action": action, "csrf": csrf, **fields})
+
+
+def offered(client, case: int) -> list[str]:
+    return re.findall(r'name="action" value="(\w+)"', client.get(f"/findings/{case}").text)
+
+
+def test_the_pages_offer_the_steps_the_ledgers_loop_allows():
+    loop = oversight._LOOP  # the service's own table: the forms must not offer a step it refuses
+    assert set(OFFERS) == set(loop) == set(oversight.ACTIONS)
+    for action, (starts, _roles) in OFFERS.items():
+        assert starts == frozenset(loop[action][0]), action
+
+
+def test_a_case_goes_round_the_whole_loop(town: Town, client):
+    case = jump_case(town)
+    csrf = sign_in(client, town.tokens["regulator"])
+    page = client.get(f"/findings/{case}").text
+    assert "交接断档" in page and "街角液化气供应站" in page and "待处置" in page
+    assert offered(client, case) == ["dispatch", "supervise", "close"]
+    assert '<option value="钱检查">' in page  # the regulator's inspectors, to dispatch to
+
+    answer = act(client, case, csrf, "dispatch", assignee="钱检查", note="请到街角供应站核查来源")
+    assert answer.status_code == 303 and answer.headers["location"] == f"/findings/{case}?done=dispatch#history"
+    page = visible(client.get(answer.headers["location"]).text)
+    assert "已派发" in page and "承办检查员 钱检查" in page and "请到街角供应站核查来源" in page
+
+    inspector = sign_in(client, town.tokens["inspector"])
+    assert offered(client, case) == ["handle"]
+    assert act(client, case, inspector, "handle", note="已核查：无进货单据，已责令整改").status_code == 303
+
+    csrf = sign_in(client, town.tokens["regulator"])
+    assert act(client, case, csrf, "supervise", note="三日内报送整改材料").status_code == 303
+    assert act(client, case, csrf, "close", note="整改到位，办结").status_code == 303
+    html = client.get(f"/findings/{case}").text
+    assert "已办结" in visible(html) and offered(client, case) == ["reopen"]
+    history = html[html.index('id="history"'):]
+    assert re.findall(r"<li><strong>(\w+)</strong>", history) == ["发现", "派发", "处置", "督办", "办结"]
+    assert act(client, case, csrf, "reopen", note="群众再次举报").status_code == 303
+    assert "待处置" in visible(client.get(f"/findings/{case}").text)
+
+
+def test_a_step_the_status_does_not_allow_is_explained_on_the_case(town: Town, client):
+    case = jump_case(town)
+    csrf = sign_in(client, town.tokens["regulator"])
+    act(client, case, csrf, "close", note="先办结")
+    answer = act(client, case, csrf, "handle", note="太晚了")
+    assert answer.status_code == 409 and "cannot be handled" in answer.text and 'name="action"' in answer.text
+    empty = act(client, case, csrf, "reopen", note=" ")
+    assert empty.status_code == 422 and "note" in empty.text
+
+
+def test_an_inspector_may_only_handle(town: Town, client):
+    case = jump_case(town)
+    csrf = sign_in(client, town.tokens["inspector"])
+    refused = act(client, case, csrf, "dispatch", assignee="钱检查", note="x")
+    assert refused.status_code == 403 and "only a regulator" in refused.text
+
+
+def test_the_list_filters_by_kind_status_and_district(town: Town, client):
+    sign_in(client, town.tokens["regulator"])
+    html = client.get("/findings", params={"kind": "custody_jump"}).text
+    assert html.count('href="/findings/') >= 2 * 2  # two jumps, each linked twice
+    assert "交接未确认" not in visible(html[html.index("<tbody>"):])
+    assert "没有符合条件的问题" in client.get("/findings", params={"region": "330106"}).text
+    assert client.get("/findings", params={"kind": "nonsense"}).status_code == 422
+    assert client.get("/findings", params={"region": "33"}).status_code == 422
