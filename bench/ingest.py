@@ -115,17 +115,19 @@ def ceiling_sqlite(path: Path, batch: int) -> tuple[int, float]:
         "SELECT sql FROM sqlite_master WHERE tbl_name = 'events' AND type IN ('table', 'index') AND sql IS NOT NULL")]
     for sql in schema:
         target.execute(sql)
-    rows = source.execute("SELECT * FROM events ORDER BY id").fetchall()
-    marks = ", ".join("?" * len(rows[0]))
-    start = time.perf_counter()
-    for first in range(0, len(rows), batch):
+    cursor = source.execute("SELECT * FROM events ORDER BY id")
+    marks = ", ".join("?" * len(cursor.description))
+    count, elapsed = 0, 0.0
+    while rows := cursor.fetchmany(batch):  # read outside the timed part, a batch at a time
+        start = time.perf_counter()
         target.execute("BEGIN IMMEDIATE")
-        target.executemany(f"INSERT INTO events VALUES ({marks})", rows[first:first + batch])
+        target.executemany(f"INSERT INTO events VALUES ({marks})", rows)
         target.execute("COMMIT")
-    elapsed = time.perf_counter() - start
+        elapsed += time.perf_counter() - start
+        count += len(rows)
     target.close()
     source.close()
-    return len(rows), elapsed
+    return count, elapsed
 
 
 def ceiling_postgres(url: str, batch: int) -> tuple[int, float]:
@@ -134,15 +136,17 @@ def ceiling_postgres(url: str, batch: int) -> tuple[int, float]:
 
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
         conn.execute("CREATE TABLE ceiling (LIKE events INCLUDING INDEXES)")
-        rows = conn.execute("SELECT * FROM events ORDER BY id").fetchall()
         conn.commit()
-        start = time.perf_counter()
-        for first in range(0, len(rows), batch):
+        count, elapsed, last = 0, 0.0, -1
+        while rows := conn.execute("SELECT * FROM events WHERE id > %s ORDER BY id LIMIT %s", (last, batch)).fetchall():
+            start = time.perf_counter()
             with conn.cursor().copy("COPY ceiling FROM STDIN") as copy:
-                for row in rows[first:first + batch]:
+                for row in rows:
                     copy.write_row(row)
             conn.commit()
-        return len(rows), time.perf_counter() - start
+            elapsed += time.perf_counter() - start
+            count, last = count + len(rows), rows[-1][0]
+        return count, elapsed
 
 
 def main() -> None:
