@@ -7,6 +7,7 @@ worth a look, and serves until Ctrl-C or SIGTERM.
 
 from __future__ import annotations
 
+import signal
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -130,11 +131,25 @@ def serve(settings: Settings, ledger: Ledger, host: str, port: int, console: Con
                                            server_header=False))
     console.print(f"\n[bold green]Serving[/bold green] {settings.base_url}  "
                   f"(API {settings.base_url}/v1, OpenAPI {settings.base_url}/openapi.json) — Ctrl-C stops")
+    # uvicorn drains requests on SIGINT/SIGTERM, then raises the signal again for the
+    # process; both then end here, as a normal stop.
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         server.run()
+    except (KeyboardInterrupt, _Stopped):
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         ledger.db.dispose()
     console.print("stopped")
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived after uvicorn had shut down."""
+
+
+def _stop(signum, frame) -> None:
+    raise _Stopped()
 
 
 def truth_path(db: Path) -> Path:
@@ -155,8 +170,12 @@ def run(*, db: Path, port: int, host: str, seed: int, size: str, now: datetime |
     out = Console(soft_wrap=True, highlight=False)
     err = Console(stderr=True, soft_wrap=True, highlight=False)
     settings = fresh_settings(db, port, host)
-    ledger, built = build(settings, size=size, seed=seed, now=now, console=err, anomaly_rate=anomaly_rate,
-                          tamper=tamper)
+    try:
+        ledger, built = build(settings, size=size, seed=seed, now=now, console=err, anomaly_rate=anomaly_rate,
+                              tamper=tamper)
+    except KeyboardInterrupt:
+        err.print(f"interrupted: {db} holds part of a city; run `ledger demo` again for a whole one")
+        raise SystemExit(130) from None
     with ledger.db.writing() as connection:
         ledger.sweep(connection, built.config.now)  # what only the clock turns into findings
     accounts = create_accounts(ledger, built)
