@@ -4,8 +4,9 @@
 
 For each backend it starts ``ledger serve --workers N`` on a free 127.0.0.1 port
 over a fresh database (parties, a station account, ``--cylinders`` registered
-cylinders), then measures, each phase bounded by ``--seconds`` and
-``--max-requests``:
+cylinders for each phase, so every phase writes chains of similar length: the
+custody rules replay a cylinder's story, so longer chains cost more), then
+measures, each phase bounded by ``--seconds`` and ``--max-requests``:
 
 * single events: ``--clients`` connections each POSTing one ``fill`` to
   /v1/events as fast as answers come; throughput and p50/p99 latency;
@@ -158,7 +159,10 @@ class Served:
 
 
 def prepare(backend: str, folder: Path, cylinders: int) -> tuple[str, dict[str, str], str, list[str]]:
-    """A fresh database with a station account and registered cylinders: (url, env, token, cylinders)."""
+    """A fresh database with a station account and registered cylinders: (url, env, token, cylinders).
+
+    ``cylinders`` per phase: the list holds four slices (HTTP single, HTTP batch, core single, core batch).
+    """
     if backend == "sqlite":
         url = f"sqlite:///{folder / 'bench.db'}"
     else:
@@ -182,7 +186,7 @@ def prepare(backend: str, folder: Path, cylinders: int) -> tuple[str, dict[str, 
         token = ledger.create_account(c, role=Role.COMPANY, party=station.id, name="bench station")
         codes = [ledger.register(c, admin_actor, Registration(
             company.id, f"SN-{n:07d}", "Bench Steel", date(2023, 1, 1), "YSP-15", 15.0, 8, date(2024, 1, 1),
-            date(2028, 1, 1))).event.cylinder for n in range(cylinders)]
+            date(2028, 1, 1))).event.cylinder for n in range(4 * cylinders)]
     ledger.db.dispose()
     env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_KEY_FILE": str(settings.key_file),
            "LEDGER_LABEL_KEY_FILE": str(settings.label_key_file)}
@@ -226,7 +230,8 @@ def batches(codes: list[str], size: int):
 # -- the core without HTTP, on the same database -------------------------------------------------
 
 
-def core_reference(url: str, folder: Path, token: str, codes: list[str], args: argparse.Namespace) -> dict:
+def core_reference(url: str, folder: Path, token: str, codes: tuple[list[str], list[str]],
+                   args: argparse.Namespace) -> dict:
     """Events/s through ``Ledger`` in this process: one transaction per event, then per batch."""
     from ledger.domain import EventKind, NewEvent
 
@@ -235,16 +240,16 @@ def core_reference(url: str, folder: Path, token: str, codes: list[str], args: a
     with ledger.db.reading() as connection:
         actor = ledger.authenticate(connection, token)
 
-    def event(n: int) -> NewEvent:
-        return NewEvent(codes[n % len(codes)], EventKind.FILL, datetime.now(timezone.utc), actor.party,
+    def event(slice_: list[str], n: int) -> NewEvent:
+        return NewEvent(slice_[n % len(slice_)], EventKind.FILL, datetime.now(timezone.utc), actor.party,
                         f"c-{uuid.uuid4()}", data={"net_kg": 14.5})
 
     figures = {}
-    for name, size in (("single", 1), ("batch", args.batch)):
+    for name, size, slice_ in (("single", 1, codes[0]), ("batch", args.batch, codes[1])):
         done, started = 0, time.perf_counter()
-        while time.perf_counter() - started < args.seconds / 2 and done < args.max_requests:
+        while time.perf_counter() - started < args.seconds and done < args.max_requests:
             with ledger.db.writing() as connection:
-                ledger.record_batch(connection, actor, [event(done + k) for k in range(size)])
+                ledger.record_batch(connection, actor, [event(slice_, done + k) for k in range(size)])
             done += size
         figures[name] = done / (time.perf_counter() - started)
     ledger.db.dispose()
@@ -258,6 +263,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="cl-bench-http-") as tmp:
         folder = Path(tmp)
         url, env, token, codes = prepare(backend, folder, args.cylinders)
+        single_codes, batch_codes, core_codes = codes[0::4], codes[1::4], (codes[2::4], codes[3::4])
         (folder / "bare_app.py").write_text(BARE_APP)
         results: dict = {}
         try:
@@ -269,17 +275,17 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict:
             ):
                 server = Served(command, env, folder, name)
                 try:
-                    asyncio.run(drive(server.port, auth, path, singles(codes), 4, 1.0, 500))  # warm-up
-                    single = asyncio.run(drive(server.port, auth, path, singles(codes), args.clients, args.seconds,
-                                               args.max_requests))
+                    asyncio.run(drive(server.port, auth, path, singles(single_codes), 4, 1.0, 500))  # warm-up
+                    single = asyncio.run(drive(server.port, auth, path, singles(single_codes), args.clients,
+                                               args.seconds, args.max_requests))
                     batch_path = "/v1/events/batch" if name == "ledger" else path
-                    batch = asyncio.run(drive(server.port, auth, batch_path, batches(codes, args.batch),
+                    batch = asyncio.run(drive(server.port, auth, batch_path, batches(batch_codes, args.batch),
                                               args.batch_clients, args.seconds, args.max_requests // args.batch + 1))
                     batch["events_per_s"] = batch["rps"] * args.batch
                     results[name] = {"single": single, "batch": batch}
                 finally:
                     server.stop()
-            results["core"] = core_reference(url, folder, token, codes, args)
+            results["core"] = core_reference(url, folder, token, core_codes, args)
         finally:
             drop(url)
         return results
@@ -314,7 +320,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--batch-clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--cylinders", type=int, default=1000)
+    parser.add_argument("--cylinders", type=int, default=1000, help="registered cylinders per phase")
     parser.add_argument("--max-requests", type=int, default=100_000)
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
     args = parser.parse_args()
