@@ -2,10 +2,11 @@
 
     LedgerError subclass          status
     InvalidInput, Rejected        422
+    ProofInvalid                  422  (a proof or signature the client sent does not verify)
     NotFound                      404
     PermissionDenied              403
     Conflict (IdempotencyConflict) 409
-    IntegrityError                500  (the stored ledger fails a cryptographic check)
+    ChainBroken, CheckpointMismatch 500 (the stored ledger fails a cryptographic check: tampering)
     no or unknown bearer token    401
     body too large                413
     not a JSON content type       415
@@ -29,7 +30,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from ledger.errors import (
-    Conflict, IntegrityError, InvalidInput, LedgerError, NotFound, PermissionDenied, Rejected,
+    Conflict, IntegrityError, InvalidInput, LedgerError, NotFound, PermissionDenied, ProofInvalid, Rejected,
 )
 
 __all__ = ["Problem", "FieldError", "PROBLEM", "problem_json", "problem_responses", "status_of", "install"]
@@ -39,7 +40,7 @@ log = logging.getLogger("ledger.api")
 
 _STATUS: tuple[tuple[type[LedgerError], int], ...] = (
     (InvalidInput, 422), (Rejected, 422), (NotFound, 404), (PermissionDenied, 403),
-    (Conflict, 409), (IntegrityError, 500),
+    (Conflict, 409), (ProofInvalid, 422), (IntegrityError, 500),
 )
 _TITLES = {
     400: "Malformed request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
@@ -94,10 +95,9 @@ def ledger_problem(error: LedgerError) -> dict[str, Any]:
     """The problem body of a ledger error (also used for rejected batch items)."""
     status = status_of(error)
     errors = [{"field": error.field, "message": error.message}] if error.field else None
-    slug = "internal-error" if status == 500 else error.code
-    detail = "the stored ledger failed an integrity check; operators must run `ledger verify`" \
-        if status == 500 else error.message
-    return problem_body(status, detail, slug, errors)
+    # Tampering is said out loud: the log is public, and hiding a broken chain would help no one.
+    detail = f"{error.message} (operators: run `ledger verify`)" if status == 500 else error.message
+    return problem_body(status, detail, error.code, errors)
 
 
 def problem_json(status: int, detail: str, *, headers: dict[str, str] | None = None,

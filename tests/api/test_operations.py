@@ -7,6 +7,12 @@ import logging
 
 import pytest
 
+from api.errors import ledger_problem
+from ledger.errors import (
+    ChainBroken, CheckpointMismatch, Conflict, IdempotencyConflict, InvalidInput, NotFound, PermissionDenied,
+    ProofInvalid, Rejected,
+)
+
 from .conftest import World, event_body
 
 
@@ -67,3 +73,18 @@ def test_openapi_documents_every_error_as_a_problem(world: World) -> None:
             if method == "post":
                 assert {"400", "413", "415", "422"} <= errors, (method, path)
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+@pytest.mark.parametrize(("error", "status", "slug"), [
+    (InvalidInput("bad", field="x"), 422, "invalid-input"), (Rejected("no"), 422, "rejected"),
+    (NotFound("none"), 404, "not-found"), (PermissionDenied("no"), 403, "forbidden"),
+    (Conflict("taken"), 409, "conflict"), (IdempotencyConflict("again"), 409, "idempotency-conflict"),
+    (ProofInvalid("does not verify"), 422, "proof-invalid"),
+    (CheckpointMismatch("rewritten"), 500, "checkpoint-mismatch"),
+    (ChainBroken("edited", cylinder="C", seq=3, kind="hash"), 500, "chain-broken"),
+])
+def test_each_ledger_error_maps_to_one_status(error, status: int, slug: str) -> None:
+    body = ledger_problem(error)
+    assert (body["status"], body["type"]) == (status, f"urn:cylinder-ledger:problem:{slug}")
+    assert body["detail"].startswith(error.message)
+    assert body.get("errors") == ([{"field": "x", "message": "bad"}] if error.field else None)
