@@ -46,16 +46,16 @@ def fill_shift(sim: Simulation, station) -> None:
     """Morning at a station: label newcomers, check each empty, fill or set aside for inspection."""
     lines = max(2, len(station.operators))
     start = sim.at(5.5, 20)
-    empties, station.empty = station.empty, []
+    empties, station.empty = [c for c in station.empty if c.active], []
+    newcomers = [c for c in empties if not c.registered and c.owner is station.company]
+    if newcomers:  # label them first: one registration request for the morning's newcomers
+        for cylinder in newcomers:
+            _plant_at_registration(sim, cylinder, station)
+        labelled = [(c, start + timedelta(seconds=6 * n)) for n, c in enumerate(newcomers)]
+        start = sim.outbox.register(station.company.actor, labelled) + sim.seconds(30, 90)
     for n, cylinder in enumerate(empties):
-        if not cylinder.active:
-            continue
         operator = station.operators[n % len(station.operators)]
         at = start + timedelta(seconds=50 * (n // lines) + sim.rng.randint(0, 20))
-        if not cylinder.registered:
-            _plant_at_registration(sim, cylinder, station)
-            sim.outbox.register(cylinder.owner.actor, cylinder, at)
-            at += sim.seconds(40, 90)
         planted = cylinder.plants & {"filled_overdue_inspection", "filled_past_design_life", "filled_by_non_owner"}
         if cylinder.owner is not station.company and not planted:
             station.aside.append(cylinder)  # another company's: its owner collects it

@@ -78,13 +78,20 @@ class Outbox:
         self.scans += 1
         return scan.key
 
-    def register(self, actor: Actor, cylinder: object, at: datetime) -> str:
-        """Registration is online: the trace code is issued by the platform within seconds."""
-        key = self.key()
-        cylinder.registered = True
-        arrival = min(at + timedelta(seconds=self.rng.randint(3, 20)), self.now)
-        self._ready.append(Batch(arrival, f"{actor.party}:register", actor, registrations=[(cylinder, at, key)]))
-        return key
+    def register(self, actor: Actor, labelled: list[tuple[object, datetime]]) -> datetime:
+        """Register newly labelled cylinders in one online request; returns when it was answered.
+
+        Trace codes are issued by the platform, so registration cannot wait for
+        a sync: the request goes out as soon as the last label is scanned.
+        """
+        last = max(at for _, at in labelled)
+        arrival = min(last + timedelta(seconds=self.rng.randint(3, 20)), self.now)
+        for cylinder, _ in labelled:
+            cylinder.registered = True
+            cylinder.scans += 1
+        items = [(cylinder, at, self.key()) for cylinder, at in labelled]
+        self._ready.append(Batch(arrival, f"{actor.party}:register", actor, registrations=items))
+        return arrival
 
     def _delay(self, mobile: bool) -> timedelta:
         if not mobile:  # terminals push their outbox every few minutes

@@ -50,12 +50,16 @@ class Writer:
         with self.ledger.db.writing() as connection:
             for batch in group:
                 now = batch.arrival.astimezone(timezone.utc)
-                for cylinder, at, key in batch.registrations:
-                    registration = cylinder.registration(cylinder.owner.id, at.astimezone(timezone.utc), key)
-                    outcome = self.ledger.register(connection, batch.actor, registration, now=now)
-                    cylinder.code = outcome.event.cylinder
-                    self.registered += 1
-                    written += 1
+                if batch.registrations:
+                    registrations = [cylinder.registration(cylinder.owner.id, at.astimezone(timezone.utc), key)
+                                     for cylinder, at, key in batch.registrations]
+                    outcomes = self.ledger.register_batch(connection, batch.actor, registrations, now=now)
+                    for (cylinder, _, _), outcome in zip(batch.registrations, outcomes):
+                        if outcome.error is not None:
+                            raise outcome.error  # the generator made an invalid registration: a bug
+                        cylinder.code = outcome.event.cylinder
+                    self.registered += len(outcomes)
+                    written += len(outcomes)
                 if not batch.scans:
                     continue
                 events = [self._event(scan) for scan in batch.scans]
