@@ -43,7 +43,7 @@ class Chart:
     height: int
     bars: list[Bar]
     ticks: list[tuple[float, int]]  # (y, value)
-    labels: list[tuple[float, str]]  # (x, text)
+    labels: list[tuple[float, str, str]]  # (x, text, text-anchor)
     left: int
     right_edge: int
     baseline: float
@@ -85,7 +85,12 @@ def stacked_bars(days: list[date], per_day: dict[date, Counter]) -> Chart:
         bars.append(Bar(day, totals[index], {s: per_day[day].get(s, 0) for s in SEVERITIES}, segments))
     ticks = [(round(baseline - value / top * plot_height, 2), value) for value in range(0, top + 1, step)]
     every = max(1, math.ceil(len(days) / 5))
-    labels = [(round(LEFT + i * slot + slot / 2, 2), day.strftime("%m-%d"))
-              for i, day in enumerate(days) if (len(days) - 1 - i) % every == 0]
+    labels = []
+    for i, day in enumerate(days):
+        if (len(days) - 1 - i) % every == 0:
+            x = LEFT + i * slot + slot / 2
+            # the last day's label ends at its bar, so the right edge never cuts it
+            labels.append((round(min(x + slot / 2, WIDTH - RIGHT), 2), day.strftime("%m-%d"), "end")
+                          if i == len(days) - 1 else (round(x, 2), day.strftime("%m-%d"), "middle"))
     return Chart(WIDTH, HEIGHT, bars, ticks, labels, LEFT, WIDTH - RIGHT, baseline, sum(totals),
                  days[0] if days else date.today(), days[-1] if days else date.today())

@@ -32,7 +32,7 @@ UNREGISTERED_COLUMNS = ("cylinder", "scanned_by", "region", "detected_at", "stat
 def filters(reason: str, region: str | None, owner: str | None) -> dict[str, Any]:
     if reason not in REASONS:
         raise PageError("error.reason", 422)
-    if owner is not None and not (owner.isalnum() and len(owner) <= 64):
+    if owner and not (owner.isalnum() and len(owner) <= 64):
         raise PageError("error.bad_request", 422)
     return {"reason": reason, "region": region_filter(region), "owner": owner or None}
 
