@@ -6,6 +6,7 @@
     dashboard  the regulator's counts, enterprise colours and findings chart
     risk       risk lists with filters, CSV and XLSX downloads
     cases      findings and their closed loop (dispatch, handle, supervise, close, reopen)
+    driver     the driver's phone page: scan, queue offline, sync
     scan       camera frames decoded on the server (zxing-cpp), scans checked online
 
 The pages share the API's ledger, accounts and roles; docs/pages.md says who sees what.
@@ -19,14 +20,14 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from . import account, cases, dashboard, public, risk, scan, trace
+from . import account, cases, dashboard, driver, public, risk, scan, trace
 
 __all__ = ["router", "STATIC", "static_files"]
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for module in (public, account, trace, dashboard, risk, cases, scan):
+for module in (public, account, trace, dashboard, risk, cases, driver, scan):
     router.include_router(module.router)
 
 

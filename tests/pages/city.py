@@ -105,7 +105,7 @@ def populate(ledger: Ledger) -> Town:
     town.cylinders["clean"] = town.register()
     town.full_trip(town.cylinders["clean"], user)
     town.cylinders["overdue"] = town.register(made=date(2020, 3, 1), inspected=date(2020, 3, 1), due=date(2023, 3, 1))
-    town.cylinders["old"] = town.register(made=date(2008, 3, 1), inspected=date(2022, 3, 1), due=date(2026, 3, 1))
+    town.cylinders["old"] = town.register(made=date(2008, 3, 1), inspected=date(2022, 3, 1), due=date(2027, 3, 1))
     scrapped = town.cylinders["scrapped"] = town.register()
     town.record("inspection", scrapped, EventKind.RECEIVE, 40)
     town.record("inspection", scrapped, EventKind.SCRAP, 39)
