@@ -1,0 +1,108 @@
+"""Every demo-city benchmark in one run, ending with a table of ratios to the machine's ceilings.
+
+    python bench/run_all.py [--size small|medium|large | --events N] [--backend sqlite|postgresql]
+                            [--keep DIR] [--bare] [--samples 300]
+
+1. the city: built (or reopened from ``--keep``) with the custody rules on;
+   events/s of the generator writing through the whole service. With ``--bare``
+   the same city is also built through the bare core (``Ledger(rules=False)``),
+   which separates the generator's and the core's cost from the rules'. The
+   ceiling is bench/ingest.py's: the same rows written with plain executemany.
+2. bench/trace.py, bench/risk.py, bench/proofs.py on that city;
+3. the full audit (``ledger verify``) next to bench/verify.py's plain re-hash.
+
+bench/ingest.py, bench/verify.py and bench/http.py also run on their own with
+synthetic chains; this suite measures what a city of real stories costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import proofs
+import risk
+import trace
+from common import Timing, add_city_arguments, line, open_city
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import ceiling_sqlite  # noqa: E402
+from verify import plain_rehash  # noqa: E402
+
+from ledger.config import Settings  # noqa: E402
+from ledger.demo import SIZES, CityConfig, build_city  # noqa: E402
+from ledger.keys import ensure_key  # noqa: E402
+from ledger.service import Ledger  # noqa: E402
+from ledger.verify import audit  # noqa: E402
+
+
+def generation(args: argparse.Namespace, city) -> list[str]:
+    lines = []
+    config = CityConfig.for_events(args.events) if args.events else SIZES[args.size]
+    if city.built_in is not None:
+        lines.append(f"city generation, custody rules on: {city.events / city.built_in:,.0f} events/s "
+                     f"({city.events:,} events in {city.built_in:.0f} s)")
+    if not args.bare:
+        return lines
+    with tempfile.TemporaryDirectory(prefix="cl-bare-") as tmp:
+        folder = Path(tmp)
+        settings = Settings(database_url=f"sqlite:///{folder / 'bare.db'}", key_file=folder / "log.key",
+                            label_key_file=folder / "label.key")
+        ensure_key(settings.key_file)
+        ensure_key(settings.label_key_file)
+        bare = Ledger(settings, rules=False)
+        bare.db.migrate()
+        built = build_city(bare, config, args.seed)
+        bare.db.dispose()
+        written = Timing(built.events, built.seconds, [built.seconds])
+        rows, seconds = ceiling_sqlite(folder / "bare.db", 5000)
+        lines.append(line("city generation, bare core (SQLite)", written, "events",
+                          Timing(rows, seconds, [seconds]), "the same rows, sqlite3 executemany"))
+    return lines
+
+
+def verification(city) -> list[str]:
+    rows, plain = plain_rehash(city.ledger)
+    start = time.perf_counter()
+    with city.ledger.db.reading() as connection:
+        breaks = list(audit(connection, city.ledger.verifier))
+    spent = time.perf_counter() - start
+    assert breaks == [], breaks[:3]
+    return [line("full audit (ledger verify)", Timing(rows, spent, [spent]), "events",
+                 Timing(rows, plain, [plain]), "plain re-hash of the same rows")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_city_arguments(parser)
+    parser.add_argument("--bare", action="store_true", help="also build the city through the bare core")
+    parser.add_argument("--samples", type=int, default=300)
+    args = parser.parse_args()
+    city = open_city(args)
+    results: list[str] = []
+    try:
+        for title, step in (("generation", lambda: generation(args, city)),
+                            ("trace", lambda: trace.run(city, args.samples)),
+                            ("risk", lambda: risk.run(city, 30)),
+                            ("proofs", lambda: proofs.run(city, args.samples)),
+                            ("verification", lambda: verification(city))):
+            print(f"== {title}", flush=True)
+            for text in step():
+                print(text, flush=True)
+                results.append(text)
+    finally:
+        city.close()
+    print(f"\n== summary: {city.events:,} events on {args.backend}")
+    for text in results:
+        name = re.sub(r" \(.*", "", text.split(":", 1)[0])
+        rate = re.search(r": ([\d,]+ [a-z]+/s)", text)
+        ratio = re.search(r"ratio (\d+%)", text)
+        print(f"  {name:<40} {rate.group(1) if rate else '':>20} {ratio.group(1) if ratio else '':>6}")
+
+
+if __name__ == "__main__":
+    main()
