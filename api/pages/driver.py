@@ -15,7 +15,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
@@ -30,7 +30,7 @@ from ..deps import LedgerDep, ReadConn, WriteConn
 from ..views import batch_item, parse_item
 from .gather import directory
 from .i18n import Translator, language, local_today
-from .render import PageRoute, render
+from .render import STATIC, PageRoute, render
 from .session import Holder, check_form
 
 router = APIRouter(route_class=PageRoute)
@@ -88,6 +88,13 @@ def driver_page(request: Request, session: Holder, connection: ReadConn, ledger:
                   escorts=[p for p in people if p.role is PersonRole.ESCORT],
                   workers=[p for p in people if p.role is PersonRole.DELIVERY_WORKER],
                   script_strings=script_strings(t))
+
+
+@router.get("/driver/sw.js")
+def service_worker():
+    """The service worker that lets /driver open without a network (static/pages/driver-sw.js)."""
+    return FileResponse(STATIC / "pages" / "driver-sw.js", media_type="text/javascript", headers={
+        "Service-Worker-Allowed": "/driver", "Cache-Control": "no-cache"})
 
 
 @router.post("/driver/sync")

@@ -180,9 +180,16 @@ def events_of(town: Town, code: str, kind: str) -> list:
 def test_a_driver_queues_a_scan_offline_and_it_syncs_once_back_online(site, phone):
     town, base = site
     page = sign_in(phone, base, town.tokens["shop"])
+    assert page.evaluate("navigator.serviceWorker.ready.then(r => !!r.active)")
+    page.reload()  # now through the service worker, which keeps the page for the basement
+    cached = page.evaluate("caches.open('cylinder-ledger-driver-v1').then(c => c.keys())"
+                           ".then(keys => keys.map(r => new URL(r.url).pathname))")
+    assert "/driver" in cached and "/static/pages/driver.js" in cached
+    phone.set_offline(True)
+    page.reload()  # opened with no network at all
+    assert page.inner_text("h1") == "扫码交接"
     code = town.cylinders["clean"]
     page.check("input[name=kind][value=collect]")
-    phone.set_offline(True)
     page.fill("#typed", tracecode.printed(code))
     page.click("#add-scan")
     item = page.locator(f"#queue li[data-key]").first

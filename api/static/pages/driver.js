@@ -262,6 +262,9 @@
   window.addEventListener("storage", function (e) { if (e.key === QUEUE) { render(); showNetwork(); } });
   setInterval(function () { if (navigator.onLine) sync(); }, 30000);
 
+  if ("serviceWorker" in navigator) {  // so the page opens again in a basement (static/pages/driver-sw.js)
+    navigator.serviceWorker.register("/driver/sw.js", { scope: "/driver" }).catch(function () {});
+  }
   restoreChoices();
   showFields();
   render();
