@@ -112,8 +112,10 @@ def error_page(request: Request, error: PageError) -> Response:
     if isinstance(error, SignInNeeded):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
-    return render(request, "error.html", status=error.status, key=error.key, values=error.values,
-                  detail=error.detail)
+    values = dict(error.values)
+    if "role" in values:  # the reader's role, named in the reader's language
+        values["role"] = Translator(language(request)).term("role", values["role"])
+    return render(request, "error.html", status=error.status, key=error.key, values=values, detail=error.detail)
 
 
 def _from_ledger(error: LedgerError) -> PageError:

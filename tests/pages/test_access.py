@@ -40,6 +40,7 @@ def test_a_shop_cannot_open_the_regulators_dashboard_even_in_english(town: Town,
     sign_in(client, town.tokens["shop"])
     answer = client.get("/dashboard", params={"lang": "en"})
     assert answer.status_code == 403 and "Your account (shop) may not open this page" in answer.text
+    assert "你的账户（供应站）无权打开此页" in client.get("/dashboard", params={"lang": "zh"}).text
 
 
 def test_signing_in_keeps_the_token_in_an_httponly_strict_cookie_and_lands_by_role(town: Town, client):
