@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import City, Timing, add_city_arguments, line, measure, open_city, raw_cursor
+from common import City, add_city_arguments, line, measure, open_city, raw_cursor
 
 from ledger.oversight import REASONS
 

@@ -5,32 +5,63 @@ configuration give the same parties, trace codes, events and hashes, because
 every draw comes from ``random.Random(seed)`` and every time from the
 simulated clock (``config.now`` ends the window). The ledger must be migrated
 and empty; the caller owns it and its keys.
+
+The ledger issues trace codes (``ledger.tracecode.generate``) and party, person
+and end-user ids (``ledger.service.new_id``) from the operating system's
+randomness, as it must in production. While a city is built, both draw from
+the seed instead (``seeded_identifiers``); everything else (checks, storage,
+hashing) is the production path. The originals are back before anything is served.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 import time as clock
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
+from .. import service, tracecode
 from ..service import Ledger
 from . import field as regulator
 from .anomalies import Plant, Plants
 from .city import City, found_city
 from .config import LOCAL, CityConfig
 from .fleet import Cylinder
-from .ids import seeded_identifiers
 from .life import Simulation
 from .shops import delivery_rounds, lend_between_shops
 from .stations import fill_shift, inspection_bench, inspection_returns, inspection_shuttle
-from .sync import Outbox
+from .sync import Outbox, Writer
 from .tamper import tamper_with
 from .trucks import supply_trips
-from .writer import Writer
 
-__all__ = ["CityBuild", "build_city"]
+__all__ = ["CityBuild", "build_city", "seeded_identifiers"]
+
+
+_LOCK = threading.Lock()  # one build at a time may swap the generators
+
+
+@contextlib.contextmanager
+def seeded_identifiers(rng: random.Random) -> Iterator[None]:
+    """Within the block, new trace codes and ids come from ``rng``."""
+    alphabet = service._ID_ALPHABET
+
+    def trace_code() -> str:
+        body = "".join(rng.choice(tracecode.ALPHABET) for _ in range(tracecode.BODY_LENGTH))
+        return body + tracecode.check_character(body)
+
+    def new_id(prefix: str, length: int = 7) -> str:
+        return prefix + "".join(rng.choice(alphabet) for _ in range(length))
+
+    with _LOCK:
+        saved = tracecode.generate, service.new_id
+        tracecode.generate, service.new_id = trace_code, new_id
+        try:
+            yield
+        finally:
+            tracecode.generate, service.new_id = saved
 
 
 @dataclass

@@ -9,8 +9,6 @@ empty. Users wait a day when the shop has no full cylinder of their model.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
-
 from ..domain import EventKind
 from .life import Simulation
 from .places import FAR_CITIES, bike_time
