@@ -113,10 +113,10 @@ class CityConfig:
         return self.households + self.restaurants
 
     def estimated_events(self) -> int:
-        """Rough count of events the city writes (about 11 per cylinder exchange)."""
+        """Rough count of events the city writes (about 11 per exchange, fewer while labels roll out)."""
         household = self.households * self.days / 33.0
         restaurant = self.restaurants * 2.6 * self.days / 5.0
-        return int((household + restaurant) * 11.3)
+        return int((household + restaurant) * 9.3)
 
     @classmethod
     def for_events(cls, events: int, **changes: object) -> CityConfig:

@@ -2,9 +2,9 @@
 periodic inspection and scrapping.
 
 The pre-fill check (GB/T 38059) keeps the filling gun shut for a cylinder that
-is overdue for inspection, within weeks of the end of its design life, or not
-the station's company's own: such cylinders go to an inspection station on the
-afternoon shuttle instead. Planted anomalies open the gun anyway.
+is due for inspection or within weeks of the end of its design life (it rides
+the afternoon shuttle to an inspection station instead) and for another
+company's cylinder (set aside). Planted anomalies open the gun anyway.
 """
 
 from __future__ import annotations

@@ -126,7 +126,8 @@ def _drive(sim: Simulation, station, trip: Trip, route: list, depart) -> None:
     if planted_trip is not None:
         note = "no escort on board" if planted_trip == "missing_escort" else "escort's certificate had expired"
         for cylinder, trip_keys in keys.items():
-            if cylinder.registered:
+            # the escort rule reads what the transporter recorded: a cylinder lost before any is not on it
+            if cylinder.registered and not (planted_trip == "missing_escort" and cylinder.withdrawn and len(trip_keys) < 2):
                 plants.plant(planted_trip, cylinder, trip_keys, f"{note} ({trip.crew.vehicle})", day)
 
 
@@ -156,7 +157,9 @@ def _unload_empties(sim: Simulation, station, trip: Trip, data: dict, clock, emp
     divert = None
     others = [s for s in sim.city.stations if s.company is not station.company]
     if others and sim.plants.pending.get("filled_by_non_owner"):
-        candidates = [c for c in empties if c.registered and not c.plants]
+        soon = sim.today + timedelta(days=45)  # its only finding must be the foreign fill
+        candidates = [c for c in empties if c.registered and not c.plants
+                      and c.next_inspection_due > soon and c.life_ends > soon]
         if candidates and sim.plants.due("filled_by_non_owner", sim.day):
             divert = candidates[0]
     at = clock
