@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .city import Town
@@ -102,3 +104,26 @@ def test_the_csrf_token_changes_with_each_sign_in(town: Town, client):
     assert first != second
     code = town.cylinders["clean"]
     assert client.post(f"/trace/{code}/report", data={"note": "x", "csrf": first}).status_code == 403
+
+
+def test_bad_parameters_are_a_page_in_the_readers_language_not_json(town: Town, client):
+    sign_in(client, town.tokens["regulator"])
+    answer = client.get("/findings/not-a-number")
+    assert answer.status_code == 422 and answer.headers["content-type"].startswith("text/html")
+    assert "请求参数有误" in answer.text
+
+
+def test_no_page_loads_anything_from_another_site(town: Town, client):
+    external = re.compile(r'(?:src|href|action)="(?:https?:)?//')
+    sign_in(client, town.tokens["regulator"])
+    pages = ["/", "/signin", "/trace", f"/trace/{town.cylinders['clean']}", f"/trace/{town.cylinders['clean']}/proof",
+             "/dashboard", "/risk", "/findings", f"/c/{town.cylinders['clean']}"]
+    for path in pages:
+        answer = client.get(path)
+        assert answer.status_code == 200 and not external.search(answer.text), path
+        assert "default-src 'self'" in answer.headers["content-security-policy"]
+    sign_in(client, town.tokens["shop"])
+    assert not external.search(client.get("/driver").text)
+    for asset in ("site.css", "camera.js", "driver.js", "tracecode.js", "driver-sw.js", "lookup.js"):
+        body = client.get(f"/static/pages/{asset}").text
+        assert "http://" not in body and "https://" not in body, asset
