@@ -79,6 +79,8 @@ def verify(
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per break, then a summary")] = False,
     public_key: Annotated[Optional[str], typer.Option("--public-key", help="Log verifier key (default: from LEDGER_KEY_FILE)")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64,
+                                         help="Processes re-hashing events (worth it on an otherwise idle multi-core host)")] = 1,
 ) -> None:
     """Audit the whole ledger. Exit 0: intact. Exit 1: each break is listed (cylinder, seq, kind)."""
     settings = _settings(db)
@@ -91,7 +93,8 @@ def verify(
         with Progress(TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} events"),
                       TimeElapsedColumn(), console=err, disable=not show_progress) as progress:
             task = progress.add_task("events", total=total)
-            for found in audit(connection, verifier, progress=lambda n: progress.advance(task, n)):
+            for found in audit(connection, verifier, progress=lambda n: progress.advance(task, n),
+                               database_url=settings.database_url, workers=workers):
                 breaks += 1
                 if as_json:
                     typer.echo(json.dumps(found.as_dict(), ensure_ascii=False))

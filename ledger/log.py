@@ -84,7 +84,10 @@ class LogTree(BaseMerkleTree):
         return leaf_hash(rows.event_hash_at(self.connection, index - 1))
 
     def _get_leaves(self, offset: int, width: int) -> list[bytes]:
-        return [leaf_hash(digest) for digest in rows.event_hashes(self.connection, offset, width)]
+        leaves = [leaf_hash(digest) for digest in rows.event_hashes(self.connection, offset, width)]
+        if len(leaves) != width:  # rows were deleted under the log: no root can be computed honestly
+            raise CheckpointMismatch(f"log positions between {offset} and {offset + width - 1} are missing")
+        return leaves
 
     def _get_size(self) -> int:
         if self._size is None:

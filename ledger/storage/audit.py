@@ -6,18 +6,25 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection
 
-__all__ = ["event_pages", "chain_breaks"]
+__all__ = ["log_size", "event_pages", "chain_breaks"]
 
 _COLUMNS = ("id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
             "location, data, idempotency_key, prev_hash, hash")
 
 
-def event_pages(connection: Connection, page: int = 20_000) -> Iterator[list[tuple]]:
-    """Every stored event row, in log order, a page at a time, through the bare driver (the audit's hot path)."""
+def log_size(connection: Connection) -> int:
+    return connection.exec_driver_sql("SELECT COALESCE(MAX(id) + 1, 0) FROM events").scalar_one()
+
+
+def event_pages(connection: Connection, page: int = 20_000, start: int = 0,
+                end: int | None = None) -> Iterator[list[tuple]]:
+    """Stored event rows with ``start`` <= id < ``end``, in log order, a page at a time, through the
+    bare driver (the audit's hot path)."""
     cursor = connection.connection.cursor()
-    last = -1
+    last = int(start) - 1
+    bound = "" if end is None else f" AND id < {int(end)}"
     while True:
-        cursor.execute(f"SELECT {_COLUMNS} FROM events WHERE id > {last} ORDER BY id LIMIT {int(page)}")
+        cursor.execute(f"SELECT {_COLUMNS} FROM events WHERE id > {last}{bound} ORDER BY id LIMIT {int(page)}")
         rows = cursor.fetchall()
         if not rows:
             return

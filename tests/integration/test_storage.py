@@ -280,3 +280,21 @@ def test_the_log_refuses_to_sign_a_checkpoint_inconsistent_with_the_last(ledger)
     from ledger.log import checkpoints
     with ledger.db.reading() as c:
         assert [cp.size for cp in checkpoints(c)] == [first.size]
+
+
+def test_the_parallel_audit_finds_exactly_what_the_sequential_one_finds(ledger):
+    town = build_town(ledger)
+    a, b = register(ledger, town, 2)
+    with ledger.db.writing() as c:
+        ledger.record_batch(c, town.at_station, [fill(x, town, NOW + timedelta(minutes=m)) for m in range(1, 40) for x in (a, b)],
+                            now=NOW + timedelta(hours=2))
+    ledger.checkpoint()
+    drop_triggers(ledger)
+    with ledger.db.writing() as c:
+        c.exec_driver_sql(f"DELETE FROM events WHERE cylinder = '{b}' AND seq = 20")
+        c.exec_driver_sql(f"UPDATE events SET data = replace(data, '14.5', '15.5') WHERE cylinder = '{a}' AND seq = 7")
+    with ledger.db.reading() as c:
+        sequential = set(audit(c, ledger.verifier))
+        parallel = set(audit(c, ledger.verifier, database_url=ledger.settings.database_url, workers=2))
+    assert parallel == sequential
+    assert {(f.kind, f.cylinder, f.seq) for f in parallel} >= {("chain_tampered", a, 7), ("sequence_gap", b, 21)}
