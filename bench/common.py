@@ -35,7 +35,7 @@ sys.path[:] = _PATH
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ledger.config import Settings  # noqa: E402
-from ledger.demo import SIZES, CityConfig, build_city  # noqa: E402
+from ledger.demo import SIZES, CityConfig, build_city, write_truth  # noqa: E402
 from ledger.keys import ensure_key  # noqa: E402
 from ledger.service import Ledger  # noqa: E402
 
@@ -51,6 +51,7 @@ class City:
     ledger: Ledger
     url: str
     codes: list[str]  # trace codes, in fleet order
+    folder: Path  # where the city, its keys and its planted truth (truth.json) live
     events: int
     built_in: float | None  # seconds, None when reopened
     temporary: bool
@@ -106,7 +107,7 @@ def open_city(args: argparse.Namespace, progress: Callable[[str], None] = print)
     if manifest.exists() and json.loads(manifest.read_text())["wanted"] == wanted:
         stored = json.loads(manifest.read_text())
         progress(f"reusing the city in {folder} ({stored['events']:,} events)")
-        return City(Ledger(settings), settings.database_url, stored["codes"], stored["events"], None, temporary)
+        return City(Ledger(settings), settings.database_url, stored["codes"], folder, stored["events"], None, temporary)
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
     ledger = Ledger(settings)
@@ -125,10 +126,11 @@ def open_city(args: argparse.Namespace, progress: Callable[[str], None] = print)
     with ledger.db.writing() as connection:
         ledger.sweep(connection, config.now)
     codes = [c.code for c in built.fleet if c.code]
+    write_truth(folder / "truth.json", built.truth, built.meta())
     manifest.write_text(json.dumps({"wanted": wanted, "events": built.events, "codes": codes}))
     progress(f"built {built.events:,} events, {len(codes):,} cylinders in {built.seconds:.0f} s "
              f"({built.events / built.seconds:,.0f} events/s, custody rules on)")
-    return City(ledger, settings.database_url, codes, built.events, built.seconds, temporary)
+    return City(ledger, settings.database_url, codes, folder, built.events, built.seconds, temporary)
 
 
 @dataclass

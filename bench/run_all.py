@@ -8,8 +8,10 @@
    the same city is also built through the bare core (``Ledger(rules=False)``),
    which separates the generator's and the core's cost from the rules'. The
    ceiling is bench/ingest.py's: the same rows written with plain executemany.
-2. bench/trace.py, bench/risk.py, bench/proofs.py on that city;
-3. the full audit (``ledger verify``) next to bench/verify.py's plain re-hash.
+2. detection: recall and precision of the ledger's findings against the
+   planted truth, the city's own quality report;
+3. bench/trace.py, bench/risk.py, bench/proofs.py on that city;
+4. the full audit (``ledger verify``) next to bench/verify.py's plain re-hash.
 
 bench/ingest.py, bench/verify.py and bench/http.py also run on their own with
 synthetic chains; this suite measures what a city of real stories costs.
@@ -34,7 +36,7 @@ from ingest import ceiling_sqlite  # noqa: E402
 from verify import plain_rehash  # noqa: E402
 
 from ledger.config import Settings  # noqa: E402
-from ledger.demo import SIZES, CityConfig, build_city  # noqa: E402
+from ledger.demo import ANOMALY_KINDS, SIZES, CityConfig, build_city, quality  # noqa: E402
 from ledger.keys import ensure_key  # noqa: E402
 from ledger.service import Ledger  # noqa: E402
 from ledger.verify import audit  # noqa: E402
@@ -65,6 +67,19 @@ def generation(args: argparse.Namespace, city) -> list[str]:
     return lines
 
 
+def detection(city) -> list[str]:
+    """Recall and precision of the findings against the planted truth (docs/demo.md)."""
+    truth = quality.load_truth(city.folder / "truth.json")
+    with city.ledger.db.reading() as connection:
+        scores = quality.score(truth, quality.from_table(connection), ANOMALY_KINDS)
+    lines = [f"detection of {len(truth):,} planted anomalies: recall "
+             f"{sum(s.detected + s.prevented for s in scores) / max(1, sum(s.planted for s in scores)):.1%}, "
+             f"precision {sum(s.raised - s.false for s in scores) / max(1, sum(s.raised for s in scores)):.1%}"]
+    lines += [f"  {s.kind}: recall {s.recall:.0%}, precision {s.precision:.0%}" for s in scores
+              if (s.recall, s.precision) != (1.0, 1.0)]
+    return lines
+
+
 def verification(city) -> list[str]:
     rows, plain = plain_rehash(city.ledger)
     start = time.perf_counter()
@@ -86,6 +101,7 @@ def main() -> None:
     results: list[str] = []
     try:
         for title, step in (("generation", lambda: generation(args, city)),
+                            ("detection", lambda: detection(city)),
                             ("trace", lambda: trace.run(city, args.samples)),
                             ("risk", lambda: risk.run(city, 30)),
                             ("proofs", lambda: proofs.run(city, args.samples)),
