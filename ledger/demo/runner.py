@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 
 from ..config import Settings
 from ..domain import Role
+from ..errors import InvalidInput
 from ..keys import ensure_key
 from ..service import Ledger
 from . import quality
@@ -27,13 +28,23 @@ __all__ = ["fresh_settings", "create_accounts", "build", "report", "announce", "
 
 
 def fresh_settings(db: Path, port: int, host: str = "127.0.0.1") -> Settings:
-    """Settings for a new demo database at ``db``: the old file, its journal and keys are removed."""
+    """Settings for a new demo database at ``db``: the old file, its journal and keys are removed.
+
+    Only files an earlier ``ledger demo`` made are ever removed: its truth file
+    beside them says so. Anything else there (a real ledger, a signing key)
+    makes this raise ``InvalidInput`` and nothing is touched.
+    """
     db = db.resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
-    log_key, label_key = db.with_name(db.stem + "-log.key"), db.with_name(db.stem + "-label.key")
-    stale = (db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal"), log_key, label_key, truth_path(db))
+    log_key, label_key, marker = db.with_name(db.stem + "-log.key"), db.with_name(db.stem + "-label.key"), truth_path(db)
+    stale = [db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal"), log_key, label_key]
+    foreign = [path for path in stale if path.exists()]
+    if foreign and not marker.exists():
+        raise InvalidInput(f"{foreign[0]} was not made by `ledger demo` (no {marker.name} beside it), so it is "
+                           "left alone: choose another --db")
     for path in stale:
         path.unlink(missing_ok=True)
+    marker.write_text('{"building": true}\n', encoding="utf-8")  # replaced by the truth once built
     return Settings(database_url=f"sqlite:///{db}", key_file=log_key, label_key_file=label_key,
                     log_origin="demo.cylinder-ledger.local/log", base_url=f"http://{host}:{port}")
 
@@ -169,7 +180,11 @@ def run(*, db: Path, port: int, host: str, seed: int, size: str, now: datetime |
     """Everything ``ledger demo`` does, in order."""
     out = Console(soft_wrap=True, highlight=False)
     err = Console(stderr=True, soft_wrap=True, highlight=False)
-    settings = fresh_settings(db, port, host)
+    try:
+        settings = fresh_settings(db, port, host)
+    except InvalidInput as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise SystemExit(2) from None
     try:
         ledger, built = build(settings, size=size, seed=seed, now=now, console=err, anomaly_rate=anomaly_rate,
                               tamper=tamper)

@@ -86,3 +86,21 @@ def test_the_demo_builds_serves_answers_and_stops_cleanly(tmp_path, stop):
         if demo.process.poll() is None:
             demo.process.kill()
             demo.process.wait()
+
+
+def test_the_demo_replaces_only_files_it_made(tmp_path):
+    from ledger.demo.runner import fresh_settings
+    from ledger.errors import InvalidInput
+
+    ledger_db, key = tmp_path / "ledger.db", tmp_path / "ledger-log.key"
+    ledger_db.write_bytes(b"a real ledger")
+    key.write_bytes(b"a real signing key")
+    with pytest.raises(InvalidInput, match="not made by `ledger demo`"):
+        fresh_settings(ledger_db, 8000)
+    assert ledger_db.read_bytes() == b"a real ledger" and key.read_bytes() == b"a real signing key"
+
+    settings = fresh_settings(tmp_path / "demo.db", 8000)  # nothing there yet: fine, and marked as a demo
+    (tmp_path / "demo.db").write_bytes(b"a half-built city")
+    Path(settings.key_file).write_bytes(b"its key")
+    again = fresh_settings(tmp_path / "demo.db", 8000)
+    assert not (tmp_path / "demo.db").exists() and not Path(again.key_file).exists()
