@@ -130,6 +130,9 @@ def open_city(args: argparse.Namespace, progress: Callable[[str], None] = print)
     manifest.write_text(json.dumps({"wanted": wanted, "events": built.events, "codes": codes}))
     progress(f"built {built.events:,} events, {len(codes):,} cylinders in {built.seconds:.0f} s "
              f"({built.events / built.seconds:,.0f} events/s, custody rules on)")
+    if built.rejections or built.missed:
+        progress(f"  the city is not as planned: {len(built.rejections)} scans refused (first: "
+                 f"{built.rejections[:1]}), plants without an opportunity: {built.missed}")
     return City(ledger, settings.database_url, codes, folder, built.events, built.seconds, temporary)
 
 

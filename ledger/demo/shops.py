@@ -104,11 +104,9 @@ def lend_between_shops(sim: Simulation) -> None:
         return
     for lender in sim.city.shops:
         shelf = [c for c in lender.full.get("YSP-15", []) if c.registered]
-        if len(shelf) < 3:
-            continue
         borrowers = [s for s in sim.city.shops if s is not lender and s.company is lender.company]
-        if not borrowers or not sim.plants.due("custody_jump", sim.day):
-            return
+        if len(shelf) < 3 or not borrowers or not sim.plants.due("custody_jump", sim.day):
+            continue
         borrower = min(borrowers, key=lambda s: (s.point.lat - lender.point.lat) ** 2 + (s.point.lon - lender.point.lon) ** 2)
         cylinder = shelf[0]
         lender.full["YSP-15"].remove(cylinder)
@@ -116,5 +114,3 @@ def lend_between_shops(sim: Simulation) -> None:
         key = sim.scan(borrower, borrower.id, False, EventKind.RECEIVE, cylinder, at, person=borrower.clerk)
         borrower.full.setdefault("YSP-15", []).append(cylinder)
         sim.plants.plant("custody_jump", cylinder, [key], f"taken from {lender.name} by {borrower.name}", sim.day)
-        return
-

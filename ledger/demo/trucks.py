@@ -77,7 +77,8 @@ def _drive(sim: Simulation, station, trip: Trip, route: list, depart) -> None:
     elif transporter.lapsed.certificate_until < sim.today and plants.due("certificate_expired", day):
         trip.escort, planted_trip = transporter.lapsed.id, "certificate_expired"
     data = trip.data()
-    ready_by = depart - timedelta(minutes=15)
+    start = depart - timedelta(minutes=35)  # loading begins
+    ready_by = start - timedelta(minutes=5)  # only what was filled before can be loaded
     loads = [(shop, [c for model, n in need.items() if n for c in _take(station, model, n, ready_by)])
              for shop, need in route]
     black = sim.city.black_point
@@ -86,7 +87,6 @@ def _drive(sim: Simulation, station, trip: Trip, route: list, depart) -> None:
         loads.append((black, _take(station, "YSP-15", sim.rng.randint(2, len(ready)), ready_by)))
     keys: dict[Cylinder, list[str]] = {}
     operator = station.operators[0]
-    start = depart - timedelta(minutes=35)
     for i, cylinder in enumerate(c for _, load in loads for c in load):
         at = start + timedelta(seconds=8 * i)
         sent = sim.scan(station, station.id, False, EventKind.DISPATCH, cylinder, at, person=operator,
