@@ -58,7 +58,7 @@ def fill_shift(sim: Simulation, station) -> None:
         at = start + timedelta(seconds=50 * (n // lines) + sim.rng.randint(0, 20))
         planted = cylinder.plants & {"filled_overdue_inspection", "filled_past_design_life", "filled_by_non_owner"}
         if cylinder.owner is not station.company and not planted:
-            station.aside.append(cylinder)  # another company's: its owner collects it
+            station.aside.append(cylinder)  # another company's: set aside, at rest, for its owner
             continue
         reason = None
         if cylinder.life_ends <= sim.today + _SCRAP_MARGIN:

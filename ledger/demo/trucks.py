@@ -135,7 +135,8 @@ def _collect_empties(sim: Simulation, station, shop, trip: Trip, data: dict, clo
     room = sim.config.truck_slots - sum(c.model.slots for c in aboard)
     picked, kept = [], []
     for cylinder, collected in shop.empty:
-        if collected < clock - timedelta(minutes=5) and cylinder.owner is station.company and room >= cylinder.model.slots:
+        # every empty goes, another company's too: left on a shop's shelf it would vanish
+        if collected < clock - timedelta(minutes=5) and room >= cylinder.model.slots:
             picked.append(cylinder)
             room -= cylinder.model.slots
         else:
