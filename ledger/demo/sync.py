@@ -67,7 +67,6 @@ class Outbox:
         self._today: list[tuple[str, Actor, bool, Scan]] = []
         self._open: dict[str, tuple[Batch, datetime]] = {}
         self._ready: list[Batch] = []
-        self.scans = 0
 
     def key(self) -> str:
         """An idempotency key as a device makes one: a random UUID (seeded here)."""
@@ -83,7 +82,6 @@ class Outbox:
             cylinder.scans += 1
         scan = Scan(at, kind, cylinder, actor.party, self.key(), person, to, point, data or {})
         self._today.append((device, actor, mobile, scan))
-        self.scans += 1
         return scan.key
 
     def register(self, actor: Actor, labelled: list[tuple[object, datetime]]) -> datetime:
