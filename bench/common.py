@@ -181,3 +181,17 @@ def line(name: str, timing: Timing, unit: str, ceiling: Timing, how: str) -> str
     p50, p95 = percentile(timing.samples, 0.5) * 1000, percentile(timing.samples, 0.95) * 1000
     return (f"{name}: {timing.rate:,.0f} {unit}/s (p50 {p50:.2f} ms, p95 {p95:.2f} ms); "
             f"ceiling ({how}): {ceiling.rate:,.0f}/s; ratio {timing.rate / ceiling.rate:.0%}")
+
+
+def standalone(doc: str, run: Callable[[City, int], list[str]], count: int, option: str = "--samples") -> None:
+    """The command line of a single benchmark over a demo city: build or reopen it, run, print."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_city_arguments(parser)
+    parser.add_argument(option, dest="count", type=int, default=count)
+    args = parser.parse_args()
+    city = open_city(args)
+    try:
+        for text in run(city, args.count):
+            print(text)
+    finally:
+        city.close()

@@ -14,14 +14,13 @@ verifier-side path costs; for a bundle, that per event of the chain.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
 import random
 import time
 
-from common import City, Timing, add_city_arguments, line, mark, measure, open_city, raw_cursor
+from common import City, Timing, line, mark, measure, raw_cursor, standalone
 
 from ledger.bundle import load_bundle, verify_bundle
 from ledger.log import LogTree, SubrootCache
@@ -95,16 +94,7 @@ def run(city: City, samples: int = 300) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_city_arguments(parser)
-    parser.add_argument("--samples", type=int, default=300)
-    args = parser.parse_args()
-    city = open_city(args)
-    try:
-        for text in run(city, args.samples):
-            print(text)
-    finally:
-        city.close()
+    standalone(__doc__, run, 300)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,8 @@ driver; for the colours, one grouped count of the open findings.
 
 from __future__ import annotations
 
-import argparse
 
-from common import City, add_city_arguments, line, measure, open_city, raw_cursor
+from common import City, line, measure, raw_cursor, standalone
 
 from ledger.oversight import REASONS
 
@@ -57,16 +56,7 @@ def _walk(ledger, connection, reason: str) -> tuple[int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_city_arguments(parser)
-    parser.add_argument("--repeat", type=int, default=50)
-    args = parser.parse_args()
-    city = open_city(args)
-    try:
-        for text in run(city, args.repeat):
-            print(text)
-    finally:
-        city.close()
+    standalone(__doc__, run, 50, option="--repeat")
 
 
 if __name__ == "__main__":

@@ -11,10 +11,9 @@ read the cylinder's event rows with the bare driver, in seq order.
 
 from __future__ import annotations
 
-import argparse
 import random
 
-from common import City, add_city_arguments, line, mark, measure, open_city, raw_cursor
+from common import City, line, mark, measure, raw_cursor, standalone
 
 from ledger.domain import Role
 
@@ -57,16 +56,7 @@ def _over_http(city: City, codes: list[str]):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_city_arguments(parser)
-    parser.add_argument("--samples", type=int, default=500)
-    args = parser.parse_args()
-    city = open_city(args)
-    try:
-        for text in run(city, args.samples):
-            print(text)
-    finally:
-        city.close()
+    standalone(__doc__, run, 500)
 
 
 if __name__ == "__main__":
