@@ -67,7 +67,7 @@ class Station(Site):
     transporters: list[Transporter] = field(default_factory=list)
     full: dict[str, list] = field(default_factory=dict)  # model -> [(cylinder, ready_at)]
     empty: list = field(default_factory=list)  # cylinders waiting to be filled or inspected
-    outbound: list = field(default_factory=list)  # [(cylinder, reason)] for the inspection shuttle
+    outbound: list = field(default_factory=list)  # [(cylinder, reason, checked at)] for the inspection shuttle
     aside: list = field(default_factory=list)  # not to be filled here: another company's, or scrapped
 
 

@@ -51,11 +51,15 @@ def fill_shift(sim: Simulation, station) -> None:
     if newcomers:  # label them first: one registration request for the morning's newcomers
         for cylinder in newcomers:
             _plant_at_registration(sim, cylinder, station)
-        labelled = [(c, start + timedelta(seconds=6 * n)) for n, c in enumerate(newcomers)]
+        labelled = [(c, start + timedelta(seconds=6 * (n // lines))) for n, c in enumerate(newcomers)]
         start = sim.outbox.register(station.company.actor, labelled) + sim.seconds(30, 90)
+    closing = sim.at(20.5)
     for n, cylinder in enumerate(empties):
         operator = station.operators[n % len(station.operators)]
         at = start + timedelta(seconds=50 * (n // lines) + sim.rng.randint(0, 20))
+        if at > closing:  # the lines stop for the night; the rest wait for tomorrow
+            station.empty.append(cylinder)
+            continue
         planted = cylinder.plants & {"filled_overdue_inspection", "filled_past_design_life", "filled_by_non_owner"}
         if cylinder.owner is not station.company and not planted:
             station.aside.append(cylinder)  # another company's: set aside, at rest, for its owner
@@ -66,7 +70,7 @@ def fill_shift(sim: Simulation, station) -> None:
         elif cylinder.next_inspection_due <= sim.today + _INSPECT_MARGIN:
             reason = "inspect"
         if reason is not None and not planted:
-            station.outbound.append((cylinder, reason))
+            station.outbound.append((cylinder, reason, at))
             continue
         _fill(sim, station, cylinder, operator, at, planted)
 
@@ -92,19 +96,20 @@ def _fill(sim: Simulation, station, cylinder: Cylinder, operator: str, at, plant
 
 def inspection_shuttle(sim: Simulation, station) -> None:
     """Afternoon: cylinders due for inspection or scrapping ride to the nearest inspection station."""
-    outbound = station.outbound
     transporter = station.transporters[0]
     crews = sim.crews(transporter)
+    depart = sim.at(14.5, 20)
+    loading = depart - timedelta(minutes=15)
+    outbound = [(c, reason) for c, reason, checked in station.outbound if checked < loading - timedelta(minutes=5)]
     if not outbound or not crews:
         return
-    station.outbound = []
+    station.outbound = [item for item in station.outbound if item[2] >= loading - timedelta(minutes=5)]
     site = min(sim.city.inspection_stations, key=lambda s: km_between(s.point, station.point))
     crew = crews[(sim.day + 1) % len(crews)]
     trip = Trip(transporter, crew, crew.escort.id)
-    depart = sim.at(14.5, 20)
     arrive = depart + truck_time(station.point, site.point)
     for n, (cylinder, reason) in enumerate(outbound):
-        at = depart - timedelta(minutes=15) + timedelta(seconds=8 * n)
+        at = loading + timedelta(seconds=8 * n)
         sim.scan(station, station.id, False, EventKind.DISPATCH, cylinder, at, person=station.operators[0],
                  to=site.id, data=trip.data())
         sim.scan(site, site.id, False, EventKind.RECEIVE, cylinder, arrive + timedelta(seconds=8 * n),
