@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -58,8 +59,10 @@ class City:
 
     def close(self) -> None:
         self.ledger.db.dispose()
-        if self.temporary and self.url.startswith("postgresql"):
-            _drop_postgres(self.url)
+        if self.temporary:
+            if self.url.startswith("postgresql"):
+                _drop_postgres(self.url)
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def add_city_arguments(parser: argparse.ArgumentParser) -> None:
