@@ -114,6 +114,7 @@ class Ledger:
         self.authorize: Authorizer | None = None
         self.after_append: AfterAppend | None = None
         self.on_unregistered: Callable[[Connection, NewEvent, datetime], None] | None = None
+        self.defer_append: Callable[[Connection, Sequence[Event], datetime], None] | None = None
         if rules:
             from .supervision import Supervisor
 
@@ -282,12 +283,16 @@ class Ledger:
         return outcome
 
     def record_batch(
-        self, connection: Connection, actor: Actor, items: Sequence[NewEvent | LedgerError], now: datetime | None = None
+        self, connection: Connection, actor: Actor, items: Sequence[NewEvent | LedgerError], now: datetime | None = None,
+        *, defer_review: bool = False,
     ) -> list[Outcome]:
         """Record each valid item exactly once; report each invalid one with its reason.
 
         Items may already be errors (parsing failed at the edge): they are
         reported in place. One bad item never blocks the others.
+        ``defer_review``: leave the custody rules to ``review`` (a moment later,
+        in another transaction) instead of running them here; the outcomes then
+        carry no findings.
         """
         now = now or _now()
         outcomes: list[Outcome | None] = [None] * len(items)
@@ -332,7 +337,7 @@ class Ledger:
                 fresh.append((index, item))
 
         written = event_rows.append(connection, [event_rows.prepare(item) for _, item in fresh], now, chain)
-        findings = self._after(connection, written, now)
+        findings = self._after(connection, written, now, defer_review)
         by_key = {event.idempotency_key: event for event in written}
         for (index, _), event in zip(fresh, written):
             outcomes[index] = Outcome("created", event, findings=findings.get(event.id, []))
@@ -351,8 +356,12 @@ class Ledger:
         if self.authorize is not None:
             self.authorize(connection, actor, item)
 
-    def _after(self, connection: Connection, written: Sequence[Event], now: datetime) -> dict[int, list[Any]]:
+    def _after(self, connection: Connection, written: Sequence[Event], now: datetime,
+               defer: bool = False) -> dict[int, list[Any]]:
         if not written or self.after_append is None:
+            return {}
+        if defer and self.defer_append is not None:
+            self.defer_append(connection, written, now)
             return {}
         return self.after_append(connection, written, now)
 
@@ -445,6 +454,18 @@ class Ledger:
 
     def risk_enterprises(self, connection: Connection, **filters: Any) -> list[dict[str, Any]]:
         return oversight.risk_enterprises(self, connection, **filters)
+
+    def review(self, connection: Connection, now: datetime | None = None, limit: int = 200) -> int:
+        """Apply the custody rules to up to ``limit`` cylinders a deferred batch left queued; returns how many."""
+        if self.after_append is None:
+            return 0
+        return self.supervisor.review(connection, now or _now(), limit)
+
+    def review_backlog(self, connection: Connection) -> tuple[int, str | None]:
+        """Cylinders waiting for review, and since when the oldest has."""
+        from .storage import findings
+
+        return findings.review_backlog(connection)
 
     def sweep(self, connection: Connection, now: datetime | None = None) -> int:
         """Evaluate the cylinders only the clock can turn into findings (vanished, unconfirmed)."""

@@ -5,7 +5,8 @@
 - ``authorize`` refuses, before anything is written, an event no account of that
   party could record (``ledger.custody.authorize``);
 - ``after_append`` re-evaluates every cylinder a write touched, in the same
-  transaction: the rules run over the cylinder's whole history in the order
+  transaction (``defer`` instead queues them for ``review``, a moment later, in
+  another transaction: what the batch endpoint does): the rules run over the cylinder's whole history in the order
   things happened, new findings are stored, findings a late event explains are
   marked ``resolved`` with a note naming that event, and the cylinder's
   projection (holder, state, inspection due, service life) is rewritten.
@@ -21,7 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import custody, rules
 from .domain import Event, FindingKind, NewEvent, Party, Person, format_time
@@ -34,6 +35,14 @@ from .storage import registry as reg
 __all__ = ["DatabaseRegistry", "RegistryCache", "Supervisor", "SYSTEM"]
 
 SYSTEM = "ledger"  # the actor named in a finding's history when the ledger itself acts
+
+
+class Assessment(NamedTuple):
+    """What the rules make of one cylinder's history as read."""
+
+    history: list[Event]
+    trace: custody.Trace
+    fresh: list[FindingDraft]
 
 
 class RegistryCache:
@@ -93,6 +102,7 @@ class Supervisor:
         ledger.authorize = self.authorize
         ledger.after_append = self.after_append
         ledger.on_unregistered = self.unregistered
+        ledger.defer_append = self.defer
         ledger.supervisor = self
 
     # -- before writing ----------------------------------------------------------
@@ -110,12 +120,53 @@ class Supervisor:
         for event in written:
             triggers[event.cylinder] = event  # the last one written: it explains what resolves
         drafts = self._evaluate(connection, triggers, now)
+        store.dequeue_review(connection, triggers)  # their whole history has just been evaluated
         by_event: dict[int, list[dict]] = defaultdict(list)
         for event in written:
             for finding in drafts.get(event.cylinder, ()):
                 if event.seq in finding["seqs"]:
                     by_event[event.id].append(finding["public"])
         return by_event
+
+    def defer(self, connection: Connection, written: Sequence[Event], now: datetime) -> None:
+        """Leave the written events' cylinders to the reviewer (``review``), in this transaction."""
+        store.enqueue_review(connection, (event.cylinder for event in written), format_time(now))
+
+    def review(self, connection: Connection, now: datetime, limit: int = 200) -> int:
+        """Evaluate up to ``limit`` queued cylinders, longest waiting first, in one transaction; returns how many."""
+        return self.apply_review(connection, self.assess_queued(connection, now, limit), now)
+
+    def assess_queued(self, connection: Connection, now: datetime, limit: int = 200) -> dict[str, Assessment]:
+        """Run the rules over up to ``limit`` queued cylinders; reads only, so any snapshot will do.
+
+        The reviewer does this outside the write transaction, where the replay
+        and the rules cost the appenders nothing; ``apply_review`` then keeps
+        only what still describes the cylinder's whole chain.
+        """
+        return self._assess(connection, store.queued_for_review(connection, limit), now)
+
+    def apply_review(self, connection: Connection, assessed: dict[str, Assessment], now: datetime) -> int:
+        """Store what ``assess_queued`` found, in the write transaction; returns how many cylinders were done.
+
+        A cylinder whose chain grew since it was assessed, or that another
+        process has reviewed meanwhile, is left as the queue has it. The queue
+        row goes in the same transaction as the findings, so a crash in between
+        leaves the cylinder queued, never half-reviewed. On PostgreSQL the
+        cylinders are locked first, in the order appends lock them.
+        """
+        if not assessed:
+            return 0
+        if connection.dialect.name != "sqlite":
+            event_rows.lock_cylinders(connection, assessed)
+        queued = set(store.queued_for_review(connection, len(assessed), among=assessed))
+        heads = event_rows.heads(connection, queued)
+        current = {cylinder: assessment for cylinder, assessment in assessed.items()
+                   if cylinder in queued and assessment.history
+                   and heads.get(cylinder, (None,))[0] == assessment.history[-1].seq}
+        if current:
+            self._apply(connection, current, {}, now, latest_explains=True)
+            store.dequeue_review(connection, current)
+        return len(current)
 
     def sweep(self, connection: Connection, now: datetime) -> int:
         """Evaluate the cylinders the clock may have turned into findings; returns how many."""
@@ -128,18 +179,36 @@ class Supervisor:
         return len(candidates)
 
     def _evaluate(self, connection: Connection, triggers: dict[str, Event | None], now: datetime) -> dict[str, list]:
+        """Assess and apply in one transaction (see ``_assess`` and ``_apply``)."""
+        return self._apply(connection, self._assess(connection, triggers, now), triggers, now)
+
+    def _assess(self, connection: Connection, cylinders, now: datetime) -> dict[str, Assessment]:
+        """Replay each cylinder's whole history and run the rules over it; reads only."""
         registry = self.registry(connection)
         histories: dict[str, list[Event]] = defaultdict(list)
-        for row in store.histories(connection, triggers):
+        for row in store.histories(connection, cylinders):
             histories[row[1]].append(event_rows.from_row(row))
-        stored = store.stored_for(connection, triggers)
+        assessed = {}
+        for cylinder in cylinders:
+            history = histories[cylinder]
+            trace = custody.replay(history, registry, self.config.clock_skew)
+            assessed[cylinder] = Assessment(history, trace, rules.evaluate(history, registry, self.config, now,
+                                                                             trace=trace))
+        return assessed
+
+    def _apply(self, connection: Connection, assessed: dict[str, Assessment], triggers: dict[str, Event | None],
+               now: datetime, latest_explains: bool = False) -> dict[str, list]:
+        """Store new findings, resolve and reopen stored ones, rewrite the projection.
+
+        ``latest_explains``: a finding that no longer holds is explained by the
+        cylinder's newest recorded event (else by its trigger; None: the clock).
+        """
+        stored = store.stored_for(connection, assessed)
         at = format_time(now)
         projection = []
         result: dict[str, list] = {}
-        for cylinder, trigger in triggers.items():
-            history = histories[cylinder]
-            trace = custody.replay(history, registry, self.config.clock_skew)
-            fresh = rules.evaluate(history, registry, self.config, now, trace=trace)
+        for cylinder, (history, trace, fresh) in assessed.items():
+            trigger = history[-1] if latest_explains else triggers.get(cylinder)
             ids = {event.seq: event.id for event in history}
             keyed = {key: id_ for key, _, id_ in stored[cylinder]}
             outcome = rules.reconcile(stored[cylinder], fresh, trigger)

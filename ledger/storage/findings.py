@@ -14,7 +14,7 @@ from . import models as m
 __all__ = [
     "stored_for", "insert_finding", "set_status", "add_action", "get_finding", "actions_of", "list_findings",
     "histories", "write_projection", "risk_cylinders", "party_scores", "cylinders_with_open", "holdings",
-    "sweep_candidates",
+    "sweep_candidates", "enqueue_review", "dequeue_review", "queued_for_review", "review_backlog",
 ]
 
 _CHUNK = 500
@@ -177,3 +177,40 @@ def sweep_candidates(connection: Connection, *, quiet_since: str, open_since: st
         and_(c.state == "in_transit", c.state_since < open_since),
     ))
     return [row[0] for row in connection.execute(query)]
+
+
+# -- the review queue --------------------------------------------------------------------------
+
+
+def enqueue_review(connection: Connection, cylinders: Iterable[str], since: str) -> None:
+    """Queue cylinders for the reviewer; one already queued keeps its place."""
+    rows = [(cylinder, since) for cylinder in sorted(set(cylinders))]
+    if rows:
+        mark = "?" if connection.dialect.name == "sqlite" else "%s"
+        connection.exec_driver_sql(
+            f"INSERT INTO review_queue (cylinder, since) VALUES ({mark}, {mark}) ON CONFLICT (cylinder) DO NOTHING",
+            rows,
+        )
+
+
+def dequeue_review(connection: Connection, cylinders: Iterable[str]) -> None:
+    wanted = sorted(set(cylinders))
+    q = m.review_queue.c
+    for start in range(0, len(wanted), _CHUNK):
+        connection.execute(m.review_queue.delete().where(q.cylinder.in_(wanted[start:start + _CHUNK])))
+
+
+def queued_for_review(connection: Connection, limit: int, among: Iterable[str] | None = None) -> list[str]:
+    """Queued cylinders, longest waiting first; ``among`` narrows to those still queued of a set."""
+    q = m.review_queue.c
+    query = select(q.cylinder).order_by(q.since, q.cylinder).limit(limit)
+    if among is not None:
+        query = query.where(q.cylinder.in_(sorted(set(among))))
+    return [row[0] for row in connection.execute(query)]
+
+
+def review_backlog(connection: Connection) -> tuple[int, str | None]:
+    """How many cylinders wait for review, and since when the oldest has."""
+    q = m.review_queue.c
+    count, oldest = connection.execute(select(func.count(), func.min(q.since))).one()
+    return count, oldest

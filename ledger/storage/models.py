@@ -176,6 +176,15 @@ finding_actions = Table(
     Column("at", TIME, nullable=False),
 )
 
+# Cylinders with events the custody rules have not yet looked at: a batch's events are
+# evaluated by the service's reviewer a moment after they are committed (ledger.supervision).
+review_queue = Table(
+    "review_queue",
+    metadata,
+    Column("cylinder", String(16), ForeignKey("cylinders.id"), primary_key=True),
+    Column("since", TIME, nullable=False),
+)
+
 Index("ix_findings_status_kind", findings.c.status, findings.c.kind)
 
 APPEND_ONLY = ("events", "checkpoints", "finding_actions")
