@@ -19,6 +19,7 @@ from ledger.storage.db import Database
 from . import errors
 from .accounts import AccountCache
 from .coalesce import WriteCoalescer
+from .review import Reviewer
 from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit
 from .pages import router as pages
 from .pages import static_files
@@ -49,11 +50,14 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
         ledger = Ledger(settings, Database(settings.database_url, pool_size=POOL_SIZE))
 
     coalescer = WriteCoalescer(ledger)
+    reviewer = Reviewer(ledger)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        reviewer.start()
         yield
         await coalescer.close()
+        await reviewer.close()
         if owned:  # finish with the pool only once uvicorn has drained in-flight requests
             ledger.db.dispose()
 
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     )
     app.state.ledger = ledger
     app.state.coalescer = coalescer
+    app.state.reviewer = reviewer
     app.state.accounts = AccountCache(token_ttl)
     errors.install(app)
     app.include_router(pages)  # first: the web pages own /c/{code}, the label's public page

@@ -158,8 +158,17 @@ def sweep(db: DbOption = None) -> None:
     from .service import Ledger
 
     ledger = Ledger(_settings(db))
+    reviewed = 0
+    while True:  # first whatever batches left for review (the service does this while it runs)
+        with ledger.db.writing() as connection:
+            done = ledger.review(connection)
+        reviewed += done
+        if not done:
+            break
     with ledger.db.writing() as connection:
         examined = ledger.sweep(connection)
+    if reviewed:
+        typer.echo(f"{reviewed} cylinders reviewed after batches")
     typer.echo(f"{examined} cylinders examined")
 
 

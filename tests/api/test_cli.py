@@ -35,3 +35,24 @@ def test_labels_refuses_an_unknown_code_and_writes_nothing(offline_world, tmp_pa
     typo = _labels(offline_world, tmp_path, ("B" if code[0] != "B" else "C") + code[1:])  # one wrong character
     assert typo.returncode == 2 and "check character" in typo.stderr.replace("\n", " ")
     assert not (tmp_path / "sheet.pdf").exists()
+
+
+def test_sweep_first_reviews_what_batches_left_queued(offline_world, tmp_path) -> None:
+    from datetime import datetime, timezone
+
+    from ledger.domain import EventKind, NewEvent, Role
+    from ledger.service import Actor
+
+    world, url = offline_world
+    ledger, shop = world.ledger, Actor(Role.SHOP, world.parties["shop"], "shop")
+    receipt = NewEvent(world.cylinders[0], EventKind.RECEIVE, datetime.now(timezone.utc), shop.party, "k-sweep-1")
+    with ledger.db.writing() as c:  # a server was killed before its reviewer got to this batch
+        ledger.record_batch(c, shop, [receipt], defer_review=True)
+    env = {"LEDGER_KEY_FILE": str(tmp_path / "log.key"), "LEDGER_LABEL_KEY_FILE": str(tmp_path / "label.key"),
+           "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([LEDGER, "sweep", "--db", url], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "1 cylinders reviewed after batches" in done.stdout
+    with ledger.db.reading() as c:
+        assert ledger.review_backlog(c)[0] == 0
+        assert [f["kind"] for f in ledger.findings(c, cylinder=world.cylinders[0])["items"]] == ["custody_jump"]

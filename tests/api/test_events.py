@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -98,6 +99,28 @@ def test_a_batch_answers_each_item_and_writes_only_the_good_ones(world: World) -
     assert results[3]["event"] == results[0]["event"]
     assert results[2]["event"]["idempotency_key"] == recorded["idempotency_key"]
     assert world.counts()["events"] == before + 2
+
+
+def test_a_batch_is_reviewed_by_the_rules_a_moment_after_it_is_answered(world: World) -> None:
+    jumped = world.cylinders[0]  # the shop scans a receipt nobody dispatched to it: a custody jump
+    items = [event_body(jumped, kind="receive", data={}), event_body(world.cylinders[1], kind="receive", data={})]
+    response = world.client.post("/v1/events/batch", json={"events": items}, headers=world.auth("shop"))
+    assert [r["status"] for r in response.json()["results"]] == ["created", "created"]
+    deadline, kinds = time.monotonic() + 20, []
+    while time.monotonic() < deadline and not kinds:  # the server's reviewer runs in the background
+        page = world.client.get("/v1/findings", params={"cylinder": jumped}, headers=world.auth("regulator")).json()
+        kinds = [finding["kind"] for finding in page["items"]]
+        time.sleep(0.05)
+    assert kinds == ["custody_jump"]
+    deadline = time.monotonic() + 20
+    while _backlog(world) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _backlog(world) == 0
+
+
+def _backlog(world: World) -> int:
+    with world.ledger.db.reading() as connection:
+        return world.ledger.review_backlog(connection)[0]
 
 
 def test_a_truckload_of_1000_is_one_request(world: World) -> None:

@@ -1,0 +1,84 @@
+"""The reviewer: applies the custody rules to the events a batch recorded, a moment later.
+
+``POST /v1/events/batch`` records its events and queues their cylinders
+(``Ledger.record_batch(defer_review=True)``) instead of replaying each one's
+history inside the request: a scanner syncing its outbox gets no findings back
+anyway, and the rules, not the database, would otherwise set the pace of a
+burst of uploads. Each server process runs one reviewer, which takes the queue
+in chunks and naps when it is empty. A chunk's histories are replayed and the
+rules run in a read snapshot, outside the write lock; a short write transaction
+then stores the findings and removes the queue rows together, keeping only the
+cylinders whose chains did not grow meanwhile (those wait for the next chunk).
+
+The queue is a table, so a process killed midway leaves the cylinders queued
+for the next reviewer (or ``ledger sweep``); none is lost. A single event
+(``POST /v1/events``) is still evaluated in its own transaction, because its
+answer lists the findings it raised; that also takes its cylinder off the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timezone
+
+from fastapi.concurrency import run_in_threadpool
+
+from ledger.service import Ledger
+
+__all__ = ["Reviewer"]
+
+log = logging.getLogger("ledger.review")
+
+
+class Reviewer:
+    """One background task per process; ``close`` lets the chunk under way finish."""
+
+    def __init__(self, ledger: Ledger, *, chunk: int = 200, idle: float = 0.25) -> None:
+        self.ledger = ledger
+        self.chunk = chunk
+        self.idle = idle
+        # One task per event loop: an application may be started more than once, on other loops.
+        self._running: dict[asyncio.AbstractEventLoop, tuple[asyncio.Task, asyncio.Event]] = {}
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.ledger.after_append is not None and loop not in self._running:
+            stopping = asyncio.Event()
+            self._running[loop] = (loop.create_task(self._run(stopping)), stopping)
+
+    async def close(self) -> None:
+        running = self._running.pop(asyncio.get_running_loop(), None)
+        if running is not None:
+            task, stopping = running
+            stopping.set()
+            await task
+
+    async def _run(self, stopping: asyncio.Event) -> None:
+        failing_since: float | None = None  # log a streak of failures once a minute, not every nap
+        while not stopping.is_set():
+            try:
+                done = await run_in_threadpool(self._review_chunk)
+                failing_since = None
+            except Exception:  # noqa: BLE001 - a failed chunk stays queued; try again after a nap
+                clock = time.monotonic()
+                if failing_since is None or clock - failing_since > 60:
+                    log.exception("review failed; the cylinders stay queued and are tried again")
+                    failing_since = clock
+                done = 0
+            if done < self.chunk:
+                try:
+                    await asyncio.wait_for(stopping.wait(), self.idle)
+                except TimeoutError:
+                    pass
+
+    def _review_chunk(self) -> int:
+        """Assess a chunk in a read snapshot, then store the outcome in a short write transaction."""
+        supervisor, now = self.ledger.supervisor, datetime.now(timezone.utc)
+        with self.ledger.db.reading() as connection:
+            assessed = supervisor.assess_queued(connection, now, self.chunk)
+        if assessed:
+            with self.ledger.db.writing() as connection:
+                supervisor.apply_review(connection, assessed, now)
+        return len(assessed)
