@@ -10,6 +10,9 @@ advisory lock (see ``ledger.storage.events``).
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,12 +21,89 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
-__all__ = ["Database", "LOG_LOCK"]
+__all__ = ["Database", "LOG_LOCK", "WriterTurn"]
 
 # Key of the PostgreSQL advisory lock that guards log positions.
 LOG_LOCK = 0x6C6F67  # "log"
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class WriterTurn:
+    """Whose turn it is to write a SQLite database, across threads and processes.
+
+    SQLite lets one writer in at a time, and a writer that finds the lock taken
+    polls for it, sleeping longer and longer between tries (up to 100 ms), so
+    under load the lock sits free while writers sleep. Writers of this ledger
+    queue instead on an exclusive ``flock`` of a file beside the database (a
+    thread lock within the process), which hands the turn over the moment it is
+    released; ``BEGIN IMMEDIATE`` then finds the database free. The kernel drops
+    the ``flock`` of a process that dies. One turn per file and process
+    (``for_file``), re-entrant within a thread; a thread that waits longer than
+    SQLite's busy timeout for another of its process gets ``TimeoutError``.
+    """
+
+    _open: dict[Path, WriterTurn] = {}
+    _registry = threading.Lock()
+
+    def __init__(self, path: Path, timeout: float = 60.0) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._users = 0
+        self._fd: int | None = None
+        self._pid = 0
+
+    @classmethod
+    def for_file(cls, path: Path) -> WriterTurn:
+        """The process's turn for ``path``, shared by every ``Database`` on that file; ``release`` it after use."""
+        path = path.resolve()
+        with cls._registry:
+            turn = cls._open.get(path)
+            if turn is None:
+                turn = cls._open[path] = cls(path)
+            turn._users += 1
+            return turn
+
+    def release(self) -> None:
+        with self._registry:
+            self._users -= 1
+            if self._users > 0:
+                return
+            self._open.pop(self.path, None)
+        if self._threads.acquire(blocking=False):  # a writer still inside keeps the file open
+            try:
+                if self._fd is not None and self._pid == os.getpid() and self._depth == 0:
+                    os.close(self._fd)
+                    self._fd = None
+            finally:
+                self._threads.release()
+
+    def __enter__(self) -> None:
+        if not self._threads.acquire(timeout=self.timeout):
+            raise TimeoutError(f"another writer of this process has held {self.path.name} for {self.timeout:g} s")
+        if self._depth == 0:
+            try:
+                fcntl.flock(self._file(), fcntl.LOCK_EX)
+            except BaseException:
+                self._threads.release()
+                raise
+        self._depth += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a forked child must not share the parent's lock
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
 
 
 class Database:
@@ -32,7 +112,11 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
+        self._turn: WriterTurn | None = None
+        self._turn_file: Path | None = None
         if self.dialect == "sqlite":
+            if self.url.database and self.url.database != ":memory:":
+                self._turn_file = Path(self.url.database + "-writer")
             self.writer = self._sqlite_engine(immediate=True, echo=echo)
             self.reader = self._sqlite_engine(immediate=False, echo=echo)
         elif self.dialect == "postgresql":
@@ -77,8 +161,15 @@ class Database:
     @contextlib.contextmanager
     def writing(self) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back on error."""
-        with self.writer.begin() as connection:
-            yield connection
+        if self._turn_file is None:
+            with self.writer.begin() as connection:
+                yield connection
+            return
+        if self._turn is None:  # taken on first use, and again after dispose()
+            self._turn = WriterTurn.for_file(self._turn_file)
+        with self._turn:
+            with self.writer.begin() as connection:
+                yield connection
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -102,6 +193,9 @@ class Database:
             return inspect(connection).has_table("events")
 
     def dispose(self) -> None:
+        if self._turn is not None:
+            self._turn.release()
+            self._turn = None
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()

@@ -1,0 +1,97 @@
+"""SQLite writers queue on a file lock beside the database (ledger.storage.db.WriterTurn)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ledger.storage.db import Database
+
+HOLD = """
+import sys, time
+from ledger.storage.db import Database
+db = Database(sys.argv[1])
+with db.writing():
+    print("writing", flush=True)
+    time.sleep(float(sys.argv[2]))
+print("done", flush=True)
+"""
+
+
+def _hold(url: str, seconds: float) -> subprocess.Popen:
+    child = subprocess.Popen([sys.executable, "-c", HOLD, url, str(seconds)], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[2])
+    assert child.stdout.readline().strip() == "writing"
+    return child
+
+
+def test_a_writer_waits_for_another_process_and_goes_in_the_moment_it_is_done(tmp_path):
+    url = f"sqlite:///{tmp_path / 'turn.db'}"
+    database = Database(url)
+    database.migrate()
+    child = _hold(url, 1.0)
+    try:
+        started = time.perf_counter()
+        with database.writing() as connection:
+            waited = time.perf_counter() - started
+            connection.exec_driver_sql("SELECT 1")
+        assert child.wait(10) == 0 and child.stdout.read().strip() == "done"
+        assert 0.5 < waited < 1.5  # it waited for the other to finish, and no longer than that
+    finally:
+        child.kill()
+        database.dispose()
+
+
+def test_a_killed_writer_leaves_no_lock_behind(tmp_path):
+    url = f"sqlite:///{tmp_path / 'turn.db'}"
+    database = Database(url)
+    database.migrate()
+    child = _hold(url, 60.0)
+    try:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        started = time.perf_counter()
+        with database.writing() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        assert time.perf_counter() - started < 5
+    finally:
+        database.dispose()
+
+
+def test_one_turn_per_file_in_a_process_reentrant_and_bounded(tmp_path):
+    import threading
+
+    from ledger.storage.db import WriterTurn
+
+    first, second = Database(f"sqlite:///{tmp_path / 'turn.db'}"), Database(f"sqlite:///{tmp_path / 'turn.db'}")
+    first.migrate()
+    try:
+        with first.writing():
+            turn = first._turn
+            assert second._turn is None or second._turn is turn
+            assert WriterTurn.for_file(tmp_path / "turn.db-writer") is turn  # shared, not a second flock
+            turn.release()
+            with turn:  # re-entrant within the thread that holds it
+                pass
+            turn.timeout, failed = 0.2, []
+
+            def other_thread() -> None:
+                try:
+                    with second.writing():
+                        pass
+                except TimeoutError as error:
+                    failed.append(error)
+
+            waiter = threading.Thread(target=other_thread)
+            waiter.start()
+            waiter.join(10)
+            assert failed and "held turn.db-writer" in str(failed[0])  # refused like a busy database, not hung
+        turn.timeout = 60.0
+        with second.writing() as connection:  # and once the turn is free, it goes in
+            connection.exec_driver_sql("SELECT 1")
+    finally:
+        first.dispose()
+        second.dispose()
