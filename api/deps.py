@@ -29,7 +29,7 @@ from . import permissions
 from .accounts import AccountCache
 from .coalesce import WriteCoalescer
 
-__all__ = ["LedgerDep", "Coalescer", "ReadConn", "WriteConn", "ProofSlot", "CurrentActor", "Allowed", "json_content", "known_query"]
+__all__ = ["LedgerDep", "Coalescer", "ReadConn", "WriteConn", "WriteSlot", "ProofSlot", "CurrentActor", "Allowed", "json_content", "known_query"]
 
 # At most this many at once per process; the sum (with two connections per proof) stays
 # within the smaller SQLite pool of 15 and the PostgreSQL pool create_app builds (32).
@@ -99,10 +99,17 @@ async def proving() -> AsyncIterator[None]:
     yield
 
 
+async def writing_slot() -> AsyncIterator[None]:
+    yield
+
+
 ReadConn = Annotated[Connection, Depends(read_connection, scope="function", max_concurrency=READERS)]
 WriteConn = Annotated[Connection, Depends(write_connection, scope="function", max_concurrency=WRITERS)]
 # Proof routes sign a checkpoint first (their own short transactions), so they take a slot instead.
 ProofSlot = Annotated[None, Depends(proving, scope="function", max_concurrency=PROVING)]
+# A route that does work before and after its write transaction (a batch: parse, write, answer) takes
+# a writer's slot and opens the transaction itself, so the database's write lock is held only to write.
+WriteSlot = Annotated[None, Depends(writing_slot, scope="function", max_concurrency=WRITERS)]
 
 
 def _unauthenticated(detail: str) -> HTTPException:
