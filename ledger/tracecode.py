@@ -22,6 +22,7 @@ Errors are ``InvalidInput`` subclasses whose message a driver can read as is:
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 from .errors import InvalidInput
@@ -124,6 +125,13 @@ def normalize(text: str) -> str:
     """
     if not isinstance(text, str):
         raise TraceCodeError("a trace code must be text")
+    return _normalized(text)
+
+
+# Every event names a code, and the same codes come back all day: remember the good ones
+# (an exception is never cached, so a bad code is judged afresh each time).
+@functools.lru_cache(maxsize=1 << 16)
+def _normalized(text: str) -> str:
     if len(text) > _MAX_INPUT:
         raise WrongLength(f"a trace code has {LENGTH} characters; this text has {len(text)}")
     symbols = []
