@@ -11,7 +11,9 @@ measures, each phase bounded by ``--seconds`` and ``--max-requests``:
 * single events: ``--clients`` connections each POSTing one ``fill`` to
   /v1/events as fast as answers come; throughput and p50/p99 latency;
 * batches: ``--batch-clients`` connections POSTing /v1/events/batch with
-  ``--batch`` events each; events recorded per second.
+  ``--batch`` events each; events recorded per second, and how long after the
+  last answer the server's reviewers finished applying the custody rules to
+  them (docs/design.md "The review queue").
 
 The core's own rate on the same database, in this process and without HTTP,
 is printed alongside (one transaction per event, then per batch), so the cost
@@ -256,6 +258,22 @@ def core_reference(url: str, folder: Path, token: str, codes: tuple[list[str], l
     return figures
 
 
+def review_lag(url: str, folder: Path, limit: float = 300.0) -> float:
+    """Seconds from the last batch's answer until the server's reviewers have emptied the review queue."""
+    settings = Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key")
+    ledger = Ledger(settings)
+    started = time.perf_counter()
+    try:
+        while time.perf_counter() - started < limit:
+            with ledger.db.reading() as connection:
+                if ledger.review_backlog(connection)[0] == 0:
+                    break
+            time.sleep(0.05)
+        return time.perf_counter() - started
+    finally:
+        ledger.db.dispose()
+
+
 # -- the run ------------------------------------------------------------------------------------
 
 
@@ -282,6 +300,8 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict:
                     batch = asyncio.run(drive(server.port, auth, batch_path, batches(batch_codes, args.batch),
                                               args.batch_clients, args.seconds, args.max_requests // args.batch + 1))
                     batch["events_per_s"] = batch["rps"] * args.batch
+                    if name == "ledger":
+                        batch["review_lag_s"] = review_lag(url, folder)
                     results[name] = {"single": single, "batch": batch}
                 finally:
                     server.stop()
@@ -301,6 +321,7 @@ def report(backend: str, results: dict, args: argparse.Namespace) -> None:
           f"   p99 {bare['single']['p99_ms']:6.1f} ms   ratio {s['rps'] / bare['single']['rps']:.2f}")
     print(f"  batch of {args.batch}            {b['events_per_s']:8,.0f} events/s  p50 {b['p50_ms']:6.1f} ms per batch"
           f"   statuses {b['statuses']}")
+    print(f"  custody rules caught up with the batches {b['review_lag_s']:.1f} s after the last one was answered")
     print(f"  bare FastAPI, same body {bare['batch']['events_per_s']:8,.0f} events/s  "
           f"ratio {b['events_per_s'] / bare['batch']['events_per_s']:.2f}")
     core = results["core"]

@@ -2,6 +2,7 @@
 
     python bench/run_all.py [--size small|medium|large | --events N] [--backend sqlite|postgresql]
                             [--keep DIR] [--bare] [--samples 300]
+                            [--synthetic [--growth-to 10000000] [--plot FILE.svg]]
 
 1. the city: built (or reopened from ``--keep``) with the custody rules on;
    events/s of the generator writing through the whole service. With ``--bare``
@@ -13,14 +14,19 @@
 3. bench/trace.py, bench/risk.py, bench/proofs.py on that city;
 4. the full audit (``ledger verify``) next to bench/verify.py's plain re-hash.
 
-bench/ingest.py, bench/verify.py and bench/http.py also run on their own with
-synthetic chains; this suite measures what a city of real stories costs.
+With ``--synthetic`` it then runs, each as its own process printing its own
+figures and ceilings, the benchmarks over synthetic chains: bench/ingest.py
+(1 million events, bare core and with the custody rules), bench/verify.py
+(1 million), bench/http.py, and bench/growth.py (ingest, verification, trace,
+proofs and risk list from 10^5 to ``--growth-to`` events, 10^7 by default, with
+each stage's memory peak; ``--plot`` draws it).
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -91,11 +97,28 @@ def verification(city) -> list[str]:
                  Timing(rows, plain, [plain]), "plain re-hash of the same rows")]
 
 
+def synthetic(args: argparse.Namespace) -> None:
+    here, python = Path(__file__).resolve().parent, sys.executable
+    runs = [
+        ["ingest.py", "--events", "1000000", "--no-rules"],
+        ["ingest.py", "--events", "1000000"],
+        ["verify.py", "--events", "1000000"],
+        ["http.py", "--backend", args.backend],
+        ["growth.py", "--to", str(args.growth_to), *(["--plot", str(args.plot)] if args.plot else [])],
+    ]
+    for script, *options in runs:
+        print(f"== {script} {' '.join(options)}", flush=True)
+        subprocess.run([python, str(here / script), *options], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_city_arguments(parser)
     parser.add_argument("--bare", action="store_true", help="also build the city through the bare core")
     parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--synthetic", action="store_true", help="then run the synthetic-chain benchmarks too")
+    parser.add_argument("--growth-to", type=int, default=10_000_000, help="bench/growth.py's last stage")
+    parser.add_argument("--plot", type=Path, help="bench/growth.py draws its figures into this SVG")
     args = parser.parse_args()
     city = open_city(args)
     results: list[str] = []
@@ -118,6 +141,8 @@ def main() -> None:
         rate = re.search(r": ([\d,]+ [a-z]+/s)", text)
         ratio = re.search(r"ratio (\d+%)", text)
         print(f"  {name:<40} {rate.group(1) if rate else '':>20} {ratio.group(1) if ratio else '':>6}")
+    if args.synthetic:
+        synthetic(args)
 
 
 if __name__ == "__main__":
