@@ -31,7 +31,10 @@ from .storage import events as event_rows
 
 __all__ = ["SubrootCache", "LogTree", "leaf_hash", "publish_checkpoint", "latest_checkpoint", "checkpoints"]
 
-_LARGE = 1 << 14  # widths above this are split, so memory stays bounded
+# Subtrees wider than this are built from their two halves, each through the cache, so every
+# subtree root down to this width is cached once computed (at most 2n / 2^10 entries), and a
+# proof's sibling that is not cached costs reading at most 2^10 leaves, however large the log.
+_LARGE = 1 << 10
 
 
 def leaf_hash(event_hash: bytes) -> bytes:
