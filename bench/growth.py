@@ -1,6 +1,7 @@
 """How each cost grows with the ledger: one database grown from 10^5 to 10^7 events.
 
     python bench/growth.py [--to 10000000] [--per-cylinder 10] [--batch 1000] [--plot docs/growth.svg]
+    python bench/growth.py --replot --json bench/results/growth.json --plot docs/growth.svg
 
 The ledger grows in stages (10^5, 3·10^5, 10^6, 3·10^6, 10^7 events, up to
 ``--to``) through the bare core's append path, ``Ledger.record_batch`` without
@@ -228,9 +229,9 @@ def plot(stages: list[dict], path: Path) -> None:
 
     sizes = [s["events"] for s in stages]
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name, key in (("ingest (ledger)", "ingest"), ("ingest ceiling", "ingest_ceiling"),
-                      ("verify (ledger)", "verify"), ("verify ceiling", "verify_ceiling")):
-        left.plot(sizes, [s[key] for s in stages], marker="o", label=name,
+    for name, key, colour in (("ingest (ledger)", "ingest", "C0"), ("ingest ceiling", "ingest_ceiling", "C0"),
+                              ("verify (ledger)", "verify", "C2"), ("verify ceiling", "verify_ceiling", "C2")):
+        left.plot(sizes, [s[key] for s in stages], marker="o", label=name, color=colour,
                   linestyle="--" if "ceiling" in name else "-")
     left.set(xscale="log", yscale="log", xlabel="events in the ledger", ylabel="events per second",
              title="Throughput as the ledger grows")
@@ -255,7 +256,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--json", type=Path, default=Path("bench/results/growth.json"))
     parser.add_argument("--plot", type=Path, help="draw the figures into this SVG file")
+    parser.add_argument("--replot", action="store_true", help="only draw --plot from the figures in --json")
     args = parser.parse_args()
+    if args.replot:
+        plot(json.loads(args.json.read_text())["stages"], args.plot)
+        return
     stages = [size for size in STAGES if size <= args.to] or [args.to]
     rng = random.Random(11)
     results: list[dict] = []
