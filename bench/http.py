@@ -1,6 +1,7 @@
 """The HTTP service under load, next to a bare FastAPI endpoint's ceiling measured in the same run.
 
     python bench/http.py [--seconds 8] [--clients 50] [--workers 2] [--backend sqlite|postgresql|both]
+                         [--preload 1000000]
 
 For each backend it starts ``ledger serve --workers N`` on a free 127.0.0.1 port
 over a fresh database (parties, a station account, ``--cylinders`` registered
@@ -160,10 +161,22 @@ class Served:
             self.process.kill()
 
 
-def prepare(backend: str, folder: Path, cylinders: int) -> tuple[str, dict[str, str], str, list[str]]:
+def _load_sibling(name: str):
+    """A module of this folder (its own name keeps the folder off the import path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def prepare(backend: str, folder: Path, cylinders: int,
+            preload: int = 0) -> tuple[str, dict[str, str], str, list[str]]:
     """A fresh database with a station account and registered cylinders: (url, env, token, cylinders).
 
     ``cylinders`` per phase: the list holds four slices (HTTP single, HTTP batch, core single, core batch).
+    ``preload``: first grow the ledger by that many events of other cylinders, through the bare core.
     """
     if backend == "sqlite":
         url = f"sqlite:///{folder / 'bench.db'}"
@@ -190,6 +203,11 @@ def prepare(backend: str, folder: Path, cylinders: int) -> tuple[str, dict[str, 
             company.id, f"SN-{n:07d}", "Bench Steel", date(2023, 1, 1), "YSP-15", 15.0, 8, date(2024, 1, 1),
             date(2028, 1, 1))).event.cylinder for n in range(4 * cylinders)]
     ledger.db.dispose()
+    if preload:
+        _ingest = _load_sibling("ingest")
+        bare = Ledger(settings, rules=False)
+        _ingest.populate(bare, preload, max(1, preload // 10), 1000, progress=lambda *_: None)
+        bare.db.dispose()
     env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_KEY_FILE": str(settings.key_file),
            "LEDGER_LABEL_KEY_FILE": str(settings.label_key_file)}
     return url, env, token, codes
@@ -280,7 +298,9 @@ def review_lag(url: str, folder: Path, limit: float = 300.0) -> float:
 def run_backend(backend: str, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="cl-bench-http-") as tmp:
         folder = Path(tmp)
-        url, env, token, codes = prepare(backend, folder, args.cylinders)
+        if args.preload:
+            print(f"{backend}: preloading {args.preload:,} events through the bare core", flush=True)
+        url, env, token, codes = prepare(backend, folder, args.cylinders, args.preload)
         single_codes, batch_codes, core_codes = codes[0::4], codes[1::4], (codes[2::4], codes[3::4])
         (folder / "bare_app.py").write_text(BARE_APP)
         results: dict = {}
@@ -343,6 +363,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cylinders", type=int, default=1000, help="registered cylinders per phase")
     parser.add_argument("--max-requests", type=int, default=100_000)
+    parser.add_argument("--preload", type=int, default=0,
+                        help="grow the ledger by this many other events first (measure on a large ledger)")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
     args = parser.parse_args()
     args.seconds = min(args.seconds, 60.0)  # bounded, whatever is asked
