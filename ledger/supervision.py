@@ -5,11 +5,12 @@
 - ``authorize`` refuses, before anything is written, an event no account of that
   party could record (``ledger.custody.authorize``);
 - ``after_append`` re-evaluates every cylinder a write touched, in the same
-  transaction (``defer`` instead queues them for ``review``, a moment later, in
-  another transaction: what the batch endpoint does): the rules run over the cylinder's whole history in the order
+  transaction: the rules run over the cylinder's whole history in the order
   things happened, new findings are stored, findings a late event explains are
   marked ``resolved`` with a note naming that event, and the cylinder's
   projection (holder, state, inspection due, service life) is rewritten.
+- ``defer`` instead queues the touched cylinders, for ``review`` to do the same
+  a moment later in other transactions (what the batch endpoint does).
 
 ``sweep`` does the same for cylinders that nobody scanned, for the findings the
 clock alone produces (``vanished``, ``handover_unconfirmed``).
