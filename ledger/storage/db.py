@@ -39,8 +39,12 @@ class WriterTurn:
     thread lock within the process), which hands the turn over the moment it is
     released; ``BEGIN IMMEDIATE`` then finds the database free. The kernel drops
     the ``flock`` of a process that dies. One turn per file and process
-    (``for_file``), re-entrant within a thread; a thread that waits longer than
-    SQLite's busy timeout for another of its process gets ``TimeoutError``.
+    (``for_file``); a thread that waits longer than SQLite's busy timeout for
+    another of its process gets ``TimeoutError``. The turn may be released by
+    another thread than the one that took it (a web framework may enter and
+    leave a request's transaction on different worker threads), so the thread
+    lock is a plain lock, not one that belongs to a thread; a turn is not
+    re-entrant, as SQLite's lock is not.
     """
 
     _open: dict[Path, WriterTurn] = {}
@@ -49,8 +53,7 @@ class WriterTurn:
     def __init__(self, path: Path, timeout: float = 60.0) -> None:
         self.path = path
         self.timeout = timeout
-        self._threads = threading.RLock()
-        self._depth = 0
+        self._threads = threading.Lock()
         self._users = 0
         self._fd: int | None = None
         self._pid = 0
@@ -74,7 +77,7 @@ class WriterTurn:
             self._open.pop(self.path, None)
         if self._threads.acquire(blocking=False):  # a writer still inside keeps the file open
             try:
-                if self._fd is not None and self._pid == os.getpid() and self._depth == 0:
+                if self._fd is not None and self._pid == os.getpid():
                     os.close(self._fd)
                     self._fd = None
             finally:
@@ -83,18 +86,15 @@ class WriterTurn:
     def __enter__(self) -> None:
         if not self._threads.acquire(timeout=self.timeout):
             raise TimeoutError(f"another writer of this process has held {self.path.name} for {self.timeout:g} s")
-        if self._depth == 0:
-            try:
-                fcntl.flock(self._file(), fcntl.LOCK_EX)
-            except BaseException:
-                self._threads.release()
-                raise
-        self._depth += 1
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
 
     def __exit__(self, *_exc: object) -> None:
-        self._depth -= 1
         try:
-            if self._depth == 0 and self._fd is not None:
+            if self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._threads.release()

@@ -61,7 +61,7 @@ def test_a_killed_writer_leaves_no_lock_behind(tmp_path):
         database.dispose()
 
 
-def test_one_turn_per_file_in_a_process_reentrant_and_bounded(tmp_path):
+def test_one_turn_per_file_in_a_process_and_a_bounded_wait(tmp_path):
     import threading
 
     from ledger.storage.db import WriterTurn
@@ -74,8 +74,6 @@ def test_one_turn_per_file_in_a_process_reentrant_and_bounded(tmp_path):
             assert second._turn is None or second._turn is turn
             assert WriterTurn.for_file(tmp_path / "turn.db-writer") is turn  # shared, not a second flock
             turn.release()
-            with turn:  # re-entrant within the thread that holds it
-                pass
             turn.timeout, failed = 0.2, []
 
             def other_thread() -> None:
@@ -95,3 +93,30 @@ def test_one_turn_per_file_in_a_process_reentrant_and_bounded(tmp_path):
     finally:
         first.dispose()
         second.dispose()
+
+
+def test_a_turn_taken_on_one_thread_may_be_given_back_on_another(tmp_path):
+    """FastAPI enters a route's transaction on one worker thread and may leave it on another."""
+    import threading
+
+    database = Database(f"sqlite:///{tmp_path / 'turn.db'}")
+    database.migrate()
+    try:
+        writing, entered, finished = database.writing(), threading.Event(), threading.Event()
+
+        def enter_and_stay() -> None:  # the entering thread is still alive when another leaves
+            writing.__enter__()
+            entered.set()
+            finished.wait(30)
+
+        enterer = threading.Thread(target=enter_and_stay)
+        enterer.start()
+        assert entered.wait(10)
+        writing.__exit__(None, None, None)  # left on this thread
+        database._turn.timeout = 5.0
+        with database.writing() as connection:  # the turn was given back: not held forever
+            connection.exec_driver_sql("SELECT 1")
+        finished.set()
+        enterer.join(10)
+    finally:
+        database.dispose()
