@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -142,6 +143,7 @@ def main() -> None:
         rate = re.search(r": ([\d,]+ [a-z]+/s)", text)
         ratio = re.search(r"ratio (\d+%)", text)
         print(f"  {name:<40} {rate.group(1) if rate else '':>20} {ratio.group(1) if ratio else '':>6}")
+    print(f"  peak memory of this suite's process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
     if args.synthetic:
         synthetic(args)
 
