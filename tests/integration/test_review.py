@@ -9,7 +9,7 @@ import pytest
 from ledger.domain import EventKind, Role
 from ledger.service import Actor
 from tests.conftest import NOW, build_town, register
-from tests.integration.test_supervision import event, record, trip
+from tests.integration.test_supervision import event, record, unconfirmed_handover
 
 
 
@@ -84,10 +84,7 @@ def test_a_late_receipt_in_a_batch_resolves_the_handover_naming_that_receipt(led
     town = build_town(ledger)
     (a,) = register(ledger, town)
     start = NOW + timedelta(hours=1)
-    items = trip(town, a, start)
-    record(ledger, town, items[:2], start + timedelta(hours=1))
-    with ledger.db.writing() as c:
-        ledger.sweep(c, now=start + timedelta(hours=30))
+    items, _ = unconfirmed_handover(ledger, town, a, start)
     assert kinds(ledger, a) == [("handover_unconfirmed", "open")]
     driver = Actor(Role.TRANSPORTER, town.transporter, "driver")
     (late,) = deferred(ledger, driver, items[2:], start + timedelta(hours=31))  # the outbox synced at last

@@ -74,15 +74,21 @@ def test_a_receipt_nobody_dispatched_is_a_custody_jump_stored_once(ledger):
     assert page["items"][0]["history"][0]["action"] == "detect"
 
 
+def unconfirmed_handover(ledger, town, cylinder, start):
+    """A trip whose receipt has not arrived, swept a day later: (the trip's events, the one finding)."""
+    items = trip(town, cylinder, start)
+    record(ledger, town, items[:2], start + timedelta(hours=1))
+    with ledger.db.writing() as c:
+        ledger.sweep(c, now=start + timedelta(hours=30))
+        (finding,) = ledger.findings(c, cylinder=cylinder)["items"]
+    return items, finding
+
+
 def test_a_late_receipt_resolves_the_unconfirmed_handover_with_a_note(ledger):
     town = build_town(ledger)
     (a,) = register(ledger, town)
     start = NOW + timedelta(hours=1)
-    items = trip(town, a, start)
-    record(ledger, town, items[:2], start + timedelta(hours=1))
-    with ledger.db.writing() as c:
-        ledger.sweep(c, now=start + timedelta(hours=30))
-        (finding,) = ledger.findings(c, cylinder=a)["items"]
+    items, finding = unconfirmed_handover(ledger, town, a, start)
     assert finding["kind"] == "handover_unconfirmed" and finding["status"] == "open"
     (late,) = record(ledger, town, items[2:], start + timedelta(hours=31))  # the driver synced at last
     with ledger.db.reading() as c:

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from ledger.storage.db import Database
 
 HOLD = """
@@ -28,10 +30,18 @@ def _hold(url: str, seconds: float) -> subprocess.Popen:
     return child
 
 
-def test_a_writer_waits_for_another_process_and_goes_in_the_moment_it_is_done(tmp_path):
+@pytest.fixture
+def migrated(tmp_path):
+    """A migrated SQLite ledger database and its URL."""
     url = f"sqlite:///{tmp_path / 'turn.db'}"
     database = Database(url)
     database.migrate()
+    yield url, database
+    database.dispose()
+
+
+def test_a_writer_waits_for_another_process_and_goes_in_the_moment_it_is_done(migrated):
+    url, database = migrated
     child = _hold(url, 1.0)
     try:
         started = time.perf_counter()
@@ -42,23 +52,17 @@ def test_a_writer_waits_for_another_process_and_goes_in_the_moment_it_is_done(tm
         assert 0.5 < waited < 1.5  # it waited for the other to finish, and no longer than that
     finally:
         child.kill()
-        database.dispose()
 
 
-def test_a_killed_writer_leaves_no_lock_behind(tmp_path):
-    url = f"sqlite:///{tmp_path / 'turn.db'}"
-    database = Database(url)
-    database.migrate()
+def test_a_killed_writer_leaves_no_lock_behind(migrated):
+    url, database = migrated
     child = _hold(url, 60.0)
-    try:
-        child.send_signal(signal.SIGKILL)
-        child.wait(10)
-        started = time.perf_counter()
-        with database.writing() as connection:
-            connection.exec_driver_sql("SELECT 1")
-        assert time.perf_counter() - started < 5
-    finally:
-        database.dispose()
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    started = time.perf_counter()
+    with database.writing() as connection:
+        connection.exec_driver_sql("SELECT 1")
+    assert time.perf_counter() - started < 5
 
 
 def test_one_turn_per_file_in_a_process_and_a_bounded_wait(tmp_path):
@@ -95,28 +99,24 @@ def test_one_turn_per_file_in_a_process_and_a_bounded_wait(tmp_path):
         second.dispose()
 
 
-def test_a_turn_taken_on_one_thread_may_be_given_back_on_another(tmp_path):
+def test_a_turn_taken_on_one_thread_may_be_given_back_on_another(migrated):
     """FastAPI enters a route's transaction on one worker thread and may leave it on another."""
     import threading
 
-    database = Database(f"sqlite:///{tmp_path / 'turn.db'}")
-    database.migrate()
-    try:
-        writing, entered, finished = database.writing(), threading.Event(), threading.Event()
+    _, database = migrated
+    writing, entered, finished = database.writing(), threading.Event(), threading.Event()
 
-        def enter_and_stay() -> None:  # the entering thread is still alive when another leaves
-            writing.__enter__()
-            entered.set()
-            finished.wait(30)
+    def enter_and_stay() -> None:  # the entering thread is still alive when another leaves
+        writing.__enter__()
+        entered.set()
+        finished.wait(30)
 
-        enterer = threading.Thread(target=enter_and_stay)
-        enterer.start()
-        assert entered.wait(10)
-        writing.__exit__(None, None, None)  # left on this thread
-        database._turn.timeout = 5.0
-        with database.writing() as connection:  # the turn was given back: not held forever
-            connection.exec_driver_sql("SELECT 1")
-        finished.set()
-        enterer.join(10)
-    finally:
-        database.dispose()
+    enterer = threading.Thread(target=enter_and_stay)
+    enterer.start()
+    assert entered.wait(10)
+    writing.__exit__(None, None, None)  # left on this thread
+    database._turn.timeout = 5.0
+    with database.writing() as connection:  # the turn was given back: not held forever
+        connection.exec_driver_sql("SELECT 1")
+    finished.set()
+    enterer.join(10)
