@@ -45,7 +45,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest import ADMIN, T0, open_ledger  # noqa: E402
+from common import Timing, measure, percentile, raw_cursor  # noqa: E402
+from ingest import ADMIN, T0, Twin, open_ledger  # noqa: E402
 from verify import plain_rehash  # noqa: E402
 
 from ledger.domain import EventKind, NewEvent, Paper, PartyKind, Role  # noqa: E402
@@ -69,42 +70,8 @@ def reset_peak_rss() -> None:
         pass
 
 
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    pick = lambda share: 1000 * ordered[min(len(ordered) - 1, int(share * len(ordered)))]  # noqa: E731
-    return {"p50_ms": pick(0.5), "p95_ms": pick(0.95)}
-
-
-class Twin:
-    """The ceiling's table: the same rows written with plain executemany, growing alongside."""
-
-    def __init__(self, source: Path, batch: int) -> None:
-        self.source, self.batch = source, batch
-        self.target = sqlite3.connect(source.with_name("ceiling.db"), isolation_level=None)
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "cache_size=-262144"):
-            self.target.execute(f"PRAGMA {pragma}")
-        with sqlite3.connect(source) as db:
-            schema = [sql for (sql,) in db.execute(
-                "SELECT sql FROM sqlite_master WHERE tbl_name = 'events' AND type IN ('table', 'index') "
-                "AND sql IS NOT NULL")]
-        for sql in schema:
-            self.target.execute(sql)
-
-    def copy(self, first_id: int) -> float:
-        """Write the source's events from ``first_id`` on; returns rows/s of the timed writes."""
-        source = sqlite3.connect(self.source)
-        cursor = source.execute("SELECT * FROM events WHERE id >= ? ORDER BY id", (first_id,))
-        marks = ", ".join("?" * len(cursor.description))
-        count, elapsed = 0, 0.0
-        while rows := cursor.fetchmany(self.batch):
-            start = time.perf_counter()
-            self.target.execute("BEGIN IMMEDIATE")
-            self.target.executemany(f"INSERT INTO events VALUES ({marks})", rows)
-            self.target.execute("COMMIT")
-            elapsed += time.perf_counter() - start
-            count += len(rows)
-        source.close()
-        return count / elapsed
+def percentiles(timing: Timing) -> dict[str, float]:
+    return {"p50_ms": 1000 * percentile(timing.samples, 0.5), "p95_ms": 1000 * percentile(timing.samples, 0.95)}
 
 
 class Grower:
@@ -177,38 +144,18 @@ def read_side(reader: Ledger, grower: Grower, samples: int, rng: random.Random) 
     codes = rng.sample(grower.codes, min(samples, len(grower.codes)))
     result: dict = {}
     with reader.db.reading() as connection:
-        times = []
-        for code in codes:
-            start = time.perf_counter()
-            reader.trace(connection, code)
-            times.append(time.perf_counter() - start)
-        result["trace"] = percentiles(times)
-    raw = reader.db.reader.raw_connection()
-    try:
-        cursor, times = raw.cursor(), []
-        for code in codes:
-            start = time.perf_counter()
-            cursor.execute("SELECT * FROM events WHERE cylinder = ? ORDER BY seq", (code,)).fetchall()
-            times.append(time.perf_counter() - start)
-        result["trace_ceiling"] = percentiles(times)
-    finally:
-        raw.close()
+        result["trace"] = percentiles(measure(codes, lambda code: reader.trace(connection, code)))
+    with raw_cursor(reader) as cursor:
+        sql = "SELECT * FROM events WHERE cylinder = ? ORDER BY seq"
+        result["trace_ceiling"] = percentiles(measure(codes, lambda code: cursor.execute(sql, (code,)).fetchall()))
     start = time.perf_counter()
     checkpoint = reader.checkpoint()
     result["checkpoint_s"] = time.perf_counter() - start
     with reader.db.reading() as connection:
-        times = []
-        for event_id in (rng.randrange(checkpoint.size) for _ in range(samples)):
-            start = time.perf_counter()
-            reader.inclusion(connection, event_id, checkpoint.size)
-            times.append(time.perf_counter() - start)
-        result["inclusion"] = percentiles(times)
-        times = []
-        for _ in range(20):
-            start = time.perf_counter()
-            reader.risk_cylinders(connection, reason="overdue_inspection", limit=100, today=date(2030, 1, 1))
-            times.append(time.perf_counter() - start)
-        result["risk_first_page"] = percentiles(times)
+        ids = [rng.randrange(checkpoint.size) for _ in range(samples)]
+        result["inclusion"] = percentiles(measure(ids, lambda i: reader.inclusion(connection, i, checkpoint.size)))
+        result["risk_first_page"] = percentiles(measure(range(20), lambda _: reader.risk_cylinders(
+            connection, reason="overdue_inspection", limit=100, today=date(2030, 1, 1))))
     return result
 
 
@@ -277,7 +224,8 @@ def main() -> None:
                 ingest = grower.grow_to(size)
                 stage = {"events": size, "ingest": ingest, "ingest_peak_mib": peak_rss_mib()}
                 twin = twin or Twin(folder / "bench.db", args.batch)
-                stage["ingest_ceiling"] = twin.copy(first_id)
+                rows, seconds = twin.copy(first_id)
+                stage["ingest_ceiling"] = rows / seconds
                 stage["ingest_ratio"] = ingest / stage["ingest_ceiling"]
                 stage.update(read_side(reader, grower, args.samples, rng))
                 verify_s, verify_peak, intact = run_verify(url, folder)
@@ -291,6 +239,8 @@ def main() -> None:
         finally:
             ledger.db.dispose()
             reader.db.dispose()
+            if twin is not None:
+                twin.close()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                                                  "sqlite": sqlite3.sqlite_version}, "stages": results}, indent=1))

@@ -13,6 +13,7 @@ into an identical table (same columns, same indexes) with plain ``executemany``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import sqlite3
@@ -104,30 +105,49 @@ def populate(ledger: Ledger, events: int, cylinders: int, batch: int, progress=p
     return {"registration_s": registration, "append_s": spent, "appended": appended}
 
 
+class Twin:
+    """The SQLite ceiling: an identical events table beside the ledger (same columns, indexes,
+    pragmas), written with plain sqlite3 executemany in transactions of ``batch`` rows."""
+
+    def __init__(self, source: Path, batch: int) -> None:
+        self.source, self.batch = source, batch
+        self.target = sqlite3.connect(source.with_name("ceiling.db"), isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "cache_size=-262144"):
+            self.target.execute(f"PRAGMA {pragma}")
+        with contextlib.closing(sqlite3.connect(source)) as db:
+            schema = [sql for (sql,) in db.execute(
+                "SELECT sql FROM sqlite_master WHERE tbl_name = 'events' AND type IN ('table', 'index') "
+                "AND sql IS NOT NULL")]
+        for sql in schema:
+            self.target.execute(sql)
+
+    def copy(self, first_id: int = 0) -> tuple[int, float]:
+        """Write the ledger's events from ``first_id`` on; returns (rows, seconds spent writing)."""
+        source = sqlite3.connect(self.source)
+        cursor = source.execute("SELECT * FROM events WHERE id >= ? ORDER BY id", (first_id,))
+        marks = ", ".join("?" * len(cursor.description))
+        count, elapsed = 0, 0.0
+        while rows := cursor.fetchmany(self.batch):  # read outside the timed part, a batch at a time
+            start = time.perf_counter()
+            self.target.execute("BEGIN IMMEDIATE")
+            self.target.executemany(f"INSERT INTO events VALUES ({marks})", rows)
+            self.target.execute("COMMIT")
+            elapsed += time.perf_counter() - start
+            count += len(rows)
+        source.close()
+        return count, elapsed
+
+    def close(self) -> None:
+        self.target.close()
+
+
 def ceiling_sqlite(path: Path, batch: int) -> tuple[int, float]:
     """Plain sqlite3 executemany of the stored rows into an identical table."""
-    source = sqlite3.connect(path)
-    target_path = path.with_name("ceiling.db")
-    target = sqlite3.connect(target_path, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "cache_size=-262144"):
-        target.execute(f"PRAGMA {pragma}")
-    schema = [sql for (sql,) in source.execute(
-        "SELECT sql FROM sqlite_master WHERE tbl_name = 'events' AND type IN ('table', 'index') AND sql IS NOT NULL")]
-    for sql in schema:
-        target.execute(sql)
-    cursor = source.execute("SELECT * FROM events ORDER BY id")
-    marks = ", ".join("?" * len(cursor.description))
-    count, elapsed = 0, 0.0
-    while rows := cursor.fetchmany(batch):  # read outside the timed part, a batch at a time
-        start = time.perf_counter()
-        target.execute("BEGIN IMMEDIATE")
-        target.executemany(f"INSERT INTO events VALUES ({marks})", rows)
-        target.execute("COMMIT")
-        elapsed += time.perf_counter() - start
-        count += len(rows)
-    target.close()
-    source.close()
-    return count, elapsed
+    twin = Twin(path, batch)
+    try:
+        return twin.copy()
+    finally:
+        twin.close()
 
 
 def ceiling_postgres(url: str, batch: int) -> tuple[int, float]:

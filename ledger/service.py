@@ -28,6 +28,7 @@ from .log import LogTree, SubrootCache, checkpoint_at, latest_checkpoint, publis
 from .signednote import Checkpoint, NoteSigner, NoteVerifier
 from .storage import Connection
 from .storage import events as event_rows
+from .storage import findings as finding_rows
 from .storage import registry as reg
 from .storage.db import Database
 from .wire import event_json
@@ -463,9 +464,7 @@ class Ledger:
 
     def review_backlog(self, connection: Connection) -> tuple[int, str | None]:
         """Cylinders waiting for review, and since when the oldest has."""
-        from .storage import findings
-
-        return findings.review_backlog(connection)
+        return finding_rows.review_backlog(connection)
 
     def sweep(self, connection: Connection, now: datetime | None = None) -> int:
         """Evaluate the cylinders only the clock can turn into findings (vanished, unconfirmed)."""
