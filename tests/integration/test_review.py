@@ -107,3 +107,19 @@ def test_review_takes_the_longest_waiting_first_and_at_most_its_limit(ledger):
     assert [bool(kinds(ledger, code)) for code in codes] == [True, True, False, False, False]
     assert backlog(ledger) == 3
     assert review(ledger, NOW + timedelta(hours=3), limit=10) == 3 and backlog(ledger) == 0
+
+
+def test_an_assessment_overtaken_by_a_new_event_is_not_stored(ledger):
+    town = build_town(ledger)
+    (a,) = register(ledger, town)
+    shop = Actor(Role.SHOP, town.shop, "shop")
+    deferred(ledger, shop, [event(a, EventKind.RECEIVE, town.shop, NOW + timedelta(hours=1))], NOW + timedelta(hours=2))
+    supervisor, now = ledger.supervisor, NOW + timedelta(hours=3)
+    with ledger.db.reading() as c:
+        assessed = supervisor.assess_queued(c, now)
+    deferred(ledger, shop, [event(a, EventKind.RETURN, town.shop, NOW + timedelta(hours=2, minutes=30),
+                                  to=town.transporter)], NOW + timedelta(hours=2, minutes=31))
+    with ledger.db.writing() as c:
+        assert supervisor.apply_review(c, assessed, now) == 0  # the chain grew: that replay is stale
+    assert backlog(ledger) == 1 and kinds(ledger, a) == []
+    assert review(ledger, now) == 1 and kinds(ledger, a) == [("custody_jump", "open")]
