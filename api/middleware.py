@@ -6,10 +6,11 @@ little on the hot path of a driver's scan.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import time
-import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -21,6 +22,24 @@ __all__ = ["BodyTooLarge", "BodyLimit", "AccessLog", "MAX_BODY_BYTES"]
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 access = logging.getLogger("ledger.access")
+
+
+class _RequestIds:
+    """Request ids unique across processes and restarts: a random prefix per process, then a counter.
+
+    Cheaper than a UUID per request (which reads the OS's random source every time).
+    """
+
+    def __init__(self) -> None:
+        self._pid = -1
+
+    def next(self) -> str:
+        if self._pid != os.getpid():  # a forked worker draws its own prefix
+            self._pid, self._prefix, self._count = os.getpid(), os.urandom(4).hex(), itertools.count()
+        return f"{self._prefix}{next(self._count):08x}"
+
+
+_request_ids = _RequestIds()
 
 
 class BodyTooLarge(HTTPException):
@@ -89,7 +108,7 @@ class AccessLog:
             return
         started = time.perf_counter()
         status = 500
-        request_id = uuid.uuid4().hex[:16]
+        request_id = _request_ids.next()
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def observed(message: Message) -> None:

@@ -2,12 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from ledger.wire import event_json
 
-from ..deps import Allowed, Coalescer, LedgerDep, ProofSlot, ReadConn, WriteSlot
+from ..deps import Allowed, LedgerDep, ProofSlot, ReadConn, WriteSlot
 from ..errors import problem_responses
 from ..schemas import BatchIn, BatchOut, EventIn, EventOut, InclusionProof, Recorded
 from ..views import batch_item, new_event, outcome_json, parse_item
@@ -21,12 +21,12 @@ EventId = Annotated[int, Path(ge=0, le=2**53)]
     responses={200: {"model": Recorded, "description": "A repeat of an earlier event (same idempotency_key and content)"},
                **problem_responses(400, 409, 413, 415)},
 )
-async def record_event(body: EventIn, actor: Allowed("events.record"), coalescer: Coalescer):
+async def record_event(body: EventIn, actor: Allowed("events.record"), request: Request):
     """Record one event for the account's party. A repeat answers 200 with the original; same key, other content: 409.
 
     Concurrent requests share one transaction (group commit); each is answered only once it is durable.
     """
-    outcome = await coalescer.record(actor, new_event(body, actor))
+    outcome = await request.app.state.coalescer.record(actor, new_event(body, actor))
     if outcome.error is not None:
         raise outcome.error
     # Built from the ledger's own types, the answer matches Recorded; returned as is, it is not validated again.
