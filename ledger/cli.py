@@ -208,7 +208,7 @@ def serve(
     ensure_key(settings.label_key_file)
     err.print(f"serving {settings.database_url.split('@')[-1]} on http://{host}:{port} with {workers} worker(s)")
     # uvicorn drains in-flight requests on SIGTERM/SIGINT before the workers exit.
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("api.app:served_app", factory=True, host=host, port=port, workers=workers,
                 access_log=False, log_config=LOG_CONFIG, server_header=False)
 
 
