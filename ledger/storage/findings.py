@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from . import models as m
 
@@ -24,14 +24,19 @@ def stored_for(connection: Connection, cylinders: Iterable[str]) -> dict[str, li
     """Every stored finding of the given cylinders as (key, status, id)."""
     wanted = sorted(set(cylinders))
     result: dict[str, list[tuple[str, str, int]]] = {c: [] for c in wanted}
-    f = m.findings.c
+    mark = _mark(connection)
     for start in range(0, len(wanted), _CHUNK):
-        rows = connection.execute(
-            select(f.cylinder, f.key, f.status, f.id).where(f.cylinder.in_(wanted[start:start + _CHUNK]))
-        )
-        for cylinder, key, status, id_ in rows:
+        chunk = wanted[start:start + _CHUNK]
+        # Plain SQL: this runs on every write, inside the write turn, and building the statement cost
+        # more than running it.
+        sql = f"SELECT cylinder, key, status, id FROM findings WHERE cylinder IN ({', '.join([mark] * len(chunk))})"
+        for cylinder, key, status, id_ in connection.exec_driver_sql(sql, tuple(chunk)):
             result[cylinder].append((key, status, id_))
     return result
+
+
+def _mark(connection: Connection) -> str:
+    return "?" if connection.dialect.name == "sqlite" else "%s"
 
 
 def insert_finding(connection: Connection, **values: Any) -> int:
@@ -89,23 +94,34 @@ def histories(connection: Connection, cylinders: Iterable[str]):
     from .events import COLUMNS
 
     wanted = sorted(set(cylinders))
-    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    mark = _mark(connection)
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start:start + _CHUNK]
         sql = f"SELECT {COLUMNS} FROM events WHERE cylinder IN ({', '.join([mark] * len(chunk))}) ORDER BY cylinder, seq"
         yield from connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
 
 
+_PROJECTION = ("UPDATE cylinders SET holder = {0}, state = {0}, state_since = {0}, last_event_at = {0}, "
+               "next_inspection_due = {0}, last_fill_kg = {0}, chain_length = {0}, life_ends_on = {0} WHERE id = {0}")
+
+
 def write_projection(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Rewrite the cylinders' projected columns; each row as ``Supervisor._projection`` builds it.
+
+    Plain SQL, as in ``stored_for``: it runs on every write, inside the write turn.
+    """
     if not rows:
         return
-    c = m.cylinders.c
-    statement = update(m.cylinders).where(c.id == bindparam("cid")).values(
-        holder=bindparam("holder"), state=bindparam("state"), state_since=bindparam("state_since"),
-        last_event_at=bindparam("last_event_at"), next_inspection_due=bindparam("due"),
-        last_fill_kg=bindparam("fill_kg"), chain_length=bindparam("length"), life_ends_on=bindparam("life_ends"),
-    )
-    connection.execute(statement, list(rows))
+    sqlite = connection.dialect.name == "sqlite"
+
+    def day(value: date | None) -> date | str | None:  # SQLite stores days as ISO text, as the Date type does
+        return value.isoformat() if sqlite and value is not None else value
+
+    connection.exec_driver_sql(_PROJECTION.format(_mark(connection)), [
+        (row["holder"], row["state"], row["state_since"], row["last_event_at"], day(row["due"]), row["fill_kg"],
+         row["length"], day(row["life_ends"]), row["cid"])
+        for row in rows
+    ])
 
 
 def cylinders_with_open(kinds: Sequence[str] | None = None):
@@ -186,7 +202,7 @@ def enqueue_review(connection: Connection, cylinders: Iterable[str], since: str)
     """Queue cylinders for the reviewer; one already queued keeps its place."""
     rows = [(cylinder, since) for cylinder in sorted(set(cylinders))]
     if rows:
-        mark = "?" if connection.dialect.name == "sqlite" else "%s"
+        mark = _mark(connection)
         connection.exec_driver_sql(
             f"INSERT INTO review_queue (cylinder, since) VALUES ({mark}, {mark}) ON CONFLICT (cylinder) DO NOTHING",
             rows,
@@ -196,7 +212,7 @@ def enqueue_review(connection: Connection, cylinders: Iterable[str], since: str)
 def dequeue_review(connection: Connection, cylinders: Iterable[str]) -> None:
     # On every inline write, so plain SQL: no statement to compile for a table that is mostly empty.
     wanted = sorted(set(cylinders))
-    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    mark = _mark(connection)
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start:start + _CHUNK]
         connection.exec_driver_sql(f"DELETE FROM review_queue WHERE cylinder IN ({', '.join([mark] * len(chunk))})",
