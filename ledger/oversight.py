@@ -18,7 +18,6 @@ from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from .storage import Connection
 from .storage import events as event_rows
 from .storage import findings as store
-from .storage import registry as reg
 from .supervision import DatabaseRegistry
 from .verify import check_chain
 

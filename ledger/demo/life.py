@@ -98,7 +98,7 @@ class Simulation:
 
     def stock_city(self) -> None:
         """Place the physical fleet: in users' homes, on shop shelves, at the stations."""
-        rng, config = self.rng, self.config
+        rng = self.rng
         for user in self.city.users:
             spec = MODELS[user.model]
             count = 1

@@ -77,7 +77,7 @@ def certificate_expired(ctx: Context) -> Iterator[FindingDraft]:
             if not isinstance(name, str):
                 continue
             person = ctx.person(name)
-            why = (f"is not registered, so has no certificate on record" if person is None
+            why = ("is not registered, so has no certificate on record" if person is None
                    else _lapse(person.certificate, day, "certificate"))
             if why is not None:
                 employer = person.party if person is not None else e.party
