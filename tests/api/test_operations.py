@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -53,6 +57,45 @@ def test_every_answer_carries_a_request_id(world: World) -> None:
     first = world.client.get("/healthz").headers["x-request-id"]
     second = world.client.get("/nowhere").headers["x-request-id"]
     assert len(first) == 16 and first != second
+
+
+def test_request_ids_differ_across_many_requests(world: World) -> None:
+    ids = {world.client.get("/healthz").headers["x-request-id"] for _ in range(50)}
+    assert len(ids) == 50
+
+
+SERVED = """
+import gc
+from fastapi.testclient import TestClient
+from api.app import served_app
+assert gc.get_freeze_count() == 0
+with TestClient(served_app()) as client:
+    assert client.get("/healthz").status_code == 200
+    print(gc.get_freeze_count())
+"""
+
+
+def test_a_served_worker_freezes_its_start_up_heap(tmp_path) -> None:
+    """What ledger serve runs in each worker keeps start-up's objects out of full collections."""
+    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+           "LEDGER_KEY_FILE": str(tmp_path / "log.key"), "LEDGER_LABEL_KEY_FILE": str(tmp_path / "label.key")}
+    from ledger.keys import ensure_key
+    from ledger.storage.db import Database
+
+    ensure_key(tmp_path / "log.key")
+    ensure_key(tmp_path / "label.key")
+    database = Database(env["LEDGER_DATABASE_URL"])
+    database.migrate()
+    database.dispose()
+    done = subprocess.run([sys.executable, "-c", SERVED], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) > 10_000
+
+
+def test_an_app_built_for_tests_freezes_nothing(world: World) -> None:
+    assert gc.get_freeze_count() == 0
+    assert world.client.get("/healthz").status_code == 200
 
 
 def test_openapi_documents_every_error_as_a_problem(world: World) -> None:
