@@ -96,9 +96,9 @@ def _settle_heap() -> None:
 
     CPython's full collections walk every tracked object. A serving process holds some 150,000 of them
     from start-up that live as long as it does, and under load a full collection ran about twice a second
-    and took 60-90 ms each time, holding up every request in flight (measured with bench/http.py:
-    p99 above 120 ms, from 40 ms without). Frozen objects are never walked again; what is allocated
-    later is collected as usual.
+    and took 60-90 ms each time, holding up every request in flight (bench/http.py's single events:
+    p99 120-170 ms with those pauses, 45-60 ms without). Frozen objects are never walked again; what is
+    allocated later is collected as usual.
     """
     gc.collect()
     gc.freeze()

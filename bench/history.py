@@ -3,11 +3,11 @@
     python bench/history.py [--lengths 10,100,1000,3000] [--cylinders 20] [--samples 40]
                             [--backend sqlite|postgresql] [--json FILE]
 
-A cylinder cycles every few weeks with about eight events a cycle (DOMAIN.md
-"The life of a cylinder"), so after seven years of its eight-to-thirty-year
-life its chain holds about a thousand events. The rules judge a chain by
-replaying all of it (docs/design.md "Custody rules"), so what a single event
-costs grows with the chain.
+At about eight events every three weeks (the pace docs/performance.md
+assumes), a cylinder's chain holds about a thousand events after seven years
+and about two thousand at the end of a service life of up to 15 years
+(DOMAIN.md "The life of a cylinder"). The rules judge a chain by replaying all
+of it, so what a single event costs grows with the chain.
 
 The chains of ``--cylinders`` cylinders are grown stage by stage to each of
 ``--lengths`` (batches whose rules run afterwards, as the reviewer runs them),
