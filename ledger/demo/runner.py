@@ -137,11 +137,18 @@ def serve(settings: Settings, ledger: Ledger, host: str, port: int, console: Con
     from api.app import create_app
     from api.logs import LOG_CONFIG
 
+    class Announcing(uvicorn.Server):
+        """Says "Serving" once the socket listens, so whoever reads it can connect at once."""
+
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                console.print(f"\n[bold green]Serving[/bold green] {settings.base_url}  "
+                              f"(API {settings.base_url}/v1, OpenAPI {settings.base_url}/openapi.json) — Ctrl-C stops")
+
     app = create_app(settings, ledger)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False, log_config=LOG_CONFIG,
-                                           server_header=False))
-    console.print(f"\n[bold green]Serving[/bold green] {settings.base_url}  "
-                  f"(API {settings.base_url}/v1, OpenAPI {settings.base_url}/openapi.json) — Ctrl-C stops")
+    server = Announcing(uvicorn.Config(app, host=host, port=port, access_log=False, log_config=LOG_CONFIG,
+                                       server_header=False))
     # uvicorn drains requests on SIGINT/SIGTERM, then raises the signal again for the
     # process; both then end here, as a normal stop.
     previous = signal.signal(signal.SIGTERM, _stop)
