@@ -71,7 +71,7 @@ def test_sigterm_mid_batch_writes_each_batch_wholly_or_not_at_all(offline_world,
     world, url = offline_world
     token = world.tokens["station"]
     batches = [[event_body(world.cylinders[n % 3], idempotency_key=f"b{b}-{n}-{uuid.uuid4().hex[:8]}")
-                for n in range(1000)] for b in range(4)]
+                for n in range(1000)] for b in range(8)]
     answers: dict[int, tuple[int | None, float]] = {}
 
     def send(index: int) -> None:
@@ -86,7 +86,11 @@ def test_sigterm_mid_batch_writes_each_batch_wholly_or_not_at_all(offline_world,
         threads = [threading.Thread(target=send, args=(index,)) for index in range(len(batches))]
         for thread in threads:
             thread.start()
-        time.sleep(0.25)
+        # The writers take turns, so once the first batch is answered the others are still being written:
+        # the signal lands mid-write whatever the machine's speed.
+        deadline = time.monotonic() + 60
+        while not answers and time.monotonic() < deadline:
+            time.sleep(0.005)
         signalled = time.monotonic()
         server.terminate()
         for thread in threads:
