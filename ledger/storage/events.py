@@ -21,7 +21,7 @@ from ..canonical import canonical_json, event_bytes, event_hash
 from ..domain import Event, EventKind, Location, NewEvent, format_time
 from .checkpoints import take_log_lock
 
-__all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "raw_history", "heads", "log_size", "COLUMNS", "from_row"]
+__all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "raw_history", "heads", "log_size", "COLUMNS", "from_row", "marker", "placeholders"]
 
 COLUMNS = (
     "id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
@@ -45,9 +45,14 @@ def prepare(event: NewEvent) -> Prepared:
     return Prepared(event, format_time(event.occurred_at), location, canonical_json(event.data))
 
 
-def _placeholders(connection: Connection, count: int) -> str:
-    mark = "?" if connection.dialect.name == "sqlite" else "%s"
-    return ", ".join([mark] * count)
+def marker(connection: Connection) -> str:
+    """The driver's parameter marker for plain SQL: ``?`` (sqlite3) or ``%s`` (psycopg)."""
+    return "?" if connection.dialect.name == "sqlite" else "%s"
+
+
+def placeholders(connection: Connection, count: int) -> str:
+    """``count`` parameter markers, comma-separated, for a plain-SQL ``IN (...)`` or ``VALUES (...)``."""
+    return ", ".join([marker(connection)] * count)
 
 
 def lock_cylinders(connection: Connection, cylinders: Iterable[str]) -> set[str]:
@@ -57,7 +62,7 @@ def lock_cylinders(connection: Connection, cylinders: Iterable[str]) -> set[str]
     suffix = "" if connection.dialect.name == "sqlite" else " ORDER BY id FOR UPDATE"
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        sql = f"SELECT id FROM cylinders WHERE id IN ({_placeholders(connection, len(chunk))}){suffix}"
+        sql = f"SELECT id FROM cylinders WHERE id IN ({placeholders(connection, len(chunk))}){suffix}"
         found.update(row[0] for row in connection.exec_driver_sql(sql, tuple(chunk)))
     return found
 
@@ -72,7 +77,7 @@ def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[i
         sql = (
             "SELECT e.cylinder, e.seq, e.hash FROM cylinders c JOIN events e ON e.cylinder = c.id AND e.seq = "
             "(SELECT MAX(x.seq) FROM events x WHERE x.cylinder = c.id) "
-            f"WHERE c.id IN ({_placeholders(connection, len(chunk))})"
+            f"WHERE c.id IN ({placeholders(connection, len(chunk))})"
         )
         for cylinder, seq, digest in connection.exec_driver_sql(sql, tuple(chunk)):
             result[cylinder] = (seq, bytes(digest))
@@ -147,7 +152,7 @@ def append(
         )
         position += 1
     connection.exec_driver_sql(
-        f"INSERT INTO events ({COLUMNS}) VALUES ({_placeholders(connection, 14)})", rows
+        f"INSERT INTO events ({COLUMNS}) VALUES ({placeholders(connection, 14)})", rows
     )
     return stored
 
@@ -170,7 +175,7 @@ def by_idempotency_keys(connection: Connection, keys: Iterable[str]) -> dict[str
     found: dict[str, Event] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        sql = f"SELECT {COLUMNS} FROM events WHERE idempotency_key IN ({_placeholders(connection, len(chunk))})"
+        sql = f"SELECT {COLUMNS} FROM events WHERE idempotency_key IN ({placeholders(connection, len(chunk))})"
         for row in connection.exec_driver_sql(sql, tuple(chunk)):
             event = from_row(row)
             found[event.idempotency_key] = event

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from . import models as m
+from .events import COLUMNS, marker, placeholders
 
 __all__ = [
     "stored_for", "insert_finding", "set_status", "add_action", "get_finding", "actions_of", "list_findings",
@@ -24,19 +25,14 @@ def stored_for(connection: Connection, cylinders: Iterable[str]) -> dict[str, li
     """Every stored finding of the given cylinders as (key, status, id)."""
     wanted = sorted(set(cylinders))
     result: dict[str, list[tuple[str, str, int]]] = {c: [] for c in wanted}
-    mark = _mark(connection)
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start:start + _CHUNK]
         # Plain SQL: this runs on every write, inside the write turn, and building the statement cost
         # more than running it.
-        sql = f"SELECT cylinder, key, status, id FROM findings WHERE cylinder IN ({', '.join([mark] * len(chunk))})"
+        sql = f"SELECT cylinder, key, status, id FROM findings WHERE cylinder IN ({placeholders(connection, len(chunk))})"
         for cylinder, key, status, id_ in connection.exec_driver_sql(sql, tuple(chunk)):
             result[cylinder].append((key, status, id_))
     return result
-
-
-def _mark(connection: Connection) -> str:
-    return "?" if connection.dialect.name == "sqlite" else "%s"
 
 
 def insert_finding(connection: Connection, **values: Any) -> int:
@@ -91,13 +87,10 @@ def list_findings(
 
 def histories(connection: Connection, cylinders: Iterable[str]):
     """Raw event rows of the given cylinders, by cylinder then seq (see ``events.from_row``)."""
-    from .events import COLUMNS
-
     wanted = sorted(set(cylinders))
-    mark = _mark(connection)
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start:start + _CHUNK]
-        sql = f"SELECT {COLUMNS} FROM events WHERE cylinder IN ({', '.join([mark] * len(chunk))}) ORDER BY cylinder, seq"
+        sql = f"SELECT {COLUMNS} FROM events WHERE cylinder IN ({placeholders(connection, len(chunk))}) ORDER BY cylinder, seq"
         yield from connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
 
 
@@ -117,7 +110,7 @@ def write_projection(connection: Connection, rows: Sequence[dict[str, Any]]) -> 
     def day(value: date | None) -> date | str | None:  # SQLite stores days as ISO text, as the Date type does
         return value.isoformat() if sqlite and value is not None else value
 
-    connection.exec_driver_sql(_PROJECTION.format(_mark(connection)), [
+    connection.exec_driver_sql(_PROJECTION.format(marker(connection)), [
         (row["holder"], row["state"], row["state_since"], row["last_event_at"], day(row["due"]), row["fill_kg"],
          row["length"], day(row["life_ends"]), row["cid"])
         for row in rows
@@ -202,9 +195,9 @@ def enqueue_review(connection: Connection, cylinders: Iterable[str], since: str)
     """Queue cylinders for the reviewer; one already queued keeps its place."""
     rows = [(cylinder, since) for cylinder in sorted(set(cylinders))]
     if rows:
-        mark = _mark(connection)
         connection.exec_driver_sql(
-            f"INSERT INTO review_queue (cylinder, since) VALUES ({mark}, {mark}) ON CONFLICT (cylinder) DO NOTHING",
+            f"INSERT INTO review_queue (cylinder, since) VALUES ({placeholders(connection, 2)})"
+            " ON CONFLICT (cylinder) DO NOTHING",
             rows,
         )
 
@@ -212,10 +205,9 @@ def enqueue_review(connection: Connection, cylinders: Iterable[str], since: str)
 def dequeue_review(connection: Connection, cylinders: Iterable[str]) -> None:
     # On every inline write, so plain SQL: no statement to compile for a table that is mostly empty.
     wanted = sorted(set(cylinders))
-    mark = _mark(connection)
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start:start + _CHUNK]
-        connection.exec_driver_sql(f"DELETE FROM review_queue WHERE cylinder IN ({', '.join([mark] * len(chunk))})",
+        connection.exec_driver_sql(f"DELETE FROM review_queue WHERE cylinder IN ({placeholders(connection, len(chunk))})",
                                    tuple(chunk))
 
 
