@@ -30,7 +30,7 @@ from ledger.service import Actor, Ledger
 from . import permissions
 from .accounts import AccountCache
 
-__all__ = ["LedgerDep", "ReadConn", "WriteConn", "WriteSlot", "ProofSlot", "CurrentActor", "Allowed", "request_checks"]
+__all__ = ["LedgerDep", "ReadConn", "WriteConn", "WriteSlot", "ProofSlot", "Allowed", "request_checks"]
 
 # At most this many at once per process; the sum (with two connections per proof) stays
 # within the smaller SQLite pool of 15 and the PostgreSQL pool create_app builds (32).
@@ -160,13 +160,6 @@ def _look_up(ledger: Ledger, token: str) -> Actor | None:
 
 
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-
-
-async def current_actor(request: Request, credentials: Bearer) -> Actor:
-    return await _authenticate(request, credentials)
-
-
-CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
 def Allowed(action: str):  # noqa: N802 - used like a type: `actor: Allowed("parties.create")`
