@@ -46,11 +46,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import Timing, measure, percentile, raw_cursor  # noqa: E402
-from ingest import ADMIN, T0, Twin, open_ledger  # noqa: E402
+from ingest import T0, Twin, bench_company, open_ledger, register_cylinders  # noqa: E402
 from verify import plain_rehash  # noqa: E402
 
-from ledger.domain import EventKind, NewEvent, Paper, PartyKind, Role  # noqa: E402
-from ledger.service import Actor, Ledger, Registration  # noqa: E402
+from ledger.domain import EventKind, NewEvent  # noqa: E402
+from ledger.service import Ledger  # noqa: E402
 
 STAGES = (100_000, 300_000, 1_000_000, 3_000_000, 10_000_000)
 
@@ -79,13 +79,7 @@ class Grower:
 
     def __init__(self, ledger: Ledger, per_cylinder: int, batch: int) -> None:
         self.ledger, self.per_cylinder, self.batch = ledger, per_cylinder, batch
-        licence = Paper("BENCH", date(2035, 1, 1))
-        with ledger.db.writing() as c:
-            self.company = ledger.create_party(c, kind=PartyKind.GAS_COMPANY, name="Bench Gas", region="330110",
-                                               licence=licence)
-            station = ledger.create_party(c, kind=PartyKind.FILLING_STATION, name="Bench Station",
-                                          region="330110", licence=licence, parent=self.company.id)
-        self.station = Actor(Role.COMPANY, station.id, "bench station")
+        self.company, self.station = bench_company(ledger)
         self.codes: list[str] = []
         self.size = 0
         self.fills = 0
@@ -94,16 +88,7 @@ class Grower:
         """Register this stage's cylinders and append fills up to ``size`` events; returns append events/s."""
         ledger = self.ledger
         wanted = size // self.per_cylinder - len(self.codes)
-        for first in range(0, wanted, self.batch):
-            n0 = len(self.codes)
-            registrations = [
-                Registration(self.company.id, f"G{n:09d}", "Bench Steel", date(2022, 1, 1), "YSP-15", 15.0, 8,
-                             date(2024, 1, 1), date(2028, 1, 1), occurred_at=T0, idempotency_key=f"reg-{n:010d}")
-                for n in range(n0, n0 + min(self.batch, wanted - first))
-            ]
-            with ledger.db.writing() as c:
-                outcomes = ledger.register_batch(c, ADMIN, registrations, now=T0 + timedelta(seconds=1))
-            self.codes.extend(outcome.event.cylinder for outcome in outcomes)
+        self.codes += register_cylinders(ledger, self.company, len(self.codes), wanted, self.batch, prefix="G")
         self.size += wanted
         remaining = size - self.size
         now = T0 + timedelta(days=4000)

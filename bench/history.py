@@ -27,30 +27,16 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import ADMIN, T0, drop, open_ledger  # noqa: E402
+from ingest import T0, bench_company, drop, open_ledger, register_cylinders  # noqa: E402
 
-from ledger.domain import EventKind, NewEvent, Paper, PartyKind, Role  # noqa: E402
-from ledger.service import Actor, Ledger, Registration  # noqa: E402
-
-
-def town(ledger: Ledger, cylinders: int) -> tuple[Actor, list[str]]:
-    """A gas company with one filling station and its cylinders: (the station's actor, trace codes)."""
-    licence = Paper("LIC-BENCH", date(2035, 12, 31))
-    with ledger.db.writing() as c:
-        company = ledger.create_party(c, kind=PartyKind.GAS_COMPANY, name="Bench Gas", region="330110",
-                                      licence=licence, now=T0)
-        station = ledger.create_party(c, kind=PartyKind.FILLING_STATION, name="Bench Station", region="330110",
-                                      licence=licence, parent=company.id, now=T0)
-        codes = [ledger.register(c, ADMIN, Registration(
-            company.id, f"SN-{n:07d}", "Bench Steel", date(2023, 1, 1), "YSP-15", 15.0, 8, date(2024, 1, 1),
-            date(2028, 1, 1), occurred_at=T0), now=T0).event.cylinder for n in range(cylinders)]
-    return Actor(Role.COMPANY, station.id, "bench station"), codes
+from ledger.domain import EventKind, NewEvent  # noqa: E402
+from ledger.service import Actor, Ledger  # noqa: E402
 
 
 class Fills:
@@ -62,20 +48,24 @@ class Fills:
     def __init__(self, station: Actor, codes: list[str]) -> None:
         self.station, self.codes, self.n = station, codes, 0
 
-    def next(self, cylinder: str | None = None) -> NewEvent:
+    def next(self) -> NewEvent:
         self.n += 1
-        code = cylinder or self.codes[self.n % len(self.codes)]
-        return NewEvent(code, EventKind.FILL, T0 + timedelta(minutes=5 * self.n), self.station.party,
-                        f"h-{uuid.uuid4()}", data={"net_kg": 14.5})
+        return NewEvent(self.codes[self.n % len(self.codes)], EventKind.FILL, T0 + timedelta(minutes=5 * self.n),
+                        self.station.party, f"h-{uuid.uuid4()}", data={"net_kg": 14.5})
 
     @property
     def now(self):
         return T0 + timedelta(minutes=5 * self.n + 1)
 
+    @property
+    def chain_length(self) -> int:
+        """Events in each chain: the register and this many fills each, round robin."""
+        return 1 + self.n // len(self.codes)
 
-def grow(ledger: Ledger, fills: Fills, to_length: int, length: int) -> int:
-    """Append to every chain until each holds ``to_length`` events; the rules run after each batch."""
-    missing = (to_length - length) * len(fills.codes)
+
+def grow(ledger: Ledger, fills: Fills, to_length: int) -> None:
+    """Append to every chain until each holds ``to_length`` events, then run the rules as the reviewer would."""
+    missing = (to_length - fills.chain_length) * len(fills.codes)
     while missing > 0:
         size = min(missing, 1000)
         with ledger.db.writing() as c:
@@ -85,7 +75,6 @@ def grow(ledger: Ledger, fills: Fills, to_length: int, length: int) -> int:
     with ledger.db.writing() as c:
         while ledger.review(c, now=fills.now, limit=100):
             pass
-    return to_length
 
 
 def singles(ledger: Ledger, fills: Fills, samples: int) -> float:
@@ -104,14 +93,12 @@ def run(args: argparse.Namespace) -> list[dict]:
         ledger, url = open_ledger(args.backend, Path(tmp))
         bare = Ledger(ledger.settings, rules=False)  # the same database and keys, no rules
         try:
-            station, codes = town(ledger, args.cylinders)
-            fills = Fills(station, codes)
-            length = 1
+            company, station = bench_company(ledger)
+            fills = Fills(station, register_cylinders(ledger, company, 0, args.cylinders, 1000))
             for target in args.lengths:
-                length = grow(ledger, fills, target, length)
+                grow(ledger, fills, target)
                 with_rules = singles(ledger, fills, args.samples)
                 ceiling = singles(bare, fills, args.samples)
-                length = target + 2 * args.samples // len(codes)
                 stage = {"length": target, "rules_ms": with_rules, "bare_ms": ceiling}
                 stages.append(stage)
                 print(f"chains of {target:6,} events: {with_rules:8.2f} ms per event with the rules;"

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
@@ -47,15 +48,13 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
-from datetime import date, datetime, timezone  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
 
 from ledger.config import Settings  # noqa: E402
-from ledger.domain import Paper, PartyKind, Role  # noqa: E402
-from ledger.keys import ensure_key  # noqa: E402
-from ledger.service import Actor, Ledger, Registration  # noqa: E402
+from ledger.domain import Role  # noqa: E402
+from ledger.service import Ledger  # noqa: E402
 
 HOST = "127.0.0.1"
-POSTGRES = os.environ.get("LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 BIN = Path(sys.executable).parent
 BARE_APP = '''
 from fastapi import FastAPI, Request
@@ -161,8 +160,9 @@ class Served:
             self.process.kill()
 
 
+@functools.cache
 def _load_sibling(name: str):
-    """A module of this folder (its own name keeps the folder off the import path)."""
+    """A module of this folder, loaded once (this file's own name keeps the folder off the import path)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(__file__).with_name(f"{name}.py"))
@@ -178,35 +178,17 @@ def prepare(backend: str, folder: Path, cylinders: int,
     ``cylinders`` per phase: the list holds four slices (HTTP single, HTTP batch, core single, core batch).
     ``preload``: first grow the ledger by that many events of other cylinders, through the bare core.
     """
-    if backend == "sqlite":
-        url = f"sqlite:///{folder / 'bench.db'}"
-    else:
-        import psycopg
-
-        name = f"cl_bench_http_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = POSTGRES.rsplit("/", 1)[0] + "/" + name
-    settings = Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key")
-    ensure_key(settings.key_file)
-    ensure_key(settings.label_key_file)
-    ledger = Ledger(settings)
-    ledger.db.migrate()
-    licence = Paper("LIC-BENCH", date(2035, 12, 31))
-    admin_actor = Actor(Role.ADMIN, None, "bench")
+    ingest = _load_sibling("ingest")
+    ledger, url = ingest.open_ledger(backend, folder)
+    settings = ledger.settings
+    company, station = ingest.bench_company(ledger)
     with ledger.db.writing() as c:
-        company = ledger.create_party(c, kind=PartyKind.GAS_COMPANY, name="Bench Gas", region="330110", licence=licence)
-        station = ledger.create_party(c, kind=PartyKind.FILLING_STATION, name="Bench Station", region="330110",
-                                      licence=licence, parent=company.id)
-        token = ledger.create_account(c, role=Role.COMPANY, party=station.id, name="bench station")
-        codes = [ledger.register(c, admin_actor, Registration(
-            company.id, f"SN-{n:07d}", "Bench Steel", date(2023, 1, 1), "YSP-15", 15.0, 8, date(2024, 1, 1),
-            date(2028, 1, 1))).event.cylinder for n in range(4 * cylinders)]
+        token = ledger.create_account(c, role=Role.COMPANY, party=station.party, name="bench station")
+    codes = ingest.register_cylinders(ledger, company, 0, 4 * cylinders, 1000, prefix="H")
     ledger.db.dispose()
     if preload:
-        _ingest = _load_sibling("ingest")
         bare = Ledger(settings, rules=False)
-        _ingest.populate(bare, preload, max(1, preload // 10), 1000, progress=lambda *_: None)
+        ingest.populate(bare, preload, max(1, preload // 10), 1000, progress=lambda *_: None)
         bare.db.dispose()
     env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_KEY_FILE": str(settings.key_file),
            "LEDGER_LABEL_KEY_FILE": str(settings.label_key_file)}
@@ -214,11 +196,7 @@ def prepare(backend: str, folder: Path, cylinders: int,
 
 
 def drop(url: str) -> None:
-    if url.startswith("postgresql"):
-        import psycopg
-
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    _load_sibling("ingest").drop(url)
 
 
 # -- the bodies ---------------------------------------------------------------------------------

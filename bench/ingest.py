@@ -43,7 +43,7 @@ def open_ledger(backend: str, folder: Path, rules: bool = True) -> tuple[Ledger,
         import psycopg
 
         name = f"cl_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        with psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3) as admin:
             admin.execute(f'CREATE DATABASE "{name}"')
         url = POSTGRES.rsplit("/", 1)[0] + "/" + name
     settings = Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key")
@@ -62,41 +62,55 @@ def drop(url: str) -> None:
             admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
-def populate(ledger: Ledger, events: int, cylinders: int, batch: int, progress=print) -> dict[str, float]:
-    """Register ``cylinders`` and append events up to ``events`` in all; returns timings."""
+def bench_company(ledger: Ledger) -> tuple[str, Actor]:
+    """A licensed gas company and its filling station: (the company's id, the station's account)."""
     licence = Paper("BENCH", date(2035, 1, 1))
     with ledger.db.writing() as c:
         company = ledger.create_party(c, kind=PartyKind.GAS_COMPANY, name="Bench Gas", region="330110", licence=licence)
         station = ledger.create_party(c, kind=PartyKind.FILLING_STATION, name="Bench Station", region="330110",
                                       licence=licence, parent=company.id)
+    return company.id, Actor(Role.COMPANY, station.id, "bench station")
+
+
+def register_cylinders(ledger: Ledger, company: str, first: int, count: int, batch: int, prefix: str = "B") -> list[str]:
+    """Register cylinders number ``first`` to ``first + count - 1`` of ``company`` in batches; their trace codes.
+
+    ``prefix`` keeps serials and idempotency keys apart when one database gets cylinders from several calls.
+    """
     codes: list[str] = []
-    start = time.perf_counter()
-    for first in range(0, cylinders, batch):
+    for start in range(first, first + count, batch):
         registrations = [
-            Registration(company.id, f"B{n:09d}", "Bench Steel", date(2022, 1, 1), "YSP-15", 15.0, 8,
-                         date(2024, 1, 1), date(2028, 1, 1), occurred_at=T0, idempotency_key=f"reg-{n:010d}")
-            for n in range(first, min(first + batch, cylinders))
+            Registration(company, f"{prefix}{n:09d}", "Bench Steel", date(2022, 1, 1), "YSP-15", 15.0, 8,
+                         date(2024, 1, 1), date(2028, 1, 1), occurred_at=T0, idempotency_key=f"reg-{prefix}{n:09d}")
+            for n in range(start, min(start + batch, first + count))
         ]
         with ledger.db.writing() as c:
             outcomes = ledger.register_batch(c, ADMIN, registrations, now=T0 + timedelta(seconds=1))
         codes.extend(outcome.event.cylinder for outcome in outcomes)
+    return codes
+
+
+def populate(ledger: Ledger, events: int, cylinders: int, batch: int, progress=print) -> dict[str, float]:
+    """Register ``cylinders`` and append events up to ``events`` in all; returns timings."""
+    company, station = bench_company(ledger)
+    start = time.perf_counter()
+    codes = register_cylinders(ledger, company, 0, cylinders, batch)
     registration = time.perf_counter() - start
     progress(f"  registered {cylinders:,} cylinders in {registration:.1f} s")
 
-    station_account = Actor(Role.COMPANY, station.id, "bench station")
     remaining = events - cylinders
     now = T0 + timedelta(days=400)
     appended = 0
     spent = 0.0
     for first in range(0, remaining, batch):
         items = [
-            NewEvent(codes[n % cylinders], EventKind.FILL, T0 + timedelta(days=1, seconds=n), station.id,
+            NewEvent(codes[n % cylinders], EventKind.FILL, T0 + timedelta(days=1, seconds=n), station.party,
                      f"ev-{n:012d}", data={"net_kg": 14.5})
             for n in range(first, min(first + batch, remaining))
         ]
         tick = time.perf_counter()
         with ledger.db.writing() as c:
-            outcomes = ledger.record_batch(c, station_account, items, now=now)
+            outcomes = ledger.record_batch(c, station, items, now=now)
         spent += time.perf_counter() - tick
         appended += sum(1 for o in outcomes if o.status == "created")
         if (first // batch) % 100 == 0:
