@@ -97,9 +97,11 @@ def run(args: argparse.Namespace) -> list[dict]:
             fills = Fills(station, register_cylinders(ledger, company, 0, args.cylinders, 1000))
             for target in args.lengths:
                 grow(ledger, fills, target)
+                with ledger.db.reading() as c:  # as the rules' projection has it: grown and reviewed
+                    shortest = min(ledger.cylinder(c, code)["chain_length"] for code in fills.codes)
                 with_rules = singles(ledger, fills, args.samples)
                 ceiling = singles(bare, fills, args.samples)
-                stage = {"length": target, "rules_ms": with_rules, "bare_ms": ceiling}
+                stage = {"length": target, "shortest_chain": shortest, "rules_ms": with_rules, "bare_ms": ceiling}
                 stages.append(stage)
                 print(f"chains of {target:6,} events: {with_rules:8.2f} ms per event with the rules;"
                       f" bare core {ceiling:6.2f} ms; ratio {ceiling / with_rules:.2f}", flush=True)
