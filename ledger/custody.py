@@ -27,7 +27,7 @@ from .errors import InvalidInput, PermissionDenied, Rejected
 
 __all__ = [
     "Registry", "MemoryRegistry", "HOLDING_KINDS", "RECORDERS", "ROLE_PARTY_KINDS", "DEFAULT_SKEW",
-    "authorize", "own_worker", "in_time_order", "replay",
+    "authorize", "own_worker", "in_time_order", "replay", "replay_marked", "continues",
     "Trace", "Step", "Handover", "CustodyInterval", "Current", "Origin", "LastFill", "Responsibility",
     "UNANNOUNCED", "UNCONFIRMED",
 ]
@@ -291,15 +291,19 @@ def in_time_order(history: Sequence[Event], skew: timedelta = DEFAULT_SKEW) -> l
     Clock skew between devices is forgiven once per event: a handover naming a
     party that acted up to ``skew`` earlier is moved before that act.
     """
-    events = sorted(history, key=lambda e: (e.seq != 0, e.occurred_at, e.seq))
-    i = 1
+    return _forgive_skew(sorted(history, key=lambda e: (e.seq != 0, e.occurred_at, e.seq)), skew, 1)
+
+
+def _forgive_skew(events: list[Event], skew: timedelta, start: int) -> list[Event]:
+    """Move handovers before the act of their receiver they follow by at most ``skew``, from ``start`` on."""
+    i = start
     while i < len(events):
-        actor, start = events[i].party, events[i].occurred_at
+        actor, moment = events[i].party, events[i].occurred_at
         pulled = False
         if events[i].kind not in (K.REPORT, K.REGISTER):
             for j in range(i + 1, len(events)):
                 later = events[j]
-                if later.occurred_at - start > skew:
+                if later.occurred_at - moment > skew:
                     break
                 if later.kind in _HANDOVERS and later.to == actor and later.party != actor:
                     events.insert(i, events.pop(j))
@@ -311,21 +315,95 @@ def in_time_order(history: Sequence[Event], skew: timedelta = DEFAULT_SKEW) -> l
 
 def replay(history: Sequence[Event], registry: Registry, skew: timedelta = DEFAULT_SKEW) -> Trace:
     """Rebuild ``history`` (any arrival order) into a ``Trace``; raises ``InvalidInput`` without a genesis."""
-    events = in_time_order(history, skew)
-    if not events or events[0].seq != 0 or events[0].kind is not K.REGISTER:
-        raise InvalidInput("a cylinder's history starts with its register event at seq 0")
-    machine = _Machine(registry, events[0])
-    for event in events[1:]:
+    return replay_marked(history, registry, skew)[0]
+
+
+# --- resuming a replay ------------------------------------------------------------------------
+#
+# A mark is what a replay knows at its end, as JSON: the machine's state (holder, state,
+# open handovers, inspection due, last fill, scrap), how many events it has seen, the
+# latest time among them and, for the acts within ``skew`` of that time, who acted when.
+# Events that all occurred at or after that time and whose handovers pull none of those
+# acts earlier (``in_time_order``) continue the story: replaying them from the mark gives
+# the same machine as replaying everything.
+
+
+def replay_marked(history: Sequence[Event], registry: Registry, skew: timedelta = DEFAULT_SKEW,
+                  mark: Mapping[str, Any] | None = None) -> tuple[Trace, dict[str, Any]]:
+    """``replay``, also returning the mark at its end; or, given ``mark``, resume from it.
+
+    With ``mark``, ``history`` is exactly the events recorded after the marked ones
+    and ``continues(mark, history, skew)`` must hold. The trace then tells the story
+    from the mark on: its steps and custody start there, its handovers are those open
+    at the mark or opened since; holder, state, inspection, fill and scrap are those
+    of the whole story.
+    """
+    if mark is None:
+        events = in_time_order(history, skew)
+        if not events or events[0].seq != 0 or events[0].kind is not K.REGISTER:
+            raise InvalidInput("a cylinder's history starts with its register event at seq 0")
+        machine = _Machine.start(registry, events[0])
+        events = events[1:]
+    else:
+        machine = _Machine.resume(registry, mark["machine"])
+        events = _forgive_skew(sorted(history, key=lambda e: (e.occurred_at, e.seq)), skew, 0)
+    for event in events:
         machine.apply(event)
-    return machine.trace()
+    return machine.trace(), _next_mark(mark, history, machine, skew)
+
+
+def continues(mark: Mapping[str, Any], history: Sequence[Event], skew: timedelta = DEFAULT_SKEW) -> bool:
+    """True when ``history``, the events recorded after ``mark``'s, replayed from it give the whole story.
+
+    They must be the next seqs, none may have occurred before the latest marked event,
+    and no handover among them may name a party that acted within ``skew`` before it
+    (``in_time_order`` would move that handover before the marked act).
+    """
+    length = mark["length"]
+    if sorted(e.seq for e in history) != list(range(length, length + len(history))):
+        return False
+    last = datetime.fromisoformat(mark["last"])
+    recent = mark["recent"]
+    for e in history:
+        if e.occurred_at < last:
+            return False
+        if (e.kind in _HANDOVERS and e.to in recent and e.party != e.to
+                and datetime.fromisoformat(recent[e.to]) >= e.occurred_at - skew):
+            return False
+    return True
+
+
+def _next_mark(mark: Mapping[str, Any] | None, history: Sequence[Event], machine: _Machine,
+               skew: timedelta) -> dict[str, Any]:
+    acts = {party: datetime.fromisoformat(at) for party, at in mark["recent"].items()} if mark else {}
+    times = [e.occurred_at for e in history]
+    if mark:
+        times.append(datetime.fromisoformat(mark["last"]))
+    last = max(times)
+    for e in history:
+        if e.kind not in (K.REPORT, K.REGISTER) and (e.party not in acts or acts[e.party] < e.occurred_at):
+            acts[e.party] = e.occurred_at
+    return {
+        "length": (mark["length"] if mark else 0) + len(history),
+        "last": format_time(last),
+        "recent": {party: format_time(at) for party, at in sorted(acts.items()) if at >= last - skew},
+        "machine": machine.snapshot(),
+    }
 
 
 class _Machine:
     """The mutable half of ``replay``: one pass, one holder at every moment."""
 
-    def __init__(self, registry: Registry, genesis: Event) -> None:
+    def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.parties: dict[str, Party | None] = {}
+        self.ends: list[datetime] = []
+        self.closed: list[Handover] = []
+        self.steps: list[Step] = []
+
+    @classmethod
+    def start(cls, registry: Registry, genesis: Event) -> _Machine:
+        self = cls(registry)
         owner = genesis.data.get("owner")
         self.owner = owner if isinstance(owner, str) else genesis.party
         self.cylinder = genesis.cylinder
@@ -333,13 +411,41 @@ class _Machine:
         self.state = self._resting(genesis.party, State.AT_STATION)
         self.since = genesis.occurred_at
         self.intervals: list[list[Any]] = [[genesis.party, genesis.occurred_at, genesis.seq, [genesis.seq]]]
-        self.ends: list[datetime] = []
         self.open: list[Handover] = []
-        self.closed: list[Handover] = []
         self.due, self.failed = iso_day(genesis.data.get("next_inspection_due")), False
         self.scrapped_at: datetime | None = None
         self.last_fill: LastFill | None = None
-        self.steps = [Step(genesis, None, self.holder, self.state, None, False, self.due, False)]
+        self.steps.append(Step(genesis, None, self.holder, self.state, None, False, self.due, False))
+        return self
+
+    @classmethod
+    def resume(cls, registry: Registry, saved: Mapping[str, Any]) -> _Machine:
+        """The machine ``snapshot`` saved, with no steps, custody or closed handovers behind it."""
+        self = cls(registry)
+        at = datetime.fromisoformat
+        self.owner, self.cylinder, self.holder = saved["owner"], saved["cylinder"], saved["holder"]
+        self.state, self.since = State(saved["state"]), at(saved["since"])
+        start, opened_by = saved["interval"]
+        self.intervals = [[self.holder, at(start), opened_by, []]]
+        self.open = [Handover(seq, sender, receiver, at(opened)) for seq, sender, receiver, opened in saved["open"]]
+        self.due, self.failed = iso_day(saved["due"]), saved["failed"]
+        self.scrapped_at = None if saved["scrapped_at"] is None else at(saved["scrapped_at"])
+        fill = saved["fill"]
+        self.last_fill = None if fill is None else LastFill(fill[0], at(fill[1]), fill[2], fill[3])
+        return self
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything ``apply`` reads, as JSON."""
+        _, start, opened_by, _ = self.intervals[-1]
+        fill = self.last_fill
+        return {
+            "owner": self.owner, "cylinder": self.cylinder, "holder": self.holder, "state": self.state.value,
+            "since": format_time(self.since), "interval": [format_time(start), opened_by],
+            "open": [[h.event, h.sender, h.receiver, format_time(h.opened_at)] for h in self.open],
+            "due": None if self.due is None else self.due.isoformat(), "failed": self.failed,
+            "scrapped_at": _time(self.scrapped_at),
+            "fill": None if fill is None else [fill.station, format_time(fill.at), fill.net_kg, fill.event],
+        }
 
     def apply(self, e: Event) -> None:
         before, state_before, after_scrap = self.holder, self.state, self.scrapped_at is not None
