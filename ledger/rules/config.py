@@ -6,8 +6,10 @@ Values marked *regulation* come from a standard cited in DOMAIN.md; values marke
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Mapping
@@ -81,6 +83,12 @@ class RulesConfig:
     # papers carry local dates; the platform's parties keep China Standard Time (UTC+8)
     local_offset: timedelta = timedelta(hours=8)
 
+    def fingerprint(self) -> str:
+        """A digest of every limit, the same in every process: judgements carried forward
+        under one configuration are not resumed under another."""
+        return hashlib.sha256(json.dumps({f.name: _plain(getattr(self, f.name)) for f in fields(self)},
+                                         sort_keys=True).encode()).hexdigest()[:16]
+
     def fill_limit(self, model: object) -> FillLimit | None:
         name = model_name(model)
         return None if name is None else self.fill_limits.get(name)
@@ -92,3 +100,18 @@ class RulesConfig:
     def lenient_day(self, moment: datetime) -> date:
         """The local day of ``moment`` less the clock-skew allowance (an expiry judged with doubt)."""
         return self.local_day(moment - self.clock_skew)
+
+
+def _plain(value: object) -> object:
+    """``value`` as JSON in one spelling (sets sorted, mappings by key)."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, FillLimit):
+        return [value.allowed_kg, value.tolerance_kg]
+    if isinstance(value, (set, frozenset)):
+        return sorted(_plain(item) for item in value)
+    if isinstance(value, Mapping):
+        return sorted([str(key), _plain(item)] for key, item in value.items())
+    if isinstance(value, State):
+        return value.value
+    return value

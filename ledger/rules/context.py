@@ -14,12 +14,18 @@ __all__ = ["Context"]
 
 
 class Context:
-    """One evaluation of one cylinder; registry look-ups are remembered for its duration."""
+    """One evaluation of one cylinder; registry look-ups are remembered for its duration.
 
-    __slots__ = ("trace", "steps", "registry", "config", "now", "cylinder", "owner", "register",
+    A rule reads ``steps`` in the order things happened. Where it needs what an earlier
+    step showed (the last fill, the last located scan, a tally) it keeps that in
+    ``carry`` under its own name, so the same rule can judge a story in pieces.
+    """
+
+    __slots__ = ("trace", "steps", "registry", "config", "now", "cylinder", "owner", "register", "carry",
                  "_parties", "_people")
 
-    def __init__(self, trace: Trace, registry: Registry, config: RulesConfig, now: datetime) -> None:
+    def __init__(self, trace: Trace, registry: Registry, config: RulesConfig, now: datetime,
+                 register: dict[str, Any] | None = None, carry: dict[str, Any] | None = None) -> None:
         self.trace = trace
         self.steps: tuple[Step, ...] = trace.steps
         self.registry = registry
@@ -27,7 +33,11 @@ class Context:
         self.now = now
         self.cylinder = trace.cylinder
         self.owner = trace.origin.owner
-        self.register: dict[str, Any] = trace.steps[0].event.data
+        # the genesis register's facts; given when ``trace`` resumes a story and starts later
+        self.register: dict[str, Any] = trace.steps[0].event.data if register is None else register
+        # what rules that look back carry from one step to the next, as JSON; given when resuming,
+        # and left as it stands after the last step (``engine.judge``)
+        self.carry: dict[str, Any] = {} if carry is None else carry
         self._parties: dict[str, Party | None] = {}
         self._people: dict[str, Person | None] = {}
 

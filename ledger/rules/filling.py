@@ -10,7 +10,7 @@ older cylinders 15 years).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterable, Iterator, NamedTuple
 
 from ..custody import Step, Trace
 from ..domain import EventKind, FindingKind, Severity, format_time, iso_day
@@ -19,7 +19,7 @@ from .context import Context
 from .findings import FindingDraft
 
 __all__ = [
-    "DesignLife", "design_life", "life_ends_on", "Standing", "standing", "filled_overdue_inspection", "filled_past_design_life",
+    "DesignLife", "design_life", "life_ends_on", "extension_granted", "Standing", "standing", "filled_overdue_inspection", "filled_past_design_life",
     "filled_by_non_owner", "overfill", "short_weight",
 ]
 
@@ -65,10 +65,14 @@ def life_ends_on(trace: Trace, config: RulesConfig) -> date | None:
     life = design_life(trace.steps[0].event.data, config)
     if life is None:
         return None
-    extended = life.extension_from is not None and any(
+    return life.last_day if extension_granted(trace.steps, life, config) else life.end
+
+
+def extension_granted(steps: Iterable[Step], life: DesignLife, config: RulesConfig) -> bool:
+    """Whether one of ``steps`` is a passed inspection in the final year of design life (local day)."""
+    return life.extension_from is not None and any(
         s.event.kind is K.INSPECT and s.event.data.get("result") == "pass"
-        and config.local_day(s.event.occurred_at) >= life.extension_from for s in trace.steps)
-    return life.last_day if extended else life.end
+        and config.local_day(s.event.occurred_at) >= life.extension_from for s in steps)
 
 
 def standing(trace: Trace, config: RulesConfig, now: datetime) -> Standing:
@@ -112,7 +116,7 @@ def filled_past_design_life(ctx: Context) -> Iterator[FindingDraft]:
     life = design_life(ctx.register, ctx.config)
     if life is None:
         return
-    extended = False
+    extended = ctx.carry.get("filled_past_design_life", False)
     for step in ctx.steps:
         e = step.event
         day = ctx.config.lenient_day(e.occurred_at)
@@ -128,6 +132,7 @@ def filled_past_design_life(ctx: Context) -> Iterator[FindingDraft]:
             note = (f"{e.party} filled the cylinder on {day}; its design life ended {life.end} and no "
                     f"passed end-of-life inspection extended it")
             yield ctx.finding(F.FILLED_PAST_DESIGN_LIFE, e.party, (e.seq,), e.occurred_at, note, (e.seq,))
+    ctx.carry["filled_past_design_life"] = extended
 
 
 def filled_by_non_owner(ctx: Context) -> Iterator[FindingDraft]:
@@ -158,18 +163,20 @@ def overfill(ctx: Context) -> Iterator[FindingDraft]:
 def short_weight(ctx: Context) -> Iterator[FindingDraft]:
     """A delivery weighed at the door short of the last fill by more than the tolerance."""
     tolerance = ctx.config.short_weight_tolerance_kg
-    fill: Step | None = None
+    fill: list[Any] | None = ctx.carry.get("short_weight")  # the last fill's station, seq and kg
     for step in ctx.steps:
         e = step.event
         if e.kind is K.FILL:
-            fill = step
+            fill = [e.party, e.seq, _kg(e.data)]
         elif e.kind is K.DELIVER and fill is not None:
-            filled, weighed = _kg(fill.event.data), _kg(e.data)
+            station, seq, filled = fill
+            weighed = _kg(e.data)
             if filled is None or weighed is None or filled - weighed <= tolerance + 1e-9:
                 continue
-            note = (f"{e.party} delivered {weighed:g} kg at {format_time(e.occurred_at)}; {fill.event.party} "
+            note = (f"{e.party} delivered {weighed:g} kg at {format_time(e.occurred_at)}; {station} "
                     f"filled {filled:g} kg: {filled - weighed:.2f} kg short")
-            yield ctx.finding(F.SHORT_WEIGHT, e.party, (fill.event.seq, e.seq), e.occurred_at, note, (e.seq,))
+            yield ctx.finding(F.SHORT_WEIGHT, e.party, (seq, e.seq), e.occurred_at, note, (e.seq,))
+    ctx.carry["short_weight"] = fill
 
 
 def _kg(data: dict[str, Any]) -> float | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Collection, Iterable, Mapping, NamedTuple
 
 from ..domain import Event, FindingKind, Severity, format_time
 
@@ -96,13 +96,16 @@ class Reconciliation(NamedTuple):
     reopened: list[FindingDraft]  # keys stored as resolved that the history implies again
 
 
-def reconcile(stored: Iterable[Any], fresh: Iterable[FindingDraft], trigger: Event | None = None) -> Reconciliation:
+def reconcile(stored: Iterable[Any], fresh: Iterable[FindingDraft], trigger: Event | None = None,
+              scope: Collection[str] | None = None) -> Reconciliation:
     """Compare a cylinder's stored findings with a fresh ``evaluate`` result.
 
     ``stored`` holds every stored finding of the cylinder (any status), each a key
     string, a ``(key, status, ...)`` tuple, a mapping or an object with ``key`` and
     ``status`` (a bare key counts as open). ``trigger`` is the event just recorded
-    (None for a sweep on the clock). Pure: nothing is written.
+    (None for a sweep on the clock). ``scope``: when ``fresh`` judged only part of the
+    story (``Judgement.scope``), the other keys it decides; a stored key in neither
+    is left alone. Pure: nothing is written.
     """
     fresh_by_key = {f.key: f for f in fresh}
     seen: set[str] = set()
@@ -114,7 +117,7 @@ def reconcile(stored: Iterable[Any], fresh: Iterable[FindingDraft], trigger: Eve
         if key in fresh_by_key:
             if status == "resolved":
                 reopened.append(fresh_by_key[key])
-        elif status in RESOLVABLE:
+        elif status in RESOLVABLE and (scope is None or key in scope):
             resolved.append(Resolution(key, item, trigger.seq if trigger else None, _explain(trigger)))
     new = [f for k, f in fresh_by_key.items() if k not in seen]
     return Reconciliation(new, resolved, reopened)

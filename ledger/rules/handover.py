@@ -75,13 +75,16 @@ def event_after_scrap(ctx: Context) -> Iterator[FindingDraft]:
     scrapped_at = ctx.trace.scrapped_at
     if scrapped_at is None:
         return
-    scrap = next(s.event for s in ctx.steps if s.event.kind is K.SCRAP)
+    scrap = ctx.carry.get("event_after_scrap")  # the scrap's party and seq: the first in time order
     cutoff = scrapped_at + ctx.config.clock_skew
     for step in ctx.steps:
         e = step.event
+        if scrap is None and e.kind is K.SCRAP:
+            scrap = [e.party, e.seq]
         if not step.after_scrap or e.occurred_at <= cutoff:
             continue
         party = step.holder if e.kind is K.REPORT else e.party
         note = (f"{e.kind.value} by {e.party} at {format_time(e.occurred_at)}, after the cylinder was "
-                f"scrapped by {scrap.party} at {format_time(scrapped_at)}")
-        yield ctx.finding(F.EVENT_AFTER_SCRAP, party, (scrap.seq, e.seq), e.occurred_at, note, (e.seq,))
+                f"scrapped by {scrap[0]} at {format_time(scrapped_at)}")
+        yield ctx.finding(F.EVENT_AFTER_SCRAP, party, (scrap[1], e.seq), e.occurred_at, note, (e.seq,))
+    ctx.carry["event_after_scrap"] = scrap

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterator
 
-from ..domain import EventKind, FindingKind, Paper, PartyKind
+from ..domain import EventKind, FindingKind, Paper, PartyKind, format_time
 from .context import Context
 from .findings import FindingDraft
 
@@ -31,22 +31,33 @@ def _lapse(paper: Paper | None, day: object, what: str) -> str | None:
 
 
 class _Tally:
-    """One finding per cylinder and party (or person), however many events it spans."""
+    """One finding per cylinder and party (or person), however many events it spans.
 
-    def __init__(self) -> None:
-        self.seen: dict[str, tuple[str, str | None, list[int], datetime]] = {}
+    Kept in ``ctx.carry[name]`` between pieces of a story: who → [why, party, seqs, first time].
+    """
+
+    def __init__(self, ctx: Context, name: str) -> None:
+        self.ctx, self.name = ctx, name
+        self.seen: dict[str, list] = {who: [why, party, list(seqs), at]
+                                      for who, (why, party, seqs, at) in ctx.carry.get(name, {}).items()}
 
     def add(self, who: str, party: str | None, seq: int, at: datetime, why: str) -> None:
         if who in self.seen:
             self.seen[who][2].append(seq)
         else:
-            self.seen[who] = (why, party, [seq], at)
+            self.seen[who] = [why, party, [seq], format_time(at)]
+
+    def entries(self) -> Iterator[tuple[str, str, str | None, tuple[int, ...], datetime]]:
+        """Each tallied (who, why, party, seqs, first time); carries the tally on."""
+        self.ctx.carry[self.name] = self.seen
+        for who, (why, party, seqs, at) in self.seen.items():
+            yield who, why, party, tuple(seqs), datetime.fromisoformat(at)
 
 
 def unlicensed_party(ctx: Context) -> Iterator[FindingDraft]:
     """The acting party, and the receiver named by a dispatch or return, must hold a licence
     valid on the event's day. Regulators carry none; unregistered receivers are not judged."""
-    tally = _Tally()
+    tally = _Tally(ctx, "unlicensed_party")
     for step in ctx.steps:
         e = step.event
         day = ctx.config.lenient_day(e.occurred_at)
@@ -58,15 +69,15 @@ def unlicensed_party(ctx: Context) -> Iterator[FindingDraft]:
             why = _lapse(party.licence, day, "licence")
             if why is not None:
                 tally.add(party.id, party.id, e.seq, e.occurred_at, f"{party.id} {why}")
-    for who, (why, party, seqs, at) in tally.seen.items():
+    for who, why, party, seqs, at in tally.entries():
         note = f"{why}; it acted or received in {len(seqs)} event(s) of this cylinder"
-        yield ctx.finding(F.UNLICENSED_PARTY, party, tuple(seqs), at, note, (who,))
+        yield ctx.finding(F.UNLICENSED_PARTY, party, seqs, at, note, (who,))
 
 
 def certificate_expired(ctx: Context) -> Iterator[FindingDraft]:
     """Every driver and escort named by a dispatch or return needs a certificate valid on the
     trip's day; a person the registry does not know has none. Their employer answers."""
-    tally = _Tally()
+    tally = _Tally(ctx, "certificate_expired")
     for step in ctx.steps:
         e = step.event
         if e.kind not in _HANDOVERS:
@@ -82,8 +93,8 @@ def certificate_expired(ctx: Context) -> Iterator[FindingDraft]:
             if why is not None:
                 employer = person.party if person is not None else e.party
                 tally.add(name, employer, e.seq, e.occurred_at, f"{role} {name} {why}")
-    for who, (why, party, seqs, at) in tally.seen.items():
-        yield ctx.finding(F.CERTIFICATE_EXPIRED, party, tuple(seqs), at, f"{why} ({len(seqs)} trip event(s))", (who,))
+    for who, why, party, seqs, at in tally.entries():
+        yield ctx.finding(F.CERTIFICATE_EXPIRED, party, seqs, at, f"{why} ({len(seqs)} trip event(s))", (who,))
 
 
 def missing_escort(ctx: Context) -> Iterator[FindingDraft]:

@@ -8,7 +8,7 @@ quickly"). Resting states, the day count and the speed are ``RulesConfig`` defau
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Iterator
 
 from ..domain import FindingKind, Location, format_time
@@ -26,19 +26,26 @@ def vanished(ctx: Context) -> Iterator[FindingDraft]:
     outside a resting state: between two events, or from the last event until now.
     The holder during the silence answers for it."""
     limit = timedelta(days=ctx.config.vanished_days) + ctx.config.clock_skew
-    steps = ctx.steps
-    for i, step in enumerate(steps):
-        if step.state in ctx.config.resting_states:
+    resting = {state.value for state in ctx.config.resting_states}
+    # (state, holder, seq, time) after each step; the last one of an earlier piece comes first
+    points = [(s.state.value, s.holder, s.event.seq, s.event.occurred_at) for s in ctx.steps]
+    if "vanished" in ctx.carry:
+        state, holder, seq, at = ctx.carry["vanished"]
+        points.insert(0, (state, holder, seq, datetime.fromisoformat(at)))
+    for i, (state, holder, seq, start) in enumerate(points):
+        if state in resting:
             continue
-        start = step.event.occurred_at
-        end = steps[i + 1].event.occurred_at if i + 1 < len(steps) else ctx.now
+        last = i + 1 == len(points)
+        end = ctx.now if last else points[i + 1][3]
         if end - start <= limit:
             continue
-        until = f"until {format_time(end)}" if i + 1 < len(steps) else "up to now"
+        until = "up to now" if last else f"until {format_time(end)}"
         days = (end - start) / timedelta(days=1)
-        note = (f"no event for {days:.0f} days while {step.state.value} with {step.holder}, from "
-                f"{format_time(start)} {until}")
-        yield ctx.finding(F.VANISHED, step.holder, (step.event.seq,), start + limit, note, (step.event.seq,))
+        note = f"no event for {days:.0f} days while {state} with {holder}, from {format_time(start)} {until}"
+        yield ctx.finding(F.VANISHED, holder, (seq,), start + limit, note, (seq,))
+    if points:
+        state, holder, seq, at = points[-1]
+        ctx.carry["vanished"] = [state, holder, seq, format_time(at)]
 
 
 def impossible_movement(ctx: Context) -> Iterator[FindingDraft]:
@@ -46,21 +53,27 @@ def impossible_movement(ctx: Context) -> Iterator[FindingDraft]:
     time between them (+ skew, − location accuracy). Keyed by the later event; the holder of
     record then answers (a report only observes where the cylinder was)."""
     cfg = ctx.config
-    previous = None
+    # the last located event: kind, party, time, where, seq
+    previous = ctx.carry.get("impossible_movement")
+    if previous is not None:
+        kind, party, at, (lat, lon), seq = previous
+        previous = (kind, party, datetime.fromisoformat(at), Location(lat, lon), seq)
     for step in ctx.steps:
         e = step.event
         if e.location is None:
             continue
         if previous is not None:
-            km = distance_km(previous.location, e.location) - cfg.location_accuracy_km
-            hours = (abs(e.occurred_at - previous.occurred_at) + cfg.clock_skew) / timedelta(hours=1)
+            kind, party, at, where, seq = previous
+            km = distance_km(where, e.location) - cfg.location_accuracy_km
+            hours = (abs(e.occurred_at - at) + cfg.clock_skew) / timedelta(hours=1)
             if km > 0 and km / hours > cfg.plausible_speed_kmh:
                 note = (f"{e.kind.value} by {e.party} at {format_time(e.occurred_at)} is {km:.0f} km from "
-                        f"{previous.kind.value} by {previous.party} at {format_time(previous.occurred_at)}: "
-                        f"{km / hours:.0f} km/h")
-                yield ctx.finding(F.IMPOSSIBLE_MOVEMENT, step.holder, (previous.seq, e.seq), e.occurred_at, note,
-                                  (e.seq,))
-        previous = e
+                        f"{kind} by {party} at {format_time(at)}: {km / hours:.0f} km/h")
+                yield ctx.finding(F.IMPOSSIBLE_MOVEMENT, step.holder, (seq, e.seq), e.occurred_at, note, (e.seq,))
+        previous = (e.kind.value, e.party, e.occurred_at, e.location, e.seq)
+    if previous is not None:
+        kind, party, at, where, seq = previous
+        ctx.carry["impossible_movement"] = [kind, party, format_time(at), [where.lat, where.lon], seq]
 
 
 def distance_km(a: Location, b: Location) -> float:
