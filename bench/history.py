@@ -6,8 +6,10 @@
 At about eight events every three weeks (the pace docs/performance.md
 assumes), a cylinder's chain holds about a thousand events after seven years
 and about two thousand at the end of a service life of up to 15 years
-(DOMAIN.md "The life of a cylinder"). The rules judge a chain by replaying all
-of it, so what a single event costs grows with the chain.
+(DOMAIN.md "The life of a cylinder"). The rules judge only the events recorded
+since they last judged a cylinder, from what they carried forward (docs/custody.md
+"Judging a story in pieces"), so what a single event costs should not grow with
+its chain; this measures whether it does.
 
 The chains of ``--cylinders`` cylinders are grown stage by stage to each of
 ``--lengths`` (batches whose rules run afterwards, as the reviewer runs them),

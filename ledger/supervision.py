@@ -5,10 +5,14 @@
 - ``authorize`` refuses, before anything is written, an event no account of that
   party could record (``ledger.custody.authorize``);
 - ``after_append`` re-evaluates every cylinder a write touched, in the same
-  transaction: the rules run over the cylinder's whole history in the order
-  things happened, new findings are stored, findings a late event explains are
+  transaction: the rules judge the cylinder's story in the order things
+  happened, new findings are stored, findings a late event explains are
   marked ``resolved`` with a note naming that event, and the cylinder's
   projection (holder, state, inspection due, service life) is rewritten.
+  The rules start from what they carried forward from the events they judged
+  before (``cylinders.judged``, ``rules.judge``) and read only the new events;
+  when those do not simply continue the story (one occurred earlier, a party
+  then unknown is registered now, the limits changed) the whole chain is judged.
 - ``defer`` instead queues the touched cylinders, for ``review`` to do the same
   a moment later in other transactions (what the batch endpoint does).
 
@@ -18,6 +22,7 @@ clock alone produces (``vanished``, ``handover_unconfirmed``).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import defaultdict
@@ -39,11 +44,11 @@ SYSTEM = "ledger"  # the actor named in a finding's history when the ledger itse
 
 
 class Assessment(NamedTuple):
-    """What the rules make of one cylinder's history as read."""
+    """What the rules make of one cylinder's chain as read."""
 
-    history: list[Event]
-    trace: custody.Trace
-    fresh: list[FindingDraft]
+    events: list[Event]  # the events judged, by seq: the whole chain, or those after the carried judgement
+    head: int  # seq of the newest event the judgement covers
+    judgement: rules.Judgement
 
 
 class RegistryCache:
@@ -162,8 +167,7 @@ class Supervisor:
         queued = set(store.queued_for_review(connection, len(assessed), among=assessed))
         heads = event_rows.heads(connection, queued)
         current = {cylinder: assessment for cylinder, assessment in assessed.items()
-                   if cylinder in queued and assessment.history
-                   and heads.get(cylinder, (None,))[0] == assessment.history[-1].seq}
+                   if cylinder in queued and heads.get(cylinder, (None,))[0] == assessment.head}
         if current:
             self._apply(connection, current, {}, now, latest_explains=True)
             store.dequeue_review(connection, current)
@@ -184,18 +188,34 @@ class Supervisor:
         return self._apply(connection, self._assess(connection, triggers, now), triggers, now)
 
     def _assess(self, connection: Connection, cylinders, now: datetime) -> dict[str, Assessment]:
-        """Replay each cylinder's whole history and run the rules over it; reads only."""
+        """Judge each cylinder's new events from what the rules carried forward, or its whole chain; reads only."""
         registry = self.registry(connection)
-        histories: dict[str, list[Event]] = defaultdict(list)
-        for row in store.histories(connection, cylinders):
-            histories[row[1]].append(event_rows.from_row(row))
-        assessed = {}
+        carried: dict[str, dict | None] = {}
+        later: dict[str, list[Event]] = defaultdict(list)
+        for cylinder, judged, *row in store.judged_and_later(connection, cylinders):
+            carried[cylinder] = None if judged is None else json.loads(judged)
+            if row[0] is not None:
+                later[cylinder].append(event_rows.from_row(row))
+        assessed, whole = {}, []
         for cylinder in cylinders:
-            history = histories[cylinder]
-            trace = custody.replay(history, registry, self.config.clock_skew)
-            assessed[cylinder] = Assessment(history, trace, rules.evaluate(history, registry, self.config, now,
-                                                                             trace=trace))
+            saved, events = carried.get(cylinder), later[cylinder]
+            if saved is None:  # never judged: its whole chain came
+                assessed[cylinder] = self._judge(events, registry, now)
+            elif rules.resumable(saved, events, registry, self.config):
+                assessed[cylinder] = self._judge(events, registry, now, saved)
+            else:
+                whole.append(cylinder)
+        chains: dict[str, list[Event]] = defaultdict(list)
+        for row in store.histories(connection, whole):
+            chains[row[1]].append(event_rows.from_row(row))
+        for cylinder in whole:
+            assessed[cylinder] = self._judge(chains[cylinder], registry, now)
         return assessed
+
+    def _judge(self, events: list[Event], registry, now: datetime, carried: dict | None = None) -> Assessment:
+        judgement = rules.judge(events, registry, self.config, now, carried=carried)
+        head = events[-1].seq if events else judgement.length - 1
+        return Assessment(events, head, judgement)
 
     def _apply(self, connection: Connection, assessed: dict[str, Assessment], triggers: dict[str, Event | None],
                now: datetime, latest_explains: bool = False) -> dict[str, list]:
@@ -208,11 +228,12 @@ class Supervisor:
         at = format_time(now)
         projection = []
         result: dict[str, list] = {}
-        for cylinder, (history, trace, fresh) in assessed.items():
-            trigger = history[-1] if latest_explains else triggers.get(cylinder)
-            ids = {event.seq: event.id for event in history}
+        for cylinder, (events, _, judgement) in assessed.items():
+            trigger = (events[-1] if events else None) if latest_explains else triggers.get(cylinder)
+            ids = {event.seq: event.id for event in events}
             keyed = {key: id_ for key, _, id_ in stored[cylinder]}
-            outcome = rules.reconcile(stored[cylinder], fresh, trigger)
+            fresh = judgement.findings
+            outcome = rules.reconcile(stored[cylinder], fresh, trigger, judgement.scope)
             for draft in outcome.new:
                 keyed[draft.key] = self._store(connection, draft, ids, at)
             for resolution in outcome.resolved:
@@ -230,12 +251,15 @@ class Supervisor:
                     "party": draft.party, "note": draft.note}}
                 for draft in fresh
             ]
-            projection.append(self._projection(cylinder, trace, history))
+            projection.append(self._projection(cylinder, judgement))
         store.write_projection(connection, projection)
         return result
 
     def _store(self, connection: Connection, draft: FindingDraft, ids: dict[int, int], at: str) -> int:
         party = self.registry(connection).party(draft.party) if draft.party else None
+        missing = [seq for seq in draft.events if seq not in ids]  # evidence judged before: look it up
+        if missing:
+            ids = {**ids, **store.event_ids(connection, draft.cylinder, missing)}
         finding_id = store.insert_finding(
             connection, key=draft.key, kind=draft.kind.value, severity=draft.severity.value,
             cylinder=draft.cylinder, party=draft.party, region=party.region if party else None,
@@ -245,14 +269,15 @@ class Supervisor:
         store.add_action(connection, finding_id, "detect", "open", SYSTEM, draft.note, at)
         return finding_id
 
-    def _projection(self, cylinder: str, trace: custody.Trace, history: Sequence[Event]) -> dict[str, Any]:
+    def _projection(self, cylinder: str, judgement: rules.Judgement) -> dict[str, Any]:
+        trace = judgement.trace
         fill = trace.origin.last_fill
         return {
             "cid": cylinder, "holder": trace.current.holder, "state": trace.current.state.value,
-            "state_since": format_time(trace.current.since),
-            "last_event_at": format_time(max(event.occurred_at for event in history)),
+            "state_since": format_time(trace.current.since), "last_event_at": format_time(judgement.last_event_at),
             "due": trace.next_inspection_due, "fill_kg": None if fill is None else fill.net_kg,
-            "length": len(history), "life_ends": rules.life_ends_on(trace, self.config),
+            "length": judgement.length, "life_ends": judgement.life_ends,
+            "judged": json.dumps(judgement.carried, separators=(",", ":")),
         }
 
     # -- codes with no chain -------------------------------------------------------

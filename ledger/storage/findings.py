@@ -14,7 +14,7 @@ from .events import COLUMNS, marker, placeholders
 
 __all__ = [
     "stored_for", "insert_finding", "set_status", "add_action", "get_finding", "actions_of", "list_findings",
-    "histories", "write_projection", "risk_cylinders", "party_scores", "cylinders_with_open", "holdings",
+    "histories", "judged_and_later", "event_ids", "write_projection", "risk_cylinders", "party_scores", "cylinders_with_open", "holdings",
     "sweep_candidates", "enqueue_review", "dequeue_review", "queued_for_review", "review_backlog",
 ]
 
@@ -94,8 +94,36 @@ def histories(connection: Connection, cylinders: Iterable[str]):
         yield from connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
 
 
+def judged_and_later(connection: Connection, cylinders: Iterable[str]):
+    """Per cylinder, what the rules carried forward and the event rows they have not judged yet.
+
+    Rows of (cylinder, judged, *event row), by cylinder then seq; the event row is all None
+    when nothing is new. A cylinder never judged (judged NULL) comes with its whole history.
+    One statement, so the carried judgement and the later events come from one snapshot.
+    """
+    wanted = sorted(set(cylinders))
+    columns = ", ".join(f"e.{name.strip()}" for name in COLUMNS.split(","))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start:start + _CHUNK]
+        sql = (f"SELECT c.id, c.judged, {columns} FROM cylinders c LEFT JOIN events e ON e.cylinder = c.id"
+               " AND e.seq >= CASE WHEN c.judged IS NULL THEN 0 ELSE c.chain_length END"
+               f" WHERE c.id IN ({placeholders(connection, len(chunk))}) ORDER BY c.id, e.seq")
+        yield from connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
+
+
+def event_ids(connection: Connection, cylinder: str, seqs: Iterable[int]) -> dict[int, int]:
+    """Event ids by seq, for the given seqs of one cylinder."""
+    wanted = sorted(set(seqs))
+    if not wanted:
+        return {}
+    sql = (f"SELECT seq, id FROM events WHERE cylinder = {marker(connection)}"
+           f" AND seq IN ({placeholders(connection, len(wanted))})")
+    return dict(connection.exec_driver_sql(sql, (cylinder, *wanted)).fetchall())
+
+
 _PROJECTION = ("UPDATE cylinders SET holder = {0}, state = {0}, state_since = {0}, last_event_at = {0}, "
-               "next_inspection_due = {0}, last_fill_kg = {0}, chain_length = {0}, life_ends_on = {0} WHERE id = {0}")
+               "next_inspection_due = {0}, last_fill_kg = {0}, chain_length = {0}, life_ends_on = {0}, "
+               "judged = {0} WHERE id = {0}")
 
 
 def write_projection(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -112,7 +140,7 @@ def write_projection(connection: Connection, rows: Sequence[dict[str, Any]]) -> 
 
     connection.exec_driver_sql(_PROJECTION.format(marker(connection)), [
         (row["holder"], row["state"], row["state_since"], row["last_event_at"], day(row["due"]), row["fill_kg"],
-         row["length"], day(row["life_ends"]), row["cid"])
+         row["length"], day(row["life_ends"]), row["judged"], row["cid"])
         for row in rows
     ])
 

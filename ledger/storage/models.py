@@ -112,6 +112,8 @@ cylinders = Table(
     Column("last_fill_kg", Float),
     Column("life_ends_on", Date, index=True),
     Column("chain_length", Integer, nullable=False),
+    # what the rules carry forward from the chain_length events they judged (rules.judge), as JSON
+    Column("judged", Text),
     UniqueConstraint("manufacturer", "serial"),
 )
 
