@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Mapping
@@ -83,6 +84,7 @@ class RulesConfig:
     # papers carry local dates; the platform's parties keep China Standard Time (UTC+8)
     local_offset: timedelta = timedelta(hours=8)
 
+    @cached_property
     def fingerprint(self) -> str:
         """A digest of every limit, the same in every process: judgements carried forward
         under one configuration are not resumed under another."""

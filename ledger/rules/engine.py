@@ -133,7 +133,7 @@ def judge(
     return Judgement(
         trace=trace, findings=findings, scope=scope,
         carried={
-            "v": CARRIED_VERSION, "config": config.fingerprint(), "register": register, "mark": mark,
+            "v": CARRIED_VERSION, "config": config.fingerprint, "register": register, "mark": mark,
             "rules": ctx.carry, "extended": extended,
             "absent": {"parties": sorted({*absent["parties"], *noting.parties}),
                        "people": sorted({*absent["people"], *noting.people})},
@@ -149,7 +149,7 @@ def resumable(carried: Mapping[str, Any], history: Sequence[Event], registry: Re
     then unknown still unknown (the registry only grows), and the events continue the story
     in time order (``custody.continues``)."""
     return (
-        carried.get("v") == CARRIED_VERSION and carried["config"] == config.fingerprint()
+        carried.get("v") == CARRIED_VERSION and carried["config"] == config.fingerprint
         and all(registry.party(id) is None for id in carried["absent"]["parties"])
         and all(registry.person(id) is None for id in carried["absent"]["people"])
         and continues(carried["mark"], history, config.clock_skew)
