@@ -77,7 +77,9 @@ def _run(ctx: Context) -> list[FindingDraft]:
     return findings
 
 
-# What ``judge`` carries forward, as JSON; a change to its shape or to a rule's carry bumps it.
+# The version of what ``judge`` carries forward. Bump it with any change to a rule or to what
+# the rules carry: carried judgements of another version are not resumed, so after an upgrade
+# every cylinder's chain is judged whole once, by the rules as they are now.
 CARRIED_VERSION = 1
 
 
