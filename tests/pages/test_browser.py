@@ -192,7 +192,7 @@ def test_a_driver_queues_a_scan_offline_and_it_syncs_once_back_online(site, phon
     page.check("input[name=kind][value=collect]")
     page.fill("#typed", tracecode.printed(code))
     page.click("#add-scan")
-    item = page.locator(f"#queue li[data-key]").first
+    item = page.locator("#queue li[data-key]").first
     assert "已存入本机" in item.inner_text() and "离线 · 1 条待同步" in page.inner_text("#net")
     assert events_of(town, code, "collect") == []
     stored = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('cylinder-ledger.queue'))")
