@@ -47,8 +47,12 @@ class Assessment(NamedTuple):
     """What the rules make of one cylinder's chain as read."""
 
     events: list[Event]  # the events judged, by seq: the whole chain, or those after the carried judgement
-    head: int  # seq of the newest event the judgement covers
     judgement: rules.Judgement
+
+    @property
+    def head(self) -> int:
+        """Seq of the newest event the judgement covers."""
+        return self.events[-1].seq if self.events else self.judgement.length - 1
 
 
 class RegistryCache:
@@ -213,9 +217,7 @@ class Supervisor:
         return assessed
 
     def _judge(self, events: list[Event], registry, now: datetime, carried: dict | None = None) -> Assessment:
-        judgement = rules.judge(events, registry, self.config, now, carried=carried)
-        head = events[-1].seq if events else judgement.length - 1
-        return Assessment(events, head, judgement)
+        return Assessment(events, rules.judge(events, registry, self.config, now, carried=carried))
 
     def _apply(self, connection: Connection, assessed: dict[str, Assessment], triggers: dict[str, Event | None],
                now: datetime, latest_explains: bool = False) -> dict[str, list]:
@@ -228,7 +230,7 @@ class Supervisor:
         at = format_time(now)
         projection = []
         result: dict[str, list] = {}
-        for cylinder, (events, _, judgement) in assessed.items():
+        for cylinder, (events, judgement) in assessed.items():
             trigger = (events[-1] if events else None) if latest_explains else triggers.get(cylinder)
             ids = {event.seq: event.id for event in events}
             keyed = {key: id_ for key, _, id_ in stored[cylinder]}

@@ -100,9 +100,17 @@ class Judgement:
     findings: list[FindingDraft]
     scope: frozenset[str] | None
     carried: dict[str, Any]
-    length: int
-    last_event_at: datetime
     life_ends: date | None
+
+    @property
+    def length(self) -> int:
+        """How many events the story has, judged now or before."""
+        return self.carried["mark"]["length"]
+
+    @property
+    def last_event_at(self) -> datetime:
+        """When the latest of them occurred."""
+        return datetime.fromisoformat(self.carried["mark"]["last"])
 
 
 def judge(
@@ -140,7 +148,6 @@ def judge(
             "absent": {"parties": sorted({*absent["parties"], *noting.parties}),
                        "people": sorted({*absent["people"], *noting.people})},
         },
-        length=mark["length"], last_event_at=datetime.fromisoformat(mark["last"]),
         life_ends=None if life is None else life.last_day if extended else life.end,
     )
 

@@ -94,6 +94,9 @@ def histories(connection: Connection, cylinders: Iterable[str]):
         yield from connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
 
 
+_EVENT_COLUMNS = ", ".join(f"e.{name.strip()}" for name in COLUMNS.split(","))
+
+
 def judged_and_later(connection: Connection, cylinders: Iterable[str]):
     """Per cylinder, what the rules carried forward and the event rows they have not judged yet.
 
@@ -102,10 +105,9 @@ def judged_and_later(connection: Connection, cylinders: Iterable[str]):
     One statement, so the carried judgement and the later events come from one snapshot.
     """
     wanted = sorted(set(cylinders))
-    columns = ", ".join(f"e.{name.strip()}" for name in COLUMNS.split(","))
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start:start + _CHUNK]
-        sql = (f"SELECT c.id, c.judged, {columns} FROM cylinders c LEFT JOIN events e ON e.cylinder = c.id"
+        sql = (f"SELECT c.id, c.judged, {_EVENT_COLUMNS} FROM cylinders c LEFT JOIN events e ON e.cylinder = c.id"
                " AND e.seq >= CASE WHEN c.judged IS NULL THEN 0 ELSE c.chain_length END"
                f" WHERE c.id IN ({placeholders(connection, len(chunk))}) ORDER BY c.id, e.seq")
         yield from connection.exec_driver_sql(sql, tuple(chunk)).fetchall()

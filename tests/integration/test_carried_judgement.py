@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from ledger import rules
+from ledger import custody, rules
 from ledger.domain import EventKind, Role
 from ledger.service import Actor
 from ledger.storage import events as event_rows
@@ -43,7 +43,7 @@ def judged_whole(ledger, cylinder, now):
                         {"c": cylinder}).one()
         keys = {key: status for key, status, _ in store.stored_for(c, [cylinder])[cylinder]}
     config = ledger.supervisor.config
-    trace = rules.judge(history, registry, config, now).trace
+    trace = custody.replay(history, registry, config.clock_skew)
     fresh = {f.key for f in rules.evaluate(history, registry, config, now)}
     return keys, fresh, trace, row
 
