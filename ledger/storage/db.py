@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 __all__ = ["Database", "LOG_LOCK", "WriterTurn"]
+
+# How often a process that writes a SQLite database copies its write-ahead log into it.
+CHECKPOINT_SECONDS = 1.0
 
 # Key of the PostgreSQL advisory lock that guards log positions.
 LOG_LOCK = 0x6C6F67  # "log"
@@ -114,6 +118,8 @@ class Database:
         self.dialect = self.url.get_backend_name()
         self._turn: WriterTurn | None = None
         self._turn_file: Path | None = None
+        self._checkpointing = threading.Lock()
+        self._checkpointed = time.monotonic()
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
                 self._turn_file = Path(self.url.database + "-writer")
@@ -146,6 +152,8 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit survives power loss, not just a killed process.
             cursor.execute("PRAGMA synchronous=FULL")
+            # No checkpoint inside a commit, where it would hold the write turn: ``writing`` runs them after.
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=60000")
             # 256 MiB of page cache: the (cylinder, seq) and key indexes stay in memory at a province's scale.
@@ -170,6 +178,29 @@ class Database:
         with self._turn:
             with self.writer.begin() as connection:
                 yield connection
+        self._checkpoint_if_due()
+
+    def _checkpoint_if_due(self) -> None:
+        """Copy the write-ahead log into the database file at most once per ``CHECKPOINT_SECONDS``.
+
+        SQLite would otherwise do it inside whichever commit fills the log past
+        1,000 pages, holding every other writer up for tens of milliseconds. A
+        passive checkpoint needs no write lock: it runs here, after the turn is
+        handed on, and copies what no reader still needs.
+        """
+        if time.monotonic() - self._checkpointed < CHECKPOINT_SECONDS:
+            return
+        if not self._checkpointing.acquire(blocking=False):
+            return  # another thread of this process is at it
+        try:
+            self._checkpointed = time.monotonic()
+            raw = self.reader.raw_connection()  # plain sqlite3: no transaction is begun around the pragma
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                raw.close()
+        finally:
+            self._checkpointing.release()
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:

@@ -120,3 +120,28 @@ def test_a_turn_taken_on_one_thread_may_be_given_back_on_another(migrated):
         connection.exec_driver_sql("SELECT 1")
     finished.set()
     enterer.join(10)
+
+
+def test_the_log_is_checkpointed_after_a_commit_while_no_turn_is_held(migrated, monkeypatch):
+    url, database = migrated
+    wal = Path(url.removeprefix("sqlite:///") + "-wal")
+    with database.reading() as c:
+        assert c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0  # never inside a commit
+    seen: list[bool] = []
+    checkpoint = database._checkpoint_if_due
+
+    def observed() -> None:
+        seen.append(database._turn._threads.locked())
+        checkpoint()
+
+    monkeypatch.setattr(database, "_checkpoint_if_due", observed)
+    monkeypatch.setattr("ledger.storage.db.CHECKPOINT_SECONDS", 0.0)
+    with database.writing() as c:
+        c.exec_driver_sql("CREATE TABLE scratch (x TEXT)")
+    payload = "x" * 3000  # most of a page per row: a log that is never copied back grows by a page a write
+    for _ in range(300):
+        with database.writing() as c:
+            c.exec_driver_sql("INSERT INTO scratch VALUES (?)", (payload,))
+            c.exec_driver_sql("DELETE FROM scratch")
+    assert seen == [False] * 301
+    assert wal.stat().st_size < 100 * 4096  # copied back and restarted, not 300 pages long
