@@ -24,7 +24,7 @@ from .review import Reviewer
 from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit
 from .pages import router as pages
 from .pages import static_files
-from .routers import api
+from . import routers
 
 __all__ = ["create_app", "served_app"]
 
@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     app.state.reviewer = reviewer
     app.state.accounts = AccountCache(token_ttl)
     errors.install(app)
-    app.include_router(api)  # first: a driver's scan is matched before any page (their paths never overlap)
+    routers.include(app)  # first: a driver's scan is matched before any page (their paths never overlap)
     app.include_router(pages)
     app.mount("/static", static_files(), name="static")
     # Added last is outermost: the log sees every answer, including 413.

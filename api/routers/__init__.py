@@ -6,9 +6,18 @@ from ..deps import request_checks
 
 from . import cylinders, events, health, labels, log, oversight, parties, risk
 
-__all__ = ["api"]
+__all__ = ["ROUTERS", "include"]
 
-api = APIRouter(dependencies=[Depends(request_checks)])
 # Matched in this order: the drivers' hot path first.
-for module in (events, cylinders, parties, oversight, risk, log, labels, health):
-    api.include_router(module.router)
+ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in (
+    events, cylinders, parties, oversight, risk, log, labels, health))
+
+
+def include(app) -> None:
+    """Add every API route to ``app``, each router straight under it.
+
+    FastAPI matches a request against each level of included routers in turn, and
+    again when handling it, so one level less saves every request a walk.
+    """
+    for router in ROUTERS:
+        app.include_router(router, dependencies=[Depends(request_checks)])
