@@ -31,6 +31,7 @@ from .storage import events as event_rows
 from .storage import findings as finding_rows
 from .storage import registry as reg
 from .storage.db import Database
+from .storage.events import Prepared
 from .wire import event_json
 
 __all__ = ["Actor", "Outcome", "Registration", "Ledger"]
@@ -283,37 +284,55 @@ class Ledger:
             raise outcome.error
         return outcome
 
+    def admit(
+        self, connection: Connection, actor: Actor, items: Sequence[NewEvent | Prepared | LedgerError],
+        now: datetime | None = None,
+    ) -> list[Prepared | LedgerError]:
+        """Check each item as ``record_batch`` does and encode its free-form parts; the reason instead
+        where one is refused. Reads only: run it before the write transaction to keep that short,
+        and pass what it returns, with the same ``actor`` and ``now``, to ``record_batch``."""
+        now = now or _now()
+        admitted: list[Prepared | LedgerError] = []
+        for item in items:
+            if isinstance(item, (LedgerError, Prepared)):
+                admitted.append(item)
+                continue
+            try:
+                self._check(connection, actor, item, now)
+                admitted.append(event_rows.prepare(item))
+            except LedgerError as exc:
+                admitted.append(exc)
+        return admitted
+
     def record_batch(
-        self, connection: Connection, actor: Actor, items: Sequence[NewEvent | LedgerError], now: datetime | None = None,
-        *, defer_review: bool = False,
+        self, connection: Connection, actor: Actor, items: Sequence[NewEvent | Prepared | LedgerError],
+        now: datetime | None = None, *, defer_review: bool = False,
     ) -> list[Outcome]:
         """Record each valid item exactly once; report each invalid one with its reason.
 
         Items may already be errors (parsing failed at the edge): they are
-        reported in place. One bad item never blocks the others.
+        reported in place. One bad item never blocks the others. Items may also
+        be what ``admit`` made of them for this ``actor`` and ``now``.
         ``defer_review``: leave the custody rules to ``review`` (a moment later,
         in another transaction) instead of running them here; the outcomes then
         carry no findings.
         """
         now = now or _now()
         outcomes: list[Outcome | None] = [None] * len(items)
-        candidates: list[tuple[int, NewEvent]] = []
-        for index, item in enumerate(items):
+        candidates: list[tuple[int, Prepared]] = []
+        for index, item in enumerate(self.admit(connection, actor, items, now)):
             if isinstance(item, LedgerError):
                 outcomes[index] = Outcome("rejected", error=item)
-                continue
-            try:
-                self._check(connection, actor, item, now)
-            except LedgerError as exc:
-                outcomes[index] = Outcome("rejected", error=exc)
-                continue
-            candidates.append((index, item))
+            else:
+                candidates.append((index, item))
 
-        stored = event_rows.by_idempotency_keys(connection, (item.idempotency_key for _, item in candidates))
-        chain = event_rows.lock_heads(connection, (item.cylinder for _, item in candidates))
-        fresh: list[tuple[int, NewEvent]] = []
+        stored = event_rows.by_idempotency_keys(connection, (p.event.idempotency_key for _, p in candidates))
+        chain = event_rows.lock_heads(connection, (p.event.cylinder for _, p in candidates))
+        fresh: list[tuple[int, Prepared]] = []
         first_in_batch: dict[str, NewEvent] = {}
-        for index, item in candidates:
+        repeats: dict[int, str] = {}
+        for index, prepared in candidates:
+            item = prepared.event
             key = item.idempotency_key
             previous = stored.get(key)
             if previous is not None:
@@ -327,7 +346,7 @@ class Ledger:
                     outcomes[index] = Outcome("rejected", error=IdempotencyConflict(
                         "this idempotency_key appears twice in the batch with different events"))
                 else:
-                    outcomes[index] = Outcome("duplicate")  # filled in below with the stored event
+                    repeats[index] = key  # answered below with the event its first occurrence stored
             elif item.cylinder not in chain:
                 outcomes[index] = Outcome("rejected", error=NotFound(
                     f"{item.cylinder} is not a registered cylinder (unregistered code)"))
@@ -335,16 +354,15 @@ class Ledger:
                     self.on_unregistered(connection, item, now)
             else:
                 first_in_batch[key] = item
-                fresh.append((index, item))
+                fresh.append((index, prepared))
 
-        written = event_rows.append(connection, [event_rows.prepare(item) for _, item in fresh], now, chain)
+        written = event_rows.append(connection, [prepared for _, prepared in fresh], now, chain)
         findings = self._after(connection, written, now, defer_review)
         by_key = {event.idempotency_key: event for event in written}
         for (index, _), event in zip(fresh, written):
             outcomes[index] = Outcome("created", event, findings=findings.get(event.id, []))
-        for index, outcome in enumerate(outcomes):
-            if outcome is not None and outcome.status == "duplicate" and outcome.event is None:
-                outcomes[index] = Outcome("duplicate", by_key[items[index].idempotency_key])
+        for index, key in repeats.items():
+            outcomes[index] = Outcome("duplicate", by_key[key])
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _check(self, connection: Connection, actor: Actor, item: NewEvent, now: datetime) -> None:

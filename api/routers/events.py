@@ -1,5 +1,6 @@
 """Custody events: record one, record a truckload, read one, prove one is in the log."""
 
+from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -41,9 +42,13 @@ def record_batch(body: BatchIn, actor: Allowed("events.record"), slot: WriteSlot
     The custody rules look at the batch's cylinders a moment after it is committed (the reviewer), so the
     results carry no findings; they appear in the findings and risk lists once reviewed.
     """
-    items = [parse_item(raw, actor) for raw in body.events]  # before the transaction: no lock held to parse
+    # Parsed, checked and encoded before the write transaction: the lock is held only to write.
+    now = datetime.now(timezone.utc)
+    items = [parse_item(raw, actor) for raw in body.events]
+    with ledger.db.reading() as connection:
+        items = ledger.admit(connection, actor, items, now)
     with ledger.db.writing() as connection:
-        outcomes = ledger.record_batch(connection, actor, items, defer_review=True)
+        outcomes = ledger.record_batch(connection, actor, items, now, defer_review=True)
     # Built from the ledger's own types, the answer matches BatchOut; returned as is, it is not validated again.
     return JSONResponse({"results": [batch_item(index, outcome) for index, outcome in enumerate(outcomes)]})
 

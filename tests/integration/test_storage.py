@@ -10,10 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from ledger.domain import EventKind, NewEvent
-from ledger.errors import IdempotencyConflict, NotFound
+from ledger.errors import IdempotencyConflict, InvalidInput, NotFound, PermissionDenied
 from ledger.log import SubrootCache, LogTree
+from ledger.storage.events import Prepared
 from ledger.verify import audit
 from tests.conftest import NOW, build_town, fill, register
+from tests.integration.test_supervision import event
 
 
 def breaks(ledger):
@@ -157,6 +159,25 @@ def test_a_batch_records_each_valid_item_once_and_reports_each_bad_one(ledger):
     with ledger.db.reading() as c:
         assert [e.seq for e in ledger.history(c, a)] == [0, 1, 2]
     assert breaks(ledger) == []
+
+
+def test_admitted_items_are_recorded_as_the_events_they_were_made_from(ledger):
+    town = build_town(ledger)
+    (a,) = register(ledger, town)
+    station = town.at_station
+    now = NOW + timedelta(hours=2)
+    fill = event(a, EventKind.FILL, town.station, NOW + timedelta(hours=1), data={"net_kg": 14.5})
+    foreign = event(a, EventKind.RECEIVE, town.shop, NOW + timedelta(hours=1))  # not the station's to record
+    future = event(a, EventKind.FILL, town.station, NOW + timedelta(days=400), data={"net_kg": 14.5})
+    with ledger.db.reading() as c:
+        admitted = ledger.admit(c, station, [fill, foreign, future], now)
+    assert isinstance(admitted[0], Prepared) and admitted[0].event == fill
+    assert isinstance(admitted[1], PermissionDenied) and isinstance(admitted[2], InvalidInput)
+    with ledger.db.writing() as c:
+        outcomes = ledger.record_batch(c, station, [*admitted, fill], now)
+    assert [o.status for o in outcomes] == ["created", "rejected", "rejected", "duplicate"]
+    assert outcomes[3].event == outcomes[0].event
+    assert outcomes[0].event.data == {"net_kg": 14.5} and outcomes[0].event.seq == 1
 
 
 def test_concurrent_writers_never_fork_a_chain_nor_lose_an_event(ledger):
