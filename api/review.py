@@ -11,9 +11,11 @@ then stores the findings and removes the queue rows together, keeping only the
 cylinders whose chains did not grow meanwhile (those wait for the next chunk).
 
 The queue is a table, so a process killed midway leaves the cylinders queued
-for the next reviewer (or ``ledger sweep``); none is lost. A single event
-(``POST /v1/events``) is still evaluated in its own transaction, because its
-answer lists the findings it raised; that also takes its cylinder off the queue.
+for the next reviewer (or ``ledger sweep``); none is lost. Single events
+(``POST /v1/events``) are queued the same way, but their own writer judges them
+the moment they are committed, because each answer lists the findings it raised
+(``Ledger.judge_recorded``); the reviewer leaves cylinders queued less than
+``settled`` ago to that writer, and takes them only if its process died.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from fastapi.concurrency import run_in_threadpool
 
@@ -35,10 +37,13 @@ log = logging.getLogger("ledger.review")
 class Reviewer:
     """One background task per process; ``close`` lets the chunk under way finish."""
 
-    def __init__(self, ledger: Ledger, *, chunk: int = 200, idle: float = 0.25) -> None:
+    def __init__(self, ledger: Ledger, *, chunk: int = 200, idle: float = 0.25, settled: float = 1.0) -> None:
         self.ledger = ledger
         self.chunk = chunk
         self.idle = idle
+        # Cylinders queued this recently are left alone: a single event's writer is judging them
+        # (api.coalesce); the reviewer takes them only if that writer's process died meanwhile.
+        self.settled = timedelta(seconds=settled)
         # One task per event loop: an application may be started more than once, on other loops.
         self._running: dict[asyncio.AbstractEventLoop, tuple[asyncio.Task, asyncio.Event]] = {}
 
@@ -77,7 +82,7 @@ class Reviewer:
         """Assess a chunk in a read snapshot, then store the outcome in a short write transaction."""
         supervisor, now = self.ledger.supervisor, datetime.now(timezone.utc)
         with self.ledger.db.reading() as connection:
-            assessed = supervisor.assess_queued(connection, now, self.chunk)
+            assessed = supervisor.assess_queued(connection, now, self.chunk, self.settled)
         if assessed:
             with self.ledger.db.writing() as connection:
                 supervisor.apply_review(connection, assessed, now)

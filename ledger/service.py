@@ -11,7 +11,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -364,6 +364,22 @@ class Ledger:
         for index, key in repeats.items():
             outcomes[index] = Outcome("duplicate", by_key[key])
         return [outcome for outcome in outcomes if outcome is not None]
+
+    def judge_recorded(self, outcomes: Sequence[Outcome], now: datetime | None = None) -> list[Outcome]:
+        """Run the custody rules over what ``record_batch(defer_review=True)`` created, now; returns the
+        outcomes with their findings, as ``record_batch`` without deferring would have returned them.
+
+        Call it after the recording transaction has committed: the rules read in a
+        snapshot and only storing their findings takes the write lock, so writers
+        wait for the appends alone. Until it returns, the cylinders are queued for
+        ``review``; a process that dies in between leaves them to the reviewer.
+        """
+        written = [outcome.event for outcome in outcomes if outcome.status == "created"]
+        if not written or self.after_append is None:
+            return list(outcomes)
+        findings = self.supervisor.judge_recorded(self.db, written, now or _now())
+        return [replace(outcome, findings=findings.get(outcome.event.id, [])) if outcome.status == "created"
+                else outcome for outcome in outcomes]
 
     def _check(self, connection: Connection, actor: Actor, item: NewEvent, now: datetime) -> None:
         if item.kind is EventKind.REGISTER:

@@ -14,7 +14,10 @@
   when those do not simply continue the story (one occurred earlier, a party
   then unknown is registered now, the limits changed) the whole chain is judged.
 - ``defer`` instead queues the touched cylinders, for ``review`` to do the same
-  a moment later in other transactions (what the batch endpoint does).
+  a moment later in other transactions (what the batch endpoint does), or for
+  ``judge_recorded`` to do it at once, once the write is committed: the rules
+  run in a read snapshot and only storing their findings takes the write lock
+  (what the single-event writer does).
 
 ``sweep`` does the same for cylinders that nobody scanned, for the findings the
 clock alone produces (``vanished``, ``handover_unconfirmed``).
@@ -131,12 +134,36 @@ class Supervisor:
             triggers[event.cylinder] = event  # the last one written: it explains what resolves
         drafts = self._evaluate(connection, triggers, now)
         store.dequeue_review(connection, triggers)  # their whole history has just been evaluated
-        by_event: dict[int, list[dict]] = defaultdict(list)
+        return _by_event(written, drafts)
+
+    def judge_recorded(self, db, written: Sequence[Event], now: datetime) -> dict[int, list[dict]]:
+        """``after_append`` for events a committed write left to the reviewer, judged now, outside the write.
+
+        The rules run in a read snapshot; a short write transaction then stores
+        what they found, for each cylinder whose chain has not grown since, and
+        judges again, inside it, any other (another writer appended meanwhile).
+        The queue rows go in that transaction, so a crash before it leaves the
+        cylinders to the reviewer. Returns what ``after_append`` returns.
+        """
+        triggers: dict[str, Event] = {}
         for event in written:
-            for finding in drafts.get(event.cylinder, ()):
-                if event.seq in finding["seqs"]:
-                    by_event[event.id].append(finding["public"])
-        return by_event
+            triggers[event.cylinder] = event
+        with db.reading() as connection:
+            assessed = self._assess(connection, triggers, now)
+        with db.writing() as connection:
+            if connection.dialect.name != "sqlite":
+                event_rows.lock_cylinders(connection, triggers)
+            heads = event_rows.heads(connection, triggers)
+            current = {cylinder: assessment for cylinder, assessment in assessed.items()
+                       if heads[cylinder][0] == assessment.head}
+            drafts = self._apply(connection, current, triggers, now)
+            # Another write judged these since (it carried our events forward): judge their whole chains
+            # here, so that the answer still names each finding our events are evidence of.
+            grown = {cylinder: trigger for cylinder, trigger in triggers.items() if cylinder not in current}
+            if grown:
+                drafts.update(self._apply(connection, self._assess_whole(connection, grown, now), grown, now))
+            store.dequeue_review(connection, triggers)
+        return _by_event(written, drafts)
 
     def defer(self, connection: Connection, written: Sequence[Event], now: datetime) -> None:
         """Leave the written events' cylinders to the reviewer (``review``), in this transaction."""
@@ -146,14 +173,18 @@ class Supervisor:
         """Evaluate up to ``limit`` queued cylinders, longest waiting first, in one transaction; returns how many."""
         return self.apply_review(connection, self.assess_queued(connection, now, limit), now)
 
-    def assess_queued(self, connection: Connection, now: datetime, limit: int = 200) -> dict[str, Assessment]:
+    def assess_queued(self, connection: Connection, now: datetime, limit: int = 200,
+                      settled: timedelta = timedelta(0)) -> dict[str, Assessment]:
         """Run the rules over up to ``limit`` queued cylinders; reads only, so any snapshot will do.
 
         The reviewer does this outside the write transaction, where the replay
         and the rules cost the appenders nothing; ``apply_review`` then keeps
-        only what still describes the cylinder's whole chain.
+        only what still describes the cylinder's whole chain. ``settled``: take
+        only cylinders queued at least that long ago (a single event's writer
+        judges its own a moment after queueing them, ``judge_recorded``).
         """
-        return self._assess(connection, store.queued_for_review(connection, limit), now)
+        before = format_time(now - settled) if settled else None
+        return self._assess(connection, store.queued_for_review(connection, limit, since_before=before), now)
 
     def apply_review(self, connection: Connection, assessed: dict[str, Assessment], now: datetime) -> int:
         """Store what ``assess_queued`` found, in the write transaction; returns how many cylinders were done.
@@ -209,12 +240,16 @@ class Supervisor:
                 assessed[cylinder] = self._judge(events, registry, now, saved)
             else:
                 whole.append(cylinder)
-        chains: dict[str, list[Event]] = defaultdict(list)
-        for row in store.histories(connection, whole):
-            chains[row[1]].append(event_rows.from_row(row))
-        for cylinder in whole:
-            assessed[cylinder] = self._judge(chains[cylinder], registry, now)
+        assessed.update(self._assess_whole(connection, whole, now))
         return assessed
+
+    def _assess_whole(self, connection: Connection, cylinders, now: datetime) -> dict[str, Assessment]:
+        """Judge each cylinder's whole chain, whatever was carried; reads only."""
+        registry = self.registry(connection)
+        chains: dict[str, list[Event]] = defaultdict(list)
+        for row in store.histories(connection, cylinders):
+            chains[row[1]].append(event_rows.from_row(row))
+        return {cylinder: self._judge(chains[cylinder], registry, now) for cylinder in cylinders}
 
     def _judge(self, events: list[Event], registry, now: datetime, carried: dict | None = None) -> Assessment:
         return Assessment(events, rules.judge(events, registry, self.config, now, carried=carried))
@@ -301,3 +336,12 @@ class Supervisor:
         )
         store.add_action(connection, finding_id, "detect", "open", SYSTEM, note, at)
 
+
+def _by_event(written: Sequence[Event], drafts: dict[str, list]) -> dict[int, list[dict]]:
+    """Per written event id, the findings it is evidence of."""
+    by_event: dict[int, list[dict]] = defaultdict(list)
+    for event in written:
+        for finding in drafts.get(event.cylinder, ()):
+            if event.seq in finding["seqs"]:
+                by_event[event.id].append(finding["public"])
+    return by_event

@@ -241,12 +241,16 @@ def dequeue_review(connection: Connection, cylinders: Iterable[str]) -> None:
                                    tuple(chunk))
 
 
-def queued_for_review(connection: Connection, limit: int, among: Iterable[str] | None = None) -> list[str]:
-    """Queued cylinders, longest waiting first; ``among`` narrows to those still queued of a set."""
+def queued_for_review(connection: Connection, limit: int, among: Iterable[str] | None = None,
+                      since_before: str | None = None) -> list[str]:
+    """Queued cylinders, longest waiting first; ``among`` narrows to those still queued of a set,
+    ``since_before`` to those queued before that time."""
     q = m.review_queue.c
     query = select(q.cylinder).order_by(q.since, q.cylinder).limit(limit)
     if among is not None:
         query = query.where(q.cylinder.in_(sorted(set(among))))
+    if since_before is not None:
+        query = query.where(q.since < since_before)
     return [row[0] for row in connection.execute(query)]
 
 

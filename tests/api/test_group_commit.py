@@ -48,10 +48,11 @@ def test_one_poisoned_event_does_not_take_its_group_down(world: World, monkeypat
     poison = event_body(world.cylinders[0], idempotency_key=f"poison-{uuid.uuid4()}")
     record_batch = world.ledger.record_batch
 
-    def fragile(connection, actor, items, now=None):
-        if any(getattr(item, "idempotency_key", "") == poison["idempotency_key"] for item in items):
+    def fragile(connection, actor, items, now=None, **options):
+        # Items arrive checked and encoded (Ledger.admit): the event is inside.
+        if any(getattr(item, "event", item).idempotency_key == poison["idempotency_key"] for item in items):
             raise RuntimeError("a bug that only this event triggers")
-        return record_batch(connection, actor, items, now)
+        return record_batch(connection, actor, items, now, **options)
 
     monkeypatch.setattr(world.ledger, "record_batch", fragile)
     bodies = [event_body(world.cylinders[n % 3]) for n in range(10)] + [poison]
@@ -72,3 +73,24 @@ def test_groups_never_exceed_the_limit(world: World, monkeypatch, limit: int) ->
     answers = asyncio.run(_post_all(world, app, [event_body(world.cylinders[n % 3]) for n in range(12)]))
     assert {answer.status_code for answer in answers} == {201}
     assert max(groups) <= limit and sum(groups) == 12
+
+
+def test_the_rules_judge_a_group_once_it_is_committed_and_the_write_lock_is_free(world: World, monkeypatch) -> None:
+    ledger = world.ledger
+    assess, seen = ledger.supervisor._assess, []
+
+    def observed(connection, cylinders, now):
+        with ledger.db.reading() as other:  # another connection already sees the group's events
+            committed = other.exec_driver_sql("SELECT COUNT(*) FROM events").scalar_one()
+        turn = ledger.db._turn  # SQLite's writer turn; PostgreSQL has none
+        seen.append((committed, turn is not None and turn._threads.locked()))
+        return assess(connection, cylinders, now)
+
+    monkeypatch.setattr(ledger.supervisor, "_assess", observed)
+    before = world.counts()["events"]
+    answers = asyncio.run(_post_all(world, create_app(ledger=world.ledger),
+                                    [event_body(world.cylinders[n % 3]) for n in range(12)]))
+    assert {answer.status_code for answer in answers} == {201}
+    assert all(isinstance(answer.json()["findings"], list) for answer in answers)
+    assert seen and all(committed > before and not locked for committed, locked in seen)
+    assert seen[-1][0] == before + 12
