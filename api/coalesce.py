@@ -126,6 +126,8 @@ class WriteCoalescer:
         for index, (actor, _, _) in enumerate(group):
             by_actor.setdefault(actor, []).append(index)
         results: list[Any] = [None] * len(group)
+        if len(by_actor) > 1:  # several record_batch calls in one transaction: lock every cylinder first
+            self.ledger.lock_cylinders(connection, (event.cylinder for _, event, _ in group))
         for actor, indexes in by_actor.items():
             outcomes = self.ledger.record_batch(connection, actor, [items[i] for i in indexes], now,
                                                 defer_review=True)

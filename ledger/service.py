@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any
@@ -364,6 +364,17 @@ class Ledger:
         for index, key in repeats.items():
             outcomes[index] = Outcome("duplicate", by_key[key])
         return [outcome for outcome in outcomes if outcome is not None]
+
+    def lock_cylinders(self, connection: Connection, cylinders: Iterable[str]) -> None:
+        """Lock these cylinders for the rest of the transaction, in the order every writer locks them.
+
+        ``record_batch`` locks its own cylinders; a transaction that calls it more than
+        once (one call per acting account) must lock all of them first, or two such
+        transactions could each hold a cylinder the other waits for, and then the log
+        lock. SQLite needs nothing: ``BEGIN IMMEDIATE`` already made it the only writer.
+        """
+        if connection.dialect.name != "sqlite":
+            event_rows.lock_cylinders(connection, cylinders)
 
     def judge_recorded(self, outcomes: Sequence[Outcome], now: datetime | None = None) -> list[Outcome]:
         """Run the custody rules over what ``record_batch(defer_review=True)`` created, now; returns the
