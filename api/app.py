@@ -28,7 +28,7 @@ from . import routers
 
 __all__ = ["create_app", "served_app"]
 
-# PostgreSQL connections per process (pool and as many again in overflow): above what
+# Connections per engine and process (pool and as many again in overflow): above what
 # api.deps lets requests hold at once, so no request ever waits on the pool.
 POOL_SIZE = 16
 

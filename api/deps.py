@@ -32,8 +32,10 @@ from .accounts import AccountCache
 
 __all__ = ["LedgerDep", "ReadConn", "WriteConn", "WriteSlot", "ProofSlot", "Allowed", "request_checks"]
 
-# At most this many at once per process; the sum (with two connections per proof) stays
-# within the smaller SQLite pool of 15 and the PostgreSQL pool create_app builds (32).
+# At most this many at once per process. With two connections per proof and a read connection
+# for each batch being checked (before its write), the sum (22, and one each for the process's
+# single-event writer, reviewer and log checkpoints) stays within every pool create_app builds:
+# 32 connections, for each of SQLite's two engines and for PostgreSQL's one.
 WRITERS, READERS, AUTHENTICATING, PROVING = 8, 6, 4, 2
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `ledger accounts create`")

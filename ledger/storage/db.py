@@ -123,8 +123,8 @@ class Database:
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
                 self._turn_file = Path(self.url.database + "-writer")
-            self.writer = self._sqlite_engine(immediate=True, echo=echo)
-            self.reader = self._sqlite_engine(immediate=False, echo=echo)
+            self.writer = self._sqlite_engine(immediate=True, echo=echo, pool_size=pool_size)
+            self.reader = self._sqlite_engine(immediate=False, echo=echo, pool_size=pool_size)
         elif self.dialect == "postgresql":
             if self.url.drivername == "postgresql":
                 self.url = self.url.set(drivername="postgresql+psycopg")
@@ -139,9 +139,11 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
-    def _sqlite_engine(self, *, immediate: bool, echo: bool) -> Engine:
+    def _sqlite_engine(self, *, immediate: bool, echo: bool, pool_size: int) -> Engine:
+        # A file's engines pool like PostgreSQL's; an in-memory database is one connection per thread.
+        pool = {} if self._turn_file is None else {"pool_size": pool_size, "max_overflow": pool_size}
         engine = create_engine(
-            self.url, echo=echo, connect_args={"check_same_thread": False, "timeout": 60}
+            self.url, echo=echo, connect_args={"check_same_thread": False, "timeout": 60}, **pool
         )
 
         @event.listens_for(engine, "connect")

@@ -131,3 +131,25 @@ def test_each_ledger_error_maps_to_one_status(error, status: int, slug: str) -> 
     assert (body["status"], body["type"]) == (status, f"urn:cylinder-ledger:problem:{slug}")
     assert body["detail"].startswith(error.message)
     assert body.get("errors") == ([{"field": "x", "message": "bad"}] if error.field else None)
+
+
+def test_what_requests_may_hold_at_once_fits_every_pool_the_app_builds(tmp_path) -> None:
+    """No request waits on a pool: the bounds in api.deps, plus the process's own users, fit each engine."""
+    import contextlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api import deps
+    from api.app import POOL_SIZE
+    from ledger.storage.db import Database
+
+    # A batch holds a read connection to check its items, then a write connection; proofs hold two.
+    readers = deps.READERS + deps.AUTHENTICATING + 2 * deps.PROVING + deps.WRITERS
+    own = 3  # the single-event writer, the reviewer, the log checkpoint
+    database = Database(f"sqlite:///{tmp_path / 'pool.db'}", pool_size=POOL_SIZE)
+    try:
+        for engine in (database.reader, database.writer):
+            with contextlib.ExitStack() as held, ThreadPoolExecutor(1) as pool:
+                connections = pool.submit(lambda: [held.enter_context(engine.connect()) for _ in range(readers + own)])
+                assert len(connections.result(timeout=10)) == readers + own  # would wait 30 s on a smaller pool
+    finally:
+        database.dispose()
