@@ -86,7 +86,11 @@ def test_when_judging_fails_the_events_stay_recorded_and_queued_for_the_reviewer
     town = build_town(ledger)
     (a,) = register(ledger, town)
     shop = Actor(Role.SHOP, town.shop, "shop")
-    monkeypatch.setattr(ledger.supervisor, "_apply", lambda *args, **kwargs: (_ for _ in ()).throw(RuntimeError("disk")))
+
+    def failing(*_args, **_kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(ledger.supervisor, "_apply", failing)
     with pytest.raises(RuntimeError):
         recorded_then_judged(ledger, shop, [event(a, EventKind.RECEIVE, town.shop, NOW + timedelta(hours=1))],
                              NOW + timedelta(hours=2))
