@@ -40,6 +40,7 @@ from .storage import Connection
 from .storage import events as event_rows
 from .storage import findings as store
 from .storage import registry as reg
+from .storage.db import Database
 
 __all__ = ["DatabaseRegistry", "RegistryCache", "Supervisor", "SYSTEM"]
 
@@ -136,7 +137,7 @@ class Supervisor:
         store.dequeue_review(connection, triggers)  # their whole history has just been evaluated
         return _by_event(written, drafts)
 
-    def judge_recorded(self, db, written: Sequence[Event], now: datetime) -> dict[int, list[dict]]:
+    def judge_recorded(self, db: Database, written: Sequence[Event], now: datetime) -> dict[int, list[dict]]:
         """``after_append`` for events a committed write left to the reviewer, judged now, outside the write.
 
         The rules run in a read snapshot; a short write transaction then stores
