@@ -371,10 +371,9 @@ class Ledger:
         ``record_batch`` locks its own cylinders; a transaction that calls it more than
         once (one call per acting account) must lock all of them first, or two such
         transactions could each hold a cylinder the other waits for, and then the log
-        lock. SQLite needs nothing: ``BEGIN IMMEDIATE`` already made it the only writer.
+        lock.
         """
-        if connection.dialect.name != "sqlite":
-            event_rows.lock_cylinders(connection, cylinders)
+        event_rows.lock_cylinders(connection, cylinders)
 
     def judge_recorded(self, outcomes: Sequence[Outcome], now: datetime | None = None) -> list[Outcome]:
         """Run the custody rules over what ``record_batch(defer_review=True)`` created, now; returns the

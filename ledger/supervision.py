@@ -152,11 +152,7 @@ class Supervisor:
         with db.reading() as connection:
             assessed = self._assess(connection, triggers, now)
         with db.writing() as connection:
-            if connection.dialect.name != "sqlite":
-                event_rows.lock_cylinders(connection, triggers)
-            heads = event_rows.heads(connection, triggers)
-            current = {cylinder: assessment for cylinder, assessment in assessed.items()
-                       if heads[cylinder][0] == assessment.head}
+            current = self._unchanged(connection, assessed)
             drafts = self._apply(connection, current, triggers, now)
             # Another write judged these since (it carried our events forward): judge their whole chains
             # here, so that the answer still names each finding our events are evidence of.
@@ -198,16 +194,24 @@ class Supervisor:
         """
         if not assessed:
             return 0
-        if connection.dialect.name != "sqlite":
-            event_rows.lock_cylinders(connection, assessed)
-        queued = set(store.queued_for_review(connection, len(assessed), among=assessed))
-        heads = event_rows.heads(connection, queued)
-        current = {cylinder: assessment for cylinder, assessment in assessed.items()
-                   if cylinder in queued and heads.get(cylinder, (None,))[0] == assessment.head}
+        unchanged = self._unchanged(connection, assessed)
+        queued = set(store.queued_for_review(connection, len(unchanged), among=unchanged)) if unchanged else set()
+        current = {cylinder: assessment for cylinder, assessment in unchanged.items() if cylinder in queued}
         if current:
             self._apply(connection, current, {}, now, latest_explains=True)
             store.dequeue_review(connection, current)
         return len(current)
+
+    def _unchanged(self, connection: Connection, assessed: dict[str, Assessment]) -> dict[str, Assessment]:
+        """The assessments that still cover their cylinder's whole chain: its head is the one judged.
+
+        In a write transaction; the cylinders are locked first (PostgreSQL), in the order appends
+        lock them, so no chain can grow before what was found is stored.
+        """
+        event_rows.lock_cylinders(connection, assessed)
+        heads = event_rows.heads(connection, assessed)
+        return {cylinder: assessment for cylinder, assessment in assessed.items()
+                if heads.get(cylinder, (None,))[0] == assessment.head}
 
     def sweep(self, connection: Connection, now: datetime) -> int:
         """Evaluate the cylinders the clock may have turned into findings; returns how many."""

@@ -55,16 +55,17 @@ def placeholders(connection: Connection, count: int) -> str:
     return ", ".join([marker(connection)] * count)
 
 
-def lock_cylinders(connection: Connection, cylinders: Iterable[str]) -> set[str]:
-    """Lock the rows of the given cylinders; returns those that exist."""
+def lock_cylinders(connection: Connection, cylinders: Iterable[str]) -> None:
+    """Lock the rows of the given cylinders for the rest of the transaction, in id order, the one
+    order every writer takes them in. SQLite needs no row locks: ``BEGIN IMMEDIATE`` already
+    made this the only writer."""
+    if connection.dialect.name == "sqlite":
+        return
     wanted = sorted(set(cylinders))
-    found: set[str] = set()
-    suffix = "" if connection.dialect.name == "sqlite" else " ORDER BY id FOR UPDATE"
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        sql = f"SELECT id FROM cylinders WHERE id IN ({placeholders(connection, len(chunk))}){suffix}"
-        found.update(row[0] for row in connection.exec_driver_sql(sql, tuple(chunk)))
-    return found
+        sql = f"SELECT id FROM cylinders WHERE id IN ({placeholders(connection, len(chunk))}) ORDER BY id FOR UPDATE"
+        connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
 
 
 def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[int, bytes]]:
@@ -88,12 +89,10 @@ def lock_heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tu
     """Lock the given cylinders and read their chain heads; unregistered codes are absent.
 
     Every registered cylinder has its ``register`` event, so the heads also say
-    which codes exist. SQLite needs no row locks: ``BEGIN IMMEDIATE`` already
-    made this the only writer.
+    which codes exist.
     """
     wanted = set(cylinders)
-    if connection.dialect.name != "sqlite":
-        lock_cylinders(connection, wanted)
+    lock_cylinders(connection, wanted)
     return heads(connection, wanted)
 
 
