@@ -11,7 +11,7 @@ Positions and sequence numbers are therefore contiguous whatever rolls back.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +21,7 @@ from ..canonical import canonical_json, event_bytes, event_hash
 from ..domain import Event, EventKind, Location, NewEvent, format_time
 from .checkpoints import take_log_lock
 
-__all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "raw_history", "heads", "log_size", "COLUMNS", "from_row", "marker", "placeholders"]
+__all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "raw_history", "heads", "log_size", "COLUMNS", "from_row", "marker", "placeholders", "chunks"]
 
 COLUMNS = (
     "id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
@@ -55,25 +55,28 @@ def placeholders(connection: Connection, count: int) -> str:
     return ", ".join([marker(connection)] * count)
 
 
+def chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    """The distinct ``values``, sorted, in lists short enough for one statement's parameters."""
+    wanted = sorted(set(values))
+    for start in range(0, len(wanted), _CHUNK):
+        yield wanted[start : start + _CHUNK]
+
+
 def lock_cylinders(connection: Connection, cylinders: Iterable[str]) -> None:
     """Lock the rows of the given cylinders for the rest of the transaction, in id order, the one
     order every writer takes them in. SQLite needs no row locks: ``BEGIN IMMEDIATE`` already
     made this the only writer."""
     if connection.dialect.name == "sqlite":
         return
-    wanted = sorted(set(cylinders))
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
+    for chunk in chunks(cylinders):
         sql = f"SELECT id FROM cylinders WHERE id IN ({placeholders(connection, len(chunk))}) ORDER BY id FOR UPDATE"
         connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
 
 
 def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[int, bytes]]:
     """The last (seq, hash) of each given cylinder's chain."""
-    wanted = sorted(set(cylinders))
     result: dict[str, tuple[int, bytes]] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
+    for chunk in chunks(cylinders):
         # MAX over the (cylinder, seq) index is one seek per cylinder, whatever the chain's length.
         sql = (
             "SELECT e.cylinder, e.seq, e.hash FROM cylinders c JOIN events e ON e.cylinder = c.id AND e.seq = "
@@ -170,10 +173,8 @@ def from_row(row: Sequence) -> Event:
 
 
 def by_idempotency_keys(connection: Connection, keys: Iterable[str]) -> dict[str, Event]:
-    wanted = sorted(set(keys))
     found: dict[str, Event] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
+    for chunk in chunks(keys):
         sql = f"SELECT {COLUMNS} FROM events WHERE idempotency_key IN ({placeholders(connection, len(chunk))})"
         for row in connection.exec_driver_sql(sql, tuple(chunk)):
             event = from_row(row)

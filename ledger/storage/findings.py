@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from . import models as m
-from .events import COLUMNS, marker, placeholders
+from .events import COLUMNS, chunks, marker, placeholders
 
 __all__ = [
     "stored_for", "insert_finding", "set_status", "add_action", "get_finding", "actions_of", "list_findings",
@@ -23,10 +23,9 @@ _CHUNK = 500
 
 def stored_for(connection: Connection, cylinders: Iterable[str]) -> dict[str, list[tuple[str, str, int]]]:
     """Every stored finding of the given cylinders as (key, status, id)."""
-    wanted = sorted(set(cylinders))
-    result: dict[str, list[tuple[str, str, int]]] = {c: [] for c in wanted}
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start:start + _CHUNK]
+    result: dict[str, list[tuple[str, str, int]]] = {}
+    for chunk in chunks(cylinders):
+        result.update((cylinder, []) for cylinder in chunk)
         # Plain SQL: this runs on every write, inside the write turn, and building the statement cost
         # more than running it.
         sql = f"SELECT cylinder, key, status, id FROM findings WHERE cylinder IN ({placeholders(connection, len(chunk))})"
@@ -87,9 +86,7 @@ def list_findings(
 
 def histories(connection: Connection, cylinders: Iterable[str]):
     """Raw event rows of the given cylinders, by cylinder then seq (see ``events.from_row``)."""
-    wanted = sorted(set(cylinders))
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start:start + _CHUNK]
+    for chunk in chunks(cylinders):
         sql = f"SELECT {COLUMNS} FROM events WHERE cylinder IN ({placeholders(connection, len(chunk))}) ORDER BY cylinder, seq"
         yield from connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
 
@@ -104,9 +101,7 @@ def judged_and_later(connection: Connection, cylinders: Iterable[str]):
     when nothing is new. A cylinder never judged (judged NULL) comes with its whole history.
     One statement, so the carried judgement and the later events come from one snapshot.
     """
-    wanted = sorted(set(cylinders))
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start:start + _CHUNK]
+    for chunk in chunks(cylinders):
         sql = (f"SELECT c.id, c.judged, {_EVENT_COLUMNS} FROM cylinders c LEFT JOIN events e ON e.cylinder = c.id"
                " AND e.seq >= CASE WHEN c.judged IS NULL THEN 0 ELSE c.chain_length END"
                f" WHERE c.id IN ({placeholders(connection, len(chunk))}) ORDER BY c.id, e.seq")
@@ -234,9 +229,7 @@ def enqueue_review(connection: Connection, cylinders: Iterable[str], since: str)
 
 def dequeue_review(connection: Connection, cylinders: Iterable[str]) -> None:
     # On every inline write, so plain SQL: no statement to compile for a table that is mostly empty.
-    wanted = sorted(set(cylinders))
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start:start + _CHUNK]
+    for chunk in chunks(cylinders):
         connection.exec_driver_sql(f"DELETE FROM review_queue WHERE cylinder IN ({placeholders(connection, len(chunk))})",
                                    tuple(chunk))
 
