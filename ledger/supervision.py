@@ -233,7 +233,8 @@ class Supervisor:
         carried: dict[str, dict | None] = {}
         later: dict[str, list[Event]] = defaultdict(list)
         for cylinder, judged, *row in store.judged_and_later(connection, cylinders):
-            carried[cylinder] = None if judged is None else json.loads(judged)
+            if cylinder not in carried:  # the carried judgement comes again with each later event
+                carried[cylinder] = None if judged is None else json.loads(judged)
             if row[0] is not None:
                 later[cylinder].append(event_rows.from_row(row))
         assessed, whole = {}, []
