@@ -47,6 +47,7 @@ ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 BODY_LENGTH = 10
 LENGTH = BODY_LENGTH + 1
 _VALUE = {symbol: value for value, symbol in enumerate(ALPHABET)}
+_CANONICAL_CHARACTERS = frozenset(ALPHABET)
 # Separators people type or that labels print between groups.
 _SEPARATORS = " -\u00a0\t"
 # Longer input cannot be a mistyped code; refusing it keeps messages short.
@@ -93,10 +94,14 @@ def combine(state: int, symbol: int) -> int:
     return (_times_w(a) ^ c) * 9 + (2 * b + d) % 9
 
 
+# ``combine`` as a table, row by state: checking a code is eleven lookups.
+_COMBINED = tuple(tuple(combine(state, symbol) for symbol in range(36)) for state in range(36))
+
+
 def _final_state(values: list[int]) -> int:
     state = 0
     for value in values:
-        state = combine(state, value)
+        state = _COMBINED[state][value]
     return state
 
 
@@ -134,6 +139,20 @@ def normalize(text: str) -> str:
 def _normalized(text: str) -> str:
     if len(text) > _MAX_INPUT:
         raise WrongLength(f"a trace code has {LENGTH} characters; this text has {len(text)}")
+    if len(text) == LENGTH and _CANONICAL_CHARACTERS.issuperset(text):
+        compact = text  # already canonical, as apps send it: only the check remains
+    else:
+        compact = _compacted(text)
+    if _final_state([_VALUE[symbol] for symbol in compact]) != 0:
+        raise CheckCharacterMismatch(
+            f"{_grouped(compact)} fails its check character: probably a mistyped character"
+            " (or two swapped); compare it with the label"
+        )
+    return compact
+
+
+def _compacted(text: str) -> str:
+    """``text`` upper-cased without separators, 11 characters of the alphabet, or why not."""
     symbols = []
     for position, symbol in enumerate(text, start=1):
         if symbol in _SEPARATORS:
@@ -147,11 +166,6 @@ def _normalized(text: str) -> str:
     if len(compact) != LENGTH:
         raise WrongLength(
             f"a trace code has {LENGTH} characters; {_quote(text)} has {len(compact)}"
-        )
-    if _final_state([_VALUE[symbol] for symbol in compact]) != 0:
-        raise CheckCharacterMismatch(
-            f"{_grouped(compact)} fails its check character: probably a mistyped character"
-            " (or two swapped); compare it with the label"
         )
     return compact
 
