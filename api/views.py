@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from ledger import tracecode
-from ledger.canonical import canonical_json
 from ledger.domain import EventKind, Location, NewEvent, Paper, Party, Person, format_time
 from ledger.errors import InvalidInput, LedgerError
 from ledger.service import Actor, Ledger, Outcome
@@ -95,11 +94,10 @@ def label_links(ledger: Ledger, code: str) -> dict[str, str]:
 
 
 def new_event(body: EventIn, actor: Actor) -> NewEvent:
-    """The event to record for ``actor``'s party; the data is checked to be canonically encodable."""
+    """The event to record for ``actor``'s party (``Ledger.admit`` refuses data that cannot be encoded)."""
     kind = EventKind(body.kind)
     party = permissions.check_kind(actor, kind)
     data = body.data.model_dump(mode="json", exclude_unset=True)
-    canonical_json(data, "data")
     location = None if body.location is None else Location(body.location.lat, body.location.lon)
     return NewEvent(cylinder_code(body.cylinder), kind, body.occurred_at, party, body.idempotency_key,
                     to=body.to, person=body.person, location=location, data=data)
