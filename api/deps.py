@@ -30,13 +30,13 @@ from ledger.service import Actor, Ledger
 from . import permissions
 from .accounts import AccountCache
 
-__all__ = ["LedgerDep", "ReadConn", "WriteConn", "WriteSlot", "ProofSlot", "Allowed", "request_checks"]
+__all__ = ["LedgerDep", "ReadConn", "WriteConn", "BatchSlot", "ProofSlot", "Allowed", "request_checks"]
 
-# At most this many at once per process. With two connections per proof and a read connection
-# for each batch being checked (before its write), the sum (22, and one each for the process's
-# single-event writer, reviewer and log checkpoints) stays within every pool create_app builds:
-# 32 connections, for each of SQLite's two engines and for PostgreSQL's one.
-WRITERS, READERS, AUTHENTICATING, PROVING = 8, 6, 4, 2
+# At most this many at once per process. With two connections per proof and a batch holding a
+# read connection to check its items, then a write connection, the sum (21, and one each for the
+# process's single-event writer, reviewer and log checkpoints) stays within every pool create_app
+# builds: 32 connections, for each of SQLite's two engines and for PostgreSQL's one.
+WRITERS, READERS, AUTHENTICATING, PROVING, BATCHES = 8, 6, 4, 2, 1
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `ledger accounts create`")
 _MAX_TOKEN = 256
@@ -104,7 +104,7 @@ async def proving() -> AsyncIterator[None]:
     yield
 
 
-async def writing_slot() -> AsyncIterator[None]:
+async def batch_slot() -> AsyncIterator[None]:
     yield
 
 
@@ -112,9 +112,11 @@ ReadConn = Annotated[Connection, Depends(read_connection, scope="function", max_
 WriteConn = Annotated[Connection, Depends(write_connection, scope="function", max_concurrency=WRITERS)]
 # Proof routes sign a checkpoint first (their own short transactions), so they take a slot instead.
 ProofSlot = Annotated[None, Depends(proving, scope="function", max_concurrency=PROVING)]
-# A route that does work before and after its write transaction (a batch: parse, write, answer) takes
-# a writer's slot and opens the transaction itself, so the database's write lock is held only to write.
-WriteSlot = Annotated[None, Depends(writing_slot, scope="function", max_concurrency=WRITERS)]
+# A batch is parsed, checked and answered outside its write transaction, which it opens itself, so
+# the database's write lock is held only to write. One batch at a time per process: two would share
+# the interpreter lock, and each time SQLite handed it back to the one writing, the other's parsing
+# would hold it first, stretching the write lock every process waits for. Other processes overlap.
+BatchSlot = Annotated[None, Depends(batch_slot, scope="function", max_concurrency=BATCHES)]
 
 
 def _unauthenticated(detail: str) -> HTTPException:

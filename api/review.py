@@ -16,12 +16,20 @@ for the next reviewer (or ``ledger sweep``); none is lost. Single events
 the moment they are committed, because each answer lists the findings it raised
 (``Ledger.judge_recorded``); the reviewer leaves cylinders queued less than
 ``settled`` ago to that writer, and takes them only if its process died.
+
+During a burst of batches the reviewer yields: after each chunk it rests
+three times as long as the chunk took, so the uploads get three quarters of
+the process and a driver's sync is answered sooner. The queue holds each
+cylinder once however many events it gains, so the cylinders reviewed later
+are judged with more events at a time, and the findings follow a few seconds
+after the burst (docs/design.md "The review queue").
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -37,13 +45,19 @@ log = logging.getLogger("ledger.review")
 class Reviewer:
     """One background task per process; ``close`` lets the chunk under way finish."""
 
-    def __init__(self, ledger: Ledger, *, chunk: int = 200, idle: float = 0.25, settled: float = 1.0) -> None:
+    def __init__(self, ledger: Ledger, *, chunk: int = 200, idle: float = 0.25, settled: float = 1.0,
+                 rest: float = 3.0, burst: float = 0.5) -> None:
         self.ledger = ledger
         self.chunk = chunk
         self.idle = idle
         # Cylinders queued this recently are left alone: a single event's writer is judging them
         # (api.coalesce); the reviewer takes them only if that writer's process died meanwhile.
         self.settled = timedelta(seconds=settled)
+        # While batches keep arriving (one within ``burst`` seconds), the reviewer rests ``rest`` times
+        # as long as each chunk took, so that taking them in gets most of the process.
+        self.rest = rest
+        self.burst = burst
+        self._batch_at = -math.inf
         # One task per event loop: an application may be started more than once, on other loops.
         self._running: dict[asyncio.AbstractEventLoop, tuple[asyncio.Task, asyncio.Event]] = {}
 
@@ -60,9 +74,25 @@ class Reviewer:
             stopping.set()
             await task
 
+    def batch_arriving(self) -> None:
+        """A batch is being taken in by this process: rest between chunks for a while (``pause``)."""
+        self._batch_at = time.monotonic()
+
+    def pause(self, done: int, spent: float, clock: float) -> float:
+        """Seconds to wait before the next chunk, after one that reviewed ``done`` cylinders in ``spent``.
+
+        During a burst of batches the reviewer takes at most 1 / (1 + rest) of the time; the
+        cylinders wait on the queue and are judged with more new events each, which costs less
+        per event. It never stops: each rest is followed by a chunk.
+        """
+        if done and clock - self._batch_at < self.burst:
+            return self.rest * spent
+        return 0.0 if done >= self.chunk else self.idle
+
     async def _run(self, stopping: asyncio.Event) -> None:
         failing_since: float | None = None  # log a streak of failures once a minute, not every nap
         while not stopping.is_set():
+            began = time.monotonic()
             try:
                 done = await run_in_threadpool(self._review_chunk)
                 failing_since = None
@@ -72,9 +102,11 @@ class Reviewer:
                     log.exception("review failed; the cylinders stay queued and are tried again")
                     failing_since = clock
                 done = 0
-            if done < self.chunk:
+            clock = time.monotonic()
+            pause = self.pause(done, clock - began, clock)
+            if pause > 0:
                 try:
-                    await asyncio.wait_for(stopping.wait(), self.idle)
+                    await asyncio.wait_for(stopping.wait(), pause)
                 except TimeoutError:
                     pass
 

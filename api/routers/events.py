@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from ledger.wire import event_json
 
-from ..deps import Allowed, LedgerDep, ProofSlot, ReadConn, WriteSlot
+from ..deps import Allowed, BatchSlot, LedgerDep, ProofSlot, ReadConn
 from ..errors import problem_responses
 from ..schemas import BatchIn, BatchOut, EventIn, EventOut, InclusionProof, Recorded
 from ..views import batch_item, new_event, outcome_json, parse_item
@@ -36,12 +36,14 @@ async def record_event(body: EventIn, actor: Allowed("events.record"), request: 
 
 @router.post("/v1/events/batch", response_model=BatchOut, response_model_exclude_unset=True,
              responses=problem_responses(400, 413, 415))
-def record_batch(body: BatchIn, actor: Allowed("events.record"), slot: WriteSlot, ledger: LedgerDep):
+def record_batch(body: BatchIn, actor: Allowed("events.record"), slot: BatchSlot, ledger: LedgerDep,
+                 request: Request):
     """Record up to 1,000 events; each item is answered on its own and one bad item never blocks the others.
 
     The custody rules look at the batch's cylinders a moment after it is committed (the reviewer), so the
     results carry no findings; they appear in the findings and risk lists once reviewed.
     """
+    request.app.state.reviewer.batch_arriving()
     # Parsed, checked and encoded before the write transaction: the lock is held only to write.
     now = datetime.now(timezone.utc)
     items = [parse_item(raw, actor) for raw in body.events]

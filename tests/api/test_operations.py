@@ -143,7 +143,7 @@ def test_what_requests_may_hold_at_once_fits_every_pool_the_app_builds(tmp_path)
     from ledger.storage.db import Database
 
     # A batch holds a read connection to check its items, then a write connection; proofs hold two.
-    readers = deps.READERS + deps.AUTHENTICATING + 2 * deps.PROVING + deps.WRITERS
+    readers = deps.READERS + deps.AUTHENTICATING + 2 * deps.PROVING + deps.WRITERS + deps.BATCHES
     own = 3  # the single-event writer, the reviewer, the log checkpoint
     database = Database(f"sqlite:///{tmp_path / 'pool.db'}", pool_size=POOL_SIZE)
     try:
