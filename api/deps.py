@@ -33,7 +33,7 @@ from .accounts import AccountCache
 __all__ = ["LedgerDep", "ReadConn", "WriteConn", "BatchSlot", "ProofSlot", "Allowed", "request_checks"]
 
 # At most this many at once per process. With two connections per proof and a batch holding a
-# read connection to check its items, then a write connection, the sum (21, and one each for the
+# read connection to check its items, then a write connection, the sum (23, and one each for the
 # process's single-event writer, reviewer and log checkpoints) stays within every pool create_app
 # builds: 32 connections, for each of SQLite's two engines and for PostgreSQL's one.
 WRITERS, READERS, AUTHENTICATING, PROVING, BATCHES = 8, 6, 4, 2, 1

@@ -95,5 +95,5 @@ def test_during_a_burst_the_reviewer_rests_yet_empties_the_queue(world: World) -
     assert asyncio.run(burst()) == 0
     assert len(starts) >= queued and len(pauses) >= queued
     assert all(rest > 0 for rest in pauses[:queued])  # a chunk of one cylinder each, every one a rest
-    # Each chunk began only after the rest that followed the one before it.
-    assert all(later - earlier >= rest for earlier, later, rest in zip(starts, starts[1:], pauses))
+    # Each chunk began only after the rest that followed the one before it (a timer may fire a hair early).
+    assert all(later - earlier >= rest - 0.001 for earlier, later, rest in zip(starts, starts[1:], pauses))
