@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Connection, text
 
@@ -28,6 +29,7 @@ COLUMNS = (
     "location, data, idempotency_key, prev_hash, hash"
 )
 _CHUNK = 500
+_Id = TypeVar("_Id", str, int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +57,7 @@ def placeholders(connection: Connection, count: int) -> str:
     return ", ".join([marker(connection)] * count)
 
 
-def chunks(values: Iterable[str]) -> Iterator[list[str]]:
+def chunks(values: Iterable[_Id]) -> Iterator[list[_Id]]:
     """The distinct ``values``, sorted, in lists short enough for one statement's parameters."""
     wanted = sorted(set(values))
     for start in range(0, len(wanted), _CHUNK):

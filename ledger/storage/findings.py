@@ -18,7 +18,6 @@ __all__ = [
     "sweep_candidates", "enqueue_review", "dequeue_review", "queued_for_review", "review_backlog",
 ]
 
-_CHUNK = 500
 
 
 def stored_for(connection: Connection, cylinders: Iterable[str]) -> dict[str, list[tuple[str, str, int]]]:
@@ -58,10 +57,8 @@ def get_finding(connection: Connection, finding_id: int):
 def actions_of(connection: Connection, finding_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     result: dict[int, list[dict[str, Any]]] = {i: [] for i in finding_ids}
     a = m.finding_actions.c
-    for start in range(0, len(finding_ids), _CHUNK):
-        rows = connection.execute(
-            select(m.finding_actions).where(a.finding.in_(finding_ids[start:start + _CHUNK])).order_by(a.id)
-        )
+    for chunk in chunks(finding_ids):
+        rows = connection.execute(select(m.finding_actions).where(a.finding.in_(chunk)).order_by(a.id))
         for row in rows:
             result[row.finding].append({"action": row.action, "status": row.status, "actor": row.actor,
                                         "assignee": row.assignee, "note": row.note, "at": row.at})
