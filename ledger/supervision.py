@@ -130,9 +130,7 @@ class Supervisor:
 
     def after_append(self, connection: Connection, written: Sequence[Event], now: datetime) -> dict[int, list[dict]]:
         """Re-evaluate the touched cylinders; returns, per written event id, the open findings it is evidence of."""
-        triggers: dict[str, Event] = {}
-        for event in written:
-            triggers[event.cylinder] = event  # the last one written: it explains what resolves
+        triggers = _last_per_cylinder(written)
         drafts = self._evaluate(connection, triggers, now)
         store.dequeue_review(connection, triggers)  # their whole history has just been evaluated
         return _by_event(written, drafts)
@@ -146,9 +144,7 @@ class Supervisor:
         The queue rows go in that transaction, so a crash before it leaves the
         cylinders to the reviewer. Returns what ``after_append`` returns.
         """
-        triggers: dict[str, Event] = {}
-        for event in written:
-            triggers[event.cylinder] = event
+        triggers = _last_per_cylinder(written)
         with db.reading() as connection:
             assessed = self._assess(connection, triggers, now)
         with db.writing() as connection:
@@ -341,6 +337,11 @@ class Supervisor:
             assignee=None, resolved_by=None, updated_at=at,
         )
         store.add_action(connection, finding_id, "detect", "open", SYSTEM, note, at)
+
+
+def _last_per_cylinder(written: Sequence[Event]) -> dict[str, Event]:
+    """Each written cylinder's last event: the one that explains what its judgement resolves."""
+    return {event.cylinder: event for event in written}
 
 
 def _by_event(written: Sequence[Event], drafts: dict[str, list]) -> dict[int, list[dict]]:
