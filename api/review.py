@@ -7,8 +7,9 @@ anyway, and the rules, not the database, would otherwise set the pace of a
 burst of uploads. Each server process runs one reviewer, which takes the queue
 in chunks and naps when it is empty. A chunk's histories are replayed and the
 rules run in a read snapshot, outside the write lock; a short write transaction
-then stores the findings and removes the queue rows together, keeping only the
-cylinders whose chains did not grow meanwhile (those wait for the next chunk).
+then stores the findings and removes the queue rows together. A cylinder whose
+chain grew meanwhile keeps what was judged and goes to the back of the queue
+for the rest (``Supervisor.apply_review``).
 
 The queue is a table, so a process killed midway leaves the cylinders queued
 for the next reviewer (or ``ledger sweep``); none is lost. Single events

@@ -52,6 +52,7 @@ class Assessment(NamedTuple):
 
     events: list[Event]  # the events judged, by seq: the whole chain, or those after the carried judgement
     judgement: rules.Judgement
+    stored: int | None = None  # how many events the stored judgement covered when read; None: none was stored
 
     @property
     def head(self) -> int:
@@ -180,23 +181,35 @@ class Supervisor:
         return self._assess(connection, store.queued_for_review(connection, limit, since_before=before), now)
 
     def apply_review(self, connection: Connection, assessed: dict[str, Assessment], now: datetime) -> int:
-        """Store what ``assess_queued`` found, in the write transaction; returns how many cylinders were done.
+        """Store what ``assess_queued`` found, in the write transaction; returns for how many cylinders.
 
-        A cylinder whose chain grew since it was assessed, or that another
-        process has reviewed meanwhile, is left as the queue has it. The queue
-        row goes in the same transaction as the findings, so a crash in between
-        leaves the cylinder queued, never half-reviewed. On PostgreSQL the
-        cylinders are locked first, in the order appends lock them.
+        An assessment is stored if it judged something new and no other judgement of
+        its cylinder was stored since it was read (another process's reviewer, a
+        single event's writer): it started from the one it read. A cylinder whose
+        chain grew meanwhile keeps what was judged, as if the review had come a
+        moment earlier, and stays queued, moved to the back, for the events it has
+        not judged yet; during a burst of uploads a review thus always makes
+        progress instead of being overtaken. The queue rows change in the same
+        transaction as the findings, so a crash in between leaves the cylinder
+        queued, never half-reviewed. On PostgreSQL the cylinders are locked first,
+        in the order appends lock them.
         """
         if not assessed:
             return 0
-        unchanged = self._unchanged(connection, assessed)
-        queued = set(store.queued_for_review(connection, len(unchanged), among=unchanged)) if unchanged else set()
-        current = {cylinder: assessment for cylinder, assessment in unchanged.items() if cylinder in queued}
-        if current:
-            self._apply(connection, current, {}, now, latest_explains=True)
-            store.dequeue_review(connection, current)
-        return len(current)
+        event_rows.lock_cylinders(connection, assessed)
+        lengths = store.judged_lengths(connection, assessed)
+        heads = event_rows.heads(connection, assessed)
+        fresh = {cylinder: assessment for cylinder, assessment in assessed.items()
+                 if cylinder in lengths and lengths[cylinder] == assessment.stored
+                 and assessment.head + 1 > (assessment.stored or 0)}
+        if fresh:
+            self._apply(connection, fresh, {}, now, latest_explains=True)
+        covered = {**lengths, **{cylinder: assessment.head + 1 for cylinder, assessment in fresh.items()}}
+        whole = [cylinder for cylinder in assessed
+                 if cylinder in heads and covered.get(cylinder) == heads[cylinder][0] + 1]
+        store.dequeue_review(connection, whole)
+        store.requeue_review(connection, [cylinder for cylinder in fresh if cylinder not in whole], format_time(now))
+        return len(fresh)
 
     def _unchanged(self, connection: Connection, assessed: dict[str, Assessment]) -> dict[str, Assessment]:
         """The assessments that still cover their cylinder's whole chain: its head is the one judged.
@@ -227,34 +240,40 @@ class Supervisor:
         """Judge each cylinder's new events from what the rules carried forward, or its whole chain; reads only."""
         registry = self.registry(connection)
         carried: dict[str, dict | None] = {}
+        stored: dict[str, int | None] = {}
         later: dict[str, list[Event]] = defaultdict(list)
-        for cylinder, judged, *row in store.judged_and_later(connection, cylinders):
+        for cylinder, judged, length, *row in store.judged_and_later(connection, cylinders):
             if cylinder not in carried:  # the carried judgement comes again with each later event
                 carried[cylinder] = None if judged is None else json.loads(judged)
+                stored[cylinder] = None if judged is None else length
             if row[0] is not None:
                 later[cylinder].append(event_rows.from_row(row))
         assessed, whole = {}, []
         for cylinder in cylinders:
             saved, events = carried.get(cylinder), later[cylinder]
             if saved is None:  # never judged: its whole chain came
-                assessed[cylinder] = self._judge(events, registry, now)
+                assessed[cylinder] = self._judge(events, registry, now, stored=stored.get(cylinder))
             elif rules.resumable(saved, events, registry, self.config):
-                assessed[cylinder] = self._judge(events, registry, now, saved)
+                assessed[cylinder] = self._judge(events, registry, now, saved, stored[cylinder])
             else:
                 whole.append(cylinder)
-        assessed.update(self._assess_whole(connection, whole, now))
+        assessed.update(self._assess_whole(connection, whole, now, stored))
         return assessed
 
-    def _assess_whole(self, connection: Connection, cylinders, now: datetime) -> dict[str, Assessment]:
-        """Judge each cylinder's whole chain, whatever was carried; reads only."""
+    def _assess_whole(self, connection: Connection, cylinders, now: datetime,
+                      stored: dict[str, int | None] | None = None) -> dict[str, Assessment]:
+        """Judge each cylinder's whole chain, whatever was carried; reads only. ``stored``: what ``_assess`` read."""
         registry = self.registry(connection)
         chains: dict[str, list[Event]] = defaultdict(list)
         for row in store.histories(connection, cylinders):
             chains[row[1]].append(event_rows.from_row(row))
-        return {cylinder: self._judge(chains[cylinder], registry, now) for cylinder in cylinders}
+        stored = stored or {}
+        return {cylinder: self._judge(chains[cylinder], registry, now, stored=stored.get(cylinder))
+                for cylinder in cylinders}
 
-    def _judge(self, events: list[Event], registry, now: datetime, carried: dict | None = None) -> Assessment:
-        return Assessment(events, rules.judge(events, registry, self.config, now, carried=carried))
+    def _judge(self, events: list[Event], registry, now: datetime, carried: dict | None = None,
+               stored: int | None = None) -> Assessment:
+        return Assessment(events, rules.judge(events, registry, self.config, now, carried=carried), stored)
 
     def _apply(self, connection: Connection, assessed: dict[str, Assessment], triggers: dict[str, Event | None],
                now: datetime, latest_explains: bool = False) -> dict[str, list]:
@@ -267,7 +286,7 @@ class Supervisor:
         at = format_time(now)
         projection = []
         result: dict[str, list] = {}
-        for cylinder, (events, judgement) in assessed.items():
+        for cylinder, (events, judgement, _) in assessed.items():
             trigger = (events[-1] if events else None) if latest_explains else triggers.get(cylinder)
             ids = {event.seq: event.id for event in events}
             keyed = {key: id_ for key, _, id_ in stored[cylinder]}

@@ -14,8 +14,8 @@ from .events import COLUMNS, chunks, marker, placeholders
 
 __all__ = [
     "stored_for", "insert_finding", "set_status", "add_action", "get_finding", "actions_of", "list_findings",
-    "histories", "judged_and_later", "event_ids", "write_projection", "risk_cylinders", "party_scores", "cylinders_with_open", "holdings",
-    "sweep_candidates", "enqueue_review", "dequeue_review", "queued_for_review", "review_backlog",
+    "histories", "judged_and_later", "judged_lengths", "event_ids", "write_projection", "risk_cylinders", "party_scores", "cylinders_with_open", "holdings",
+    "sweep_candidates", "enqueue_review", "dequeue_review", "requeue_review", "queued_for_review", "review_backlog",
 ]
 
 
@@ -94,15 +94,26 @@ _EVENT_COLUMNS = ", ".join(f"e.{name.strip()}" for name in COLUMNS.split(","))
 def judged_and_later(connection: Connection, cylinders: Iterable[str]):
     """Per cylinder, what the rules carried forward and the event rows they have not judged yet.
 
-    Rows of (cylinder, judged, *event row), by cylinder then seq; the event row is all None
-    when nothing is new. A cylinder never judged (judged NULL) comes with its whole history.
-    One statement, so the carried judgement and the later events come from one snapshot.
+    Rows of (cylinder, judged, chain_length, *event row), by cylinder then seq; the event row
+    is all None when nothing is new. A cylinder never judged (judged NULL) comes with its whole
+    history. One statement, so the carried judgement and the later events come from one snapshot.
     """
     for chunk in chunks(cylinders):
-        sql = (f"SELECT c.id, c.judged, {_EVENT_COLUMNS} FROM cylinders c LEFT JOIN events e ON e.cylinder = c.id"
+        sql = (f"SELECT c.id, c.judged, c.chain_length, {_EVENT_COLUMNS} FROM cylinders c"
+               " LEFT JOIN events e ON e.cylinder = c.id"
                " AND e.seq >= CASE WHEN c.judged IS NULL THEN 0 ELSE c.chain_length END"
                f" WHERE c.id IN ({placeholders(connection, len(chunk))}) ORDER BY c.id, e.seq")
         yield from connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
+
+
+def judged_lengths(connection: Connection, cylinders: Iterable[str]) -> dict[str, int | None]:
+    """How many events of each cylinder the stored judgement covers; None where none is stored."""
+    found: dict[str, int | None] = {}
+    for chunk in chunks(cylinders):
+        sql = f"SELECT id, chain_length, judged IS NULL FROM cylinders WHERE id IN ({placeholders(connection, len(chunk))})"
+        found.update((cylinder, None if unjudged else length)
+                     for cylinder, length, unjudged in connection.exec_driver_sql(sql, tuple(chunk)))
+    return found
 
 
 def event_ids(connection: Connection, cylinder: str, seqs: Iterable[int]) -> dict[int, int]:
@@ -229,6 +240,14 @@ def dequeue_review(connection: Connection, cylinders: Iterable[str]) -> None:
     for chunk in chunks(cylinders):
         connection.exec_driver_sql(f"DELETE FROM review_queue WHERE cylinder IN ({placeholders(connection, len(chunk))})",
                                    tuple(chunk))
+
+
+def requeue_review(connection: Connection, cylinders: Iterable[str], since: str) -> None:
+    """Move queued cylinders to the back of the queue: what they still wait for was committed after ``since``."""
+    for chunk in chunks(cylinders):
+        connection.exec_driver_sql(
+            f"UPDATE review_queue SET since = {marker(connection)}"
+            f" WHERE cylinder IN ({placeholders(connection, len(chunk))})", (since, *chunk))
 
 
 def queued_for_review(connection: Connection, limit: int, among: Iterable[str] | None = None,

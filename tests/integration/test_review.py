@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.domain import EventKind, Role
+from ledger.domain import EventKind, Role, format_time
 from ledger.service import Actor
-from tests.conftest import NOW, build_town, register
+from tests.conftest import NOW, build_town, fill, register
+from tests.integration.test_carried_judgement import judged_whole
 from tests.integration.test_supervision import event, record, unconfirmed_handover
 
 
@@ -109,7 +110,7 @@ def test_review_takes_the_longest_waiting_first_and_at_most_its_limit(ledger):
     assert review(ledger, NOW + timedelta(hours=3), limit=10) == 3 and backlog(ledger) == 0
 
 
-def test_an_assessment_overtaken_by_a_new_event_is_not_stored(ledger):
+def test_an_assessment_overtaken_by_a_new_event_stores_what_it_judged_and_queues_the_rest(ledger):
     town = build_town(ledger)
     (a,) = register(ledger, town)
     shop = Actor(Role.SHOP, town.shop, "shop")
@@ -120,6 +121,58 @@ def test_an_assessment_overtaken_by_a_new_event_is_not_stored(ledger):
     deferred(ledger, shop, [event(a, EventKind.RETURN, town.shop, NOW + timedelta(hours=2, minutes=30),
                                   to=town.transporter)], NOW + timedelta(hours=2, minutes=31))
     with ledger.db.writing() as c:
-        assert supervisor.apply_review(c, assessed, now) == 0  # the chain grew: that replay is stale
-    assert backlog(ledger) == 1 and kinds(ledger, a) == []
-    assert review(ledger, now) == 1 and kinds(ledger, a) == [("custody_jump", "open")]
+        assert supervisor.apply_review(c, assessed, now) == 1  # the receipt is judged: that much is kept
+    assert kinds(ledger, a) == [("custody_jump", "open")]
+    with ledger.db.reading() as c:
+        row = ledger.cylinder(c, a)
+        # still queued for the return, behind whatever was queued before this review began
+        assert ledger.review_backlog(c) == (1, format_time(now))
+    assert row["chain_length"] == 2 and row["holder"] == town.shop
+    assert review(ledger, now + timedelta(seconds=1)) == 1 and backlog(ledger) == 0
+    keys, fresh, _, stored = judged_whole(ledger, a, now + timedelta(seconds=1))
+    assert stored.chain_length == 3 and {key for key, status in keys.items() if status == "open"} == fresh
+
+
+def test_an_assessment_is_not_stored_over_a_judgement_stored_after_it_was_read(ledger):
+    town = build_town(ledger)
+    (a,) = register(ledger, town)
+    shop = Actor(Role.SHOP, town.shop, "shop")
+    deferred(ledger, shop, [event(a, EventKind.RECEIVE, town.shop, NOW + timedelta(hours=1))], NOW + timedelta(hours=2))
+    supervisor, now = ledger.supervisor, NOW + timedelta(hours=3)
+    with ledger.db.reading() as c:
+        first, second = supervisor.assess_queued(c, now), supervisor.assess_queued(c, now)
+    deferred(ledger, shop, [event(a, EventKind.RETURN, town.shop, NOW + timedelta(hours=2, minutes=30),
+                                  to=town.transporter)], NOW + timedelta(hours=2, minutes=31))
+    with ledger.db.writing() as c:
+        assert supervisor.apply_review(c, first, now) == 1
+    with ledger.db.writing() as c:  # another process's reviewer, with the same snapshot: nothing twice
+        assert supervisor.apply_review(c, second, now) == 0
+    with ledger.db.reading() as c:
+        (finding,) = ledger.findings(c, cylinder=a)["items"]
+    assert [step["action"] for step in finding["history"]] == ["detect"] and backlog(ledger) == 1
+
+
+def test_during_a_burst_every_review_makes_progress_and_reaches_every_queued_cylinder(ledger):
+    town = build_town(ledger)
+    codes = register(ledger, town, 3)
+    start = NOW + timedelta(hours=1)
+    station = town.at_station
+    for n, code in enumerate(codes):  # queued one after another
+        deferred(ledger, station, [fill(code, town, start)], start + timedelta(minutes=n))
+    supervisor, reviewed = ledger.supervisor, []
+    for day in range(1, 7):  # each chunk is overtaken: every cylinder gains a trip before it is stored
+        now = start + timedelta(days=day)
+        with ledger.db.reading() as c:
+            assessed = supervisor.assess_queued(c, now, limit=1)
+        for code in codes:
+            deferred(ledger, station, [fill(code, town, now)], now + timedelta(minutes=1))
+        with ledger.db.writing() as c:
+            assert supervisor.apply_review(c, assessed, now) == 1
+        reviewed += list(assessed)
+    assert reviewed == codes + codes  # overtaken cylinders go to the back: none is taken again before the others
+    with ledger.db.reading() as c:
+        assert [ledger.cylinder(c, code)["chain_length"] for code in codes] == [5, 6, 7]
+    assert review(ledger, start + timedelta(days=8)) == 3 and backlog(ledger) == 0
+    for code in codes:
+        keys, fresh, _, row = judged_whole(ledger, code, start + timedelta(days=8))
+        assert row.chain_length == 8 and {key for key, status in keys.items() if status == "open"} == fresh
