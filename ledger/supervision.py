@@ -25,13 +25,14 @@ clock alone produces (``vanished``, ``handover_unconfirmed``).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
+
+from pydantic_core import from_json, to_json
 
 from . import custody, rules
 from .domain import Event, FindingKind, NewEvent, Party, Person, format_time
@@ -52,7 +53,8 @@ class Assessment(NamedTuple):
 
     events: list[Event]  # the events judged, by seq: the whole chain, or those after the carried judgement
     judgement: rules.Judgement
-    stored: int | None = None  # how many events the stored judgement covered when read; None: none was stored
+    stored: int | None  # how many events the stored judgement covered when read; None: none was stored
+    projection: dict[str, Any]  # the cylinder's row as the judgement leaves it, built before any write
 
     @property
     def head(self) -> int:
@@ -244,7 +246,7 @@ class Supervisor:
         later: dict[str, list[Event]] = defaultdict(list)
         for cylinder, judged, length, *row in store.judged_and_later(connection, cylinders):
             if cylinder not in carried:  # the carried judgement comes again with each later event
-                carried[cylinder] = None if judged is None else json.loads(judged)
+                carried[cylinder] = None if judged is None else from_json(judged)
                 stored[cylinder] = None if judged is None else length
             if row[0] is not None:
                 later[cylinder].append(event_rows.from_row(row))
@@ -252,9 +254,9 @@ class Supervisor:
         for cylinder in cylinders:
             saved, events = carried.get(cylinder), later[cylinder]
             if saved is None:  # never judged: its whole chain came
-                assessed[cylinder] = self._judge(events, registry, now, stored=stored.get(cylinder))
+                assessed[cylinder] = self._judge(cylinder, events, registry, now, stored=stored.get(cylinder))
             elif rules.resumable(saved, events, registry, self.config):
-                assessed[cylinder] = self._judge(events, registry, now, saved, stored[cylinder])
+                assessed[cylinder] = self._judge(cylinder, events, registry, now, saved, stored[cylinder])
             else:
                 whole.append(cylinder)
         assessed.update(self._assess_whole(connection, whole, now, stored))
@@ -268,12 +270,13 @@ class Supervisor:
         for row in store.histories(connection, cylinders):
             chains[row[1]].append(event_rows.from_row(row))
         stored = stored or {}
-        return {cylinder: self._judge(chains[cylinder], registry, now, stored=stored.get(cylinder))
+        return {cylinder: self._judge(cylinder, chains[cylinder], registry, now, stored=stored.get(cylinder))
                 for cylinder in cylinders}
 
-    def _judge(self, events: list[Event], registry, now: datetime, carried: dict | None = None,
+    def _judge(self, cylinder: str, events: list[Event], registry, now: datetime, carried: dict | None = None,
                stored: int | None = None) -> Assessment:
-        return Assessment(events, rules.judge(events, registry, self.config, now, carried=carried), stored)
+        judgement = rules.judge(events, registry, self.config, now, carried=carried)
+        return Assessment(events, judgement, stored, _projection(cylinder, judgement))
 
     def _apply(self, connection: Connection, assessed: dict[str, Assessment], triggers: dict[str, Event | None],
                now: datetime, latest_explains: bool = False) -> dict[str, list]:
@@ -286,7 +289,7 @@ class Supervisor:
         at = format_time(now)
         projection = []
         result: dict[str, list] = {}
-        for cylinder, (events, judgement, _) in assessed.items():
+        for cylinder, (events, judgement, _, row) in assessed.items():
             trigger = (events[-1] if events else None) if latest_explains else triggers.get(cylinder)
             ids = {event.seq: event.id for event in events}
             keyed = {key: id_ for key, _, id_ in stored[cylinder]}
@@ -309,7 +312,7 @@ class Supervisor:
                     "party": draft.party, "note": draft.note}}
                 for draft in fresh
             ]
-            projection.append(self._projection(cylinder, judgement))
+            projection.append(row)
         store.write_projection(connection, projection)
         return result
 
@@ -326,17 +329,6 @@ class Supervisor:
         )
         store.add_action(connection, finding_id, "detect", "open", SYSTEM, draft.note, at)
         return finding_id
-
-    def _projection(self, cylinder: str, judgement: rules.Judgement) -> dict[str, Any]:
-        trace = judgement.trace
-        fill = trace.origin.last_fill
-        return {
-            "cid": cylinder, "holder": trace.current.holder, "state": trace.current.state.value,
-            "state_since": format_time(trace.current.since), "last_event_at": format_time(judgement.last_event_at),
-            "due": trace.next_inspection_due, "fill_kg": None if fill is None else fill.net_kg,
-            "length": judgement.length, "life_ends": judgement.life_ends,
-            "judged": json.dumps(judgement.carried, separators=(",", ":")),
-        }
 
     # -- codes with no chain -------------------------------------------------------
 
@@ -371,3 +363,16 @@ def _by_event(written: Sequence[Event], drafts: dict[str, list]) -> dict[int, li
             if event.seq in finding["seqs"]:
                 by_event[event.id].append(finding["public"])
     return by_event
+
+
+def _projection(cylinder: str, judgement: rules.Judgement) -> dict[str, Any]:
+    """The cylinder's projected columns as ``judgement`` leaves them (``store.write_projection``)."""
+    trace = judgement.trace
+    fill = trace.origin.last_fill
+    return {
+        "cid": cylinder, "holder": trace.current.holder, "state": trace.current.state.value,
+        "state_since": format_time(trace.current.since), "last_event_at": format_time(judgement.last_event_at),
+        "due": trace.next_inspection_due, "fill_kg": None if fill is None else fill.net_kg,
+        "length": judgement.length, "life_ends": judgement.life_ends,
+        "judged": to_json(judgement.carried).decode(),  # pydantic-core: a third of json.dumps' time
+    }

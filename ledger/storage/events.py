@@ -10,12 +10,12 @@ Positions and sequence numbers are therefore contiguous whatever rolls back.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from pydantic_core import from_json
 from sqlalchemy import Connection, text
 
 from ..canonical import canonical_json, event_bytes, event_hash
@@ -165,11 +165,13 @@ _KINDS = {kind.value: kind for kind in EventKind}
 
 
 def from_row(row: Sequence) -> Event:
+    """The event a stored row holds. Its JSON parts are decoded by pydantic-core: the same values as
+    ``json.loads`` gives for the canonical text stored, several times faster for short texts."""
     (id_, cylinder, seq, kind, occurred_at, recorded_at, party, person, to, location, data, key, prev, digest) = row
-    loc = None if location == "null" else Location(**json.loads(location))
+    loc = None if location == "null" else Location(**from_json(location))
     return Event(
         cylinder, seq, _KINDS[kind], datetime.fromisoformat(occurred_at), datetime.fromisoformat(recorded_at),
-        party, person, to, loc, {} if data == "{}" else json.loads(data), key,
+        party, person, to, loc, {} if data == "{}" else from_json(data), key,
         None if prev is None else bytes(prev), bytes(digest), id_, id_,
     )
 
