@@ -184,7 +184,7 @@ def utc(moment: datetime) -> datetime:
 
 def format_time(moment: datetime) -> str:
     """The one text form of a time in the ledger: ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
-    if moment.utcoffset():
+    if moment.tzinfo is not timezone.utc and moment.utcoffset():  # the identity test spares most calls
         moment = moment.astimezone(timezone.utc)
     # isoformat is several times faster than strftime on this hot path
     return moment.isoformat(timespec="microseconds")[:26] + "Z"

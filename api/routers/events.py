@@ -4,14 +4,13 @@ from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
 
 from ledger.wire import event_json
 
 from ..deps import Allowed, BatchSlot, LedgerDep, ProofSlot, ReadConn
 from ..errors import problem_responses
 from ..schemas import BatchIn, BatchOut, EventIn, EventOut, InclusionProof, Recorded
-from ..views import batch_item, new_event, outcome_json, parse_item
+from ..views import FastJSON, batch_item, new_event, outcome_json, parse_item
 
 router = APIRouter(tags=["events"], responses=problem_responses(401, 403, 404, 422))
 EventId = Annotated[int, Path(ge=0, le=2**53)]
@@ -31,7 +30,7 @@ async def record_event(body: EventIn, actor: Allowed("events.record"), request: 
     if outcome.error is not None:
         raise outcome.error
     # Built from the ledger's own types, the answer matches Recorded; returned as is, it is not validated again.
-    return JSONResponse(outcome_json(outcome), status_code=200 if outcome.status == "duplicate" else 201)
+    return FastJSON(outcome_json(outcome), status_code=200 if outcome.status == "duplicate" else 201)
 
 
 @router.post("/v1/events/batch", response_model=BatchOut, response_model_exclude_unset=True,
@@ -52,7 +51,7 @@ def record_batch(body: BatchIn, actor: Allowed("events.record"), slot: BatchSlot
     with ledger.db.writing() as connection:
         outcomes = ledger.record_batch(connection, actor, items, now, defer_review=True)
     # Built from the ledger's own types, the answer matches BatchOut; returned as is, it is not validated again.
-    return JSONResponse({"results": [batch_item(index, outcome) for index, outcome in enumerate(outcomes)]})
+    return FastJSON({"results": [batch_item(index, outcome) for index, outcome in enumerate(outcomes)]})
 
 
 @router.get("/v1/events/{event_id:int}", response_model=EventOut)
