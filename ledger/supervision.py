@@ -225,13 +225,21 @@ class Supervisor:
                 if heads.get(cylinder, (None,))[0] == assessment.head}
 
     def sweep(self, connection: Connection, now: datetime) -> int:
-        """Evaluate the cylinders the clock may have turned into findings; returns how many."""
+        """Evaluate the cylinders the clock may have turned into findings; returns how many.
+
+        On PostgreSQL each chunk's cylinders are locked before they are read, in the
+        appenders' order (the chunks in id order), so that no reviewer or writer stores
+        a newer judgement between this one's reading and its storing.
+        """
         quiet = format_time(now - timedelta(days=self.config.vanished_days))
         open_since = format_time(now - timedelta(hours=self.config.handover_hours))
         resting = [state.value for state in self.config.resting_states]
-        candidates = store.sweep_candidates(connection, quiet_since=quiet, open_since=open_since, resting=resting)
+        candidates = sorted(store.sweep_candidates(connection, quiet_since=quiet, open_since=open_since,
+                                                   resting=resting))
         for start in range(0, len(candidates), 500):
-            self._evaluate(connection, {c: None for c in candidates[start:start + 500]}, now)
+            chunk = candidates[start:start + 500]
+            event_rows.lock_cylinders(connection, chunk)
+            self._evaluate(connection, dict.fromkeys(chunk), now)
         return len(candidates)
 
     def _evaluate(self, connection: Connection, triggers: dict[str, Event | None], now: datetime) -> dict[str, list]:

@@ -156,3 +156,32 @@ def test_risk_lists_and_enterprise_colours(ledger):
     with pytest.raises(InvalidInput):
         with ledger.db.reading() as c:
             ledger.risk_cylinders(c, reason="overdue_inspection", cursor="not-a-cursor")
+
+
+def test_a_sweep_locks_its_cylinders_before_reading_them(ledger, monkeypatch):
+    """PostgreSQL reads each statement's own snapshot: unlocked, a reviewer could store a newer judgement
+    between the sweep's reading and its storing, and the sweep would write its older one over it."""
+    if ledger.db.is_sqlite:
+        pytest.skip("SQLite lets one writer in at a time: a sweep's transaction already excludes the reviewers")
+    town = build_town(ledger)
+    (a,) = register(ledger, town)
+    start = NOW + timedelta(hours=1)
+    record(ledger, town, trip(town, a, start)[:2], start + timedelta(hours=1))
+    supervisor, seen = ledger.supervisor, []
+    real = supervisor._assess
+
+    def assess_while_another_tries(connection, cylinders, now):
+        with ledger.db.writer.connect() as other:  # a reviewer's write transaction, not willing to wait
+            other.exec_driver_sql("SET lock_timeout = '100ms'")
+            try:
+                other.exec_driver_sql("SELECT id FROM cylinders WHERE id = %s FOR UPDATE", (a,)).fetchall()
+                seen.append("free")
+            except Exception:  # noqa: BLE001 - the lock timeout is what is looked for
+                seen.append("locked")
+            other.rollback()
+        return real(connection, cylinders, now)
+
+    monkeypatch.setattr(supervisor, "_assess", assess_while_another_tries)
+    with ledger.db.writing() as c:
+        assert ledger.sweep(c, now=start + timedelta(hours=30)) == 1
+    assert seen == ["locked"]
