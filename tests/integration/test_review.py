@@ -110,16 +110,24 @@ def test_review_takes_the_longest_waiting_first_and_at_most_its_limit(ledger):
     assert review(ledger, NOW + timedelta(hours=3), limit=10) == 3 and backlog(ledger) == 0
 
 
-def test_an_assessment_overtaken_by_a_new_event_stores_what_it_judged_and_queues_the_rest(ledger):
+def overtaken(ledger, readers=1):
+    """A queued receipt assessed by ``readers`` reviewers in one snapshot, then a return recorded after it:
+    (the cylinder, the assessments, when they were made)."""
     town = build_town(ledger)
     (a,) = register(ledger, town)
     shop = Actor(Role.SHOP, town.shop, "shop")
     deferred(ledger, shop, [event(a, EventKind.RECEIVE, town.shop, NOW + timedelta(hours=1))], NOW + timedelta(hours=2))
-    supervisor, now = ledger.supervisor, NOW + timedelta(hours=3)
+    now = NOW + timedelta(hours=3)
     with ledger.db.reading() as c:
-        assessed = supervisor.assess_queued(c, now)
+        assessments = [ledger.supervisor.assess_queued(c, now) for _ in range(readers)]
     deferred(ledger, shop, [event(a, EventKind.RETURN, town.shop, NOW + timedelta(hours=2, minutes=30),
                                   to=town.transporter)], NOW + timedelta(hours=2, minutes=31))
+    return a, town, assessments, now
+
+
+def test_an_assessment_overtaken_by_a_new_event_stores_what_it_judged_and_queues_the_rest(ledger):
+    a, town, (assessed,), now = overtaken(ledger)
+    supervisor = ledger.supervisor
     with ledger.db.writing() as c:
         assert supervisor.apply_review(c, assessed, now) == 1  # the receipt is judged: that much is kept
     assert kinds(ledger, a) == [("custody_jump", "open")]
@@ -134,15 +142,8 @@ def test_an_assessment_overtaken_by_a_new_event_stores_what_it_judged_and_queues
 
 
 def test_an_assessment_is_not_stored_over_a_judgement_stored_after_it_was_read(ledger):
-    town = build_town(ledger)
-    (a,) = register(ledger, town)
-    shop = Actor(Role.SHOP, town.shop, "shop")
-    deferred(ledger, shop, [event(a, EventKind.RECEIVE, town.shop, NOW + timedelta(hours=1))], NOW + timedelta(hours=2))
-    supervisor, now = ledger.supervisor, NOW + timedelta(hours=3)
-    with ledger.db.reading() as c:
-        first, second = supervisor.assess_queued(c, now), supervisor.assess_queued(c, now)
-    deferred(ledger, shop, [event(a, EventKind.RETURN, town.shop, NOW + timedelta(hours=2, minutes=30),
-                                  to=town.transporter)], NOW + timedelta(hours=2, minutes=31))
+    a, _, (first, second), now = overtaken(ledger, readers=2)
+    supervisor = ledger.supervisor
     with ledger.db.writing() as c:
         assert supervisor.apply_review(c, first, now) == 1
     with ledger.db.writing() as c:  # another process's reviewer, with the same snapshot: nothing twice
