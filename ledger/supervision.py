@@ -199,16 +199,14 @@ class Supervisor:
         if not assessed:
             return 0
         event_rows.lock_cylinders(connection, assessed)
-        lengths = store.judged_lengths(connection, assessed)
-        heads = event_rows.heads(connection, assessed)
+        lengths = store.coverage(connection, assessed)
         fresh = {cylinder: assessment for cylinder, assessment in assessed.items()
-                 if cylinder in lengths and lengths[cylinder] == assessment.stored
+                 if cylinder in lengths and lengths[cylinder][0] == assessment.stored
                  and assessment.head + 1 > (assessment.stored or 0)}
         if fresh:
             self._apply(connection, fresh, {}, now, latest_explains=True)
-        covered = {**lengths, **{cylinder: assessment.head + 1 for cylinder, assessment in fresh.items()}}
-        whole = [cylinder for cylinder in assessed
-                 if cylinder in heads and covered.get(cylinder) == heads[cylinder][0] + 1]
+        whole = [cylinder for cylinder, (stored, length) in lengths.items()
+                 if (fresh[cylinder].head + 1 if cylinder in fresh else stored) == length]
         store.dequeue_review(connection, whole)
         store.requeue_review(connection, [cylinder for cylinder in fresh if cylinder not in whole], format_time(now))
         return len(fresh)
@@ -297,7 +295,8 @@ class Supervisor:
         at = format_time(now)
         projection = []
         result: dict[str, list] = {}
-        for cylinder, (events, judgement, _, row) in assessed.items():
+        for cylinder, assessment in assessed.items():
+            events, judgement = assessment.events, assessment.judgement
             trigger = (events[-1] if events else None) if latest_explains else triggers.get(cylinder)
             ids = {event.seq: event.id for event in events}
             keyed = {key: id_ for key, _, id_ in stored[cylinder]}
@@ -320,7 +319,7 @@ class Supervisor:
                     "party": draft.party, "note": draft.note}}
                 for draft in fresh
             ]
-            projection.append(row)
+            projection.append(assessment.projection)
         store.write_projection(connection, projection)
         return result
 

@@ -14,7 +14,7 @@ from .events import COLUMNS, chunks, marker, placeholders
 
 __all__ = [
     "stored_for", "insert_finding", "set_status", "add_action", "get_finding", "actions_of", "list_findings",
-    "histories", "judged_and_later", "judged_lengths", "event_ids", "write_projection", "risk_cylinders", "party_scores", "cylinders_with_open", "holdings",
+    "histories", "judged_and_later", "coverage", "event_ids", "write_projection", "risk_cylinders", "party_scores", "cylinders_with_open", "holdings",
     "sweep_candidates", "enqueue_review", "dequeue_review", "requeue_review", "queued_for_review", "review_backlog",
 ]
 
@@ -106,13 +106,16 @@ def judged_and_later(connection: Connection, cylinders: Iterable[str]):
         yield from connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
 
 
-def judged_lengths(connection: Connection, cylinders: Iterable[str]) -> dict[str, int | None]:
-    """How many events of each cylinder the stored judgement covers; None where none is stored."""
-    found: dict[str, int | None] = {}
+def coverage(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[int | None, int]]:
+    """Per cylinder: how many events the stored judgement covers (None where none is stored), and how
+    many its chain has. One statement, so both come from one snapshot."""
+    found: dict[str, tuple[int | None, int]] = {}
     for chunk in chunks(cylinders):
-        sql = f"SELECT id, chain_length, judged IS NULL FROM cylinders WHERE id IN ({placeholders(connection, len(chunk))})"
-        found.update((cylinder, None if unjudged else length)
-                     for cylinder, length, unjudged in connection.exec_driver_sql(sql, tuple(chunk)))
+        # MAX over the (cylinder, seq) index is one seek per cylinder, as in ``events.heads``.
+        sql = ("SELECT c.id, c.chain_length, c.judged IS NULL, (SELECT MAX(e.seq) FROM events e WHERE e.cylinder = c.id)"
+               f" FROM cylinders c WHERE c.id IN ({placeholders(connection, len(chunk))})")
+        found.update((cylinder, (None if unjudged else length, last + 1))
+                     for cylinder, length, unjudged, last in connection.exec_driver_sql(sql, tuple(chunk)))
     return found
 
 
