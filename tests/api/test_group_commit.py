@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -76,17 +78,28 @@ def test_groups_never_exceed_the_limit(world: World, monkeypatch, limit: int) ->
 
 
 def test_the_rules_judge_a_group_once_it_is_committed_and_the_write_lock_is_free(world: World, monkeypatch) -> None:
-    ledger = world.ledger
-    assess, seen = ledger.supervisor._assess, []
+    ledger, supervisor = world.ledger, world.ledger.supervisor
+    assess, judge, judging, seen = supervisor._assess, supervisor.judge_recorded, threading.local(), []
+
+    def judged(*args, **kwargs):
+        judging.now = True
+        try:
+            return judge(*args, **kwargs)
+        finally:
+            judging.now = False
 
     def observed(connection, cylinders, now):
-        with ledger.db.reading() as other:  # another connection already sees the group's events
-            committed = other.exec_driver_sql("SELECT COUNT(*) FROM events").scalar_one()
-        turn = ledger.db._turn  # SQLite's writer turn; PostgreSQL has none
-        seen.append((committed, turn is not None and turn._threads.locked()))
+        if getattr(judging, "now", False):  # the world's app also runs a reviewer, which assesses its queue
+            with ledger.db.reading() as other:  # another connection already sees the group's events
+                committed = other.exec_driver_sql("SELECT COUNT(*) FROM events").scalar_one()
+            turn = ledger.db._turn  # SQLite's writer turn; PostgreSQL has none
+            seen.append((committed, turn is not None and turn._threads.locked()))
         return assess(connection, cylinders, now)
 
-    monkeypatch.setattr(ledger.supervisor, "_assess", observed)
+    # That reviewer writes only what it takes off the queue: leave it nothing, so only the groups write.
+    monkeypatch.setattr(world.client.app.state.reviewer, "settled", timedelta(hours=1))
+    monkeypatch.setattr(supervisor, "judge_recorded", judged)
+    monkeypatch.setattr(supervisor, "_assess", observed)
     before = world.counts()["events"]
     answers = asyncio.run(_post_all(world, create_app(ledger=world.ledger),
                                     [event_body(world.cylinders[n % 3]) for n in range(12)]))
