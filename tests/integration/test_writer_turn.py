@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -145,3 +146,81 @@ def test_the_log_is_checkpointed_after_a_commit_while_no_turn_is_held(migrated, 
             c.exec_driver_sql("DELETE FROM scratch")
     assert seen == [False] * 301
     assert wal.stat().st_size < 100 * 4096  # copied back and restarted, not 300 pages long
+
+
+class _AppendsDuringEachCopy:
+    """The raw connection ``_checkpoint_if_due`` uses, where another process writes while each passive
+    copy runs, as it does under a steady stream of writes: its transaction began before the copy ended."""
+
+    def __init__(self, raw, other: sqlite3.Connection) -> None:
+        self.raw, self.other = raw, other
+
+    @property
+    def driver_connection(self):
+        return self
+
+    def execute(self, sql: str):
+        if "PASSIVE" not in sql:
+            return self.raw.driver_connection.execute(sql)
+        self.other.execute("BEGIN IMMEDIATE")
+        self.other.execute("INSERT INTO scratch VALUES (?)", ("y" * 3000,))
+        result = self.raw.driver_connection.execute(sql)  # sqlite3 runs the copy here, at the first step
+        self.other.execute("COMMIT")
+        return result
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _scratch(url: str, database: Database, monkeypatch) -> tuple[Path, sqlite3.Connection]:
+    monkeypatch.setattr("ledger.storage.db.CHECKPOINT_SECONDS", 0.0)
+    monkeypatch.setattr("ledger.storage.db.RESTART_FRAMES", 20)
+    with database.writing() as c:
+        c.exec_driver_sql("CREATE TABLE scratch (x TEXT)")
+    other = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=60)
+    return Path(url.removeprefix("sqlite:///") + "-wal"), other
+
+
+def test_a_long_log_starts_again_though_others_append_while_it_is_copied(migrated, monkeypatch):
+    """Were the log restarted only when a write finds it wholly copied, it would never be: another process
+    has always appended meanwhile. It would grow with every commit (here to some 1,000 pages)."""
+    url, database = migrated
+    wal, other = _scratch(url, database, monkeypatch)
+    real = database.reader.raw_connection
+    monkeypatch.setattr(database.reader, "raw_connection", lambda: _AppendsDuringEachCopy(real(), other))
+    try:
+        for _ in range(300):
+            with database.writing() as c:
+                c.exec_driver_sql("INSERT INTO scratch VALUES (?)", ("x" * 3000,))
+        assert other.execute("SELECT COUNT(*) FROM scratch").fetchone()[0] > 300  # the others did append
+        assert wal.stat().st_size < 100 * 4096  # restarted, not some 1,000 pages long
+    finally:
+        other.close()
+
+
+def test_a_reader_in_the_log_delays_its_restart_but_holds_no_writer_up(migrated, monkeypatch):
+    url, database = migrated
+    _, other = _scratch(url, database, monkeypatch)
+    monkeypatch.setattr("ledger.storage.db.RESTART_FRAMES", 1)
+    reader = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+
+    def turn_and_checkpoint() -> float:  # a write turn that adds nothing: the log stays as the reader saw it
+        started = time.perf_counter()
+        with database.writing() as c:
+            c.exec_driver_sql("SELECT 1")
+        return time.perf_counter() - started
+
+    try:
+        other.execute("INSERT INTO scratch VALUES (?)", ("y" * 3000,))  # another process's commit, in the log
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM scratch").fetchone()  # a snapshot of the whole log, held
+        for _ in range(3):  # all of the log copied each time, so each checkpoint tries to restart it
+            assert turn_and_checkpoint() < 2.0  # waiting briefly for the reader, not SQLite's minute
+        reader.execute("COMMIT")
+        turn_and_checkpoint()  # the reader gone, the log restarts
+        with database.writing() as c:
+            c.exec_driver_sql("INSERT INTO scratch VALUES (?)", ("x" * 3000,))
+        assert other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1] < 5  # written from its start
+    finally:
+        reader.close()
+        other.close()
