@@ -7,7 +7,7 @@ a 422 problem before anything reaches the ledger.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
@@ -47,7 +47,9 @@ def _plausible_day(value: date) -> date:
 def _plausible_moment(value: datetime) -> datetime:
     if not 1990 <= value.year <= 2100:
         raise ValueError("must lie between 1990 and 2100")
-    return value
+    # The same instant in the ledger's own UTC object: pydantic's is another, which every later comparison
+    # and formatting of the time would have to ask for its offset.
+    return value.astimezone(timezone.utc)
 
 
 Day = Annotated[date, BeforeValidator(_text_only), AfterValidator(_plausible_day),
