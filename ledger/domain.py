@@ -8,6 +8,7 @@ shape. Nothing here touches a database or HTTP.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -182,6 +183,10 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+# A batch's answer formats its one recording time for every event, and each event's time is formatted when
+# it is hashed and again when it is answered: repeats are a lookup. Equal instants (datetime equality)
+# always have the same text, so the cache may be keyed by value.
+@functools.lru_cache(maxsize=4096)
 def format_time(moment: datetime) -> str:
     """The one text form of a time in the ledger: ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
     if moment.tzinfo is not timezone.utc and moment.utcoffset():  # the identity test spares most calls
