@@ -59,6 +59,7 @@ from datetime import datetime, timezone  # noqa: E402
 from ledger.config import Settings  # noqa: E402
 from ledger.domain import Role  # noqa: E402
 from ledger.service import Ledger  # noqa: E402
+from ledger.storage import events  # noqa: E402
 
 HOST = "127.0.0.1"
 BIN = Path(sys.executable).parent
@@ -234,13 +235,17 @@ def batches(codes: list[str], size: int):
 # -- the core without HTTP, on the same database -------------------------------------------------
 
 
+def open_ledger(url: str, folder: Path) -> Ledger:
+    """The served ledger, opened in this process with the keys ``prepare`` made."""
+    return Ledger(Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key"))
+
+
 def core_reference(url: str, folder: Path, token: str, codes: tuple[list[str], list[str]],
                    args: argparse.Namespace) -> dict:
     """Events/s through ``Ledger`` in this process: one transaction per event, then per batch."""
     from ledger.domain import EventKind, NewEvent
 
-    settings = Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key")
-    ledger = Ledger(settings)
+    ledger = open_ledger(url, folder)
     with ledger.db.reading() as connection:
         actor = ledger.authenticate(connection, token)
 
@@ -262,8 +267,7 @@ def core_reference(url: str, folder: Path, token: str, codes: tuple[list[str], l
 
 def review_lag(url: str, folder: Path, limit: float = 300.0) -> float:
     """Seconds from the last batch's answer until the server's reviewers have emptied the review queue."""
-    settings = Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key")
-    ledger = Ledger(settings)
+    ledger = open_ledger(url, folder)
     started = time.perf_counter()
     try:
         while time.perf_counter() - started < limit:
@@ -278,11 +282,10 @@ def review_lag(url: str, folder: Path, limit: float = 300.0) -> float:
 
 def log_size(url: str, folder: Path) -> int:
     """How many events the ledger holds: the next one's log position."""
-    settings = Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key")
-    ledger = Ledger(settings)
+    ledger = open_ledger(url, folder)
     try:
         with ledger.db.reading() as connection:
-            return connection.exec_driver_sql("SELECT COALESCE(MAX(id) + 1, 0) FROM events").scalar_one()
+            return events.log_size(connection)
     finally:
         ledger.db.dispose()
 
