@@ -281,7 +281,8 @@ def test_proofs_hold_between_every_pair_of_signed_checkpoints(ledger):
             for checkpoint in checkpoints:
                 if event_id < checkpoint.size:
                     proof = ledger.inclusion(c, event_id, checkpoint.size)
-                    verify_inclusion(leaf_hash(bytes.fromhex(proof["leaf_hash"])), event_id, checkpoint.size,
+                    assert proof["leaf_hash"] == leaf_hash(bytes.fromhex(proof["entry_hash"])).hex()
+                    verify_inclusion(bytes.fromhex(proof["leaf_hash"]), event_id, checkpoint.size,
                                      [bytes.fromhex(h) for h in proof["audit_path"]], checkpoint.root)
 
 
