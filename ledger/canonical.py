@@ -32,6 +32,7 @@ from .errors import InvalidInput
 __all__ = [
     "VERSION",
     "MAX_DATA_BYTES",
+    "as_doubles",
     "canonical_json",
     "number_text",
     "event_bytes",
@@ -163,6 +164,22 @@ def _serialise(value: Any) -> Iterator[str]:
         yield "]"
     else:
         yield _ENCODER.encode(value)
+
+
+def as_doubles(value: Any) -> Any:
+    """``value`` decoded from canonical text, with every integer beyond ±2^53 read as the double it stands for.
+
+    Canonical text writes a large integral double without a fraction
+    (``123456789012345680000``); read back as an exact integer it would no longer
+    equal the double it was written from.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if -(2**53) < value < 2**53 else float(value)
+    if isinstance(value, dict):
+        return {key: as_doubles(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_doubles(item) for item in value]
+    return value
 
 
 def _opt(text: str | None) -> str:
