@@ -272,7 +272,8 @@ class CylinderOut(Answer):
 class InclusionProof(Answer):
     log_index: int
     tree_size: int
-    leaf_hash: Hex32 = Field(description="the event's hash (the Merkle leaf is SHA-256(0x00 || hash))")
+    entry_hash: Hex32 = Field(description="the log entry: the event's `hash`")
+    leaf_hash: Hex32 = Field(description="the RFC 9162 leaf hash, SHA-256(0x00 || entry), where the audit path starts")
     audit_path: list[Hex32]
 
 

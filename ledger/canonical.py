@@ -24,16 +24,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterator
 from typing import Any
-
-import rfc8785
 
 from .errors import InvalidInput
 
 __all__ = [
     "VERSION",
     "MAX_DATA_BYTES",
+    "as_doubles",
     "canonical_json",
+    "number_text",
     "event_bytes",
     "event_hash",
 ]
@@ -53,31 +54,54 @@ _TEMPLATE = (
 def canonical_json(value: Any, name: str = "data") -> str:
     """RFC 8785 text of ``value``; refuses what JSON cannot carry exactly.
 
-    Raises ``InvalidInput`` for non-finite numbers, integers beyond ±2^53,
-    non-string keys, unpaired surrogates, nesting deeper than four levels or
-    more than 4 KiB.
+    Every finite float is accepted and written as ECMAScript writes that double
+    (``number_text``). Raises ``InvalidInput`` for non-finite numbers, Python
+    integers beyond ±2^53, non-string keys, unpaired surrogates, nesting deeper
+    than four levels or more than 4 KiB.
     """
     plain = [True]
     ready = _ready(value, name, 0, plain)
-    if plain[0]:
-        text = _ENCODER.encode(ready)
-    else:
-        try:
-            text = rfc8785.dumps(value).decode("utf-8")
-        except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeError) as exc:
-            raise InvalidInput(f"{name} cannot be encoded canonically: {exc}", field=name) from None
+    text = _ENCODER.encode(ready) if plain[0] else "".join(_serialise(value))
     if len(text) > MAX_DATA_BYTES:
         raise InvalidInput(f"{name} is larger than {MAX_DATA_BYTES} bytes", field=name)
     return text
+
+
+def number_text(value: float) -> str:
+    """ECMAScript's text of a finite double (ECMA-262 Number::toString, radix 10), as RFC 8785 §3.2.2.3 demands.
+
+    The digits are the shortest that read back as ``value``; Python's ``repr``
+    finds the same digits, only its choice between plain and exponent form differs.
+    """
+    if value == 0:
+        return "0"  # -0 too: ECMAScript writes no sign for it
+    sign = "-" if value < 0 else ""
+    mantissa, _, exponent = repr(abs(value)).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    run = whole + fraction
+    digits = run.lstrip("0")
+    # ECMA-262's n: the value is 0.<digits> × 10^n
+    n = len(whole) + (int(exponent) if exponent else 0) - (len(run) - len(digits))
+    digits = digits.rstrip("0")
+    k = len(digits)
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * -n + digits
+    tail = "." + digits[1:] if k > 1 else ""
+    return f"{sign}{digits[0]}{tail}e{'+' if n > 0 else '-'}{abs(n - 1)}"
 
 
 def _ready(value: Any, name: str, depth: int, plain: list[bool]) -> Any:
     """Validate ``value`` and return it ready for ``json.dumps``.
 
     ``json.dumps`` agrees with RFC 8785 on strings, integers, booleans, null and
-    the order of ASCII keys, and on floats that are integral (RFC 8785 writes
-    ``15`` for 15.0) or in plain decimal notation. Anything else (exponents,
-    non-ASCII keys) clears ``plain[0]`` and goes to the full serialiser.
+    the order of ASCII keys. A float goes through it as the integer ECMAScript
+    would print (``15`` for 15.0, ``9007199254740994`` for 2^53 + 2) or as itself
+    when ``repr`` already gives ECMAScript's text; anything else (exponents,
+    non-ASCII keys) clears ``plain[0]`` and the value goes to ``_serialise``.
     """
     if isinstance(value, str):
         if not value.isascii():
@@ -97,8 +121,12 @@ def _ready(value: Any, name: str, depth: int, plain: list[bool]) -> Any:
             raise InvalidInput(f"{name} holds a number that is not finite", field=name)
         if value.is_integer() and abs(value) < 2**53:
             return int(value)
-        if "e" in repr(value):
-            plain[0] = False
+        text = number_text(value)
+        if text == repr(value):
+            return value
+        if value.is_integer() and "e" not in text:
+            return int(text)  # the digits ECMAScript prints, not the double's exact value
+        plain[0] = False
         return value
     if depth >= _MAX_DEPTH:
         raise InvalidInput(f"{name} is nested too deeply", field=name)
@@ -114,6 +142,44 @@ def _ready(value: Any, name: str, depth: int, plain: list[bool]) -> Any:
     if isinstance(value, list):
         return [_ready(item, name, depth + 1, plain) for item in value]
     raise InvalidInput(f"{name} holds a value JSON cannot carry", field=name)
+
+
+def _serialise(value: Any) -> Iterator[str]:
+    """RFC 8785 §3.2 text of a value ``_ready`` has accepted, in pieces."""
+    if isinstance(value, float):
+        yield number_text(value)
+    elif isinstance(value, dict):
+        yield "{"
+        # §3.2.3: members sorted by their names' UTF-16 code units
+        for position, key in enumerate(sorted(value, key=lambda k: k.encode("utf-16-be"))):
+            yield ("," if position else "") + _ENCODER.encode(key) + ":"
+            yield from _serialise(value[key])
+        yield "}"
+    elif isinstance(value, list):
+        yield "["
+        for position, item in enumerate(value):
+            if position:
+                yield ","
+            yield from _serialise(item)
+        yield "]"
+    else:
+        yield _ENCODER.encode(value)
+
+
+def as_doubles(value: Any) -> Any:
+    """``value`` decoded from canonical text, with every integer beyond ±2^53 read as the double it stands for.
+
+    Canonical text writes a large integral double without a fraction
+    (``123456789012345680000``); read back as an exact integer it would no longer
+    equal the double it was written from.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if -(2**53) < value < 2**53 else float(value)
+    if isinstance(value, dict):
+        return {key: as_doubles(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_doubles(item) for item in value]
+    return value
 
 
 def _opt(text: str | None) -> str:

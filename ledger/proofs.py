@@ -14,6 +14,8 @@ from .errors import ProofInvalid
 
 __all__ = ["leaf_hash", "node_hash", "verify_inclusion", "verify_consistency"]
 
+_SIZE = hashlib.sha256().digest_size
+
 
 def leaf_hash(entry: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + entry).digest()
@@ -23,8 +25,15 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+def _sha256_sized(*hashes: bytes) -> None:
+    # An empty or short "hash" must not match another one: compare only real digests.
+    if any(len(value) != _SIZE for value in hashes):
+        raise ProofInvalid("a hash in the proof is not 32 bytes")
+
+
 def verify_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes], root: bytes) -> None:
     """Check that ``leaf`` (a leaf hash) sits at ``index`` in the tree of ``size`` with ``root``."""
+    _sha256_sized(leaf, root, *path)
     if not 0 <= index < size:
         raise ProofInvalid(f"leaf index {index} is outside a tree of size {size}")
     fn, sn, r = index, size - 1, leaf
@@ -49,6 +58,7 @@ def verify_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes], 
 
 def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, path: Sequence[bytes]) -> None:
     """Check that the tree of ``new_size`` with ``new_root`` extends the one of ``old_size`` with ``old_root``."""
+    _sha256_sized(old_root, new_root, *path)
     if not 0 < old_size <= new_size:
         raise ProofInvalid(f"no consistency between sizes {old_size} and {new_size}")
     if old_size == new_size:

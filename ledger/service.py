@@ -24,7 +24,7 @@ from .domain import (
 )
 from .errors import Conflict, IdempotencyConflict, InvalidInput, LedgerError, NotFound, PermissionDenied
 from .keys import load_key
-from .log import LogTree, SubrootCache, checkpoint_at, latest_checkpoint, publish_checkpoint
+from .log import LogTree, SubrootCache, checkpoint_at, latest_checkpoint, leaf_hash, publish_checkpoint
 from .signednote import Checkpoint, NoteSigner, NoteVerifier
 from .storage import Connection
 from .storage import events as event_rows
@@ -442,12 +442,14 @@ class Ledger:
         return checkpoint
 
     def inclusion(self, connection: Connection, event_id: int, size: int | None = None) -> dict[str, Any]:
+        """The event's RFC 9162 inclusion proof: ``entry_hash`` is the event's hash (the log entry),
+        ``leaf_hash`` is SHA-256(0x00 || entry), the value a verifier starts the audit path from."""
         event = self.event(connection, event_id)
         tree = self.tree(connection)
         size = tree.get_size() if size is None else size
         path = tree.inclusion_path(event.log_index, size)
-        return {"log_index": event.log_index, "tree_size": size, "leaf_hash": event.hash.hex(),
-                "audit_path": [node.hex() for node in path]}
+        return {"log_index": event.log_index, "tree_size": size, "entry_hash": event.hash.hex(),
+                "leaf_hash": leaf_hash(event.hash).hex(), "audit_path": [node.hex() for node in path]}
 
     def consistency(self, connection: Connection, old: int, new: int) -> dict[str, Any]:
         path = self.tree(connection).consistency_path(old, new)

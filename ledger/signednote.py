@@ -103,14 +103,17 @@ class NoteVerifier:
         lines = block.splitlines()
         if not lines:
             raise ProofInvalid("the signed note has no signatures")
+        signatures = []
+        # Every line is read before any signature counts: one malformed line spoils the note.
         for line in lines:
             if not line.startswith(_DASH):
                 raise ProofInvalid("the signed note has a malformed signature line")
             name, _, encoded = line[len(_DASH) :].partition(" ")
             try:
-                blob = base64.b64decode(encoded, validate=True)
+                signatures.append((name, base64.b64decode(encoded, validate=True)))
             except binascii.Error:
                 raise ProofInvalid("a signature in the note is not base64") from None
+        for name, blob in signatures:
             if name != self.name or len(blob) < 4 or not hmac.compare_digest(blob[:4], self.key_id):
                 continue  # another key's signature: C2SP says to ignore it
             try:

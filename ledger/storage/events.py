@@ -10,6 +10,7 @@ Positions and sequence numbers are therefore contiguous whatever rolls back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from typing import TypeVar
 from pydantic_core import from_json
 from sqlalchemy import Connection, text
 
-from ..canonical import canonical_json, event_bytes, event_hash
+from ..canonical import as_doubles, canonical_json, event_bytes, event_hash
 from ..domain import Event, EventKind, Location, NewEvent, format_time
 from .checkpoints import take_log_lock
 
@@ -162,16 +163,26 @@ def append(
 
 
 _KINDS = {kind.value: kind for kind in EventKind}
+# Sixteen digits in a row may be an integral double beyond 2^53; anything shorter is exact as an int.
+_LONG_NUMBER = re.compile(r"[0-9]{16}")
+
+
+def _data(stored: str) -> dict:
+    if stored == "{}":
+        return {}
+    data = from_json(stored)
+    return as_doubles(data) if _LONG_NUMBER.search(stored) else data
 
 
 def from_row(row: Sequence) -> Event:
     """The event a stored row holds. Its JSON parts are decoded by pydantic-core: the same values as
-    ``json.loads`` gives for the canonical text stored, several times faster for short texts."""
+    ``json.loads`` gives for the canonical text stored, several times faster for short texts, with
+    integers beyond ±2^53 read as the doubles they were written from (``canonical.as_doubles``)."""
     (id_, cylinder, seq, kind, occurred_at, recorded_at, party, person, to, location, data, key, prev, digest) = row
     loc = None if location == "null" else Location(**from_json(location))
     return Event(
         cylinder, seq, _KINDS[kind], datetime.fromisoformat(occurred_at), datetime.fromisoformat(recorded_at),
-        party, person, to, loc, {} if data == "{}" else from_json(data), key,
+        party, person, to, loc, _data(data), key,
         None if prev is None else bytes(prev), bytes(digest), id_, id_,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 
@@ -181,7 +182,7 @@ def test_proofs_check_out_with_nothing_but_the_public_key(world: World) -> None:
     assert checkpoint.size == 9  # four registrations, five fills
     for event in events:
         proof = world.client.get(f"/v1/events/{event['id']}/proof", headers=world.auth("shop")).json()
-        assert proof["tree_size"] == checkpoint.size and proof["leaf_hash"] == event["hash"]
+        assert proof["tree_size"] == checkpoint.size and proof["entry_hash"] == event["hash"]
         verify_inclusion(leaf_hash(bytes.fromhex(event["hash"])), event["log_index"], checkpoint.size,
                          [bytes.fromhex(node) for node in proof["audit_path"]], checkpoint.root)
     _post(world, event_body(world.cylinders[0]))
@@ -192,6 +193,20 @@ def test_proofs_check_out_with_nothing_but_the_public_key(world: World) -> None:
     bundle = world.client.get(f"/v1/cylinders/{world.cylinders[0]}/bundle", headers=world.auth("shop"))
     result = verify_bundle(load_bundle(bundle.content), verifier)
     assert result.cylinder == world.cylinders[0] and result.events == 4
+
+
+def test_a_proof_answer_names_the_rfc9162_leaf_hash_not_the_entry(world: World) -> None:
+    # A record checker (Go's tlog.CheckRecord, CT verifiers) starts the audit path from the leaf hash
+    # it is given; handing it the event's hash instead makes an honest proof fail.
+    event = _post(world, event_body(world.cylinders[1])).json()["event"]
+    checkpoint = open_checkpoint(NoteVerifier.from_vkey(world.client.get("/v1/log/public-key").text.strip()),
+                                 world.client.get("/v1/log/checkpoint").text)
+    proof = world.client.get(f"/v1/events/{event['id']}/proof?size={checkpoint.size}", headers=world.auth("shop")).json()
+    assert set(proof) == {"log_index", "tree_size", "entry_hash", "leaf_hash", "audit_path"}
+    assert proof["entry_hash"] == event["hash"]
+    assert proof["leaf_hash"] == hashlib.sha256(b"\x00" + bytes.fromhex(event["hash"])).hexdigest()
+    verify_inclusion(bytes.fromhex(proof["leaf_hash"]), proof["log_index"], proof["tree_size"],
+                     [bytes.fromhex(node) for node in proof["audit_path"]], checkpoint.root)
 
 
 def test_an_end_user_is_an_opaque_reference(world: World) -> None:

@@ -110,3 +110,27 @@ def test_verify_command_exit_codes_and_json(ledger, bundle):
     lines = [json.loads(line) for line in broken.stdout.splitlines()]
     assert {"kind": "chain_tampered", "cylinder": bundle["cylinder"], "seq": 1} == {k: lines[0][k] for k in ("kind", "cylinder", "seq")}
     assert lines[-1]["status"] == "broken"
+
+
+# Numbers no named fact reaches (weights stop at 200 kg) but free data could hold: integral
+# doubles from 2^53 up, which RFC 8785 writes as ECMAScript does, without ".0" or an exponent.
+LARGE_NUMBERS = {"a": 9007199254740994.0, "b": 1e16, "c": 1.2345678901234568e20, "d": 1e21, "e": -0.0}
+
+
+def test_a_stored_event_with_large_integral_numbers_verifies_offline(ledger, tmp_path):
+    from ledger.domain import EventKind, NewEvent
+    from ledger.storage import events as event_rows
+
+    town = build_town(ledger)
+    (cylinder,) = register(ledger, town, 1)
+    stored = NewEvent(cylinder, EventKind.FILL, NOW + timedelta(hours=1), town.station, "fill-large-numbers",
+                      data={"net_kg": 14.5, **LARGE_NUMBERS})
+    with ledger.db.writing() as c:
+        event_rows.append(c, [event_rows.prepare(stored)], NOW + timedelta(hours=2))
+    bundle = ledger.bundle(cylinder)
+    assert bundle["events"][1]["data"]["a"] == 9007199254740994
+    assert verify_bundle(json.loads(json.dumps(bundle)), ledger.verifier).events == 2
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    checked = run_cli("verify-bundle", str(path), "--public-key", ledger.verifier.vkey())
+    assert checked.returncode == 0 and "valid: cylinder" in checked.stdout, checked.stdout + checked.stderr

@@ -281,7 +281,8 @@ def test_proofs_hold_between_every_pair_of_signed_checkpoints(ledger):
             for checkpoint in checkpoints:
                 if event_id < checkpoint.size:
                     proof = ledger.inclusion(c, event_id, checkpoint.size)
-                    verify_inclusion(leaf_hash(bytes.fromhex(proof["leaf_hash"])), event_id, checkpoint.size,
+                    assert proof["leaf_hash"] == leaf_hash(bytes.fromhex(proof["entry_hash"])).hex()
+                    verify_inclusion(bytes.fromhex(proof["leaf_hash"]), event_id, checkpoint.size,
                                      [bytes.fromhex(h) for h in proof["audit_path"]], checkpoint.root)
 
 
@@ -319,3 +320,20 @@ def test_the_parallel_audit_finds_exactly_what_the_sequential_one_finds(ledger):
         parallel = set(audit(c, ledger.verifier, database_url=ledger.settings.database_url, workers=2))
     assert parallel == sequential
     assert {(f.kind, f.cylinder, f.seq) for f in parallel} >= {("chain_tampered", a, 7), ("sequence_gap", b, 21)}
+
+
+def test_a_retry_carrying_a_large_integral_double_is_not_a_conflict(ledger):
+    # Canonical text writes 1.2345678901234568e20 as 123456789012345680000; read back as that exact
+    # integer it no longer equalled the double sent, and an honest retry looked like other content.
+    from ledger.storage import events as event_rows
+
+    town = build_town(ledger)
+    (cylinder,) = register(ledger, town)
+    sent = NewEvent(cylinder, EventKind.FILL, NOW + timedelta(hours=1), town.station, "fill-large-double",
+                    data={"net_kg": 14.5, "meter": 1.2345678901234568e20, "count": 2.0**60, "small": 10**15})
+    with ledger.db.writing() as c:
+        event_rows.append(c, [event_rows.prepare(sent)], NOW + timedelta(hours=2))
+    with ledger.db.reading() as c:
+        stored = event_rows.by_idempotency_keys(c, ["fill-large-double"])["fill-large-double"]
+    assert stored.same_content(sent)
+    assert stored.data["meter"] == 1.2345678901234568e20 and stored.data["small"] == 10**15
