@@ -64,7 +64,7 @@ class Session:
 
 
 def read_session(request: Request, ledger) -> Session | None:
-    """The session of the cookie, if it names a valid account (cached on the request)."""
+    """The session of the cookie, if it names a live sign-in (ledger.sessions; cached on the request)."""
     if hasattr(request.state, "page_session"):
         return request.state.page_session
     session = None
@@ -74,7 +74,7 @@ def read_session(request: Request, ledger) -> Session | None:
         with ledger.db.reading() as connection:
             live = sessions.live_session(connection, ledger.settings, session_id, now)
         if live is not None:
-            if live.stale:
+            if live.stale:  # page routes declare the session before their own connection, so no turn is held yet
                 with ledger.db.writing() as connection:
                     sessions.touch_session(connection, session_id, now)
             session = Session(live.actor, session_id)

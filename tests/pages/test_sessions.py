@@ -143,3 +143,16 @@ def test_an_http_origin_against_an_https_site_is_refused(town: Town):
             assert len(town.ledger.history(connection, code)) == before
         same = c.post("/signout", data={"csrf": csrf}, headers={"Origin": "https://TESTSERVER:443"})
         assert same.status_code == 303  # the same origin, spelled with its default port
+
+
+def test_the_session_limits_come_from_the_environment_and_absurd_ones_are_refused(monkeypatch):
+    from ledger.config import Settings
+
+    monkeypatch.setenv("LEDGER_SESSION_IDLE", "1800")
+    monkeypatch.setenv("LEDGER_SESSION_MAX", "28800")
+    settings = Settings.from_env()
+    assert (settings.session_idle_seconds, settings.session_max_seconds) == (1800, 28800)
+    for absurd in ("0", "-5", "12h", "99999999"):
+        monkeypatch.setenv("LEDGER_SESSION_IDLE", absurd)
+        with pytest.raises(ValueError, match="LEDGER_SESSION_IDLE"):
+            Settings.from_env()
