@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timezone
 
 from fastapi import FastAPI
 
@@ -40,12 +41,14 @@ company to the end user. JSON over `/v1` with `Authorization: Bearer <token>`; e
 
 
 def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *,
-               max_body_bytes: int = MAX_BODY_BYTES, token_ttl: float = 5.0, settle_heap: bool = False) -> FastAPI:
+               max_body_bytes: int = MAX_BODY_BYTES, token_ttl: float = 5.0, settle_heap: bool = False,
+               clock: Callable[[], datetime] | None = None) -> FastAPI:
     """An application serving ``ledger`` (built from ``settings``, else from the environment).
 
     ``token_ttl``: seconds a token's account is remembered (a disabled account is refused at most that late).
     ``settle_heap``: freeze what start-up built out of the garbage collector's sight once serving (``served_app``);
     left off where many apps share one process, as in the tests.
+    ``clock``: what the pages' sign-ins take as now (their idle and absolute limits); default: the system's.
     """
     owned = ledger is None
     if ledger is None:
@@ -75,6 +78,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     app.state.coalescer = coalescer
     app.state.reviewer = reviewer
     app.state.accounts = AccountCache(token_ttl)
+    app.state.clock = clock or _utc_now
     errors.install(app)
     routers.include(app)  # first: a driver's scan is matched before any page (their paths never overlap)
     app.include_router(pages)
@@ -84,6 +88,10 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     app.add_middleware(AccessLog)
     _ensure_problem_schema(app)
     return app
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def served_app() -> FastAPI:

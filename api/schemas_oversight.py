@@ -85,7 +85,8 @@ class FindingOut(Answer):
     note: str
     detected_at: str
     status: FindingStatus
-    assignee: str | None
+    assignee: str | None = Field(description="the account id the finding was dispatched to, as text "
+                                             "(findings dispatched by name in earlier versions hold the name)")
     resolved_by: int | None
     history: list[FindingStep]
 
@@ -109,7 +110,9 @@ class ResponsibleAt(Aliased):
 
 class FindingActionIn(Inbound):
     action: Literal["dispatch", "handle", "supervise", "close", "reopen"]
-    assignee: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)] | None = None
+    assignee: Annotated[int, Field(strict=True, ge=1, le=2**31 - 1, description=(
+        "dispatch: the account id of an enabled inspector account of a regulator party that is none of "
+        "the finding's own parties"))] | None = None
     note: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
 
 

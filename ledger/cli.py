@@ -62,15 +62,17 @@ def accounts_create(
     name: Annotated[Optional[str], typer.Option("--name", help="Who holds the account")] = None,
     db: DbOption = None,
 ) -> None:
-    """Print a new bearer token once, alone on stdout (only its hash is stored)."""
+    """Print a new bearer token once, alone on stdout (only its hash is stored); its account id on stderr."""
     from .service import Ledger
 
     ledger = Ledger(_settings(db))
     try:
         with ledger.db.writing() as connection:
             token = ledger.create_account(connection, role=role, party=party, name=name or role.value)
+            account = ledger.authenticate(connection, token).account
     except LedgerError as exc:
         _fail(exc)
+    err.print(f"account {account} ({role.value}); findings are dispatched to an inspector by this id")
     typer.echo(token)
 
 

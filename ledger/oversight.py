@@ -13,16 +13,18 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from . import custody, rules
-from .domain import Role, format_time
+from .domain import PartyKind, Role, format_time
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from .storage import Connection
 from .storage import events as event_rows
 from .storage import findings as store
+from .storage import registry as reg
 from .supervision import DatabaseRegistry
 from .verify import check_chain
 
 __all__ = [
-    "trace", "responsible_at", "finding", "findings", "act_on_finding", "risk_cylinders", "risk_enterprises",
+    "trace", "responsible_at", "finding", "findings", "act_on_finding", "inspectors", "risk_cylinders",
+    "risk_enterprises",
     "REASONS", "ACTIONS", "SEVERITY_WEIGHT",
 ]
 
@@ -136,8 +138,13 @@ _LOOP = {
 
 
 def act_on_finding(ledger, connection: Connection, actor, finding_id: int, *, action: str, note: str,
-                   assignee: str | None = None, now: datetime) -> dict[str, Any]:
-    """One step of 流转、处置、督办、反馈: kept in the finding's history with who and when."""
+                   assignee: int | str | None = None, now: datetime) -> dict[str, Any]:
+    """One step of 流转、处置、督办、反馈: kept in the finding's history with who and when.
+
+    ``dispatch`` names in ``assignee`` the account id of an enabled inspector account of a regulator
+    party that is none of the finding's own parties (``_assignee``); only that inspector, or a
+    regulator, may then ``handle`` it. Every refusal is raised before anything is written.
+    """
     if action not in _LOOP:
         raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}", field="action")
     if not isinstance(note, str) or not note.strip() or len(note) > 2000:
@@ -147,21 +154,66 @@ def act_on_finding(ledger, connection: Connection, actor, finding_id: int, *, ac
             raise PermissionDenied("only an inspector or a regulator records how a finding was handled")
     elif actor.role not in (Role.REGULATOR, Role.ADMIN):
         raise PermissionDenied(f"only a regulator may {action} a finding")
-    if action == "dispatch" and not (isinstance(assignee, str) and assignee.strip() and len(assignee) <= 200):
-        raise InvalidInput("dispatching names the inspector in assignee", field="assignee")
+    account = _account_id(assignee) if action == "dispatch" else None
     row = store.get_finding(connection, finding_id)
     if row is None:
         raise NotFound(f"no finding {finding_id}")
+    if action == "handle" and actor.role is Role.INSPECTOR and (
+            actor.account is None or row.assignee != str(actor.account)):
+        raise PermissionDenied("only the inspector this finding was dispatched to, or a regulator, "
+                               "records how it was handled")
     allowed, target = _LOOP[action]
     if row.status not in allowed:
         raise Conflict(f"a {row.status} finding cannot be {_PAST[action]}")
+    named = _assignee(ledger, connection, row, account) if account is not None else None
     status = target or row.status
     at = format_time(now)
-    extra = {"assignee": assignee.strip()} if action == "dispatch" else {}
+    extra = {"assignee": named} if named is not None else {}
     store.set_status(connection, row.id, status, at, **extra)
-    store.add_action(connection, row.id, action, status, actor.name, note.strip(), at,
-                     assignee.strip() if action == "dispatch" else None)
+    store.add_action(connection, row.id, action, status, actor.name, note.strip(), at, named)
     return finding(ledger, connection, row.id)
+
+
+def _account_id(assignee: int | str | None) -> int:
+    """The account id ``assignee`` spells: an integer, or its decimal digits (a form field)."""
+    if isinstance(assignee, str) and assignee.strip().isascii() and assignee.strip().isdigit():
+        assignee = int(assignee.strip())
+    if isinstance(assignee, bool) or not isinstance(assignee, int) or not 1 <= assignee < 2**31:
+        raise InvalidInput("dispatching names in assignee the account id of the inspector to send it to",
+                           field="assignee")
+    return assignee
+
+
+def _assignee(ledger, connection: Connection, row, account_id: int) -> str:
+    """Check that the account may be sent this finding; returns what ``assignee`` stores (the id, as text).
+
+    1. it exists and is enabled; 2. it is an inspector's; 3. of a regulator party (DOMAIN.md: the
+    regulator's grid inspectors dispatch, handle and close cases); 4. that party is none of the finding's
+    own: neither the party it is about nor one that recorded or received its evidence.
+    """
+    account = reg.get_account(connection, account_id)
+    if account is None or account.disabled:
+        raise InvalidInput(f"no active account {account_id} to dispatch to", field="assignee")
+    if account.role != Role.INSPECTOR.value:
+        raise InvalidInput(f"account {account_id} is not an inspector's; dispatch to an inspector", field="assignee")
+    if account.party_kind != PartyKind.REGULATOR.value:
+        raise InvalidInput(f"account {account_id} does not belong to a regulator", field="assignee")
+    own = {row.party}
+    for event_id in json.loads(row.events):
+        try:
+            event = ledger.event(connection, event_id)
+        except NotFound:  # evidence deleted behind the ledger's back: the finding says so itself
+            continue
+        own |= {event.party, event.to}
+    if account.party in own:
+        raise InvalidInput(f"account {account_id} belongs to {account.party}, a party this finding is about",
+                           field="assignee")
+    return str(account_id)
+
+
+def inspectors(ledger, connection: Connection) -> list[dict[str, Any]]:
+    """The accounts a finding may be dispatched to: enabled inspector accounts of regulator parties."""
+    return [{"account": row.id, "name": row.name, "party": row.party} for row in reg.inspector_accounts(connection)]
 
 
 _PAST = {"dispatch": "dispatched", "handle": "handled", "supervise": "supervised", "close": "closed",

@@ -492,9 +492,13 @@ class Ledger:
         return oversight.findings(self, connection, **filters)
 
     def finding_action(self, connection: Connection, actor: Actor, finding_id: int, *, action: str, note: str,
-                       assignee: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+                       assignee: int | str | None = None, now: datetime | None = None) -> dict[str, Any]:
         return oversight.act_on_finding(self, connection, actor, finding_id, action=action, note=note,
                                         assignee=assignee, now=now or _now())
+
+    def inspectors(self, connection: Connection) -> list[dict[str, Any]]:
+        """The accounts findings may be dispatched to: ``{account, name, party}`` each."""
+        return oversight.inspectors(self, connection)
 
     def risk_cylinders(self, connection: Connection, **filters: Any) -> dict[str, Any]:
         return oversight.risk_cylinders(self, connection, **filters)

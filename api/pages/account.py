@@ -1,4 +1,4 @@
-"""Signing in with an account's bearer token, and out again."""
+"""Signing in with an account's bearer token (checked once, never kept), and out again."""
 
 from __future__ import annotations
 
@@ -59,13 +59,14 @@ def signin(
     if actor is None:
         return _signin(request, 401, failed=True, next_=next)
     response = RedirectResponse(safe_next(next) or LANDING.get(actor.role, "/driver"), status_code=303)
-    open_session(request, response, token)
+    open_session(request, response, ledger, actor)
     return response
 
 
 @router.post("/signout")
-def signout(request: Request, session: AnyAccount, csrf: Annotated[str, Form(max_length=100)] = ""):
+def signout(request: Request, session: AnyAccount, ledger: LedgerDep,
+            csrf: Annotated[str, Form(max_length=100)] = ""):
     check_form(request, session, csrf)
     response = RedirectResponse("/", status_code=303)
-    close_session(request, response)
+    close_session(request, response, ledger, session)
     return response

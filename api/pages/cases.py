@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Path, Query
 from fastapi.responses import RedirectResponse
 from starlette.requests import Request
 
-from ledger.domain import FindingKind, PartyKind, PersonRole, Role
+from ledger.domain import FindingKind, Role
 from ledger.errors import LedgerError, NotFound
 from ledger.wire import event_json
 
@@ -39,8 +39,12 @@ OFFERS: dict[str, tuple[frozenset[str], frozenset[Role]]] = {
 }
 
 
-def offered(status: str, session: Session) -> list[str]:
-    return [action for action, (starts, roles) in OFFERS.items() if status in starts and session.can(roles)]
+def offered(finding: dict[str, Any], session: Session) -> list[str]:
+    """The steps this reader may take on this case; an inspector handles only a case sent to them."""
+    return [action for action, (starts, roles) in OFFERS.items()
+            if finding["status"] in starts and session.can(roles)
+            and not (action == "handle" and session.actor.role is Role.INSPECTOR
+                     and finding["assignee"] != str(session.actor.account))]
 
 
 def _choice(value: str | None, allowed) -> str | None:
@@ -79,23 +83,17 @@ def _evidence(ledger, connection, ids: list[int]) -> list[dict[str, Any]]:
     return found
 
 
-def _inspectors(ledger, connection, parties) -> list[str]:
-    """Names a regulator dispatches cases to: the inspectors registered with regulator parties."""
-    names = []
-    for party in parties.values():
-        if party.kind is PartyKind.REGULATOR:
-            names += [p.name for p in ledger.people(connection, party.id) if p.role is PersonRole.INSPECTOR]
-    return sorted(set(names))
-
-
 def case_page(request: Request, session: Session, connection, ledger, finding_id: int, *,
               problem: str | None = None, done: str | None = None, status: int = 200):
     finding = ledger.finding(connection, finding_id)
     parties = directory(ledger, connection)
     names = {pid: p.name for pid, p in parties.items()}
+    inspectors = ledger.inspectors(connection)
+    # An assignee is an account id; a disabled account's id, or a name from older cases, shows as it is.
+    assignees = {str(i["account"]): f'{i["name"]} · {names.get(i["party"], i["party"])}' for i in inspectors}
     return render(request, "case.html", status=status, f=finding, names=names, problem=problem, done=done,
-                  evidence=_evidence(ledger, connection, finding["events"]),
-                  actions=offered(finding["status"], session), inspectors=_inspectors(ledger, connection, parties))
+                  evidence=_evidence(ledger, connection, finding["events"]), actions=offered(finding, session),
+                  inspectors=inspectors, assignees=assignees)
 
 
 @router.get("/findings/{finding_id}")

@@ -1,12 +1,14 @@
 """Who reads a page: the account behind the session cookie, its role, and CSRF-safe forms.
 
 Signing in takes an account's bearer token (the same accounts and roles as the
-API) and keeps it in the ``cl_session`` cookie, HttpOnly and SameSite=Strict,
-with a random nonce: ``<nonce>.<token>``. Every form and every script request
-that changes something carries the session's CSRF token, an HMAC of the nonce
-keyed by the token, so it is fixed for one sign-in, differs for the next, and
-cannot be computed without the cookie. Browsers never send a SameSite=Strict
-cookie from another site's page, and a foreign ``Origin`` is refused as well.
+API), checks it once and forgets it: the ``cl_session`` cookie, HttpOnly and
+SameSite=Strict, holds only a random session id that the server keeps hashed
+and can revoke (ledger.sessions: sign-out, idle and absolute limits, disabled
+accounts). Every form and every script request that changes something carries
+the session's CSRF token, an HMAC keyed by the session id, so it is fixed for
+one sign-in, differs for the next, and cannot be computed without the cookie.
+Browsers never send a SameSite=Strict cookie from another site's page, and an
+``Origin`` other than the site's own scheme, host and port is refused as well.
 
 The sign-in form itself has no session yet: it is protected by a double-submit
 nonce in the ``cl_signin`` cookie.
@@ -19,12 +21,15 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ledger import sessions
 from ledger.domain import Role
 from ledger.service import Actor
 
@@ -38,19 +43,17 @@ __all__ = ["Session", "SESSION", "SIGNIN", "read_session", "Viewer", "AnyAccount
 SESSION = "cl_session"
 SIGNIN = "cl_signin"
 _NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
-_MAX_TOKEN = 256
-SESSION_SECONDS = 12 * 3600  # a working shift; then sign in again
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
 
 @dataclass(frozen=True)
 class Session:
     actor: Actor
-    nonce: str
-    token: str = field(repr=False)
+    id: str = field(repr=False)
 
     @property
     def csrf(self) -> str:
-        return hmac.new(self.token.encode(), b"pages-csrf:" + self.nonce.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self.id.encode(), b"pages-csrf", hashlib.sha256).hexdigest()
 
     @property
     def role(self) -> str:
@@ -61,20 +64,28 @@ class Session:
 
 
 def read_session(request: Request, ledger) -> Session | None:
-    """The session of the cookie, if it names a valid account (cached on the request)."""
+    """The session of the cookie, if it names a live sign-in (ledger.sessions; cached on the request)."""
     if hasattr(request.state, "page_session"):
         return request.state.page_session
     session = None
-    nonce, _, token = request.cookies.get(SESSION, "").partition(".")
-    if _NONCE.fullmatch(nonce) and 0 < len(token) <= _MAX_TOKEN:
+    session_id = request.cookies.get(SESSION, "")
+    if _SESSION_ID.fullmatch(session_id):
+        now = _now(request)
         with ledger.db.reading() as connection:
-            actor = ledger.authenticate(connection, token)
-        if actor is not None:
-            session = Session(actor, nonce, token)
-            request.state.account = actor.account
-            request.state.role = actor.role.value
+            live = sessions.live_session(connection, ledger.settings, session_id, now)
+        if live is not None:
+            if live.stale:  # page routes declare the session before their own connection, so no turn is held yet
+                with ledger.db.writing() as connection:
+                    sessions.touch_session(connection, session_id, now)
+            session = Session(live.actor, session_id)
+            request.state.account = live.actor.account
+            request.state.role = live.actor.role.value
     request.state.page_session = session
     return session
+
+
+def _now(request: Request) -> datetime:
+    return request.app.state.clock()
 
 
 def viewer(request: Request, ledger: LedgerDep) -> Session | None:
@@ -105,11 +116,33 @@ Oversight = Annotated[Session, Depends(reader(OVERSIGHT))]
 Holder = Annotated[Session, Depends(reader(HOLDERS))]
 
 
+_DEFAULT_PORT = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a URL, the port spelled out (RFC 6454 section 4), or None if it has none."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORT or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORT[scheme]
+
+
 def _same_origin(request: Request) -> bool:
+    """No ``Origin`` (an older browser, a same-origin GET form), or exactly the site's scheme, host and port.
+
+    The site's own origin is the request's URL as the server sees it: behind a proxy that ends TLS, the
+    proxy's ``X-Forwarded-Proto`` must reach it (docs/pages.md), or an https page would look http.
+    """
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    return origin.split("://", 1)[-1] == request.headers.get("host", "")
+    if origin is None:
+        return True
+    sent = _origin(origin)
+    return sent is not None and sent == _origin(f"{request.url.scheme}://{request.headers.get('host', '')}")
 
 
 def check_form(request: Request, session: Session, sent: str | None) -> None:
@@ -135,14 +168,19 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def open_session(request: Request, response: Response, token: str) -> None:
-    value = f"{secrets.token_urlsafe(24)}.{token}"
-    response.set_cookie(SESSION, value, max_age=SESSION_SECONDS, path="/", httponly=True, samesite="strict",
-                        secure=_secure(request))
+def open_session(request: Request, response: Response, ledger, actor: Actor) -> None:
+    """Start a server-side sign-in of ``actor``'s account and give the browser its id, nothing else."""
+    with ledger.db.writing() as connection:
+        session_id = sessions.open_session(connection, actor.account, _now(request))
+    response.set_cookie(SESSION, session_id, max_age=ledger.settings.session_max_seconds, path="/", httponly=True,
+                        samesite="strict", secure=_secure(request))
     response.delete_cookie(SIGNIN, path="/")
 
 
-def close_session(request: Request, response: Response) -> None:
+def close_session(request: Request, response: Response, ledger, session: Session) -> None:
+    """Revoke the sign-in on the server, so a kept copy of the cookie opens nothing, and drop the cookie."""
+    with ledger.db.writing() as connection:
+        sessions.close_session(connection, session.id, _now(request))
     response.delete_cookie(SESSION, path="/", httponly=True, samesite="strict", secure=_secure(request))
 
 

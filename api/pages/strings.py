@@ -221,6 +221,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cases.done": ("已{action}。", "Done: {action}."),
     "cases.note": ("说明", "Note"),
     "cases.assignee": ("承办检查员", "Inspector"),
+    "cases.assignee_account": ("承办检查员账户编号", "Inspector's account id"),
     "cases.resolved_by": ("由后到记录解释", "Explained by"),
     "cases.event": ("记录", "event"),
     "cases.evidence": ("证据记录", "Evidence"),

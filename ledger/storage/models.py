@@ -76,6 +76,17 @@ accounts = Table(
     Column("disabled", Boolean, nullable=False, default=False),
 )
 
+# Sign-ins to the web pages: the cookie holds a random id, stored here only as its SHA-256.
+page_sessions = Table(
+    "page_sessions",
+    metadata,
+    Column("id_hash", LargeBinary(32), primary_key=True),
+    Column("account", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("created_at", TIME, nullable=False),
+    Column("last_seen", TIME, nullable=False),
+    Column("revoked_at", TIME),
+)
+
 # Personal data of end users lives here only; events carry the opaque ``ref``.
 end_users = Table(
     "end_users",

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from ..domain import Paper, Party, PartyKind, Person, PersonRole
 from . import models as m
 
 __all__ = [
     "insert_party", "get_party", "list_parties", "insert_person", "get_person", "people_of",
-    "insert_account", "account_by_token_hash", "insert_end_user", "get_end_user",
+    "insert_account", "account_by_token_hash", "get_account", "inspector_accounts", "disable_account",
+    "insert_end_user", "get_end_user",
     "insert_cylinders", "registered_serials", "existing_cylinders", "get_cylinder",
 ]
 
@@ -101,6 +102,28 @@ def account_by_token_hash(connection: Connection, token_hash: bytes):
     return connection.execute(
         select(m.accounts).where(m.accounts.c.token_hash == token_hash, m.accounts.c.disabled.is_(False))
     ).first()
+
+
+def get_account(connection: Connection, account_id: int):
+    """The account row (disabled or not), with its party's kind; None if there is no such account."""
+    a, p = m.accounts.c, m.parties.c
+    query = (select(a.id, a.role, a.party, a.name, a.disabled, p.kind.label("party_kind"))
+             .select_from(m.accounts.outerjoin(m.parties, p.id == a.party)).where(a.id == account_id))
+    return connection.execute(query).first()
+
+
+def inspector_accounts(connection: Connection) -> list:
+    """Enabled inspector accounts of regulator parties, as (id, name, party), by name."""
+    a, p = m.accounts.c, m.parties.c
+    query = (select(a.id, a.name, a.party).select_from(m.accounts.join(m.parties, p.id == a.party))
+             .where(a.role == "inspector", a.disabled.is_(False), p.kind == "regulator").order_by(a.name, a.id))
+    return list(connection.execute(query))
+
+
+def disable_account(connection: Connection, account_id: int) -> bool:
+    """Disable an account; False if there is no such account."""
+    result = connection.execute(update(m.accounts).where(m.accounts.c.id == account_id).values(disabled=True))
+    return result.rowcount == 1
 
 
 def insert_end_user(connection: Connection, **values: object) -> None:

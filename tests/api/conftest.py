@@ -62,6 +62,11 @@ class World:
     def auth(self, account: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[account]}"}
 
+    def account_id(self, account: str) -> int:
+        """The id of the named account (what a finding's ``assignee`` names)."""
+        with self.ledger.db.reading() as connection:
+            return self.ledger.authenticate(connection, self.tokens[account]).account
+
     def counts(self) -> dict[str, int]:
         with self.ledger.db.reading() as connection:
             return {t: connection.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in TABLES}

@@ -1,7 +1,8 @@
-"""`ledger labels`: a printable sheet of the cylinders' signed labels."""
+"""`ledger labels`: a printable sheet of the cylinders' signed labels; `ledger accounts create`; `ledger sweep`."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 from ledger import tracecode
@@ -56,3 +57,17 @@ def test_sweep_first_reviews_what_batches_left_queued(offline_world, tmp_path) -
     with ledger.db.reading() as c:
         assert ledger.review_backlog(c)[0] == 0
         assert [f["kind"] for f in ledger.findings(c, cylinder=world.cylinders[0])["items"]] == ["custody_jump"]
+
+
+def test_accounts_create_prints_the_token_alone_and_the_account_id_to_dispatch_to(offline_world, tmp_path) -> None:
+    world, url = offline_world
+    env = {"LEDGER_KEY_FILE": str(tmp_path / "log.key"), "LEDGER_LABEL_KEY_FILE": str(tmp_path / "label.key"),
+           "PATH": "/usr/bin:/bin", "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([LEDGER, "accounts", "create", "--role", "inspector", "--party", world.parties["regulator"],
+                           "--name", "Inspector Sun", "--db", url], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert done.stdout == token + "\n"
+    with world.ledger.db.reading() as c:
+        account = world.ledger.authenticate(c, token).account
+    assert f"account {account} (inspector)" in done.stderr

@@ -6,7 +6,12 @@ import csv
 import io
 import zipfile
 
-from .conftest import World, event_body
+from sqlalchemy import text
+
+from ledger import sessions
+from ledger.domain import Role
+
+from .conftest import World, event_body, now
 
 
 def _overfill(world: World, cylinder: str) -> int:
@@ -52,7 +57,8 @@ def test_a_party_sees_only_findings_about_itself(world: World) -> None:
 def test_the_closed_loop_through_http(world: World) -> None:
     finding = _overfill(world, world.cylinders[1])
     url = f"/v1/findings/{finding}/actions"
-    steps = [("regulator", {"action": "dispatch", "assignee": "Inspector Li", "note": "weigh the next fills"}, 200),
+    steps = [("regulator", {"action": "dispatch", "assignee": world.account_id("inspector"),
+                            "note": "weigh the next fills"}, 200),
              ("inspector", {"action": "close", "note": "done"}, 403),
              ("inspector", {"action": "handle", "note": "scale recalibrated, station warned"}, 200),
              ("inspector", {"action": "handle", "note": "again"}, 409),
@@ -64,6 +70,90 @@ def test_the_closed_loop_through_http(world: World) -> None:
     assert [step["action"] for step in closed["history"]] == ["detect", "dispatch", "handle", "close"]
     no_note = world.client.post(url, json={"action": "reopen", "note": ""}, headers=world.auth("regulator"))
     assert no_note.status_code == 422
+
+
+def _dispatch(world: World, finding: int, assignee) -> object:
+    return world.client.post(f"/v1/findings/{finding}/actions", headers=world.auth("regulator"),
+                              json={"action": "dispatch", "assignee": assignee, "note": "go and look"})
+
+
+def _refused_and_unchanged(world: World, finding: int, answer, reason: str) -> None:
+    assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json", answer.text
+    assert reason in answer.text
+    after = world.client.get(f"/v1/findings/{finding}", headers=world.auth("regulator")).json()
+    assert after["status"] == "open" and after["assignee"] is None and len(after["history"]) == 1
+
+
+def _account(world: World, role: Role, party: str, name: str) -> int:
+    with world.ledger.db.writing() as connection:
+        token = world.ledger.create_account(connection, role=role, party=world.parties[party], name=name)
+        return world.ledger.authenticate(connection, token).account
+
+
+def test_an_assignee_that_is_a_delivery_worker_of_the_findings_shop_is_refused(world: World) -> None:
+    cylinder = world.cylinders[0]
+    received = world.client.post("/v1/events", json=event_body(cylinder, "receive"), headers=world.auth("shop"))
+    finding = next(f["id"] for f in received.json()["findings"] if f["party"] == world.parties["shop"])
+    worker = world.client.post(f"/v1/parties/{world.parties['shop']}/people", headers=world.auth("shop"),
+                               json={"name": "Zhao Liu", "role": "delivery_worker", "certificate": None}).json()["id"]
+    _refused_and_unchanged(world, finding, _dispatch(world, finding, worker), "assignee")
+    # nor the shop's own account, nor an inspector account the shop itself holds
+    _refused_and_unchanged(world, finding, _dispatch(world, finding, world.account_id("shop")), "not an inspector")
+    own = _account(world, Role.INSPECTOR, "shop", "shop's own inspector")
+    _refused_and_unchanged(world, finding, _dispatch(world, finding, own), "does not belong to a regulator")
+
+
+def test_an_assignee_of_nobody_at_all_is_refused(world: World) -> None:
+    finding = _overfill(world, world.cylinders[0])
+    for nobody in ("nobody at all", "", 999_999, 0, -1, None, 1.5, True):
+        _refused_and_unchanged(world, finding, _dispatch(world, finding, nobody), "assignee")
+
+
+def test_a_disabled_inspector_cannot_be_assigned(world: World) -> None:
+    finding = _overfill(world, world.cylinders[0])
+    inspector = _account(world, Role.INSPECTOR, "regulator", "Inspector Sun")
+    with world.ledger.db.writing() as connection:
+        sessions.disable_account(connection, inspector, now())
+    _refused_and_unchanged(world, finding, _dispatch(world, finding, inspector), f"no active account {inspector}")
+
+
+def test_an_inspector_of_a_regulator_the_finding_is_about_cannot_be_assigned(world: World) -> None:
+    finding = _overfill(world, world.cylinders[0])
+    with world.ledger.db.writing() as connection:  # the regulator appears as the party the finding is about
+        connection.execute(text("UPDATE findings SET party = :p WHERE id = :f"),
+                           {"p": world.parties["regulator"], "f": finding})
+    answer = _dispatch(world, finding, world.account_id("inspector"))
+    _refused_and_unchanged(world, finding, answer, "a party this finding is about")
+
+
+def test_a_shop_account_handling_a_finding_is_refused(world: World) -> None:
+    finding = _overfill(world, world.cylinders[0])
+    assert _dispatch(world, finding, world.account_id("inspector")).status_code == 200
+    for account in ("shop", "station"):  # a stranger, and the very party the finding is about
+        answer = world.client.post(f"/v1/findings/{finding}/actions", headers=world.auth(account),
+                                   json={"action": "handle", "note": "all fine here"})
+        assert answer.status_code == 403, account
+    assert world.client.get(f"/v1/findings/{finding}", headers=world.auth("regulator")).json()["status"] == "dispatched"
+
+
+def test_an_inspector_the_finding_was_not_dispatched_to_cannot_handle_it(world: World) -> None:
+    finding = _overfill(world, world.cylinders[0])
+    other = _account(world, Role.INSPECTOR, "regulator", "Inspector Sun")
+    assert _dispatch(world, finding, other).status_code == 200
+    answer = world.client.post(f"/v1/findings/{finding}/actions", headers=world.auth("inspector"),
+                               json={"action": "handle", "note": "handled it myself"})
+    assert answer.status_code == 403 and "dispatched to" in answer.json()["detail"]
+    assert world.client.get(f"/v1/findings/{finding}", headers=world.auth("regulator")).json()["status"] == "dispatched"
+
+
+def test_the_assigned_inspector_handles_the_finding(world: World) -> None:
+    finding = _overfill(world, world.cylinders[0])
+    inspector = world.account_id("inspector")
+    dispatched = _dispatch(world, finding, inspector).json()
+    assert dispatched["assignee"] == str(inspector) and dispatched["history"][-1]["assignee"] == str(inspector)
+    answer = world.client.post(f"/v1/findings/{finding}/actions", headers=world.auth("inspector"),
+                               json={"action": "handle", "note": "scale recalibrated"})
+    assert answer.status_code == 200 and answer.json()["status"] == "handled"
 
 
 def test_risk_lists_export_to_spreadsheets_without_formulas(world: World) -> None:

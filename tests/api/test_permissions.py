@@ -75,7 +75,8 @@ def _dispatched_finding(world: World) -> int:
     finding = _overfill(world)
     with world.ledger.db.writing() as connection:
         world.ledger.finding_action(connection, Actor(Role.REGULATOR, world.parties["regulator"], "Director Zhou"),
-                                    finding, action="dispatch", note="check the scale", assignee="Inspector Li")
+                                    finding, action="dispatch", note="check the scale",
+                                    assignee=world.account_id("inspector"))
     return finding
 
 

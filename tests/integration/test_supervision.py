@@ -7,13 +7,12 @@ from datetime import date, timedelta
 
 import pytest
 
-from ledger.domain import EventKind, NewEvent, Role
+from ledger.domain import EventKind, NewEvent, PartyKind, Role
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ledger.service import Actor
 from tests.conftest import NOW, build_town, fill, register
 
 REGULATOR = Actor(Role.REGULATOR, None, "Officer Zhao")
-INSPECTOR = Actor(Role.INSPECTOR, None, "Inspector Qian")
 
 
 def event(cylinder, kind, party, at, **extra):
@@ -115,7 +114,11 @@ def test_the_closed_loop_keeps_every_step(ledger):
     record(ledger, town, [event(a, EventKind.RECEIVE, town.shop, NOW + timedelta(hours=1))], NOW + timedelta(hours=2))
     with ledger.db.reading() as c:
         (finding,) = ledger.findings(c, cylinder=a)["items"]
-    steps = [(REGULATOR, "dispatch", "Inspector Qian"), (REGULATOR, "supervise", None), (INSPECTOR, "handle", None),
+    with ledger.db.writing() as c:
+        regulator = ledger.create_party(c, kind=PartyKind.REGULATOR, name="City Bureau", region="330110", now=NOW)
+        token = ledger.create_account(c, role=Role.INSPECTOR, party=regulator.id, name="Inspector Qian", now=NOW)
+        inspector = ledger.authenticate(c, token)
+    steps = [(REGULATOR, "dispatch", inspector.account), (REGULATOR, "supervise", None), (inspector, "handle", None),
              (REGULATOR, "close", None), (REGULATOR, "reopen", None)]
     for actor, action, assignee in steps:
         with ledger.db.writing() as c:
@@ -123,10 +126,10 @@ def test_the_closed_loop_keeps_every_step(ledger):
                                            assignee=assignee, now=NOW + timedelta(days=1))
     assert [h["action"] for h in result["history"]] == ["detect", "dispatch", "supervise", "handle", "close", "reopen"]
     assert [h["status"] for h in result["history"]] == ["open", "dispatched", "dispatched", "handled", "closed", "open"]
-    assert result["history"][2]["actor"] == "Officer Zhao" and result["assignee"] == "Inspector Qian"
+    assert result["history"][2]["actor"] == "Officer Zhao" and result["assignee"] == str(inspector.account)
     with pytest.raises(Conflict):
         with ledger.db.writing() as c:
-            ledger.finding_action(c, INSPECTOR, finding["id"], action="handle", note="x", now=NOW)
+            ledger.finding_action(c, inspector, finding["id"], action="handle", note="x", now=NOW)
     with pytest.raises(PermissionDenied):
         with ledger.db.writing() as c:
             ledger.finding_action(c, Actor(Role.SHOP, town.shop, "shop"), finding["id"], action="close", note="x", now=NOW)

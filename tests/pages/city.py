@@ -88,7 +88,8 @@ def populate(ledger: Ledger) -> Town:
                                         parent=town.parties.get(parent) if parent else None)
             town.parties[key] = party.id
         for key, role, party in accounts:
-            town.tokens[key] = ledger.create_account(c, role=role, party=town.parties.get(party), name=f"{key} desk")
+            name = "钱检查" if key == "inspector" else f"{key} desk"  # the inspector cases are dispatched to
+            town.tokens[key] = ledger.create_account(c, role=role, party=town.parties.get(party), name=name)
         for key, party, name, role in (("driver", "transporter", "王建国", PersonRole.DRIVER),
                                        ("escort", "transporter", "李押运", PersonRole.ESCORT),
                                        ("worker", "shop", "赵送气", PersonRole.DELIVERY_WORKER),

@@ -147,7 +147,9 @@ def test_a_case_is_dispatched_handled_and_closed(site, chromium):
         page.goto(f"{base}/findings?kind=custody_jump")
         page.locator("tbody a").first.click()
         case_url = page.url
-        page.fill("#assignee-dispatch", "钱检查")
+        with town.ledger.db.reading() as c:
+            assignee = town.ledger.authenticate(c, town.tokens["inspector"]).account
+        page.fill("#assignee-dispatch", str(assignee))
         page.fill("#note-dispatch", "请到现场核查来源")
         page.click("#form-dispatch button[type=submit]")
         assert "已派发" in page.inner_text("#case-status")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from ledger import oversight
+from ledger.domain import Role
+from ledger.service import Actor
 
 from api.pages.cases import OFFERS
 
@@ -13,10 +15,26 @@ from .conftest import sign_in
 from .test_public import visible
 
 
+def account_of(town: Town, role: str) -> int:
+    with town.ledger.db.reading() as c:
+        return town.ledger.authenticate(c, town.tokens[role]).account
+
+
 def jump_case(town: Town) -> int:
     with town.ledger.db.reading() as c:
         (finding,) = town.ledger.findings(c, cylinder=town.cylinders["jump"])["items"]
     return finding["id"]
+
+
+def fresh_case(town: Town) -> int:
+    """The jump case, open again whatever the module's earlier tests did with it."""
+    case = jump_case(town)
+    regulator = Actor(Role.REGULATOR, town.parties["regulator"], "regulator desk")
+    with town.ledger.db.writing() as c:
+        if town.ledger.finding(c, case)["status"] not in ("closed", "resolved"):
+            town.ledger.finding_action(c, regulator, case, action="close", note="办结")
+        town.ledger.finding_action(c, regulator, case, action="reopen", note="重新核查")
+    return case
 
 
 def act(client, case: int, csrf: str, action: str, **fields):
@@ -40,12 +58,13 @@ def test_a_case_goes_round_the_whole_loop(town: Town, client):
     page = client.get(f"/findings/{case}").text
     assert "交接断档" in page and "街角液化气供应站" in page and "待处置" in page
     assert offered(client, case) == ["dispatch", "supervise", "close"]
-    assert '<option value="钱检查">' in page  # the regulator's inspectors, to dispatch to
+    inspector_id = account_of(town, "inspector")
+    assert f'<option value="{inspector_id}">钱检查 · 市燃气管理办公室</option>' in page  # inspectors to dispatch to
 
-    answer = act(client, case, csrf, "dispatch", assignee="钱检查", note="请到街角供应站核查来源")
+    answer = act(client, case, csrf, "dispatch", assignee=str(inspector_id), note="请到街角供应站核查来源")
     assert answer.status_code == 303 and answer.headers["location"] == f"/findings/{case}?done=dispatch#history"
     page = visible(client.get(answer.headers["location"]).text)
-    assert "已派发" in page and "承办检查员 钱检查" in page and "请到街角供应站核查来源" in page
+    assert "已派发" in page and "承办检查员 钱检查 · 市燃气管理办公室" in page and "请到街角供应站核查来源" in page
 
     inspector = sign_in(client, town.tokens["inspector"])
     assert offered(client, case) == ["handle"]
@@ -75,8 +94,32 @@ def test_a_step_the_status_does_not_allow_is_explained_on_the_case(town: Town, c
 def test_an_inspector_may_only_handle(town: Town, client):
     case = jump_case(town)
     csrf = sign_in(client, town.tokens["inspector"])
-    refused = act(client, case, csrf, "dispatch", assignee="钱检查", note="x")
+    refused = act(client, case, csrf, "dispatch", assignee=str(account_of(town, "inspector")), note="x")
     assert refused.status_code == 403 and "only a regulator" in refused.text
+
+
+def test_a_person_named_as_assignee_is_refused_on_the_case(town: Town, client):
+    case = fresh_case(town)
+    csrf = sign_in(client, town.tokens["regulator"])
+    for nobody in ("钱检查", town.people["worker"], str(account_of(town, "shop"))):
+        answer = act(client, case, csrf, "dispatch", assignee=nobody, note="请核查")
+        assert answer.status_code == 422 and 'role="alert"' in answer.text, nobody
+    assert "待处置" in visible(client.get(f"/findings/{case}").text)
+
+
+def test_only_the_inspector_a_case_was_sent_to_is_offered_to_handle_it(town: Town, client):
+    case = fresh_case(town)
+    with town.ledger.db.writing() as c:
+        token = town.ledger.create_account(c, role=Role.INSPECTOR, party=town.parties["regulator"], name="孙检查")
+        other = town.ledger.authenticate(c, token).account
+    csrf = sign_in(client, town.tokens["regulator"])
+    assert act(client, case, csrf, "dispatch", assignee=str(other), note="请孙检查核查").status_code == 303
+    inspector = sign_in(client, town.tokens["inspector"])
+    assert offered(client, case) == []
+    refused = act(client, case, inspector, "handle", note="我来处理")
+    assert refused.status_code == 403 and "dispatched to" in refused.text
+    sign_in(client, token)
+    assert offered(client, case) == ["handle"]
 
 
 def test_the_list_filters_by_kind_status_and_district(town: Town, client):
