@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from ledger.domain import EventKind, NewEvent, Paper, PartyKind, Role
 from ledger.errors import Conflict
-from ledger.service import Registration
+from ledger.service import Actor, Registration
 from ledger.stamp import stamp_key
 from ledger.storage import registry as reg
 from ledger.storage.db import _MIGRATIONS
@@ -96,6 +97,22 @@ def test_the_database_itself_refuses_a_second_row_of_one_stamp_or_a_row_without_
         with ledger.db.writing() as c:
             c.execute(sa.insert(sa.table("cylinders", *map(sa.column, twin))), twin)
     assert [row[0] for row in _cylinders(ledger)] == [code]
+
+
+def test_a_cylinder_scrapped_in_a_batch_not_yet_reviewed_is_named_scrapped(ledger):
+    """The projection's state lags a batch until the reviewer runs; the refusal reads the chain."""
+    town = build_town(ledger)
+    with ledger.db.writing() as c:
+        code = ledger.register(c, ADMIN, _registration(town.company), now=NOW).event.cylinder
+        lab = ledger.create_party(c, kind=PartyKind.INSPECTION_STATION, name="City Lab", region="330110",
+                                  licence=Paper("LAB-1", date(2030, 12, 31)), now=NOW)
+        scrap = NewEvent(code, EventKind.SCRAP, NOW + timedelta(hours=1), lab.id, "k-scrap-identity")
+        outcome, = ledger.record_batch(c, Actor(Role.INSPECTION, lab.id, "lab"), [scrap],
+                                       now=NOW + timedelta(hours=2), defer_review=True)
+    assert outcome.status == "created"
+    with pytest.raises(Conflict, match=f"{code}.*scrapped"):
+        with ledger.db.writing() as c:
+            ledger.register(c, ADMIN, _registration(town.company, "17315-0001364"), now=NOW + timedelta(hours=3))
 
 
 # --- the migration --------------------------------------------------------------------------------
