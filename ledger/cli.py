@@ -40,12 +40,22 @@ def _fail(exc: LedgerError, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _migrate(database: Database) -> str:
+    """Migrate the schema; a migration that refuses (stored rows it cannot carry over) exits 2 with its reason."""
+    try:
+        return database.migrate()
+    except LedgerError as exc:
+        database.dispose()
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+
+
 @app.command()
 def init(db: DbOption = None) -> None:
     """Create or migrate the schema and the signing keys; prints the log's public key. Safe to run twice."""
     settings = _settings(db)
     database = Database(settings.database_url)
-    revision = database.migrate()
+    revision = _migrate(database)
     log_key, created = ensure_key(settings.key_file)
     _, label_created = ensure_key(settings.label_key_file)
     signer = NoteSigner(settings.log_origin, log_key)
@@ -204,7 +214,7 @@ def serve(
     if db:  # the workers build their settings from the environment
         os.environ["LEDGER_DATABASE_URL"] = db
     database = Database(settings.database_url)
-    database.migrate()
+    _migrate(database)
     database.dispose()
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)

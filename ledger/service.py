@@ -26,6 +26,7 @@ from .errors import Conflict, IdempotencyConflict, InvalidInput, LedgerError, No
 from .keys import load_key
 from .log import LogTree, SubrootCache, checkpoint_at, latest_checkpoint, leaf_hash, publish_checkpoint
 from .signednote import Checkpoint, NoteSigner, NoteVerifier
+from .stamp import MANUFACTURER_LENGTH, SERIAL_LENGTH, shown, stamp_key
 from .storage import Connection
 from .storage import events as event_rows
 from .storage import findings as finding_rows
@@ -218,9 +219,10 @@ class Ledger:
         owners: dict[str, Party | None] = {}
         keys = [r.idempotency_key or f"register:{uuid.uuid4()}" for r in registrations]
         stored = event_rows.by_idempotency_keys(connection, keys)
-        taken = reg.registered_serials(connection, [(r.manufacturer, r.serial) for r in registrations])
+        stamps = [_stamp_of(r) for r in registrations]
+        taken = reg.registered_stamps(connection, (s for s in stamps if s is not None))
         fresh: list[tuple[int, Registration, Party, datetime]] = []
-        claimed: set[tuple[str, str]] = set()
+        claimed: set[str] = set()
         for index, (registration, key) in enumerate(zip(registrations, keys)):
             try:
                 if registration.owner not in owners:
@@ -230,7 +232,7 @@ class Ledger:
                     raise InvalidInput("owner must be a registered gas company", field="owner")
                 if actor.role is not Role.ADMIN and not (actor.role is Role.COMPANY and actor.party == owner.id):
                     raise PermissionDenied("only the owning gas company may register its cylinders")
-                _check_registration(registration)
+                registration = _check_registration(registration)
                 occurred = check_plausible_time(registration.occurred_at or now, "occurred_at", now)
                 existing = stored.get(key)
                 if existing is not None:
@@ -238,29 +240,43 @@ class Ledger:
                         outcomes[index] = Outcome("duplicate", existing)
                         continue
                     raise IdempotencyConflict("this idempotency_key was already used for another registration")
-                serial = (registration.manufacturer, registration.serial)
-                if serial in taken or serial in claimed:
-                    raise Conflict(f"{registration.manufacturer} cylinder {registration.serial} is already registered"
-                                   + (f" as {taken[serial]}" if serial in taken else ""))
-                claimed.add(serial)
+                stamp = stamps[index]
+                if stamp in taken:
+                    raise _registered_already(registration, taken[stamp])
+                if stamp in claimed:
+                    raise Conflict(f"{registration.manufacturer} cylinder {registration.serial} is named twice "
+                                   "in this batch")
+                claimed.add(stamp)
                 fresh.append((index, registration, owner, occurred))
             except LedgerError as exc:
                 outcomes[index] = Outcome("rejected", error=exc)
 
         codes = self._new_codes(connection, len(fresh))
-        rows, genesis = [], []
+        rows = []
         for (index, registration, owner, occurred), code in zip(fresh, codes):
             at = format_time(occurred)
             rows.append(dict(
                 id=code, owner=owner.id, serial=registration.serial, manufacturer=registration.manufacturer,
-                model=registration.model, manufactured_on=registration.manufactured_on, tare_kg=registration.tare_kg,
-                design_life_years=registration.design_life_years, registered_at=at, region=owner.region,
-                next_inspection_due=registration.next_inspection_due, holder=owner.id, state=State.AT_STATION.value,
-                state_since=at, last_event_at=at, last_fill_kg=None, life_ends_on=None, chain_length=1,
+                stamp_key=stamps[index], model=registration.model, manufactured_on=registration.manufactured_on,
+                tare_kg=registration.tare_kg, design_life_years=registration.design_life_years, registered_at=at,
+                region=owner.region, next_inspection_due=registration.next_inspection_due, holder=owner.id,
+                state=State.AT_STATION.value, state_since=at, last_event_at=at, last_fill_kg=None, life_ends_on=None,
+                chain_length=1,
             ))
-            genesis.append(event_rows.prepare(
-                NewEvent(code, EventKind.REGISTER, occurred, owner.id, keys[index], data=registration.facts())))
-        reg.insert_cylinders(connection, rows)
+        inserted = reg.insert_cylinders(connection, rows)
+        if len(inserted) < len(rows):  # another transaction registered the same stamp meanwhile
+            raced = reg.registered_stamps(connection, (stamps[index] for index, *_ in fresh))
+            for (index, registration, *_), code in zip(fresh, codes):
+                if code not in inserted:
+                    first = raced.get(stamps[index])
+                    outcomes[index] = Outcome("rejected", error=Conflict(
+                        "another registration took this cylinder's new trace code at the same moment; send it again")
+                        if first is None else _registered_already(registration, first))
+            kept = [(f, code) for f, code in zip(fresh, codes) if code in inserted]
+            fresh, codes = [f for f, _ in kept], [code for _, code in kept]
+        genesis = [event_rows.prepare(NewEvent(code, EventKind.REGISTER, occurred, owner.id, keys[index],
+                                               data=registration.facts()))
+                   for (index, registration, owner, occurred), code in zip(fresh, codes)]
         written = event_rows.append(connection, genesis, now, chain={})
         findings = self._after(connection, written, now)
         for (index, *_), event in zip(fresh, written):
@@ -585,9 +601,27 @@ def _text(value: Any, name: str, limit: int) -> str:
     return value.strip()
 
 
-def _check_registration(r: Registration) -> None:
-    _text(r.serial, "serial", 64)
-    _text(r.manufacturer, "manufacturer", 200)
+def _stamp_of(r: Registration) -> str | None:
+    """The registration's stamp key, or None when its serial or manufacturer is refused."""
+    try:
+        return stamp_key(shown(r.manufacturer, "manufacturer", MANUFACTURER_LENGTH),
+                         shown(r.serial, "serial", SERIAL_LENGTH))
+    except LedgerError:
+        return None
+
+
+def _registered_already(r: Registration, first: reg.Registered) -> Conflict:
+    # The code is printed on the cylinder and its public page is open to all, so any company may be told it.
+    scrapped = ("; it was scrapped, and a scrapped cylinder is never registered again (its code is never reused)"
+                if first.scrapped else "")
+    return Conflict(f"{r.manufacturer} cylinder {r.serial} is already registered as {first.code} "
+                    f"({first.manufacturer}, serial {first.serial}, owner {first.owner}){scrapped}")
+
+
+def _check_registration(r: Registration) -> Registration:
+    """``r`` with its serial and manufacturer as stored (``ledger.stamp.shown``); raises ``InvalidInput``."""
+    r = replace(r, serial=shown(r.serial, "serial", SERIAL_LENGTH),
+                manufacturer=shown(r.manufacturer, "manufacturer", MANUFACTURER_LENGTH))
     _text(r.model, "model", 32)
     if not 0 < r.tare_kg <= 200:
         raise InvalidInput("tare_kg must be between 0 and 200 kg", field="tare_kg")
@@ -600,3 +634,4 @@ def _check_registration(r: Registration) -> None:
     if not r.last_inspected_on < r.next_inspection_due <= date(r.last_inspected_on.year + 10, 12, 31):
         raise InvalidInput("next_inspection_due must follow last_inspected_on by at most ten years",
                            field="next_inspection_due")
+    return r

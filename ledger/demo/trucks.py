@@ -126,8 +126,8 @@ def _drive(sim: Simulation, station, trip: Trip, route: list, depart) -> None:
     if planted_trip is not None:
         note = "no escort on board" if planted_trip == "missing_escort" else "escort's certificate had expired"
         for cylinder, trip_keys in keys.items():
-            # the escort rule reads what the transporter recorded: a cylinder lost before any is not on it
-            if cylinder.registered and not (planted_trip == "missing_escort" and cylinder.withdrawn and len(trip_keys) < 2):
+            # every leg of the trip names its crew, the station's dispatch too, so a cylinder lost on the way carries it
+            if cylinder.registered:
                 plants.plant(planted_trip, cylinder, trip_keys, f"{note} ({trip.crew.vehicle})", day)
 
 

@@ -20,6 +20,7 @@ __all__ = ["unlicensed_party", "certificate_expired", "missing_escort"]
 
 F, K = FindingKind, EventKind
 _HANDOVERS = (K.DISPATCH, K.RETURN)
+_CREW = ("vehicle", "driver", "escort")
 
 
 def _lapse(paper: Paper | None, day: object, what: str) -> str | None:
@@ -97,23 +98,50 @@ def certificate_expired(ctx: Context) -> Iterator[FindingDraft]:
         yield ctx.finding(F.CERTIFICATE_EXPIRED, party, seqs, at, f"{why} ({len(seqs)} trip event(s))", (who,))
 
 
+def _crew_lapse(data: dict) -> str | None:
+    """Why a leg's named crew is not a driver with a different escort, or ``None``."""
+    driver, escort = data.get("driver"), data.get("escort")
+    if not escort:
+        return "names no escort"
+    if escort == driver:
+        return f"names {driver} as both driver and escort"
+    if not driver:
+        return "names no driver"
+    return None
+
+
 def missing_escort(ctx: Context) -> Iterator[FindingDraft]:
-    """A dispatch or return recorded by a transporter must name a driver and a different escort."""
+    """Every trip has a driver and a different escort (DOMAIN.md 3), whoever records its leg.
+
+    A dispatch or return that names any of ``vehicle``, ``driver``, ``escort`` names a trip and is
+    judged on the crew it names. One that names none is no trip (a shop's hand-over across its
+    counter), except a transporter's: its leg always is one, and continues the trip on which the
+    transporter received the cylinder (the handover its ``receive`` confirmed), judged as that
+    trip was; having received it on no trip, its leg names no crew at all. The recorder answers.
+    """
+    # the open handover and the one its holder received the cylinder on: [receiver, trip seq, lapse]
+    sent, aboard = ctx.carry.get("missing_escort") or [None, None]
     for step in ctx.steps:
         e = step.event
+        if e.kind is K.RECEIVE and sent is not None and sent[0] == e.party:
+            aboard, sent = sent, None
+        if aboard is not None and step.holder != aboard[0]:
+            aboard = None  # custody moved on: whoever has it now did not receive it on that trip
         if e.kind not in _HANDOVERS:
             continue
         carrier = ctx.party(e.party)
-        if carrier is None or carrier.kind is not PartyKind.TRANSPORTER:
-            continue
-        driver, escort = e.data.get("driver"), e.data.get("escort")
-        if not escort:
-            why = "names no escort"
-        elif escort == driver:
-            why = f"names {driver} as both driver and escort"
-        elif not driver:
-            why = "names no driver"
-        else:
-            continue
-        note = f"{e.kind.value} (seq {e.seq}) by {e.party} to {e.to} {why}"
-        yield ctx.finding(F.MISSING_ESCORT, e.party, (e.seq,), e.occurred_at, note, (e.seq,))
+        trip, lapse, why = None, None, None
+        if any(e.data.get(part) for part in _CREW):
+            trip = e.seq
+            lapse = why = _crew_lapse(e.data)
+        elif carrier is not None and carrier.kind is PartyKind.TRANSPORTER:
+            if aboard is None or aboard[1] is None:
+                why = "names no crew, and the transporter received the cylinder on no trip that named one"
+            else:
+                trip, lapse = aboard[1], aboard[2]
+                why = None if lapse is None else f"continues the trip of seq {trip}, which {lapse}"
+        sent = None if e.to is None else [e.to, trip, lapse]
+        if why is not None:
+            note = f"{e.kind.value} (seq {e.seq}) by {e.party} to {e.to} {why}"
+            yield ctx.finding(F.MISSING_ESCORT, e.party, (e.seq,), e.occurred_at, note, (e.seq,))
+    ctx.carry["missing_escort"] = [sent, aboard]

@@ -125,6 +125,8 @@ cylinders = Table(
     Column("chain_length", Integer, nullable=False),
     # what the rules carry forward from the chain_length events they judged (rules.judge), as JSON
     Column("judged", Text),
+    # ledger.stamp.stamp_key(manufacturer, serial): one physical cylinder, one row (migration 0004)
+    Column("stamp_key", String(64), nullable=False),
     UniqueConstraint("manufacturer", "serial"),
 )
 
@@ -199,5 +201,6 @@ review_queue = Table(
 )
 
 Index("ix_findings_status_kind", findings.c.status, findings.c.kind)
+Index("ux_cylinders_stamp_key", cylinders.c.stamp_key, unique=True)
 
 APPEND_ONLY = ("events", "checkpoints", "finding_actions")

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..domain import Paper, Party, PartyKind, Person, PersonRole
+from ..domain import EventKind, Paper, Party, PartyKind, Person, PersonRole
 from . import models as m
 
 __all__ = [
     "insert_party", "get_party", "list_parties", "insert_person", "get_person", "people_of",
     "insert_account", "account_by_token_hash", "get_account", "inspector_accounts", "disable_account",
     "insert_end_user", "get_end_user",
-    "insert_cylinders", "registered_serials", "existing_cylinders", "get_cylinder",
+    "insert_cylinders", "Registered", "registered_stamps", "existing_cylinders", "get_cylinder",
 ]
 
 
@@ -138,22 +141,42 @@ def get_cylinder(connection: Connection, cylinder_id: str):
     return connection.execute(select(m.cylinders).where(m.cylinders.c.id == cylinder_id)).first()
 
 
-def insert_cylinders(connection: Connection, rows: Sequence[dict[str, object]]) -> None:
-    if rows:
-        connection.execute(insert(m.cylinders), list(rows))
+def insert_cylinders(connection: Connection, rows: Sequence[dict[str, object]]) -> set[str]:
+    """Insert the cylinders ``rows`` (each with its ``stamp_key``); returns the ids inserted.
+
+    A row whose stamp another transaction registered meanwhile is left out, not an error: the
+    database's unique key on the stamp decides which of two racing registrations stands (on
+    PostgreSQL the later insert waits for the earlier one's commit, then skips)."""
+    if not rows:
+        return set()
+    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    connection.execute(dialect_insert(m.cylinders).on_conflict_do_nothing(), list(rows))
+    return existing_cylinders(connection, {str(row["id"]) for row in rows})
 
 
-def registered_serials(connection: Connection, serials: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """Which (manufacturer, serial) pairs are already registered, and as which trace code."""
-    c = m.cylinders.c
-    wanted = set(serials)
-    found: dict[tuple[str, str], str] = {}
-    numbers = sorted({serial for _, serial in wanted})
-    for start in range(0, len(numbers), 500):
-        rows = connection.execute(select(c.manufacturer, c.serial, c.id).where(c.serial.in_(numbers[start:start + 500])))
-        for manufacturer, serial, code in rows:
-            if (manufacturer, serial) in wanted:
-                found[(manufacturer, serial)] = code
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """A cylinder already registered, as a conflicting registration is told about it."""
+
+    code: str
+    owner: str
+    manufacturer: str
+    serial: str
+    scrapped: bool
+
+
+def registered_stamps(connection: Connection, keys: Iterable[str]) -> dict[str, Registered]:
+    """The cylinders already registered under any of the stamp keys (``ledger.stamp.stamp_key``)."""
+    c, e = m.cylinders.c, m.events.c
+    # the chain, not the projection, says whether it was scrapped: a batch's projection lags a moment
+    scrapped = exists().where(e.cylinder == c.id, e.kind == EventKind.SCRAP.value)
+    found: dict[str, Registered] = {}
+    wanted = sorted(set(keys))
+    for start in range(0, len(wanted), 500):
+        rows = connection.execute(select(c.stamp_key, c.id, c.owner, c.manufacturer, c.serial, scrapped)
+                                  .where(c.stamp_key.in_(wanted[start:start + 500])))
+        for key, code, owner, manufacturer, serial, was_scrapped in rows:
+            found[key] = Registered(code, owner, manufacturer, serial, bool(was_scrapped))
     return found
 
 

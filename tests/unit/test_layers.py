@@ -12,7 +12,7 @@ import pytest
 import ledger
 
 PURE = ["ledger.domain", "ledger.errors", "ledger.canonical", "ledger.signednote", "ledger.proofs",
-        "ledger.bundle", "ledger.wire", "ledger.tracecode", "ledger.custody", "ledger.rules"]
+        "ledger.bundle", "ledger.wire", "ledger.tracecode", "ledger.custody", "ledger.rules", "ledger.stamp"]
 
 
 @pytest.mark.parametrize("module", PURE)

@@ -301,6 +301,79 @@ def test_a_transporter_dispatching_with_driver_and_escort_is_clean():
     assert of(judge(story), F.MISSING_ESCORT) == []
 
 
+def test_a_filling_stations_dispatch_naming_a_vehicle_and_driver_but_no_escort_is_missing_an_escort():
+    story = Story()
+    story.fill(at(1))
+    story.dispatch(STATION, CARRIER, at(2), crew={"vehicle": "ZA-12345", "driver": DRIVER})
+    story.receive(CARRIER, at(2.1))
+    found = of(judge(story), F.MISSING_ESCORT)
+    assert [(f.party, f.events) for f in found] == [(STATION, (2,))]
+    assert "names no escort" in found[0].note
+
+
+def test_a_shops_return_naming_a_trip_without_an_escort_is_missing_an_escort():
+    story = Story()
+    to_shop(story)
+    story.give_back(SHOP, CARRIER, at(30), crew={"vehicle": "ZA-12345", "driver": DRIVER})
+    story.receive(CARRIER, at(30.1))
+    story.give_back(CARRIER, STATION, at(32))
+    story.receive(STATION, at(32.1))
+    found = of(judge(story), F.MISSING_ESCORT)
+    assert [(f.party, f.events) for f in found] == [(SHOP, (6,))]
+
+
+def test_a_shops_hand_over_naming_no_trip_raises_nothing():
+    story = Story()
+    to_shop(story)
+    story.dispatch(SHOP, SHOP2, at(6), crew={})
+    story.receive(SHOP2, at(6.1))
+    story.give_back(SHOP2, SHOP, at(8), crew={})
+    story.receive(SHOP, at(8.1))
+    assert of(judge(story), F.MISSING_ESCORT) == []
+
+
+def test_a_transporters_onward_leg_naming_no_crew_continues_the_trip_it_received_the_cylinder_on():
+    story = Story()
+    story.fill(at(1))
+    story.dispatch(STATION, CARRIER, at(2))  # the full crew, named at the station
+    story.receive(CARRIER, at(2.1))
+    story.dispatch(CARRIER, SHOP, at(4), crew={})
+    story.receive(SHOP, at(4.2))
+    assert of(judge(story), F.MISSING_ESCORT) == []
+
+
+def test_a_transporters_onward_leg_inherits_a_trip_that_had_no_escort():
+    story = Story()
+    story.fill(at(1))
+    story.dispatch(STATION, CARRIER, at(2), crew={"vehicle": "ZA-12345", "driver": DRIVER})
+    story.receive(CARRIER, at(2.1))
+    story.dispatch(CARRIER, SHOP, at(4), crew={})
+    story.receive(SHOP, at(4.2))
+    found = of(judge(story), F.MISSING_ESCORT)
+    assert [(f.party, f.events) for f in found] == [(STATION, (2,)), (CARRIER, (4,))]
+    assert "continues the trip of seq 2, which names no escort" in found[1].note
+
+
+def test_a_transporters_leg_naming_no_crew_after_receiving_on_no_trip_is_missing_an_escort():
+    story = Story()
+    to_shop(story)
+    story.give_back(SHOP, CARRIER, at(30), crew={})  # across the shop's counter: no trip named
+    story.receive(CARRIER, at(30.1))
+    story.give_back(CARRIER, STATION, at(32), crew={})
+    story.receive(STATION, at(32.1))
+    found = of(judge(story), F.MISSING_ESCORT)
+    assert [(f.party, f.events) for f in found] == [(CARRIER, (8,))]
+
+
+def test_a_transporter_cannot_inherit_a_trip_it_did_not_receive_the_cylinder_on():
+    story = Story()
+    to_shop(story)  # the carrier's crew named on the way to the shop
+    story.receive(CARRIER, at(30))  # taken back from the shop with no handover at all
+    story.give_back(CARRIER, STATION, at(32), crew={})
+    found = of(judge(story), F.MISSING_ESCORT)
+    assert [(f.party, f.events) for f in found] == [(CARRIER, (7,))]
+
+
 # --- short_weight -------------------------------------------------------------------------------
 
 def test_a_delivery_lighter_than_the_fill_means_decanting():

@@ -3,14 +3,14 @@
 The cookie holds a random session id; only its SHA-256 is stored (ledger.sessions).
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
