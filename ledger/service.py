@@ -20,7 +20,7 @@ from .bundle import FORMAT
 from .config import Settings
 from .domain import (
     Event, EventKind, NewEvent, Paper, Party, PartyKind, Person, PersonRole, Role, State,
-    check_identifier, check_plausible_time, format_time,
+    check_event_data, check_identifier, check_plausible_time, format_time,
 )
 from .errors import Conflict, IdempotencyConflict, InvalidInput, LedgerError, NotFound, PermissionDenied
 from .keys import load_key
@@ -396,6 +396,7 @@ class Ledger:
             raise InvalidInput("cylinders are registered with POST /v1/cylinders, not as an event", field="kind")
         check_plausible_time(item.occurred_at, "occurred_at", now)
         check_identifier(item.cylinder, "cylinder")
+        check_event_data(item.kind, item.data)
         if actor.role is not Role.ADMIN and actor.party != item.party:
             raise PermissionDenied("an account records events only for its own party")
         if self.authorize is not None:
