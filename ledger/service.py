@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any
 
-from . import oversight, tracecode
+from . import oversight, privacy, tracecode
 from .bundle import FORMAT
 from .config import Settings
 from .domain import (
@@ -293,12 +293,17 @@ class Ledger:
         and pass what it returns, with the same ``actor`` and ``now``, to ``record_batch``."""
         now = now or _now()
         admitted: list[Prepared | LedgerError] = []
+        end_users = reg.known_end_users(connection, {
+            item.to for item in items
+            if isinstance(item, NewEvent) and item.kind in privacy.TO_END_USER and isinstance(item.to, str)})
         for item in items:
             if isinstance(item, (LedgerError, Prepared)):
                 admitted.append(item)
                 continue
             try:
                 self._check(connection, actor, item, now)
+                if item.kind in privacy.TO_END_USER:
+                    privacy.check_end_user(item, end_users)
                 admitted.append(event_rows.prepare(item))
             except LedgerError as exc:
                 admitted.append(exc)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from ledger.domain import Role
+from ledger.service import Actor
+
 from .conftest import World, event_body
 
 
@@ -71,3 +74,50 @@ def test_a_trip_crew_given_as_free_text_is_refused(unchanged: World, crew, field
     world = unchanged
     body = event_body(world.cylinders[0], kind="dispatch", to=world.parties["transporter"], data=crew)
     _refused(world.client.post("/v1/events", json=body, headers=world.auth("station")), field)
+
+
+# --- 2. a delivery names its end user only by a registered ref ------------------------------------
+
+def _at_shop(world: World) -> str:
+    """A cylinder the shop holds: filled, dispatched to the shop and confirmed."""
+    code = world.register()
+    for kind, account, extra in (("fill", "station", {}), ("dispatch", "station", {"to": world.parties["shop"]}),
+                                 ("receive", "shop", {})):
+        body = event_body(code, kind=kind, **extra)
+        assert world.client.post("/v1/events", json=body, headers=world.auth(account)).status_code == 201
+    return code
+
+
+@pytest.mark.parametrize("kind", ["deliver", "collect"])
+def test_a_delivery_to_a_name_and_phone_number_is_refused(world: World, kind: str) -> None:
+    code = _at_shop(world)
+    before = world.counts()
+    body = event_body(code, kind=kind, to="ZhangSan-13800138000")
+    problem = _refused(world.client.post("/v1/events", json=body, headers=world.auth("shop")), "to")
+    assert "13800138000" not in problem["detail"]
+    assert world.counts() == before
+
+
+def test_a_delivery_without_an_end_user_is_refused(unchanged: World) -> None:
+    world = unchanged
+    body = event_body(world.cylinders[0], kind="deliver")
+    _refused(world.client.post("/v1/events", json=body, headers=world.auth("shop")), "to")
+
+
+def test_a_batch_delivering_to_a_phone_number_rejects_that_item_alone(world: World) -> None:
+    code = _at_shop(world)
+    items = [event_body(code, kind="deliver", to="13800138000"),
+             event_body(code, kind="deliver", to=world.end_user, data={"net_kg": 14.4})]
+    response = world.client.post("/v1/events/batch", json={"events": items}, headers=world.auth("shop"))
+    first, second = response.json()["results"]
+    assert first["status"] == "rejected" and first["error"]["errors"][0]["field"] == "to"
+    assert second["status"] == "created" and second["event"]["to"] == world.end_user
+
+
+def test_a_delivery_to_another_shops_end_user_is_recorded(world: World) -> None:
+    code = _at_shop(world)  # a user may buy from several shops: any shop's registered ref will do
+    with world.ledger.db.writing() as c:
+        ref = world.ledger.create_end_user(c, Actor(Role.SHOP, world.parties["shop2"], "shop2"), kind="household",
+                                           name="李四", phone="13900002222", address="杭州市上城区")
+    body = event_body(code, kind="deliver", to=ref)
+    assert world.client.post("/v1/events", json=body, headers=world.auth("shop")).status_code == 201
