@@ -391,7 +391,7 @@ def check_event_data(kind: EventKind, data: Any) -> dict[str, Any]:
     """
     if not isinstance(data, dict):
         raise InvalidInput("data must be an object", field="data")
-    if data.keys() - DATA_KEYS[kind]:
+    if not DATA_KEYS[kind].issuperset(data):
         _unknown_key(kind, data)
     if kind is EventKind.REGISTER:
         for name, what in _REGISTER_FACTS:

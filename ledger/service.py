@@ -304,7 +304,7 @@ class Ledger:
                 self._check(connection, actor, item, now)
                 if item.kind in privacy.TO_END_USER:
                     privacy.check_end_user(item, end_users)
-                admitted.append(event_rows.prepare(item))
+                admitted.append(privacy.prepare(item))
             except LedgerError as exc:
                 admitted.append(exc)
         return admitted
@@ -333,21 +333,23 @@ class Ledger:
 
         stored = event_rows.by_idempotency_keys(connection, (p.event.idempotency_key for _, p in candidates))
         chain = event_rows.lock_heads(connection, (p.event.cylinder for _, p in candidates))
+        texts = privacy.note_texts(connection, stored.values())
         fresh: list[tuple[int, Prepared]] = []
         first_in_batch: dict[str, NewEvent] = {}
         repeats: dict[int, str] = {}
         for index, prepared in candidates:
             item = prepared.event
+            sent = privacy.as_sent(prepared)
             key = item.idempotency_key
             previous = stored.get(key)
             if previous is not None:
                 outcomes[index] = (
-                    Outcome("duplicate", previous) if previous.same_content(item)
+                    Outcome("duplicate", previous) if privacy.sent_form(previous, texts).same_content(sent)
                     else Outcome("rejected", error=IdempotencyConflict(
                         "this idempotency_key was already used for a different event"))
                 )
             elif key in first_in_batch:
-                if first_in_batch[key] != item:
+                if first_in_batch[key] != sent:
                     outcomes[index] = Outcome("rejected", error=IdempotencyConflict(
                         "this idempotency_key appears twice in the batch with different events"))
                 else:
@@ -358,10 +360,11 @@ class Ledger:
                 if self.on_unregistered is not None and tracecode.is_valid(item.cylinder):
                     self.on_unregistered(connection, item, now)
             else:
-                first_in_batch[key] = item
+                first_in_batch[key] = sent
                 fresh.append((index, prepared))
 
         written = event_rows.append(connection, [prepared for _, prepared in fresh], now, chain)
+        privacy.store_notes(connection, [prepared for _, prepared in fresh], written, now)
         findings = self._after(connection, written, now, defer_review)
         by_key = {event.idempotency_key: event for event in written}
         for (index, _), event in zip(fresh, written):
@@ -520,6 +523,18 @@ class Ledger:
         """Evaluate the cylinders only the clock can turn into findings (vanished, unconfirmed)."""
         return self.supervisor.sweep(connection, now or _now())
 
+    # -- personal data beside the chain (ledger.privacy) ----------------------
+
+    def with_notes(self, connection: Connection, actor: Actor, events: Sequence[Event]) -> list[dict[str, Any]]:
+        """``events`` as answers show them, each report's note beside it: its text only to overseers."""
+        beside = privacy.notes_beside(connection, events, may_read=actor.role in _NOTE_READERS)
+        return [{**event_json(e), "note": beside.get(e.id)} for e in events]
+
+    def erase(self, connection: Connection, target: str, *, reason: str, requested_by: str,
+              now: datetime | None = None) -> privacy.Erasure:
+        """Erase a note's text or an end user's personal data on a lawful request (``ledger.privacy.erase``)."""
+        return privacy.erase(connection, target, reason=reason, requested_by=requested_by, now=now or _now())
+
     # -- registry reads and end users (used by the HTTP API) -------------------
 
     def party(self, connection: Connection, party_id: str) -> Party:
@@ -571,6 +586,10 @@ class Ledger:
         if row is None:
             raise NotFound(f"no end user {ref}")
         return dict(row._mapping)
+
+
+# Reports are the regulator's own field observations; other parties see only their commitment.
+_NOTE_READERS = frozenset({Role.ADMIN, Role.REGULATOR, Role.INSPECTOR})
 
 
 def _now() -> datetime:
