@@ -143,6 +143,7 @@ class EndUserOut(Answer):
     phone: str | None
     address: str | None
     created_at: str
+    erased_at: str | None = Field(None, description="when name, phone and address were erased (PIPL art. 47)")
 
 
 # -- events -----------------------------------------------------------------------

@@ -33,7 +33,7 @@ from .text import readable
 
 __all__ = [
     "TO_END_USER", "check_end_user", "prepare", "as_sent", "note_texts", "sent_form", "store_notes",
-    "notes_beside", "Erasure", "erase",
+    "notes_beside", "Erasure", "erase", "erased_at",
 ]
 
 # The exchanges with an end user: `to` names one only by the opaque ref a shop registered.
@@ -148,8 +148,7 @@ def erase(connection: Connection, target: str, *, reason: str, requested_by: str
     user = reg.get_end_user(connection, target)
     if user is not None:
         if all(getattr(user, name) is None for name in _END_USER_FIELDS):
-            earlier = note_rows.erasures_of(connection, target)
-            return Erasure(target, "end_user", _END_USER_FIELDS, False, earlier[-1].erased_at if earlier else at)
+            return Erasure(target, "end_user", _END_USER_FIELDS, False, erased_at(connection, target) or at)
         note_rows.erase_end_user(connection, target)
         return _recorded(connection, Erasure(target, "end_user", _END_USER_FIELDS, True, at), reason, requested_by)
     step = _finding_step(connection, target)
@@ -166,6 +165,12 @@ def _finding_step(connection: Connection, target: str):
     if len(target) < 2 or target[0] != "A" or not target[1:].isdigit() or len(target) > 19:
         return None
     return note_rows.finding_action(connection, int(target[1:]))
+
+
+def erased_at(connection: Connection, target: str) -> str | None:
+    """When ``target`` was last erased, or ``None``."""
+    earlier = note_rows.erasures_of(connection, target)
+    return earlier[-1].erased_at if earlier else None
 
 
 def _recorded(connection: Connection, erasure: Erasure, reason: str, requested_by: str) -> Erasure:

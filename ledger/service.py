@@ -579,13 +579,14 @@ class Ledger:
         return ref
 
     def end_user(self, connection: Connection, actor: Actor, ref: str) -> dict[str, Any]:
-        """An end user's personal data: shown to regulators and inspectors only."""
+        """An end user's personal data: shown to regulators and inspectors only; once erased, name, phone
+        and address are ``None`` and ``erased_at`` says since when."""
         if actor.role not in (Role.REGULATOR, Role.INSPECTOR):
             raise PermissionDenied("end users' personal data is shown only to regulators and inspectors")
         row = reg.get_end_user(connection, ref)
         if row is None:
             raise NotFound(f"no end user {ref}")
-        return dict(row._mapping)
+        return {**row._mapping, "erased_at": privacy.erased_at(connection, ref)}
 
 
 # Reports are the regulator's own field observations; other parties see only their commitment.
