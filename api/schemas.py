@@ -143,6 +143,7 @@ class EndUserOut(Answer):
     phone: str | None
     address: str | None
     created_at: str
+    erased_at: str | None = Field(None, description="when name, phone and address were erased (PIPL art. 47)")
 
 
 # -- events -----------------------------------------------------------------------
@@ -154,7 +155,8 @@ class Location(Inbound):
 
 
 class EventData(BaseModel):
-    """The facts of an event; the named keys are checked, other keys pass as they are (≤ 4 KiB in all)."""
+    """The facts of an event (≤ 4 KiB in all). The named keys are typed here; which keys each kind may carry
+    is the ledger's closed list (``ledger.domain.DATA_KEYS``), and any other key is refused there, by name."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -164,7 +166,8 @@ class EventData(BaseModel):
     escort: Identifier | None = None
     result: Literal["pass", "fail"] | None = None
     next_inspection_due: Day | None = None
-    note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    note: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
+        None, description="a report's note: kept beside the chain, which holds only its salted SHA-256")
 
 
 SubmittedKind = Literal["fill", "dispatch", "receive", "deliver", "collect", "return", "inspect", "scrap", "report"]
@@ -179,6 +182,16 @@ class EventIn(Inbound):
     person: Identifier | None = None
     location: Location | None = None
     data: EventData = Field(default_factory=EventData)
+
+
+class NoteOut(Answer):
+    """A report's note, kept beside the chain: the chain holds only `sha256` = SHA-256(salt ‖ UTF-8 text)."""
+
+    id: str = Field(description="the note's id (`ledger erase` takes it)")
+    sha256: Hex32 = Field(description="the commitment the event's data holds")
+    text: str | None = Field(description="the note; null for accounts that may not read notes, and once erased")
+    salt: str | None = Field(description="the 32-byte salt, hex; null where text is")
+    erased_at: str | None = Field(description="when the text and salt were erased (PIPL art. 47); null: not erased")
 
 
 class EventOut(Answer):
@@ -197,6 +210,7 @@ class EventOut(Answer):
     prev_hash: Hex32 | None
     hash: Hex32
     log_index: int | None
+    note: NoteOut | None = Field(None, description="a report's note, beside the event (GET answers)")
 
 
 class Recorded(Answer):

@@ -66,12 +66,14 @@ class Chain(Answer):
 
 
 class FindingStep(Answer):
+    id: int | None = Field(None, description="the step's id; `ledger erase A<id>` erases its note")
     action: str
     status: str
     actor: str
     assignee: str | None
-    note: str
+    note: str = Field(description="empty once erased")
     at: str
+    erased_at: str | None = Field(None, description="when the note was erased (PIPL art. 47)")
 
 
 class FindingOut(Answer):

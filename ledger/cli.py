@@ -185,6 +185,36 @@ def sweep(db: DbOption = None) -> None:
 
 
 @app.command()
+def erase(
+    target: Annotated[str, typer.Argument(
+        metavar="NOTE_OR_REF", help="A report note's id (N…), an end user's ref (U…) or a finding step (A<id>)")],
+    reason: Annotated[str, typer.Option("--reason", help="Why: the request and its legal ground, e.g. PIPL art. 47")],
+    requested_by: Annotated[str, typer.Option("--requested-by", help="Who asked (a name, a case number)")],
+    db: DbOption = None,
+) -> None:
+    """Erase a note's text or an end user's personal data on a lawful request, and record who asked and why.
+
+    The chain, the log and every proof and bundle still verify afterwards. Erasing again changes nothing.
+    """
+    from .service import Ledger
+
+    ledger = Ledger(_settings(db), rules=False)
+    try:
+        with ledger.db.writing() as connection:
+            done = ledger.erase(connection, target, reason=reason, requested_by=requested_by)
+    except LedgerError as exc:
+        _fail(exc)
+    finally:
+        ledger.db.dispose()
+    what = {"note": "note", "end_user": "end user", "finding_note": "finding step note"}[done.what]
+    fields = ", ".join(done.fields)
+    if done.done:
+        typer.echo(f"erased {what} {done.target} ({fields}) at {done.erased_at}; the erasure is recorded")
+    else:
+        typer.echo(f"{what} {done.target} was already erased at {done.erased_at}; nothing changed")
+
+
+@app.command()
 def checkpoint(db: DbOption = None) -> None:
     """Sign a checkpoint of the log now (the service also does this on demand) and print it."""
     from .service import Ledger

@@ -136,7 +136,7 @@ def authorize(actor: Party | None, role: Role | str, event: NewEvent | Event, re
     if event.kind in (K.DISPATCH, K.RETURN):
         _check_receiver(actor, event, registry)
     if event.kind is K.DELIVER and not event.to:
-        raise Rejected("a delivery must name the end user in `to` (real-name purchase)")
+        raise Rejected("a delivery must name the end user in `to` (real-name purchase)", field="to")
 
 
 def _check_receiver(actor: Party, event: NewEvent | Event, registry: Registry) -> None:

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any
 
-from . import oversight, tracecode
+from . import oversight, privacy, tracecode
 from .bundle import FORMAT
 from .config import Settings
 from .domain import (
     Event, EventKind, NewEvent, Paper, Party, PartyKind, Person, PersonRole, Role, State,
-    check_identifier, check_plausible_time, format_time,
+    check_event_data, check_identifier, check_plausible_time, format_time,
 )
 from .errors import Conflict, IdempotencyConflict, InvalidInput, LedgerError, NotFound, PermissionDenied
 from .keys import load_key
@@ -309,13 +309,18 @@ class Ledger:
         and pass what it returns, with the same ``actor`` and ``now``, to ``record_batch``."""
         now = now or _now()
         admitted: list[Prepared | LedgerError] = []
+        end_users = reg.known_end_users(connection, {
+            item.to for item in items
+            if isinstance(item, NewEvent) and item.kind in privacy.TO_END_USER and isinstance(item.to, str)})
         for item in items:
             if isinstance(item, (LedgerError, Prepared)):
                 admitted.append(item)
                 continue
             try:
                 self._check(connection, actor, item, now)
-                admitted.append(event_rows.prepare(item))
+                if item.kind in privacy.TO_END_USER:
+                    privacy.check_end_user(item, end_users)
+                admitted.append(privacy.prepare(item))
             except LedgerError as exc:
                 admitted.append(exc)
         return admitted
@@ -344,21 +349,23 @@ class Ledger:
 
         stored = event_rows.by_idempotency_keys(connection, (p.event.idempotency_key for _, p in candidates))
         chain = event_rows.lock_heads(connection, (p.event.cylinder for _, p in candidates))
+        texts = privacy.note_texts(connection, stored.values())
         fresh: list[tuple[int, Prepared]] = []
         first_in_batch: dict[str, NewEvent] = {}
         repeats: dict[int, str] = {}
         for index, prepared in candidates:
             item = prepared.event
+            sent = privacy.as_sent(prepared)
             key = item.idempotency_key
             previous = stored.get(key)
             if previous is not None:
                 outcomes[index] = (
-                    Outcome("duplicate", previous) if previous.same_content(item)
+                    Outcome("duplicate", previous) if privacy.sent_form(previous, texts).same_content(sent)
                     else Outcome("rejected", error=IdempotencyConflict(
                         "this idempotency_key was already used for a different event"))
                 )
             elif key in first_in_batch:
-                if first_in_batch[key] != item:
+                if first_in_batch[key] != sent:
                     outcomes[index] = Outcome("rejected", error=IdempotencyConflict(
                         "this idempotency_key appears twice in the batch with different events"))
                 else:
@@ -369,10 +376,11 @@ class Ledger:
                 if self.on_unregistered is not None and tracecode.is_valid(item.cylinder):
                     self.on_unregistered(connection, item, now)
             else:
-                first_in_batch[key] = item
+                first_in_batch[key] = sent
                 fresh.append((index, prepared))
 
         written = event_rows.append(connection, [prepared for _, prepared in fresh], now, chain)
+        privacy.store_notes(connection, [prepared for _, prepared in fresh], written, now)
         findings = self._after(connection, written, now, defer_review)
         by_key = {event.idempotency_key: event for event in written}
         for (index, _), event in zip(fresh, written):
@@ -412,6 +420,7 @@ class Ledger:
             raise InvalidInput("cylinders are registered with POST /v1/cylinders, not as an event", field="kind")
         check_plausible_time(item.occurred_at, "occurred_at", now)
         check_identifier(item.cylinder, "cylinder")
+        check_event_data(item.kind, item.data)
         if actor.role is not Role.ADMIN and actor.party != item.party:
             raise PermissionDenied("an account records events only for its own party")
         if self.authorize is not None:
@@ -536,6 +545,18 @@ class Ledger:
         """Evaluate the cylinders only the clock can turn into findings (vanished, unconfirmed)."""
         return self.supervisor.sweep(connection, now or _now())
 
+    # -- personal data beside the chain (ledger.privacy) ----------------------
+
+    def with_notes(self, connection: Connection, actor: Actor, events: Sequence[Event]) -> list[dict[str, Any]]:
+        """``events`` as answers show them, each report's note beside it: its text only to overseers."""
+        beside = privacy.notes_beside(connection, events, may_read=actor.role in _NOTE_READERS)
+        return [{**event_json(e), "note": beside.get(e.id)} for e in events]
+
+    def erase(self, connection: Connection, target: str, *, reason: str, requested_by: str,
+              now: datetime | None = None) -> privacy.Erasure:
+        """Erase a note's text or an end user's personal data on a lawful request (``ledger.privacy.erase``)."""
+        return privacy.erase(connection, target, reason=reason, requested_by=requested_by, now=now or _now())
+
     # -- registry reads and end users (used by the HTTP API) -------------------
 
     def party(self, connection: Connection, party_id: str) -> Party:
@@ -580,13 +601,18 @@ class Ledger:
         return ref
 
     def end_user(self, connection: Connection, actor: Actor, ref: str) -> dict[str, Any]:
-        """An end user's personal data: shown to regulators and inspectors only."""
+        """An end user's personal data: shown to regulators and inspectors only; once erased, name, phone
+        and address are ``None`` and ``erased_at`` says since when."""
         if actor.role not in (Role.REGULATOR, Role.INSPECTOR):
             raise PermissionDenied("end users' personal data is shown only to regulators and inspectors")
         row = reg.get_end_user(connection, ref)
         if row is None:
             raise NotFound(f"no end user {ref}")
-        return dict(row._mapping)
+        return {**row._mapping, "erased_at": privacy.erased_at(connection, ref)}
+
+
+# Reports are the regulator's own field observations; other parties see only their commitment.
+_NOTE_READERS = frozenset({Role.ADMIN, Role.REGULATOR, Role.INSPECTOR})
 
 
 def _now() -> datetime:

@@ -112,6 +112,7 @@ class Town:
     shop: str
     driver: str
     escort: str
+    end_user: str = ""
 
     @property
     def at_station(self) -> Actor:
@@ -130,7 +131,9 @@ def build_town(ledger: Ledger) -> Town:
         cert = Paper("CERT-1", date(2030, 12, 31))
         driver = ledger.create_person(c, party=transporter.id, name="Wang", role=PersonRole.DRIVER, certificate=cert, now=NOW)
         escort = ledger.create_person(c, party=transporter.id, name="Li", role=PersonRole.ESCORT, certificate=cert, now=NOW)
-    return Town(company.id, station.id, transporter.id, shop.id, driver.id, escort.id)
+        end_user = ledger.create_end_user(c, Actor(Role.SHOP, shop.id, "shop"), kind="household", name="Zhang",
+                                          phone="13800001234", address="Wensan Road 1, Hangzhou", now=NOW)
+    return Town(company.id, station.id, transporter.id, shop.id, driver.id, escort.id, end_user)
 
 
 def register(ledger: Ledger, town: Town, count: int = 1, at: datetime = NOW) -> list[str]:

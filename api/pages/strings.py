@@ -131,6 +131,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "event.vehicle": ("车辆", "vehicle"),
     "event.driver": ("司机", "driver"),
     "event.escort": ("押运员", "escort"),
+    "event.note_erased": ("（记录文字已依法删除）", "(note erased on request)"),
     "event.next_due": ("下次检验", "next due"),
     # -- proofs -------------------------------------------------------------------------------------
     "proof.title": ("证明校验", "Proof check"),

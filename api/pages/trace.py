@@ -24,7 +24,6 @@ from ledger import tracecode
 from ledger.bundle import verify_bundle
 from ledger.domain import EventKind, NewEvent, format_time, parse_time
 from ledger.errors import NotFound, ProofInvalid
-from ledger.wire import event_json
 
 from .. import permissions
 from ..deps import LedgerDep, ReadConn, WriteConn
@@ -46,10 +45,10 @@ def canonical_or_page(request: Request, code: str):
         return None, render(request, "trace_lookup.html", status=404, problem=code_problem(error), typed=code)
 
 
-def _events(ledger, connection, code: str, overseer: bool) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def _events(ledger, connection, code: str, actor, overseer: bool) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The chain as the API shows it, and names for the ids in it: parties for everyone, people for overseers
     (the API shows a party's people only to that party and to overseers); end users stay opaque references."""
-    history = [event_json(e) for e in ledger.history(connection, code)]
+    history = ledger.with_notes(connection, actor, ledger.history(connection, code))
     names: dict[str, str] = {}
     for party in {e["party"] for e in history} | {e["to"] for e in history if e["to"]}:
         try:
@@ -88,7 +87,7 @@ def trace_page(request: Request, code: Code, session: AnyAccount, connection: Re
     except NotFound:
         return render(request, "trace_lookup.html", status=404, problem="unregistered",
                       typed=tracecode.printed(canonical))
-    events, names = _events(ledger, connection, canonical, session.can(OVERSIGHT))
+    events, names = _events(ledger, connection, canonical, session.actor, session.can(OVERSIGHT))
     return render(request, "trace.html", trace=trace, events=events, by_id={e["id"]: e for e in events}, names=names,
                   printed=tracecode.printed(canonical), label=label_check(canonical, s, ledger),
                   reporter=session.can(REPORTERS), overseer=session.can(OVERSIGHT),

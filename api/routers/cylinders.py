@@ -50,7 +50,7 @@ def list_events(
     after = decode_cursor(cursor, int)
     events = ledger.history(connection, cylinder_code(cylinder_id), max(after_seq, -1 if after is None else after), limit)
     next_cursor = encode_cursor(events[-1].seq) if len(events) == limit else None
-    return {"items": [event_json(e) for e in events], "next_cursor": next_cursor}
+    return {"items": ledger.with_notes(connection, actor, events), "next_cursor": next_cursor}
 
 
 @router.get("/v1/cylinders/{cylinder_id}/bundle", response_model=Bundle, tags=["proofs"])

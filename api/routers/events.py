@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from ledger.wire import event_json
 
 from ..deps import Allowed, BatchSlot, LedgerDep, ProofSlot, ReadConn
 from ..errors import problem_responses
@@ -56,7 +55,7 @@ def record_batch(body: BatchIn, actor: Allowed("events.record"), slot: BatchSlot
 
 @router.get("/v1/events/{event_id:int}", response_model=EventOut)
 def get_event(event_id: EventId, actor: Allowed("events.read"), connection: ReadConn, ledger: LedgerDep):
-    return event_json(ledger.event(connection, event_id))
+    return ledger.with_notes(connection, actor, [ledger.event(connection, event_id)])[0]
 
 
 @router.get("/v1/events/{event_id:int}/proof", response_model=InclusionProof, tags=["proofs"])

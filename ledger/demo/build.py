@@ -6,11 +6,12 @@ every draw comes from ``random.Random(seed)`` and every time from the
 simulated clock (``config.now`` ends the window). The ledger must be migrated
 and empty; the caller owns it and its keys.
 
-The ledger issues trace codes (``ledger.tracecode.generate``) and party, person
-and end-user ids (``ledger.service.new_id``) from the operating system's
-randomness, as it must in production. While a city is built, both draw from
-the seed instead (``seeded_identifiers``); everything else (checks, storage,
-hashing) is the production path. The originals are back before anything is served.
+The ledger issues trace codes (``ledger.tracecode.generate``), party, person,
+end-user and note ids (``ledger.service.new_id``) and notes' salts
+(``ledger.notes.new_salt``) from the operating system's randomness, as it must
+in production. While a city is built, all three draw from the seed instead
+(``seeded_identifiers``); everything else (checks, storage, hashing) is the
+production path. The originals are back before anything is served.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from .. import service, tracecode
+from .. import notes, service, tracecode
 from ..service import Ledger
 from . import field as regulator
 from .anomalies import Plant, Plants
@@ -45,7 +46,7 @@ _LOCK = threading.Lock()  # one build at a time may swap the generators
 
 @contextlib.contextmanager
 def seeded_identifiers(rng: random.Random) -> Iterator[None]:
-    """Within the block, new trace codes and ids come from ``rng``."""
+    """Within the block, new trace codes, ids and notes' salts come from ``rng``."""
     alphabet = service._ID_ALPHABET
 
     def trace_code() -> str:
@@ -55,13 +56,16 @@ def seeded_identifiers(rng: random.Random) -> Iterator[None]:
     def new_id(prefix: str, length: int = 7) -> str:
         return prefix + "".join(rng.choice(alphabet) for _ in range(length))
 
+    def new_salt() -> bytes:
+        return rng.randbytes(notes.SALT_BYTES)
+
     with _LOCK:
-        saved = tracecode.generate, service.new_id
-        tracecode.generate, service.new_id = trace_code, new_id
+        saved = tracecode.generate, service.new_id, notes.new_salt
+        tracecode.generate, service.new_id, notes.new_salt = trace_code, new_id, new_salt
         try:
             yield
         finally:
-            tracecode.generate, service.new_id = saved
+            tracecode.generate, service.new_id, notes.new_salt = saved
 
 
 @dataclass

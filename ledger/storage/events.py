@@ -21,6 +21,7 @@ from sqlalchemy import Connection, text
 
 from ..canonical import as_doubles, canonical_json, event_bytes, event_hash
 from ..domain import Event, EventKind, Location, NewEvent, format_time
+from ..notes import Note
 from .checkpoints import take_log_lock
 
 __all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "raw_history", "heads", "log_size", "COLUMNS", "from_row", "marker", "placeholders", "chunks"]
@@ -41,11 +42,12 @@ class Prepared:
     occurred_at: str
     location: str
     data: str
+    note: Note | None = None  # a report's note, kept beside the chain; ``event.data`` holds its commitment
 
 
-def prepare(event: NewEvent) -> Prepared:
+def prepare(event: NewEvent, note: Note | None = None) -> Prepared:
     location = "null" if event.location is None else canonical_json(event.location.as_dict(), "location")
-    return Prepared(event, format_time(event.occurred_at), location, canonical_json(event.data))
+    return Prepared(event, format_time(event.occurred_at), location, canonical_json(event.data), note)
 
 
 def marker(connection: Connection) -> str:

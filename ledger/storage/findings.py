@@ -60,8 +60,9 @@ def actions_of(connection: Connection, finding_ids: Sequence[int]) -> dict[int, 
     for chunk in chunks(finding_ids):
         rows = connection.execute(select(m.finding_actions).where(a.finding.in_(chunk)).order_by(a.id))
         for row in rows:
-            result[row.finding].append({"action": row.action, "status": row.status, "actor": row.actor,
-                                        "assignee": row.assignee, "note": row.note, "at": row.at})
+            result[row.finding].append({"id": row.id, "action": row.action, "status": row.status, "actor": row.actor,
+                                        "assignee": row.assignee, "note": row.note, "at": row.at,
+                                        "erased_at": row.erased_at})
     return result
 
 

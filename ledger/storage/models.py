@@ -189,6 +189,7 @@ finding_actions = Table(
     Column("assignee", String(200)),
     Column("note", Text, nullable=False),
     Column("at", TIME, nullable=False),
+    Column("erased_at", TIME),  # the note was erased (PIPL art. 47): note is '' since
 )
 
 # Cylinders with events the custody rules have not yet looked at: a batch's events are
@@ -203,4 +204,32 @@ review_queue = Table(
 Index("ix_findings_status_kind", findings.c.status, findings.c.kind)
 Index("ux_cylinders_stamp_key", cylinders.c.stamp_key, unique=True)
 
-APPEND_ONLY = ("events", "checkpoints", "finding_actions")
+# Free text kept beside the chain (ledger.notes): the chain holds only ``sha256``; ``text`` and
+# ``salt`` become NULL when the note is erased, ``erased_at`` saying when.
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("event", BigInteger, ForeignKey("events.id"), nullable=False, unique=True),
+    Column("sha256", LargeBinary(32), nullable=False, unique=True),
+    Column("salt", LargeBinary(32)),
+    Column("text", Text),
+    Column("created_at", TIME, nullable=False),
+    Column("erased_at", TIME),
+)
+
+# One row per erasure of personal data (PIPL art. 47): who asked, why, when and what was erased,
+# never the erased content itself.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("target", String(64), nullable=False, index=True),
+    Column("what", String(32), nullable=False),
+    Column("fields", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("erased_at", TIME, nullable=False),
+)
+
+APPEND_ONLY = ("events", "checkpoints", "finding_actions", "erasures")

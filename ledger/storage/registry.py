@@ -16,7 +16,7 @@ from . import models as m
 __all__ = [
     "insert_party", "get_party", "list_parties", "insert_person", "get_person", "people_of",
     "insert_account", "account_by_token_hash", "get_account", "inspector_accounts", "disable_account",
-    "insert_end_user", "get_end_user",
+    "insert_end_user", "get_end_user", "known_end_users",
     "insert_cylinders", "Registered", "registered_stamps", "existing_cylinders", "get_cylinder",
 ]
 
@@ -135,6 +135,16 @@ def insert_end_user(connection: Connection, **values: object) -> None:
 
 def get_end_user(connection: Connection, ref: str):
     return connection.execute(select(m.end_users).where(m.end_users.c.ref == ref)).first()
+
+
+def known_end_users(connection: Connection, refs: set[str]) -> set[str]:
+    """Which of ``refs`` are registered end users."""
+    wanted = sorted(refs)
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        found.update(connection.execute(
+            select(m.end_users.c.ref).where(m.end_users.c.ref.in_(wanted[start:start + 500]))).scalars())
+    return found
 
 
 def get_cylinder(connection: Connection, cylinder_id: str):

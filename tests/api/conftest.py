@@ -105,6 +105,9 @@ def populate(world: World) -> None:
                                             role=PersonRole.DRIVER, certificate=certificate).id
         world.escort = ledger.create_person(c, party=world.parties["transporter"], name="Li Na",
                                             role=PersonRole.ESCORT, certificate=certificate).id
+        shop = Actor(Role.SHOP, world.parties["shop"], "shop")
+        world.end_user = ledger.create_end_user(c, shop, kind="household", name="张晓梅", phone="13800001234",
+                                                address="杭州市西湖区文三路 1 号")
     world.cylinders = [world.register() for _ in range(3)]
     world.foreign_cylinder = world.register("company2")
 

@@ -144,7 +144,7 @@ def test_a_finding_whose_evidence_was_judged_before_names_that_event(ledger):
     (a,) = register(ledger, town)
     start = NOW + timedelta(hours=1)
     filled = record(ledger, town, trip(town, a, start), start + timedelta(hours=1))[0]
-    (short,) = record(ledger, town, [event(a, EventKind.DELIVER, town.shop, start + timedelta(hours=3), to="user-7",
+    (short,) = record(ledger, town, [event(a, EventKind.DELIVER, town.shop, start + timedelta(hours=3), to=town.end_user,
                                            data={"net_kg": 12.0})], start + timedelta(hours=4))
     weights = [f for f in short.findings if f["kind"] == "short_weight"]
     with ledger.db.reading() as c:

@@ -130,3 +130,19 @@ def test_the_list_filters_by_kind_status_and_district(town: Town, client):
     assert "没有符合条件的问题" in client.get("/findings", params={"region": "330106"}).text
     assert client.get("/findings", params={"kind": "nonsense"}).status_code == 422
     assert client.get("/findings", params={"region": "33"}).status_code == 422
+
+
+def test_an_erased_handling_note_shows_as_erased_on_the_case(town: Town, client):
+    case = jump_case(town)
+    csrf = sign_in(client, town.tokens["regulator"])
+    with town.ledger.db.reading() as c:
+        status = town.ledger.finding(c, case)["status"]
+    action = "reopen" if status in ("closed", "resolved") else "supervise"
+    note = "车主张三 13800138000 称气瓶系邻居所借"
+    assert act(client, case, csrf, action, note=note).status_code == 303
+    assert note in client.get(f"/findings/{case}").text
+    with town.ledger.db.writing() as c:
+        step = town.ledger.finding(c, case)["history"][-1]
+        town.ledger.erase(c, f"A{step['id']}", reason="PIPL art. 47", requested_by="the person named")
+    html = client.get(f"/findings/{case}").text
+    assert "13800138000" not in html and "记录文字已依法删除" in html

@@ -6,6 +6,8 @@ import json
 
 from ledger import tracecode
 from ledger.bundle import verify_bundle
+from ledger.domain import Role
+from ledger.service import Actor
 from scanners.payload import label_url
 
 from .city import Town
@@ -83,6 +85,24 @@ def test_an_inspector_records_a_field_report_once(town: Town, client):
     with town.ledger.db.reading() as c:
         reports = [e for e in town.ledger.history(c, code) if e.kind.value == "report"]
     assert len(reports) == 1 and reports[0].party == town.parties["regulator"]
+
+
+def test_an_erased_report_note_shows_as_erased(town: Town, client):
+    csrf = sign_in(client, town.tokens["inspector"])
+    code = town.cylinders["clean"]
+    form = client.get(f"/trace/{code}").text
+    key, at = (form.split(f'name="{name}" value="', 1)[1].split('"', 1)[0] for name in ("key", "at"))
+    note = "用户张三 13800138000 自行倒气"
+    sent = client.post(f"/trace/{code}/report", data={"note": note, "key": key, "at": at, "csrf": csrf})
+    assert sent.status_code == 303
+    assert note in client.get(f"/trace/{code}").text
+    with town.ledger.db.reading() as c:
+        report = [e for e in town.ledger.history(c, code) if e.kind.value == "report"][-1]
+    with town.ledger.db.writing() as c:
+        shown = town.ledger.with_notes(c, Actor(Role.REGULATOR, None, "r"), [report])[0]["note"]
+        town.ledger.erase(c, shown["id"], reason="PIPL art. 47", requested_by="the user")
+    page = client.get(f"/trace/{code}").text
+    assert "13800138000" not in page and "记录文字已依法删除" in page
 
 
 def test_an_empty_report_is_refused_and_writes_nothing(town: Town, client):
