@@ -26,7 +26,7 @@ from ledger.domain import EventKind, NewEvent, format_time, parse_time
 from ledger.errors import NotFound, ProofInvalid
 
 from .. import permissions
-from ..deps import LedgerDep, ReadConn, WriteConn
+from ..deps import LedgerDep, ReadConn
 from .public import code_problem, label_check, split_scan
 from .render import PageError, PageRoute, render
 from .roles import OVERSIGHT, REPORTERS
@@ -96,7 +96,7 @@ def trace_page(request: Request, code: Code, session: AnyAccount, connection: Re
 
 
 @router.post("/trace/{code}/report")
-def field_report(request: Request, code: Code, session: AnyAccount, connection: WriteConn, ledger: LedgerDep,
+def field_report(request: Request, code: Code, session: AnyAccount, ledger: LedgerDep,
                  note: Annotated[str, Form(max_length=NOTE_LIMIT)] = "", key: Annotated[str, Form(max_length=128)] = "",
                  at: Annotated[str, Form(max_length=40)] = "", csrf: Annotated[str, Form(max_length=100)] = ""):
     """A field observation (``report`` event) recorded for the inspector's regulator party.
@@ -111,7 +111,9 @@ def field_report(request: Request, code: Code, session: AnyAccount, connection: 
     occurred = parse_time(at, "at") if at else datetime.now(timezone.utc)
     event = NewEvent(canonical, EventKind.REPORT, occurred, party, key or f"page-report-{uuid.uuid4()}",
                      data={"note": note.strip()})
-    ledger.record(connection, session.actor, event)
+    (outcome,) = ledger.ingest_one(session.actor, [event])
+    if outcome.error is not None:
+        raise outcome.error
     return RedirectResponse(f"/trace/{canonical}?reported=1#report", status_code=303)
 
 
