@@ -128,7 +128,10 @@ class RecordingService:
     # -- events ----------------------------------------------------------------
 
     def record(self, connection: Connection, actor: Actor, event: NewEvent, now: datetime | None = None) -> Outcome:
-        """Record one event; raises the reason when it is rejected."""
+        """Record one event in the caller's transaction, judged inside it; raises the reason when it is rejected.
+
+        For a caller that owns one transaction (a command, a test); what users send goes through ``ingest``.
+        """
         outcome = self.record_batch(connection, actor, [event], now)[0]
         if outcome.error is not None:
             raise outcome.error
@@ -168,8 +171,8 @@ class RecordingService:
         Items may already be errors (parsing failed at the edge): they are
         reported in place. One bad item never blocks the others. Items may also
         be what ``admit`` made of them for this ``actor`` and ``now``.
-        ``defer_review``: leave the custody rules to ``review`` (a moment later,
-        in another transaction) instead of running them here; the outcomes then
+        ``defer_review``: queue the cylinders for judging after the commit (``ingest``'s
+        third step, or the reviewer) instead of judging them here; the outcomes then
         carry no findings.
         """
         now = now or _now()
