@@ -110,6 +110,7 @@ def sync(request: Request, body: Batch, session: Holder, ledger: LedgerDep):
 
 
 def _answers(ledger, connection, outcomes) -> JSONResponse:
+    """Each outcome as the batch endpoint answers it, with its cylinder's cautions and the findings it raised."""
     today = local_today()
     rows: dict[str, list[str]] = {}
     results = []
