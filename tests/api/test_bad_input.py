@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
+import traceback
 
 import pytest
+import sqlalchemy.exc
+
+from ledger.domain import Party, PartyKind
+from ledger.storage import registry
 
 from .conftest import World, event_body
 
@@ -177,3 +183,16 @@ def test_batch_envelope_is_checked(unchanged: World, events) -> None:
 def test_wrong_method_is_a_problem(unchanged: World) -> None:
     world = unchanged
     _problem(world.client.delete("/v1/events/0", headers=world.auth("admin")), 405)
+
+
+def test_a_refused_write_never_prints_its_parameters(world: World, caplog) -> None:
+    """A write the database refuses is logged with its statement, never with the names and notes it carried."""
+    taken = world.parties["shop"]
+    secret = "Zhao Xiuying 13800138000"
+    with pytest.raises(sqlalchemy.exc.IntegrityError) as refused, world.ledger.db.writing() as connection:
+        registry.insert_party(connection, Party(taken, PartyKind.SHOP, secret, "330110", None, None),
+                              "2026-01-01T00:00:00Z")
+    logging.getLogger("ledger.api").error("refused", exc_info=refused.value)
+    printed = "".join(traceback.format_exception(refused.value)) + caplog.text
+    assert "INSERT INTO parties" in printed
+    assert secret not in printed
