@@ -18,6 +18,7 @@ from typing import Any
 from . import oversight, tracecode
 from .bundle import FORMAT
 from .config import Settings
+from .cursor import CursorCodec
 from .domain import (
     Event, EventKind, NewEvent, Paper, Party, PartyKind, Person, PersonRole, Role, State,
     check_identifier, check_plausible_time, format_time,
@@ -113,6 +114,7 @@ class Ledger:
         self.cache = SubrootCache()
         self._signer: NoteSigner | None = None
         self._label_key = None
+        self._cursors: CursorCodec | None = None
         self.authorize: Authorizer | None = None
         self.after_append: AfterAppend | None = None
         self.on_unregistered: Callable[[Connection, NewEvent, datetime], None] | None = None
@@ -139,6 +141,13 @@ class Ledger:
         if self._label_key is None:
             self._label_key = load_key(self.settings.label_key_file)
         return self._label_key
+
+    @property
+    def cursors(self) -> CursorCodec:
+        """The codec of every list's cursors; its key derives from the label key, which every process shares."""
+        if self._cursors is None:
+            self._cursors = CursorCodec.derived_from(self.label_key.private_bytes_raw())
+        return self._cursors
 
     # -- registry --------------------------------------------------------------
 

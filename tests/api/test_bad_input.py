@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import traceback
@@ -196,3 +197,49 @@ def test_a_refused_write_never_prints_its_parameters(world: World, caplog) -> No
     printed = "".join(traceback.format_exception(refused.value)) + caplog.text
     assert "INSERT INTO parties" in printed
     assert secret not in printed
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+FORGED_CURSORS = {
+    "json position past 64 bits": ("/v1/cylinders/{cylinder}/events", _b64(json.dumps({"after": 2**63}))),
+    "json position past 64 bits for parties": ("/v1/parties", _b64(json.dumps({"after": 2**63}))),
+    "finding id past 64 bits": ("/v1/findings", _b64("f:9223372036854775808")),
+    "finding id past postgresql integer": ("/v1/findings", _b64("f:2147483648")),
+    "finding id in superscript digits": ("/v1/findings", _b64("f:²")),
+    "finding id with nul": ("/v1/findings", _b64("f:1\x00")),
+    "risk position with nul": ("/v1/risk/cylinders", _b64("c:A\x00")),
+    "nul in the token": ("/v1/findings", "abc\x00def"),
+    "not base64": ("/v1/findings", "!!!!"),
+}
+
+
+@pytest.mark.parametrize("path, cursor", FORGED_CURSORS.values(), ids=FORGED_CURSORS.keys())
+def test_forged_cursors_are_422_on_both_backends(unchanged: World, path: str, cursor: str) -> None:
+    world = unchanged
+    params = {"cursor": cursor} | ({"reason": "overdue_inspection"} if path.startswith("/v1/risk") else {})
+    response = world.client.get(path.format(cylinder=world.cylinders[0]), params=params, headers=world.auth("regulator"))
+    problem = _problem(response, 422)
+    assert problem["errors"][0]["field"] == "cursor" and problem["detail"].startswith("cursor refused")
+
+
+def test_a_cursor_of_one_list_does_not_page_another(unchanged: World) -> None:
+    world = unchanged
+    first = world.client.get("/v1/parties", params={"limit": 1}, headers=world.auth("regulator")).json()
+    cursor = first["next_cursor"]
+    assert cursor
+    problem = _problem(world.client.get("/v1/risk/cylinders", params={"reason": "overdue_inspection", "cursor": cursor},
+                                        headers=world.auth("regulator")), 422)
+    assert "pages parties, not risk" in problem["detail"]
+
+
+def test_an_altered_cursor_is_refused(unchanged: World) -> None:
+    """A client cannot move a cursor by editing its payload: the server's tag no longer matches."""
+    world = unchanged
+    cursor = world.client.get("/v1/parties", params={"limit": 1}, headers=world.auth("regulator")).json()["next_cursor"]
+    payload, tag = cursor.split(".")
+    altered = _b64(base64.urlsafe_b64decode(payload + "==").decode().replace(":", ":0", 1)) + "." + tag
+    problem = _problem(world.client.get("/v1/parties", params={"cursor": altered}, headers=world.auth("regulator")), 422)
+    assert "not issued by this server" in problem["detail"]
