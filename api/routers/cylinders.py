@@ -8,12 +8,13 @@ from ledger.cursor import MAX_POSITION
 from ledger.service import Registration
 from ledger.wire import event_json
 
+from ..body import JSONRoute
 from ..deps import Allowed, LedgerDep, ProofSlot, ReadConn, WriteConn
 from ..errors import problem_responses
 from ..schemas import Bundle, CylinderOut, EventOut, Page, Registered, RegistrationIn
 from ..views import cylinder_code, label_links
 
-router = APIRouter(tags=["cylinders"], responses=problem_responses(401, 403, 404, 422))
+router = APIRouter(route_class=JSONRoute, tags=["cylinders"], responses=problem_responses(401, 403, 404, 422))
 CylinderId = Annotated[str, Path(min_length=1, max_length=64, description="the trace code, in any spelling")]
 
 

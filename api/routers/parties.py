@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Query
 
 from ledger.domain import Paper, PartyKind
 
+from ..body import JSONRoute
 from .. import permissions
 from ..deps import Allowed, LedgerDep, ReadConn, WriteConn
 from ..errors import problem_responses
@@ -14,7 +15,7 @@ from ..schemas import (
 )
 from ..views import party_json, person_json
 
-router = APIRouter(tags=["parties"], responses=problem_responses(401, 403, 404, 422))
+router = APIRouter(route_class=JSONRoute, tags=["parties"], responses=problem_responses(401, 403, 404, 422))
 WRITES = problem_responses(400, 409, 413, 415)
 PartyId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")]
 

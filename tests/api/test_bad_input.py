@@ -9,6 +9,10 @@ import traceback
 
 import pytest
 import sqlalchemy.exc
+from fastapi.routing import APIRoute
+
+from api.body import JSONRoute
+from api.routers import ROUTERS
 
 from ledger.domain import Party, PartyKind
 from ledger.storage import registry
@@ -243,3 +247,62 @@ def test_an_altered_cursor_is_refused(unchanged: World) -> None:
     altered = _b64(base64.urlsafe_b64decode(payload + "==").decode().replace(":", ":0", 1)) + "." + tag
     problem = _problem(world.client.get("/v1/parties", params={"cursor": altered}, headers=world.auth("regulator")), 422)
     assert "not issued by this server" in problem["detail"]
+
+
+NON_FINITE = {"NaN": "NaN", "Infinity": "Infinity", "minus Infinity": "-Infinity", "1e999": "1e999",
+              "-1e999": "-1e999", "a 400-digit float": "1" + "0" * 400 + ".5"}
+
+
+@pytest.mark.parametrize("number", NON_FINITE.values(), ids=NON_FINITE.keys())
+def test_non_finite_numbers_are_422_not_stored_as_null(unchanged: World, number: str) -> None:
+    world = unchanged
+    for where in ('"net_kg": 14.5, "gauge": {}', '"net_kg": {}'):
+        raw = json.dumps(event_body(world.cylinders[0], data={"net_kg": 1})).replace('"net_kg": 1', where.format(number))
+        response = world.client.post("/v1/events", content=raw.encode(),
+                                     headers={**world.auth("station"), "content-type": "application/json"})
+        assert _problem(response, 422)["type"].endswith(":non-finite-number")
+
+
+def test_a_non_finite_number_refuses_the_whole_batch(unchanged: World) -> None:
+    world = unchanged
+    good = json.dumps(event_body(world.cylinders[0]))
+    bad = json.dumps(event_body(world.cylinders[1], data={"net_kg": 1})).replace('"net_kg": 1', '"net_kg": NaN')
+    response = world.client.post("/v1/events/batch", content=f'{{"events": [{good}, {bad}]}}'.encode(),
+                                 headers={**world.auth("station"), "content-type": "application/json"})
+    _problem(response, 422)
+
+
+ENCODINGS = {"utf-16 with bom": "utf-16", "utf-16-le": "utf-16-le", "utf-16-be": "utf-16-be",
+             "utf-32 with bom": "utf-32", "utf-32-le": "utf-32-le", "utf-8 with bom": "utf-8-sig", "gb18030": "gb18030"}
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS.values(), ids=ENCODINGS.keys())
+def test_bodies_not_in_utf8_are_400(unchanged: World, encoding: str) -> None:
+    world = unchanged
+    body = event_body(world.cylinders[0], data={"net_kg": 14.5, "vehicle": "浙A12345"})
+    raw = json.dumps(body, ensure_ascii=False).encode(encoding)
+    response = world.client.post("/v1/events", content=raw,
+                                 headers={**world.auth("station"), "content-type": "application/json"})
+    assert _problem(response, 400)["type"].endswith(":not-utf8")
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "iso-8859-1", "gbk"])
+def test_a_charset_other_than_utf8_is_415(unchanged: World, charset: str) -> None:
+    world = unchanged
+    raw = json.dumps(event_body(world.cylinders[0])).encode()
+    response = world.client.post("/v1/events", content=raw,
+                                 headers={**world.auth("station"), "content-type": f"application/json; charset={charset}"})
+    _problem(response, 415)
+
+
+def test_utf8_declared_as_utf8_is_accepted(world: World) -> None:
+    raw = json.dumps(event_body(world.cylinders[0]), ensure_ascii=False).encode()
+    response = world.client.post("/v1/events", content=raw,
+                                 headers={**world.auth("station"), "content-type": "application/json; charset=UTF-8"})
+    assert response.status_code == 201, response.text
+
+
+def test_every_api_route_reads_its_body_strictly() -> None:
+    loose = [route.path for router in ROUTERS for route in router.routes
+             if isinstance(route, APIRoute) and not isinstance(route, JSONRoute)]
+    assert loose == []
