@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field
 
 from ledger.domain import FindingKind, Severity, State
 
-from .schemas import Answer, Inbound
+from .schemas import Answer, Inbound, Note, Readable
 
 FindingStatus = Literal["open", "dispatched", "handled", "closed", "resolved"]
 RiskReason = Literal["overdue_inspection", "inspection_due_soon", "past_design_life", "broken_chain", "vanished",
@@ -109,8 +109,8 @@ class ResponsibleAt(Aliased):
 
 class FindingActionIn(Inbound):
     action: Literal["dispatch", "handle", "supervise", "close", "reopen"]
-    assignee: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)] | None = None
-    note: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+    assignee: Readable | None = None
+    note: Note
 
 
 class RiskCylinder(Answer):

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 
 from ledger import tracecode
-from ledger.domain import EventKind, Location, NewEvent, Paper, Party, Person, format_time
+from ledger.domain import EventKind, Location, NewEvent, Paper, Party, Person, check_identifier, format_time
 from ledger.errors import InvalidInput, LedgerError
 from ledger.service import Actor, Ledger, Outcome
 from ledger.wire import event_json
@@ -89,11 +89,15 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
 
 
 def cylinder_code(text: str) -> str:
-    """A valid trace code in its canonical spelling; anything else as given (it will not be found)."""
+    """A valid trace code in its canonical spelling; any other identifier as given (it will not be found).
+
+    Raises ``InvalidInput`` for text no cylinder could be named by (a NUL, a space, a slash), which
+    must not reach a query: PostgreSQL refuses NUL in text.
+    """
     try:
         return tracecode.normalize(text)
     except tracecode.TraceCodeError:
-        return text
+        return check_identifier(text, "cylinder")
 
 
 def label_links(ledger: Ledger, code: str) -> dict[str, str]:

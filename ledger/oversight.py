@@ -17,6 +17,7 @@ from .storage import Connection
 from .storage import events as event_rows
 from .storage import findings as store
 from .supervision import DatabaseRegistry
+from .text import readable
 from .verify import check_chain
 
 __all__ = [
@@ -138,8 +139,11 @@ def act_on_finding(ledger, connection: Connection, actor, finding_id: int, *, ac
     """One step of 流转、处置、督办、反馈: kept in the finding's history with who and when."""
     if action not in _LOOP:
         raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}", field="action")
-    if not isinstance(note, str) or not note.strip() or len(note) > 2000:
+    if not isinstance(note, str) or not note.strip():
         raise InvalidInput("every step needs a note (at most 2000 characters)", field="note")
+    note = readable(note, "note", max_length=2000, multiline=True)
+    if assignee is not None:
+        assignee = readable(assignee, "assignee")
     if action == "handle":
         if actor.role not in (Role.INSPECTOR, Role.REGULATOR, Role.ADMIN):
             raise PermissionDenied("only an inspector or a regulator records how a finding was handled")

@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import traceback
+from datetime import date
 
 import pytest
 import sqlalchemy.exc
@@ -14,10 +15,12 @@ from fastapi.routing import APIRoute
 from api.body import JSONRoute
 from api.routers import ROUTERS
 
-from ledger.domain import Party, PartyKind
+from ledger.domain import Paper, Party, PartyKind, PersonRole, Role
+from ledger.errors import InvalidInput
+from ledger.service import Registration
 from ledger.storage import registry
 
-from .conftest import World, event_body
+from .conftest import ADMIN, World, event_body
 
 
 def _problem(response, status: int) -> dict:
@@ -306,3 +309,100 @@ def test_every_api_route_reads_its_body_strictly() -> None:
     loose = [route.path for router in ROUTERS for route in router.routes
              if isinstance(route, APIRoute) and not isinstance(route, JSONRoute)]
     assert loose == []
+
+
+UNREADABLE = {"nul": "\x00", "c1 control": "\x85", "delete": "\x7f", "bidi override": "\u202e",
+              "bidi isolate": "\u2066", "zero-width space": "\u200b", "byte order mark": "\ufeff",
+              "line separator": "\u2028", "private use": "\ue000"}
+
+
+def _text_fields(world: World) -> dict[str, tuple[str, str, dict, str]]:
+    """Each text field people read: (account, path, body with the text at {t}, field the problem names)."""
+    party = {"kind": "shop", "name": "Shop {t}", "region": "330110",
+             "licence": {"number": "LIC-1", "valid_until": "2031-01-01"}}
+    event = event_body(world.cylinders[0])
+    return {
+        "party name": ("admin", "/v1/parties", party, "name"),
+        "licence number": ("admin", "/v1/parties", party | {"licence": {"number": "LIC{t}1", "valid_until": "2031-01-01"}},
+                           "licence.number"),
+        "person name": ("admin", f"/v1/parties/{world.parties['shop']}/people", {"name": "Wang{t}Wei", "role": "driver"},
+                        "name"),
+        "certificate number": ("admin", f"/v1/parties/{world.parties['shop']}/people",
+                               {"name": "Wang Wei", "role": "driver",
+                                "certificate": {"number": "CERT{t}9", "valid_until": "2031-01-01"}},
+                               "certificate.number"),
+        "end user name": ("shop", "/v1/end-users", {"kind": "household", "name": "Zhang{t}San", "phone": "13800138000",
+                                                    "address": "1 Road"}, "name"),
+        "end user address": ("shop", "/v1/end-users", {"kind": "household", "name": "Zhang San", "phone": "13800138000",
+                                                       "address": "1 {t}Road"}, "address"),
+        "serial": ("company", "/v1/cylinders", _registration(world, serial="SN{t}1"), "serial"),
+        "manufacturer": ("company", "/v1/cylinders", _registration(world, manufacturer="Zhejiang{t}Steel"), "manufacturer"),
+        "model": ("company", "/v1/cylinders", _registration(world, model="YSP{t}15"), "model"),
+        "vehicle plate": ("station", "/v1/events", event | {"data": {"net_kg": 14.5, "vehicle": "浙A{t}123"}},
+                          "data.vehicle"),
+        "event note": ("station", "/v1/events", event | {"data": {"net_kg": 14.5, "note": "seen{t}"}}, "data.note"),
+        "data value": ("station", "/v1/events", event | {"data": {"net_kg": 14.5, "gauge": ["ok", "low{t}"]}}, "data"),
+        "data key": ("station", "/v1/events", event | {"data": {"net_kg": 14.5, "ga{t}uge": 1}}, "data"),
+        "finding note": ("regulator", "/v1/findings/1/actions", {"action": "supervise", "note": "look{t}again"}, "note"),
+        "finding assignee": ("regulator", "/v1/findings/1/actions",
+                             {"action": "dispatch", "note": "go", "assignee": "Li{t}"}, "assignee"),
+    }
+
+
+FIELDS = ("party name", "licence number", "person name", "certificate number", "end user name", "end user address",
+          "serial", "manufacturer", "model", "vehicle plate", "event note", "data value", "data key", "finding note",
+          "finding assignee")
+
+
+@pytest.mark.parametrize("field", FIELDS)
+@pytest.mark.parametrize("char", UNREADABLE.values(), ids=UNREADABLE.keys())
+def test_unreadable_characters_in_any_text_field_are_422(unchanged: World, field: str, char: str) -> None:
+    world = unchanged
+    account, path, body, named = _text_fields(world)[field]
+    raw = json.dumps(body).replace("{t}", json.dumps(char)[1:-1])
+    response = world.client.post(path, content=raw.encode(),
+                                 headers={**world.auth(account), "content-type": "application/json"})
+    problem = _problem(response, 422)
+    assert named in [error["field"] for error in problem["errors"]], problem
+    assert f"U+{ord(char):04X}" in json.dumps(problem)
+
+
+def test_unreadable_characters_in_a_batch_item_reject_that_item_alone(world: World) -> None:
+    good = event_body(world.cylinders[0])
+    bad = event_body(world.cylinders[1], data={"net_kg": 14.5, "note": "a\x00b"})
+    response = world.client.post("/v1/events/batch", json={"events": [good, bad]}, headers=world.auth("station"))
+    assert [r["status"] for r in response.json()["results"]] == ["created", "rejected"], response.text
+
+
+@pytest.mark.parametrize("char", ["\x00", "\u202e", "\u200b"], ids=["nul", "bidi override", "zero-width space"])
+def test_the_core_refuses_unreadable_text_whatever_the_door(world: World, char: str) -> None:
+    """The command line and the pages reach the ledger without the API's schemas: the core checks the same text."""
+    before = world.counts()
+    ledger, shop = world.ledger, world.parties["shop"]
+    attempts = [
+        lambda c: ledger.create_party(c, kind=PartyKind.SHOP, name=f"Shop{char}", region="330110"),
+        lambda c: ledger.create_party(c, kind=PartyKind.SHOP, name="Shop", region="330110",
+                                      licence=Paper(f"L{char}1", date(2031, 1, 1))),
+        lambda c: ledger.create_person(c, party=shop, name=f"Wang{char}", role=PersonRole.DRIVER),
+        lambda c: ledger.create_person(c, party=shop, name="Wang", role=PersonRole.DRIVER,
+                                       certificate=Paper(f"C{char}9", date(2031, 1, 1))),
+        lambda c: ledger.create_account(c, role=Role.SHOP, party=shop, name=f"till{char}"),
+        lambda c: ledger.register(c, ADMIN, Registration(world.parties["company"], f"SN{char}1", "Steel",
+                                                         date(2022, 3, 1), "YSP-15", 15.2, 8, date(2024, 3, 1),
+                                                         date(2028, 3, 1))),
+        lambda c: ledger.finding_action(c, ADMIN, 1, action="supervise", note=f"look{char}again"),
+        lambda c: ledger.finding_action(c, ADMIN, 1, action="dispatch", note="go", assignee=f"Li{char}"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(InvalidInput, match=f"U\\+{ord(char):04X}"), world.ledger.db.writing() as connection:
+            attempt(connection)
+    assert world.counts() == before
+
+
+@pytest.mark.parametrize("path", ["/v1/cylinders/A%00B", "/v1/cylinders/%00/trace", "/v1/cylinders/A%00/events",
+                                  "/v1/cylinders/A%00/responsible", "/v1/cylinders/A%00/bundle",
+                                  "/v1/findings?cylinder=A%00", "/v1/cylinders/A%E2%80%AEB"])
+def test_a_cylinder_named_with_nul_is_422_not_a_database_error(unchanged: World, path: str) -> None:
+    world = unchanged
+    problem = _problem(world.client.get(path, headers=world.auth("regulator")), 422)
+    assert problem["errors"][0]["field"] == "cylinder"

@@ -87,3 +87,16 @@ def test_the_list_filters_by_kind_status_and_district(town: Town, client):
     assert "没有符合条件的问题" in client.get("/findings", params={"region": "330106"}).text
     assert client.get("/findings", params={"kind": "nonsense"}).status_code == 422
     assert client.get("/findings", params={"region": "33"}).status_code == 422
+
+
+def test_a_case_note_with_hidden_characters_is_refused_and_one_with_lines_is_kept(town: Town, client):
+    case = jump_case(town)
+    csrf = sign_in(client, town.tokens["regulator"])
+    for note in ("核查\x00", "核查\u202e查核", "核\u200b查"):
+        refused = act(client, case, csrf, "supervise", note=note)
+        assert refused.status_code == 422 and "U+" in refused.text
+    with town.ledger.db.reading() as c:  # the module's cases share one town: take the step its status allows
+        step = "reopen" if town.ledger.finding(c, case)["status"] in ("closed", "resolved") else "supervise"
+    assert act(client, case, csrf, step, note="第一条\r\n第二条").status_code == 303
+    with town.ledger.db.reading() as c:
+        assert town.ledger.finding(c, case)["history"][-1]["note"] == "第一条\n第二条"
