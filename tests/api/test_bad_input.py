@@ -406,3 +406,22 @@ def test_a_cylinder_named_with_nul_is_422_not_a_database_error(unchanged: World,
     world = unchanged
     problem = _problem(world.client.get(path, headers=world.auth("regulator")), 422)
     assert problem["errors"][0]["field"] == "cylinder"
+
+
+@pytest.mark.parametrize("path", ["/v1/parties?regon=330110", "/v1/findings?colour=red", "/v1/cylinders/X/events?afterseq=1",
+                                  "/v1/risk/cylinders?reason=vanished&regon=330110"])
+def test_an_unknown_query_parameter_tells_a_caller_without_a_token_only_401(unchanged: World, path: str) -> None:
+    world = unchanged
+    _problem(world.client.get(path), 401)
+    _problem(world.client.get(path, headers={"Authorization": "Bearer cl_not-a-token"}), 401)
+    _problem(world.client.get(path, headers=world.auth("regulator")), 422)
+
+
+def test_an_unknown_query_parameter_after_a_forbidden_role_is_403(unchanged: World) -> None:
+    world = unchanged
+    _problem(world.client.get("/v1/risk/enterprises?colour=red", headers=world.auth("shop")), 403)
+
+
+def test_a_public_route_still_refuses_an_unknown_query_parameter(unchanged: World) -> None:
+    world = unchanged
+    _problem(world.client.get("/v1/log/checkpoint?format=json"), 422)
