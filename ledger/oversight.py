@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from . import custody, rules
-from .domain import Role, format_time
+from .domain import Role, check_identifier, format_time
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from .storage import Connection
 from .storage import events as event_rows
@@ -114,6 +114,9 @@ def finding(ledger, connection: Connection, finding_id: int) -> dict[str, Any]:
 def findings(ledger, connection: Connection, *, kind: str | None = None, status: str | None = None,
              cylinder: str | None = None, party: str | None = None, region: str | None = None,
              cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
+    for name, value in (("cylinder", cylinder), ("party", party)):
+        if value is not None:
+            check_identifier(value, name)  # the pages pass their query through; PostgreSQL refuses NUL in text
     before = ledger.cursors.read(cursor, "findings")
     rows = store.list_findings(connection, kind=kind, status=status, cylinder=cylinder, party=party, region=region,
                                before_id=before, limit=limit + 1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from ledger import oversight
 
 from api.pages.cases import OFFERS
@@ -100,3 +102,10 @@ def test_a_case_note_with_hidden_characters_is_refused_and_one_with_lines_is_kep
     assert act(client, case, csrf, step, note="第一条\r\n第二条").status_code == 303
     with town.ledger.db.reading() as c:
         assert town.ledger.finding(c, case)["history"][-1]["note"] == "第一条\n第二条"
+
+
+@pytest.mark.parametrize("query", [{"party": "A\x00"}, {"cylinder": "A\x00"}, {"cylinder": "A\u202eB"}])
+def test_a_findings_filter_with_nul_is_422_not_a_database_error(town: Town, client, query: dict):
+    sign_in(client, town.tokens["regulator"])
+    answer = client.get("/findings", params=query)
+    assert answer.status_code == 422 and "<html" in answer.text
