@@ -6,20 +6,19 @@ methods of the same names delegate here.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from . import custody, rules
-from .domain import PartyKind, Role, format_time
+from .domain import PartyKind, Role, check_identifier, format_time
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from .storage import Connection
 from .storage import events as event_rows
 from .storage import findings as store
 from .storage import registry as reg
 from .supervision import DatabaseRegistry
+from .text import readable
 from .verify import check_chain
 
 __all__ = [
@@ -117,14 +116,17 @@ def finding(ledger, connection: Connection, finding_id: int) -> dict[str, Any]:
 def findings(ledger, connection: Connection, *, kind: str | None = None, status: str | None = None,
              cylinder: str | None = None, party: str | None = None, region: str | None = None,
              cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
-    before = _decode_cursor(cursor, "f")
+    for name, value in (("cylinder", cylinder), ("party", party)):
+        if value is not None:
+            check_identifier(value, name)  # the pages pass their query through; PostgreSQL refuses NUL in text
+    before = ledger.cursors.read(cursor, "findings")
     rows = store.list_findings(connection, kind=kind, status=status, cylinder=cylinder, party=party, region=region,
-                               before_id=int(before) if before else None, limit=limit + 1)
+                               before_id=before, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     history = store.actions_of(connection, [row.id for row in rows])
     return {"items": [_finding_json(row, history[row.id]) for row in rows],
-            "next_cursor": _encode_cursor("f", rows[-1].id) if more else None}
+            "next_cursor": ledger.cursors.issue("findings", rows[-1].id) if more else None}
 
 
 # Which statuses each action leaves from, and where it leads (None: the status stays).
@@ -147,8 +149,11 @@ def act_on_finding(ledger, connection: Connection, actor, finding_id: int, *, ac
     """
     if action not in _LOOP:
         raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}", field="action")
-    if not isinstance(note, str) or not note.strip() or len(note) > 2000:
+    if not isinstance(note, str) or not note.strip():
         raise InvalidInput("every step needs a note (at most 2000 characters)", field="note")
+    note = readable(note, "note", max_length=2000, multiline=True)
+    if assignee is not None:
+        assignee = readable(assignee, "assignee")
     if action == "handle":
         if actor.role not in (Role.INSPECTOR, Role.REGULATOR, Role.ADMIN):
             raise PermissionDenied("only an inspector or a regulator records how a finding was handled")
@@ -236,7 +241,7 @@ def risk_cylinders(ledger, connection: Connection, *, reason: str, region: str |
                           "detected_at": f["detected_at"], "finding": f["id"], "status": f["status"]}
                          for f in page["items"]]
         return page
-    after = _decode_cursor(cursor, "c")
+    after = ledger.cursors.read(cursor, "risk")
     rows = store.risk_cylinders(connection, today=today, soon=today + timedelta(days=config.inspection_due_soon_days),
                                 reason=reason, region=region, owner=owner, after=after, limit=limit + 1)
     more = len(rows) > limit
@@ -246,7 +251,7 @@ def risk_cylinders(ledger, connection: Connection, *, reason: str, region: str |
               "next_inspection_due": row.next_inspection_due.isoformat(),
               "life_ends_on": row.life_ends_on.isoformat() if row.life_ends_on else None,
               "last_event_at": row.last_event_at} for row in rows]
-    return {"items": items, "next_cursor": _encode_cursor("c", rows[-1].id) if more else None}
+    return {"items": items, "next_cursor": ledger.cursors.issue("risk", rows[-1].id) if more else None}
 
 
 def risk_enterprises(ledger, connection: Connection, *, region: str | None = None,
@@ -276,21 +281,3 @@ def risk_enterprises(ledger, connection: Connection, *, region: str | None = Non
         colour = "red" if counts.get("critical") or score >= 10 else "yellow" if score >= 2 else "green"
         result.append({**entry, "colour": colour, "score": score, "cylinders": cylinders, "reasons": reasons})
     return result
-
-
-def _encode_cursor(kind: str, value: Any) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None, kind: str) -> str | None:
-    if not cursor:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput("cursor is not one this list gave out", field="cursor") from None
-    prefix, _, value = text.partition(":")
-    if prefix != kind or not value or len(value) > 64 or (kind == "f" and not value.isdigit()):
-        raise InvalidInput("cursor is not one this list gave out", field="cursor")
-    return value
-

@@ -18,9 +18,10 @@ from typing import Any
 from . import oversight, privacy, tracecode
 from .bundle import FORMAT
 from .config import Settings
+from .cursor import CursorCodec
 from .domain import (
     Event, EventKind, NewEvent, Paper, Party, PartyKind, Person, PersonRole, Role, State,
-    check_event_data, check_identifier, check_plausible_time, format_time,
+    check_event_data, check_idempotency_key, check_identifier, check_plausible_time, format_time,
 )
 from .errors import Conflict, IdempotencyConflict, InvalidInput, LedgerError, NotFound, PermissionDenied
 from .keys import load_key
@@ -33,6 +34,7 @@ from .storage import findings as finding_rows
 from .storage import registry as reg
 from .storage.db import Database
 from .storage.events import Prepared
+from .text import readable
 from .wire import event_json
 
 __all__ = ["Actor", "Outcome", "Registration", "Ledger"]
@@ -114,6 +116,7 @@ class Ledger:
         self.cache = SubrootCache()
         self._signer: NoteSigner | None = None
         self._label_key = None
+        self._cursors: CursorCodec | None = None
         self.authorize: Authorizer | None = None
         self.after_append: AfterAppend | None = None
         self.on_unregistered: Callable[[Connection, NewEvent, datetime], None] | None = None
@@ -141,6 +144,13 @@ class Ledger:
             self._label_key = load_key(self.settings.label_key_file)
         return self._label_key
 
+    @property
+    def cursors(self) -> CursorCodec:
+        """The codec of every list's cursors; its key derives from the label key, which every process shares."""
+        if self._cursors is None:
+            self._cursors = CursorCodec.derived_from(self.label_key.private_bytes_raw())
+        return self._cursors
+
     # -- registry --------------------------------------------------------------
 
     def create_party(
@@ -156,7 +166,7 @@ class Ledger:
                 raise InvalidInput("a filling station names its gas company in parent", field="parent")
         elif parent is not None:
             raise InvalidInput("only a filling station has a parent", field="parent")
-        party = Party(new_id(_PARTY_PREFIX[kind]), kind, name, region, licence, parent)
+        party = Party(new_id(_PARTY_PREFIX[kind]), kind, name, region, _paper(licence, "licence"), parent)
         reg.insert_party(connection, party, format_time(now or _now()))
         self._registry_changed()
         return party
@@ -167,7 +177,7 @@ class Ledger:
     ) -> Person:
         if reg.get_party(connection, party) is None:
             raise NotFound(f"no party {party}")
-        person = Person(new_id("W"), party, _text(name, "name", 200), role, certificate)
+        person = Person(new_id("W"), party, _text(name, "name", 200), role, _paper(certificate, "certificate"))
         reg.insert_person(connection, person, format_time(now or _now()))
         self._registry_changed()
         return person
@@ -217,13 +227,23 @@ class Ledger:
         now = now or _now()
         outcomes: list[Outcome | None] = [None] * len(registrations)
         owners: dict[str, Party | None] = {}
+        registrations = list(registrations)
+        for index, registration in enumerate(registrations):
+            try:  # the text first: nothing unreadable reaches a query (PostgreSQL refuses NUL in any of them)
+                registrations[index] = _check_registration(registration)
+                if registration.idempotency_key is not None:
+                    check_idempotency_key(registration.idempotency_key)
+            except LedgerError as exc:
+                outcomes[index] = Outcome("rejected", error=exc)
         keys = [r.idempotency_key or f"register:{uuid.uuid4()}" for r in registrations]
-        stored = event_rows.by_idempotency_keys(connection, keys)
-        stamps = [_stamp_of(r) for r in registrations]
+        stored = event_rows.by_idempotency_keys(connection, [k for k, o in zip(keys, outcomes) if o is None])
+        stamps = [_stamp_of(r) if o is None else None for r, o in zip(registrations, outcomes)]
         taken = reg.registered_stamps(connection, (s for s in stamps if s is not None))
         fresh: list[tuple[int, Registration, Party, datetime]] = []
         claimed: set[str] = set()
         for index, (registration, key) in enumerate(zip(registrations, keys)):
+            if outcomes[index] is not None:
+                continue
             try:
                 if registration.owner not in owners:
                     owners[registration.owner] = reg.get_party(connection, registration.owner)
@@ -232,7 +252,6 @@ class Ledger:
                     raise InvalidInput("owner must be a registered gas company", field="owner")
                 if actor.role is not Role.ADMIN and not (actor.role is Role.COMPANY and actor.party == owner.id):
                     raise PermissionDenied("only the owning gas company may register its cylinders")
-                registration = _check_registration(registration)
                 occurred = check_plausible_time(registration.occurred_at or now, "occurred_at", now)
                 existing = stored.get(key)
                 if existing is not None:
@@ -420,6 +439,7 @@ class Ledger:
             raise InvalidInput("cylinders are registered with POST /v1/cylinders, not as an event", field="kind")
         check_plausible_time(item.occurred_at, "occurred_at", now)
         check_identifier(item.cylinder, "cylinder")
+        check_idempotency_key(item.idempotency_key)
         check_event_data(item.kind, item.data)
         if actor.role is not Role.ADMIN and actor.party != item.party:
             raise PermissionDenied("an account records events only for its own party")
@@ -620,11 +640,12 @@ def _now() -> datetime:
 
 
 def _text(value: Any, name: str, limit: int) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise InvalidInput(f"{name} must be non-empty text of at most {limit} characters", field=name)
-    if any(ord(c) < 0x20 for c in value):
-        raise InvalidInput(f"{name} may not contain control characters", field=name)
-    return value.strip()
+    return readable(value, name, max_length=limit)
+
+
+def _paper(paper: Paper | None, name: str) -> Paper | None:
+    """A licence or certificate whose number is readable text (it is printed and compared by eye)."""
+    return None if paper is None else replace(paper, number=readable(paper.number, f"{name}.number", max_length=64))
 
 
 def _stamp_of(r: Registration) -> str | None:
