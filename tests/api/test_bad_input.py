@@ -344,14 +344,11 @@ def _text_fields(world: World) -> dict[str, tuple[str, str, dict, str]]:
         "data value": ("station", "/v1/events", event | {"data": {"net_kg": 14.5, "gauge": ["ok", "low{t}"]}}, "data"),
         "data key": ("station", "/v1/events", event | {"data": {"net_kg": 14.5, "ga{t}uge": 1}}, "data"),
         "finding note": ("regulator", "/v1/findings/1/actions", {"action": "supervise", "note": "look{t}again"}, "note"),
-        "finding assignee": ("regulator", "/v1/findings/1/actions",
-                             {"action": "dispatch", "note": "go", "assignee": "Li{t}"}, "assignee"),
     }
 
 
 FIELDS = ("party name", "licence number", "person name", "certificate number", "end user name", "end user address",
-          "serial", "manufacturer", "model", "vehicle plate", "event note", "data value", "data key", "finding note",
-          "finding assignee")
+          "serial", "manufacturer", "model", "vehicle plate", "event note", "data value", "data key", "finding note")
 
 
 @pytest.mark.parametrize("field", FIELDS)
