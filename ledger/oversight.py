@@ -152,8 +152,6 @@ def act_on_finding(ledger, connection: Connection, actor, finding_id: int, *, ac
     if not isinstance(note, str) or not note.strip():
         raise InvalidInput("every step needs a note (at most 2000 characters)", field="note")
     note = readable(note, "note", max_length=2000, multiline=True)
-    if assignee is not None:
-        assignee = readable(assignee, "assignee")
     if action == "handle":
         if actor.role not in (Role.INSPECTOR, Role.REGULATOR, Role.ADMIN):
             raise PermissionDenied("only an inspector or a regulator records how a finding was handled")

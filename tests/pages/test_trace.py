@@ -159,4 +159,6 @@ def test_a_field_report_keeps_the_lines_a_browser_sends(town: Town, client):
                                                          "key": f"page-report-{uuid.uuid4()}"})
     assert answer.status_code == 303, answer.text
     with town.ledger.db.reading() as c:
-        assert town.ledger.history(c, code)[-1].data["note"] == "seized\nlabel torn"
+        report = town.ledger.history(c, code)[-1]
+        shown = town.ledger.with_notes(c, Actor(Role.REGULATOR, None, "r"), [report])[0]["note"]
+    assert shown["text"] == "seized\nlabel torn"
