@@ -388,7 +388,6 @@ def test_the_core_refuses_unreadable_text_whatever_the_door(world: World, char: 
                                                          date(2022, 3, 1), "YSP-15", 15.2, 8, date(2024, 3, 1),
                                                          date(2028, 3, 1))),
         lambda c: ledger.finding_action(c, ADMIN, 1, action="supervise", note=f"look{char}again"),
-        lambda c: ledger.finding_action(c, ADMIN, 1, action="dispatch", note="go", assignee=f"Li{char}"),
     ]
     for attempt in attempts:
         with pytest.raises(InvalidInput, match=f"U\\+{ord(char):04X}"), world.ledger.db.writing() as connection:
