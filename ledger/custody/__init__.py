@@ -13,7 +13,7 @@ seqs to event ids. docs/custody.md draws the state machine and the permission ta
 from __future__ import annotations
 
 from .authorize import (
-    HOLDING_KINDS, RECORDERS, ROLE_PARTY_KINDS, MemoryRegistry, Registry, authorize, own_worker,
+    HOLDING_KINDS, RECORDERS, ROLE_PARTY_KINDS, MemoryRegistry, Registry, authorize, own_worker, recording_roles,
 )
 from .replay import DEFAULT_SKEW, continues, in_time_order, replay, replay_marked
 from .trace import (
@@ -22,7 +22,7 @@ from .trace import (
 )
 
 __all__ = [
-    "Registry", "MemoryRegistry", "HOLDING_KINDS", "RECORDERS", "ROLE_PARTY_KINDS", "DEFAULT_SKEW",
+    "Registry", "MemoryRegistry", "HOLDING_KINDS", "RECORDERS", "ROLE_PARTY_KINDS", "recording_roles", "DEFAULT_SKEW",
     "authorize", "own_worker", "in_time_order", "replay", "replay_marked", "continues",
     "Trace", "Step", "Handover", "CustodyInterval", "Current", "Origin", "LastFill", "Responsibility",
     "UNANNOUNCED", "UNCONFIRMED",

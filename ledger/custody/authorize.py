@@ -14,7 +14,8 @@ from typing import Mapping, Protocol, Sequence
 from ..domain import Event, EventKind, NewEvent, Party, PartyKind, Person, PersonRole, Role, check_event_data
 from ..errors import PermissionDenied, Rejected
 
-__all__ = ["Registry", "MemoryRegistry", "HOLDING_KINDS", "RECORDERS", "ROLE_PARTY_KINDS", "authorize", "own_worker"]
+__all__ = ["Registry", "MemoryRegistry", "HOLDING_KINDS", "RECORDERS", "ROLE_PARTY_KINDS", "recording_roles",
+           "authorize", "own_worker"]
 
 K, P = EventKind, PartyKind
 
@@ -68,6 +69,20 @@ ROLE_PARTY_KINDS: Mapping[Role, frozenset[PartyKind]] = {
     Role.SHOP: frozenset({P.SHOP}),
     Role.INSPECTION: frozenset({P.INSPECTION_STATION}),
 }
+
+
+
+def recording_roles(recorders: Mapping[EventKind, frozenset[PartyKind]] = RECORDERS,
+                    role_party_kinds: Mapping[Role, frozenset[PartyKind]] = ROLE_PARTY_KINDS,
+                    ) -> dict[EventKind, frozenset[Role]]:
+    """Which account roles may record each event kind: a role acting for some party kind that records it.
+
+    The permission table of the API is this, so it cannot drift from what ``authorize``
+    lets through; ``authorize`` then holds the account to its own party's kind.
+    """
+    return {kind: frozenset(role for role, acts_for in role_party_kinds.items() if acts_for & by)
+            for kind, by in recorders.items()}
+
 
 _WHO_RECORDS = {
     K.REGISTER: "only the owning gas company or one of its filling stations registers a cylinder",
