@@ -417,7 +417,7 @@ class Ledger:
 
     def _check(self, connection: Connection, actor: Actor, item: NewEvent, now: datetime) -> None:
         if item.kind is EventKind.REGISTER:
-            raise InvalidInput("cylinders are registered with POST /v1/cylinders, not as an event", field="kind")
+            raise InvalidInput("a register event is written by registering the cylinder, not recorded as an event", field="kind")
         check_plausible_time(item.occurred_at, "occurred_at", now)
         check_identifier(item.cylinder, "cylinder")
         check_event_data(item.kind, item.data)
