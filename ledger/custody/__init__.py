@@ -17,13 +17,13 @@ from .authorize import (
 )
 from .replay import DEFAULT_SKEW, continues, in_time_order, replay, replay_marked
 from .trace import (
-    UNANNOUNCED, UNCONFIRMED, Current, CustodyInterval, Handover, LastFill, Origin, Responsibility, Step,
-    Trace,
+    UNANNOUNCED, UNCONFIRMED, Current, CustodyInterval, Handover, HandoverEnd, Jump, LastFill, Origin, Responsibility,
+    Step, Trace,
 )
 
 __all__ = [
     "Registry", "MemoryRegistry", "HOLDING_KINDS", "RECORDERS", "ROLE_PARTY_KINDS", "recording_roles", "DEFAULT_SKEW",
     "authorize", "own_worker", "in_time_order", "replay", "replay_marked", "continues",
-    "Trace", "Step", "Handover", "CustodyInterval", "Current", "Origin", "LastFill", "Responsibility",
+    "Trace", "Step", "Handover", "HandoverEnd", "Jump", "CustodyInterval", "Current", "Origin", "LastFill", "Responsibility",
     "UNANNOUNCED", "UNCONFIRMED",
 ]

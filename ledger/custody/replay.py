@@ -15,7 +15,7 @@ from ..domain import Event, EventKind, Party, PartyKind, State, format_time, iso
 from ..errors import InvalidInput
 from .authorize import Registry, own_worker
 from .trace import (
-    UNANNOUNCED, UNCONFIRMED, CustodyInterval, Current, Handover, LastFill, Origin, Step, Trace,
+    UNANNOUNCED, UNCONFIRMED, CustodyInterval, Current, Handover, HandoverEnd, Jump, LastFill, Origin, Step, Trace,
 )
 
 __all__ = ["DEFAULT_SKEW", "in_time_order", "replay", "replay_marked", "continues"]
@@ -199,7 +199,7 @@ class _Machine:
         if k is K.RECEIVE:
             jump = self._receive(e)
         elif k is K.COLLECT and self.state is State.WITH_USER:
-            self._close(e, "cancelled")  # the end user hands it to whichever shop collects
+            self._close(e, HandoverEnd.CANCELLED)  # the end user hands it to whichever shop collects
             self._move(e.party, e)
             self.state = self._resting(e.party, State.AT_SHOP)
         elif k is not K.REPORT and k is not K.REGISTER:
@@ -227,28 +227,28 @@ class _Machine:
         self.steps.append(Step(e, before, self.holder, self.state, None if after_scrap else jump,
                                after_scrap, self.due, self.failed))
 
-    def _receive(self, e: Event) -> str | None:
+    def _receive(self, e: Event) -> Jump | None:
         named = [h for h in self.open if h.receiver == e.party]
         if named:
-            self._close(e, "superseded", received=named[-1])
+            self._close(e, HandoverEnd.SUPERSEDED, received=named[-1])
         elif e.party == self.holder:
-            self._close(e, "cancelled")  # the sender kept it, or a round came back to the shop
+            self._close(e, HandoverEnd.CANCELLED)  # the sender kept it, or a round came back to the shop
         else:
-            self._close(e, "taken")
+            self._close(e, HandoverEnd.TAKEN)
         jump = None if named or e.party == self.holder or self._kin(e.party) else UNANNOUNCED
         self._move(e.party, e)
         self.state = self._resting(e.party, self.state)
         return jump
 
-    def _take(self, e: Event) -> str | None:
+    def _take(self, e: Event) -> Jump | None:
         """Every scan but report says the actor has the cylinder in hand."""
         if e.party == self.holder:
             if e.kind not in _HANDOVERS:
-                self._close(e, "cancelled")
+                self._close(e, HandoverEnd.CANCELLED)
             return None
         named = any(h.receiver == e.party for h in self.open)
         kin = self._kin(e.party)
-        self._close(e, "taken")
+        self._close(e, HandoverEnd.TAKEN)
         self._move(e.party, e)
         return None if kin else UNCONFIRMED if named else UNANNOUNCED
 
@@ -261,16 +261,16 @@ class _Machine:
     def _hand_over(self, e: Event) -> None:
         if not e.to or e.to == e.party:
             return
-        self._close(e, "superseded")
+        self._close(e, HandoverEnd.SUPERSEDED)
         if e.kind is K.DISPATCH and own_worker(self.registry, e.party, e.to):
             self.state = State.OUT_FOR_DELIVERY
         else:
             self.open.append(Handover(e.seq, e.party, e.to, e.occurred_at))
             self.state = State.IN_TRANSIT
 
-    def _close(self, e: Event, outcome: str, received: Handover | None = None) -> None:
+    def _close(self, e: Event, outcome: HandoverEnd, received: Handover | None = None) -> None:
         for h in self.open:
-            how = "received" if h is received else outcome
+            how = HandoverEnd.RECEIVED if h is received else outcome
             self.closed.append(Handover(h.event, h.sender, h.receiver, h.opened_at, e.occurred_at, e.seq, how))
         self.open = []
 

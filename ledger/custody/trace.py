@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Mapping
 
 from ..domain import Event, State, format_time
 
-__all__ = ["Trace", "Step", "Handover", "CustodyInterval", "Current", "Origin", "LastFill", "Responsibility",
-           "UNANNOUNCED", "UNCONFIRMED"]
+__all__ = ["Trace", "Step", "Handover", "HandoverEnd", "Jump", "CustodyInterval", "Current", "Origin", "LastFill",
+           "Responsibility", "UNANNOUNCED", "UNCONFIRMED"]
 
-UNANNOUNCED = "unannounced"  # the actor took custody though nobody handed the cylinder to it
-UNCONFIRMED = "unconfirmed"  # the actor was named in an open handover but never confirmed it
+
+class Jump(enum.StrEnum):
+    """How an actor came to hold a cylinder without a confirmed handover."""
+
+    UNANNOUNCED = "unannounced"  # the actor took custody though nobody handed the cylinder to it
+    UNCONFIRMED = "unconfirmed"  # the actor was named in an open handover but never confirmed it
+
+
+UNANNOUNCED, UNCONFIRMED = Jump.UNANNOUNCED, Jump.UNCONFIRMED
+
+
+class HandoverEnd(enum.StrEnum):
+    """How an open handover was closed."""
+
+    RECEIVED = "received"  # the named receiver confirmed it
+    SUPERSEDED = "superseded"  # a later handover or another named receiver's confirmation replaced it
+    CANCELLED = "cancelled"  # the holder kept or got back the cylinder
+    TAKEN = "taken"  # a party it was not handed to took the cylinder
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +78,7 @@ class Responsibility:
 
 @dataclass(frozen=True, slots=True)
 class Handover:
-    """A dispatch or return; ``outcome`` is None while open, else received/superseded/cancelled/taken."""
+    """A dispatch or return; ``outcome`` is None while open, else how it ended."""
 
     event: int
     sender: str
@@ -69,7 +86,7 @@ class Handover:
     opened_at: datetime
     closed_at: datetime | None = None
     closed_by: int | None = None
-    outcome: str | None = None
+    outcome: HandoverEnd | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +97,7 @@ class Step:
     holder_before: str | None
     holder: str
     state: State
-    jump: str | None  # UNANNOUNCED, UNCONFIRMED or None
+    jump: Jump | None
     after_scrap: bool
     inspection_due: date | None  # in force after this event
     inspection_failed: bool
