@@ -2,11 +2,11 @@
 
     LedgerError subclass          status
     InvalidInput, Rejected        422
-    ProofInvalid                  422  (a proof or signature the client sent does not verify)
+    ProofInvalid (ChainBroken)    422  (a proof, bundle or signature the client sent does not verify)
     NotFound                      404
     PermissionDenied              403
     Conflict (IdempotencyConflict) 409
-    ChainBroken, CheckpointMismatch 500 (the stored ledger fails a cryptographic check: tampering)
+    CheckpointMismatch            500  (the stored ledger fails a cryptographic check: tampering)
     no or unknown bearer token    401
     body too large                413
     not a JSON content type       415  (or a charset other than UTF-8)

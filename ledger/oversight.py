@@ -81,8 +81,7 @@ def _cylinder(row: dict[str, Any], standing) -> dict[str, Any]:
     facts["overdue_inspection"] = standing.overdue_inspection
     facts["inspection_due_soon"] = standing.inspection_due_soon
     facts["past_design_life"] = standing.past_design_life
-    facts["must_not_fill_or_deliver"] = (standing.overdue_inspection or standing.past_design_life
-                                         or row.get("state") == "scrapped")
+    facts["must_not_fill_or_deliver"] = bool(standing.cautions(row.get("state")))
     return facts
 
 

@@ -11,7 +11,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -26,6 +26,7 @@ from .domain import (
 from .errors import Conflict, IdempotencyConflict, InvalidInput, LedgerError, NotFound, PermissionDenied
 from .keys import load_key
 from .log import LogTree, SubrootCache, checkpoint_at, latest_checkpoint, leaf_hash, publish_checkpoint
+from .outcomes import Outcome, RaisedFinding
 from .signednote import Checkpoint, NoteSigner, NoteVerifier
 from .stamp import MANUFACTURER_LENGTH, SERIAL_LENGTH, shown, stamp_key
 from .storage import Connection
@@ -66,16 +67,6 @@ class Actor:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What became of one submitted event."""
-
-    status: str  # created | duplicate | rejected
-    event: Event | None = None
-    error: LedgerError | None = None
-    findings: list[Any] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class Registration:
     owner: str
     serial: str
@@ -102,7 +93,7 @@ class Registration:
 # Hooks the custody rules install: check an event before it is written, and
 # react to written events (projection, findings) in the same transaction.
 Authorizer = Callable[[Connection, Actor, NewEvent], None]
-AfterAppend = Callable[[Connection, Sequence[Event], datetime], dict[int, list[Any]]]
+AfterAppend = Callable[[Connection, Sequence[Event], datetime], dict[int, list[RaisedFinding]]]
 
 
 class Ledger:
@@ -436,7 +427,7 @@ class Ledger:
 
     def _check(self, connection: Connection, actor: Actor, item: NewEvent, now: datetime) -> None:
         if item.kind is EventKind.REGISTER:
-            raise InvalidInput("cylinders are registered with POST /v1/cylinders, not as an event", field="kind")
+            raise InvalidInput("a register event is written by registering the cylinder, not recorded as an event", field="kind")
         check_plausible_time(item.occurred_at, "occurred_at", now)
         check_identifier(item.cylinder, "cylinder")
         check_idempotency_key(item.idempotency_key)
@@ -447,7 +438,7 @@ class Ledger:
             self.authorize(connection, actor, item)
 
     def _after(self, connection: Connection, written: Sequence[Event], now: datetime,
-               defer: bool = False) -> dict[int, list[Any]]:
+               defer: bool = False) -> dict[int, list[RaisedFinding]]:
         if not written or self.after_append is None:
             return {}
         if defer and self.defer_append is not None:

@@ -36,6 +36,7 @@ from pydantic_core import from_json, to_json
 
 from . import custody, rules
 from .domain import Event, FindingKind, NewEvent, Party, Person, format_time
+from .outcomes import RaisedFinding
 from .rules import FindingDraft, RulesConfig
 from .storage import Connection
 from .storage import events as event_rows
@@ -131,14 +132,14 @@ class Supervisor:
 
     # -- after writing -----------------------------------------------------------
 
-    def after_append(self, connection: Connection, written: Sequence[Event], now: datetime) -> dict[int, list[dict]]:
+    def after_append(self, connection: Connection, written: Sequence[Event], now: datetime) -> dict[int, list[RaisedFinding]]:
         """Re-evaluate the touched cylinders; returns, per written event id, the open findings it is evidence of."""
         triggers = _last_per_cylinder(written)
         drafts = self._evaluate(connection, triggers, now)
         store.dequeue_review(connection, triggers)  # their whole history has just been evaluated
         return _by_event(written, drafts)
 
-    def judge_recorded(self, db: Database, written: Sequence[Event], now: datetime) -> dict[int, list[dict]]:
+    def judge_recorded(self, db: Database, written: Sequence[Event], now: datetime) -> dict[int, list[RaisedFinding]]:
         """``after_append`` for events a committed write left to the reviewer, judged now, outside the write.
 
         The rules run in a read snapshot; a short write transaction then stores
@@ -314,9 +315,7 @@ class Supervisor:
                 store.add_action(connection, keyed[draft.key], "reopen", "open", SYSTEM,
                                  f"implied again by the history: {draft.note}", at)
             result[cylinder] = [
-                {"seqs": draft.events, "public": {
-                    "id": keyed[draft.key], "kind": draft.kind.value, "severity": draft.severity.value,
-                    "party": draft.party, "note": draft.note}}
+                (draft.events, RaisedFinding(keyed[draft.key], draft.kind, draft.severity, draft.party, draft.note))
                 for draft in fresh
             ]
             projection.append(assessment.projection)
@@ -362,13 +361,13 @@ def _last_per_cylinder(written: Sequence[Event]) -> dict[str, Event]:
     return {event.cylinder: event for event in written}
 
 
-def _by_event(written: Sequence[Event], drafts: dict[str, list]) -> dict[int, list[dict]]:
+def _by_event(written: Sequence[Event], drafts: dict[str, list]) -> dict[int, list[RaisedFinding]]:
     """Per written event id, the findings it is evidence of."""
-    by_event: dict[int, list[dict]] = defaultdict(list)
+    by_event: dict[int, list[RaisedFinding]] = defaultdict(list)
     for event in written:
-        for finding in drafts.get(event.cylinder, ()):
-            if event.seq in finding["seqs"]:
-                by_event[event.id].append(finding["public"])
+        for seqs, finding in drafts.get(event.cylinder, ()):
+            if event.seq in seqs:
+                by_event[event.id].append(finding)
     return by_event
 
 
