@@ -53,17 +53,22 @@ def _check_content_type(request: Request) -> None:
             raise HTTPException(415, "send the request body as application/json")
 
 
-_QUERY_NAMES: dict[int, frozenset[str]] = {}
+# Per route: the query parameters it takes, and whether it authenticates its caller.
+_ROUTE_QUERY: dict[int, tuple[frozenset[str], bool]] = {}
+
+
+def _route_query(route) -> tuple[frozenset[str], bool]:
+    known = _ROUTE_QUERY.get(id(route))
+    if known is None:
+        known = _ROUTE_QUERY[id(route)] = (frozenset(_query_names(route.dependant)), _authenticates(route.dependant))
+    return known
 
 
 def _check_query(request: Request) -> None:
     """422 for a query parameter the route does not take: `?regon=` must not quietly list everything."""
     if not request.scope.get("query_string"):
         return
-    route = request.scope["route"]
-    names = _QUERY_NAMES.get(id(route))
-    if names is None:
-        names = _QUERY_NAMES[id(route)] = frozenset(_query_names(route.dependant))
+    names, _ = _route_query(request.scope["route"])
     unknown = sorted(set(request.query_params) - names)
     if unknown:
         raise InvalidInput(f"unknown query parameter {unknown[0]!r}; this endpoint takes: "
@@ -73,10 +78,13 @@ def _check_query(request: Request) -> None:
 async def request_checks(request: Request) -> None:
     """What every API route checks before its own parameters: a JSON body, no unknown query parameter.
 
-    One dependency rather than two: each dependency costs every request its resolution.
+    A route that authenticates checks its query after the caller (``Allowed``), so a caller
+    without a token learns 401, not what the route takes. One dependency rather than two: each
+    dependency costs every request its resolution.
     """
     _check_content_type(request)
-    _check_query(request)
+    if request.scope.get("query_string") and not _route_query(request.scope["route"])[1]:
+        _check_query(request)
 
 
 def _query_names(dependant) -> set[str]:
@@ -84,6 +92,10 @@ def _query_names(dependant) -> set[str]:
     for sub in dependant.dependencies:
         names |= _query_names(sub)
     return names
+
+
+def _authenticates(dependant) -> bool:
+    return getattr(dependant.call, "authenticates", False) or any(_authenticates(sub) for sub in dependant.dependencies)
 
 
 async def get_ledger(request: Request) -> Ledger:
@@ -183,14 +195,16 @@ Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 def Allowed(action: str):  # noqa: N802 - used like a type: `actor: Allowed("parties.create")`
     """The acting account, once its role may attempt ``action`` (else 403).
 
-    Authentication and the role check are one dependency (plus the bearer scheme, which documents
+    Authentication, the role check and the query's names are one dependency (plus the bearer scheme, which documents
     the security of the route in OpenAPI): the route's hot path resolves as few as it can.
     """
 
     async def allowed(request: Request, credentials: Bearer) -> Actor:
         actor = await _authenticate(request, credentials)
         permissions.check(actor, action)
+        _check_query(request)  # after the caller is known: 401, then 403, then an unknown parameter's 422
         return actor
 
     allowed.__name__ = f"allowed_{action.replace('.', '_')}"
+    allowed.authenticates = True  # type: ignore[attr-defined]
     return Annotated[Actor, Depends(allowed)]

@@ -2,15 +2,17 @@
 
     LedgerError subclass          status
     InvalidInput, Rejected        422
-    ProofInvalid                  422  (a proof or signature the client sent does not verify)
+    ProofInvalid (ChainBroken)    422  (a proof, bundle or signature the client sent does not verify)
     NotFound                      404
     PermissionDenied              403
     Conflict (IdempotencyConflict) 409
-    ChainBroken, CheckpointMismatch 500 (the stored ledger fails a cryptographic check: tampering)
+    CheckpointMismatch            500  (the stored ledger fails a cryptographic check: tampering)
     no or unknown bearer token    401
     body too large                413
-    not a JSON content type       415
+    not a JSON content type       415  (or a charset other than UTF-8)
+    a body that is not UTF-8      400  (api.body)
     malformed JSON                400
+    NaN, Infinity, 1e999          422  (api.body)
     request validation            422, with ``errors: [{field, message}]``
 
 Anything else is a bug: it is logged with its traceback and answered with a
@@ -145,7 +147,7 @@ async def _on_http(request: Request, error: HTTPException) -> JSONResponse:
     headers = error.headers
     if error.status_code == 405:  # Starlette names only the first route's methods; a path may have several
         headers = {**(headers or {}), "Allow": ", ".join(sorted(_methods_at(request)))}
-    return problem_json(error.status_code, detail, headers=headers)
+    return problem_json(error.status_code, detail, headers=headers, slug=getattr(error, "slug", None))
 
 
 def _methods_at(request: Request) -> set[str]:

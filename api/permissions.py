@@ -10,6 +10,7 @@ inspect and scrap, regulators and their inspectors report.
 
 from __future__ import annotations
 
+from ledger.custody import recording_roles
 from ledger.domain import EventKind, Role
 from ledger.errors import PermissionDenied
 from ledger.service import Actor
@@ -43,21 +44,12 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "risk.read": frozenset({ADMIN, REGULATOR, INSPECTOR}),
 }
 
-# Which event kinds each role may record. It agrees with the custody rules (ledger.custody:
-# the party kinds a role acts for x the party kinds that record a kind); those then check
-# the party's own kind, the person and the receiver. Admin accounts record no custody.
-_HOLDERS = frozenset({COMPANY, TRANSPORTER, SHOP, INSPECTION})
+# Which event kinds each role may record: derived from the custody tables (the party kinds a
+# role acts for x the party kinds that record a kind), which then check the party's own kind,
+# the person and the receiver. Admin accounts act for no party and so record no custody;
+# register is not a kind a client submits: POST /v1/cylinders writes it.
 KINDS: dict[EventKind, frozenset[Role]] = {
-    EventKind.FILL: frozenset({COMPANY}),
-    EventKind.DISPATCH: _HOLDERS,
-    EventKind.RECEIVE: _HOLDERS,
-    EventKind.RETURN: _HOLDERS,
-    EventKind.DELIVER: frozenset({SHOP}),
-    EventKind.COLLECT: frozenset({SHOP}),
-    EventKind.INSPECT: frozenset({INSPECTION}),
-    EventKind.SCRAP: frozenset({INSPECTION}),
-    EventKind.REPORT: frozenset({REGULATOR, INSPECTOR}),
-}  # register is not an event kind a client submits: POST /v1/cylinders writes it
+    kind: roles for kind, roles in recording_roles().items() if kind is not EventKind.REGISTER}
 
 # Readers who see every party's people (audits of certificates) and findings, not just their own.
 _OVERSEERS = frozenset({ADMIN, REGULATOR, INSPECTOR})

@@ -12,10 +12,13 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictFloat, StrictInt,
-    StringConstraints,
+    StringConstraints, ValidationInfo, model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from ledger.domain import PartyKind, PersonRole, State
+from ledger.errors import InvalidInput
+from ledger.text import readable, unreadable_character
 
 from .errors import Problem
 
@@ -25,10 +28,48 @@ T = TypeVar("T")
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")]
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:\-]{8,128}$")]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Region = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
-PaperNumber = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+def readable_text(max_length: int, *, multiline: bool = False) -> Any:
+    """The type of every text field people read: ``ledger.text.readable`` checks it, and it arrives stripped.
+
+    No control, format (zero-width, bidi), private-use or unassigned character; a multi-line field
+    (a note) may hold line feeds and tabs.
+    """
+    def check(value: str, info: ValidationInfo) -> str:
+        try:
+            return readable(value, info.field_name or "text", max_length=max_length, multiline=multiline)
+        except InvalidInput as error:
+            raise PydanticCustomError("unreadable_text", error.message) from None
+
+    what = "readable text" + (" (line feeds and tabs allowed)" if multiline else ", one line")
+    return Annotated[str, Strict(), AfterValidator(check),
+                     Field(min_length=1, max_length=max_length, description=f"{what}; no control or invisible characters")]
+
+
+Readable = readable_text(200)  # names of parties, people, manufacturers
+Note = readable_text(2000, multiline=True)
+PaperNumber = readable_text(64)  # licence and certificate numbers
+Serial = readable_text(64)
+Plate = readable_text(16)
+
+
+def _readable_values(value: Any, path: str) -> None:
+    """Refuse a control or invisible character in any key or string below ``value``, naming where it is."""
+    if isinstance(value, str):
+        bad = unreadable_character(value, multiline=True)
+        if bad is not None:
+            raise PydanticCustomError("unreadable_text", "{path} holds an invisible or control character (U+{code})",
+                                      {"path": path, "code": f"{ord(bad):04X}"})
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _readable_values(key, f"{path} (a key)")
+            _readable_values(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _readable_values(item, f"{path}[{index}]")
 
 
 def _text_only(value: Any) -> Any:
@@ -92,7 +133,7 @@ class PaperOut(Answer):
 
 class PartyIn(Inbound):
     kind: PartyKind
-    name: Name
+    name: Readable
     region: Region = Field(description="6-digit administrative division code, e.g. 330110")
     licence: PaperIn | None = None
     parent: Identifier | None = Field(None, description="a filling station's gas company")
@@ -108,7 +149,7 @@ class PartyOut(Answer):
 
 
 class PersonIn(Inbound):
-    name: Name
+    name: Readable
     role: PersonRole
     certificate: PaperIn | None = None
 
@@ -126,9 +167,9 @@ class PersonOut(Answer):
 
 class EndUserIn(Inbound):
     kind: Literal["household", "restaurant"]
-    name: Name
+    name: Readable
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{4,30}$")]
-    address: Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True)]
+    address: readable_text(400)
 
 
 class EndUserRef(Answer):
@@ -155,19 +196,26 @@ class Location(Inbound):
 
 
 class EventData(BaseModel):
-    """The facts of an event (≤ 4 KiB in all). The named keys are typed here; which keys each kind may carry
-    is the ledger's closed list (``ledger.domain.DATA_KEYS``), and any other key is refused there, by name."""
+    """The facts of an event (≤ 4 KiB in all), every key and string in them readable text. The named keys are
+    typed here; which keys each kind may carry is the ledger's closed list (``ledger.domain.DATA_KEYS``), and
+    any other key is refused there, by name."""
 
     model_config = ConfigDict(extra="allow")
 
     net_kg: NetKg | None = Field(None, description="net gas weight in kg (fill, deliver)")
-    vehicle: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = None
+    vehicle: Plate | None = None
     driver: Identifier | None = None
     escort: Identifier | None = None
     result: Literal["pass", "fail"] | None = None
     next_inspection_due: Day | None = None
-    note: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
+    note: readable_text(1000, multiline=True) | None = Field(
         None, description="a report's note: kept beside the chain, which holds only its salted SHA-256")
+
+    @model_validator(mode="after")
+    def _readable_extras(self) -> EventData:
+        if self.model_extra:
+            _readable_values(self.model_extra, "data")
+        return self
 
 
 SubmittedKind = Literal["fill", "dispatch", "receive", "deliver", "collect", "return", "inspect", "scrap", "report"]
@@ -240,10 +288,10 @@ class BatchOut(Answer):
 
 class RegistrationIn(Inbound):
     owner: Identifier
-    serial: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
-    manufacturer: Name
+    serial: Serial
+    manufacturer: Readable
     manufactured_on: Day
-    model: Annotated[str, StringConstraints(min_length=1, max_length=32, strip_whitespace=True)]
+    model: readable_text(32)
     tare_kg: Kg
     design_life_years: Annotated[int, Strict(), Field(ge=1, le=30)]
     last_inspected_on: Day

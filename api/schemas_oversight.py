@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field
 
 from ledger.domain import FindingKind, Severity, State
 
-from .schemas import Answer, Inbound
+from .schemas import Answer, Inbound, Note, Readable
 
 FindingStatus = Literal["open", "dispatched", "handled", "closed", "resolved"]
 RiskReason = Literal["overdue_inspection", "inspection_due_soon", "past_design_life", "broken_chain", "vanished",
@@ -115,7 +115,7 @@ class FindingActionIn(Inbound):
     assignee: Annotated[int, Field(strict=True, ge=1, le=2**31 - 1, description=(
         "dispatch: the account id of an enabled inspector account of a regulator party that is none of "
         "the finding's own parties"))] | None = None
-    note: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+    note: Note
 
 
 class RiskCylinder(Answer):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import enum
 import json
@@ -15,7 +13,7 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 
 from ledger import tracecode
-from ledger.domain import EventKind, Location, NewEvent, Paper, Party, Person, format_time
+from ledger.domain import EventKind, Location, NewEvent, Paper, Party, Person, check_identifier, format_time
 from ledger.errors import InvalidInput, LedgerError
 from ledger.service import Actor, Ledger, Outcome
 from ledger.wire import event_json
@@ -27,7 +25,7 @@ from .schemas import EventIn
 
 __all__ = [
     "FastJSON", "ItemInvalid", "party_json", "person_json", "paper_json", "outcome_json", "finding_json",
-    "cylinder_code", "new_event", "parse_item", "batch_item", "label_links", "encode_cursor", "decode_cursor",
+    "cylinder_code", "new_event", "parse_item", "batch_item", "label_links",
 ]
 
 
@@ -91,11 +89,15 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
 
 
 def cylinder_code(text: str) -> str:
-    """A valid trace code in its canonical spelling; anything else as given (it will not be found)."""
+    """A valid trace code in its canonical spelling; any other identifier as given (it will not be found).
+
+    Raises ``InvalidInput`` for text no cylinder could be named by (a NUL, a space, a slash), which
+    must not reach a query: PostgreSQL refuses NUL in text.
+    """
     try:
         return tracecode.normalize(text)
     except tracecode.TraceCodeError:
-        return text
+        return check_identifier(text, "cylinder")
 
 
 def label_links(ledger: Ledger, code: str) -> dict[str, str]:
@@ -134,20 +136,3 @@ def batch_item(index: int, outcome: Outcome) -> dict[str, Any]:
             problem["errors"] = outcome.error.errors
         item["error"] = problem
     return item
-
-
-def encode_cursor(position: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": position}).encode()).rstrip(b"=").decode()
-
-
-def decode_cursor(cursor: str | None, kind: type) -> Any:
-    """The position a cursor from ``encode_cursor`` stands for; ``InvalidInput`` if it was not one."""
-    if cursor is None:
-        return None
-    try:
-        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["after"]
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
-        raise InvalidInput("cursor is not one this API issued", field="cursor") from None
-    if not isinstance(position, kind) or isinstance(position, bool):
-        raise InvalidInput("cursor is not one this API issued", field="cursor")
-    return position

@@ -9,7 +9,9 @@ A bundle is JSON::
      "proofs": [{"log_index": i, "tree_size": n, "audit_path": [hex, ...]}, ...]}
 
 ``verify_bundle`` checks it in numbered steps with nothing but the log's
-verifier key, raising ``ProofInvalid`` with the first defect it meets.
+verifier key, raising ``ProofInvalid`` with the first defect it meets; a defect
+of the chain itself (steps 3 and 4) is a ``ChainBroken`` naming the cylinder,
+the seq where the chain breaks and how (``chain.BreakKind``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ProofInvalid
+from .chain import BreakKind
+from .errors import ChainBroken, ProofInvalid
 from .proofs import leaf_hash, verify_inclusion
 from .signednote import Checkpoint, NoteVerifier, open_checkpoint
 from .wire import hash_of_json
@@ -76,6 +79,9 @@ def verify_bundle(bundle: dict[str, Any], verifier: NoteVerifier) -> VerifiedBun
     # 2. The checkpoint is signed by the log's key.
     checkpoint = open_checkpoint(verifier, note)
 
+    def broken(message: str, seq: int, kind: BreakKind = BreakKind.CHAIN_TAMPERED) -> ChainBroken:
+        return ChainBroken(message, cylinder=cylinder if isinstance(cylinder, str) else None, seq=seq, kind=kind)
+
     previous: bytes | None = None
     for position, (event, proof) in enumerate(zip(events, proofs)):
         if not isinstance(event, dict) or not isinstance(proof, dict):
@@ -83,22 +89,23 @@ def verify_bundle(bundle: dict[str, Any], verifier: NoteVerifier) -> VerifiedBun
         where = f"event seq {event.get('seq')!r}"
         # 3. The chain: one cylinder, seq 0, 1, 2, ..., register first, each linked to the last.
         if event.get("cylinder") != cylinder:
-            raise ProofInvalid(f"{where} belongs to another cylinder")
+            raise broken(f"{where} belongs to another cylinder", position)
         if event.get("seq") != position or isinstance(event.get("seq"), bool):
-            raise ProofInvalid(f"{where}: expected seq {position} (an event is missing or out of order)")
+            raise broken(f"{where}: expected seq {position} (an event is missing or out of order)", position,
+                         BreakKind.SEQUENCE_GAP)
         if position == 0 and event.get("kind") != "register":
-            raise ProofInvalid("the chain does not start with a register event")
+            raise broken("the chain does not start with a register event", position)
         stated_prev = event.get("prev_hash")
         if position == 0:
             if stated_prev is not None:
-                raise ProofInvalid("the register event must have no prev_hash")
+                raise broken("the register event must have no prev_hash", position)
         elif not hmac.compare_digest(_hex32(stated_prev, f"{where} prev_hash"), previous):
-            raise ProofInvalid(f"{where}: prev_hash does not match the previous event's hash")
+            raise broken(f"{where}: prev_hash does not match the previous event's hash", position)
 
         # 4. The event's content matches its hash.
         stated = _hex32(event.get("hash"), f"{where} hash")
         if not hmac.compare_digest(hash_of_json(event), stated):
-            raise ProofInvalid(f"{where} was altered: its content does not match its hash")
+            raise broken(f"{where} was altered: its content does not match its hash", position)
         previous = stated
 
         # 5. The event is in the log the checkpoint signs.

@@ -11,9 +11,9 @@ is a bug. The HTTP layer maps each branch to one status code in one place.
     │   └── IdempotencyConflict  same idempotency key, different content
     ├── Rejected                a custody rule refuses the event outright     (422)
     └── IntegrityError          the stored ledger fails a cryptographic check
-        ├── ChainBroken          an event's hash, link or sequence is wrong
         ├── CheckpointMismatch   the log disagrees with a signed checkpoint
         └── ProofInvalid         a proof, bundle or signature does not verify
+            └── ChainBroken      a bundle's chain breaks: an event's hash, link or seq is wrong
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ __all__ = [
     "IdempotencyConflict",
     "Rejected",
     "IntegrityError",
-    "ChainBroken",
     "CheckpointMismatch",
     "ProofInvalid",
+    "ChainBroken",
 ]
 
 
@@ -76,21 +76,23 @@ class IntegrityError(LedgerError):
     code = "integrity"
 
 
-class ChainBroken(IntegrityError):
-    """A cylinder's chain is broken at ``cylinder``/``seq``; ``kind`` names how."""
-
-    code = "chain-broken"
-
-    def __init__(self, message: str, *, cylinder: str, seq: int | None, kind: str) -> None:
-        super().__init__(message)
-        self.cylinder = cylinder
-        self.seq = seq
-        self.kind = kind
-
-
 class CheckpointMismatch(IntegrityError):
     code = "checkpoint-mismatch"
 
 
 class ProofInvalid(IntegrityError):
     code = "proof-invalid"
+
+
+class ChainBroken(ProofInvalid):
+    """The chain a verifier was given breaks at ``cylinder``/``seq``; ``kind`` (a ``chain.BreakKind``
+    value) names how. Raised by ``bundle.verify_bundle``; the stored chains' breaks are findings,
+    reported as data by the audit and the trace, never raised."""
+
+    code = "chain-broken"
+
+    def __init__(self, message: str, *, cylinder: str | None, seq: int | None, kind: str) -> None:
+        super().__init__(message)
+        self.cylinder = cylinder
+        self.seq = seq
+        self.kind = kind

@@ -8,14 +8,12 @@ names delegate here.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from . import custody, rules
-from .domain import PartyKind, Role, format_time
+from .domain import PartyKind, Role, check_identifier, format_time
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from .storage import Connection
 from .storage import events as event_rows
@@ -23,6 +21,7 @@ from .storage import findings as store
 from .storage import registry as reg
 from .rules import RulesConfig
 from .supervision import DatabaseRegistry
+from .text import readable
 from .verify import check_chain
 
 __all__ = [
@@ -84,8 +83,7 @@ def _cylinder(row: dict[str, Any], standing) -> dict[str, Any]:
     facts["overdue_inspection"] = standing.overdue_inspection
     facts["inspection_due_soon"] = standing.inspection_due_soon
     facts["past_design_life"] = standing.past_design_life
-    facts["must_not_fill_or_deliver"] = (standing.overdue_inspection or standing.past_design_life
-                                         or row.get("state") == "scrapped")
+    facts["must_not_fill_or_deliver"] = bool(standing.cautions(row.get("state")))
     return facts
 
 
@@ -120,14 +118,17 @@ def finding(ledger, connection: Connection, finding_id: int) -> dict[str, Any]:
 def findings(ledger, connection: Connection, *, kind: str | None = None, status: str | None = None,
              cylinder: str | None = None, party: str | None = None, region: str | None = None,
              cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
-    before = _decode_cursor(cursor, "f")
+    for name, value in (("cylinder", cylinder), ("party", party)):
+        if value is not None:
+            check_identifier(value, name)  # the pages pass their query through; PostgreSQL refuses NUL in text
+    before = ledger.cursors.read(cursor, "findings")
     rows = store.list_findings(connection, kind=kind, status=status, cylinder=cylinder, party=party, region=region,
-                               before_id=int(before) if before else None, limit=limit + 1)
+                               before_id=before, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     history = store.actions_of(connection, [row.id for row in rows])
     return {"items": [_finding_json(row, history[row.id]) for row in rows],
-            "next_cursor": _encode_cursor("f", rows[-1].id) if more else None}
+            "next_cursor": ledger.cursors.issue("findings", rows[-1].id) if more else None}
 
 
 # Which statuses each action leaves from, and where it leads (None: the status stays).
@@ -150,8 +151,9 @@ def act_on_finding(ledger, connection: Connection, actor, finding_id: int, *, ac
     """
     if action not in _LOOP:
         raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}", field="action")
-    if not isinstance(note, str) or not note.strip() or len(note) > 2000:
+    if not isinstance(note, str) or not note.strip():
         raise InvalidInput("every step needs a note (at most 2000 characters)", field="note")
+    note = readable(note, "note", max_length=2000, multiline=True)
     if action == "handle":
         if actor.role not in (Role.INSPECTOR, Role.REGULATOR, Role.ADMIN):
             raise PermissionDenied("only an inspector or a regulator records how a finding was handled")
@@ -238,7 +240,7 @@ def risk_cylinders(ledger, connection: Connection, config: RulesConfig, *, reaso
                           "detected_at": f["detected_at"], "finding": f["id"], "status": f["status"]}
                          for f in page["items"]]
         return page
-    after = _decode_cursor(cursor, "c")
+    after = ledger.cursors.read(cursor, "risk")
     rows = store.risk_cylinders(connection, today=today, soon=today + timedelta(days=config.inspection_due_soon_days),
                                 reason=reason, region=region, owner=owner, after=after, limit=limit + 1)
     more = len(rows) > limit
@@ -248,7 +250,7 @@ def risk_cylinders(ledger, connection: Connection, config: RulesConfig, *, reaso
               "next_inspection_due": row.next_inspection_due.isoformat(),
               "life_ends_on": row.life_ends_on.isoformat() if row.life_ends_on else None,
               "last_event_at": row.last_event_at} for row in rows]
-    return {"items": items, "next_cursor": _encode_cursor("c", rows[-1].id) if more else None}
+    return {"items": items, "next_cursor": ledger.cursors.issue("risk", rows[-1].id) if more else None}
 
 
 def risk_enterprises(ledger, connection: Connection, config: RulesConfig, *, region: str | None = None,
@@ -278,21 +280,3 @@ def risk_enterprises(ledger, connection: Connection, config: RulesConfig, *, reg
         colour = "red" if counts.get("critical") or score >= 10 else "yellow" if score >= 2 else "green"
         result.append({**entry, "colour": colour, "score": score, "cylinders": cylinders, "reasons": reasons})
     return result
-
-
-def _encode_cursor(kind: str, value: Any) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None, kind: str) -> str | None:
-    if not cursor:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput("cursor is not one this list gave out", field="cursor") from None
-    prefix, _, value = text.partition(":")
-    if prefix != kind or not value or len(value) > 64 or (kind == "f" and not value.isdigit()):
-        raise InvalidInput("cursor is not one this list gave out", field="cursor")
-    return value
-

@@ -45,11 +45,11 @@ def check_end_user(item: NewEvent, known: set[str]) -> None:
     buy from several). A name or phone number there would be hashed into the chain for good."""
     if item.to is None:
         if item.kind is EventKind.DELIVER:
-            raise InvalidInput("a delivery must name the end user in `to` by the ref POST /v1/end-users "
+            raise InvalidInput("a delivery must name the end user in `to` by the ref their registration "
                                "returned (real-name purchase)", field="to")
     elif item.to not in known:
         # the value is not echoed: it may be the very name and phone number the ref keeps out of the chain
-        raise InvalidInput("`to` must be the ref of a registered end user (POST /v1/end-users), never a name "
+        raise InvalidInput("`to` must be the ref of a registered end user, never a name "
                            "or phone number", field="to")
 
 

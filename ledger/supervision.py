@@ -36,6 +36,7 @@ from pydantic_core import from_json, to_json
 
 from . import custody, rules
 from .domain import Event, FindingKind, NewEvent, Party, Person, format_time
+from .outcomes import RaisedFinding
 from .rules import FindingDraft, RulesConfig
 from .storage import Connection
 from .storage import events as event_rows
@@ -127,7 +128,7 @@ class Supervisor:
 
     # -- after writing -----------------------------------------------------------
 
-    def after_append(self, connection: Connection, written: Sequence[Event], now: datetime) -> dict[int, list[dict]]:
+    def after_append(self, connection: Connection, written: Sequence[Event], now: datetime) -> dict[int, list[RaisedFinding]]:
         """Re-evaluate the touched cylinders; returns, per written event id, the open findings it is evidence of."""
         triggers = _last_per_cylinder(written)
         drafts = self._evaluate(connection, triggers, now)
@@ -139,7 +140,7 @@ class Supervisor:
         return self._assess(connection, _last_per_cylinder(written), now)
 
     def store_written(self, connection: Connection, written: Sequence[Event], assessed: dict[str, Assessment],
-                      now: datetime) -> dict[int, list[dict]]:
+                      now: datetime) -> dict[int, list[RaisedFinding]]:
         """Store what ``assess_written`` found, in a write transaction; returns what ``after_append`` returns.
 
         What was found is stored for each cylinder whose chain has not grown since it
@@ -311,9 +312,7 @@ class Supervisor:
                 store.add_action(connection, keyed[draft.key], "reopen", "open", SYSTEM,
                                  f"implied again by the history: {draft.note}", at)
             result[cylinder] = [
-                {"seqs": draft.events, "public": {
-                    "id": keyed[draft.key], "kind": draft.kind.value, "severity": draft.severity.value,
-                    "party": draft.party, "note": draft.note}}
+                (draft.events, RaisedFinding(keyed[draft.key], draft.kind, draft.severity, draft.party, draft.note))
                 for draft in fresh
             ]
             projection.append(assessment.projection)
@@ -359,13 +358,13 @@ def _last_per_cylinder(written: Sequence[Event]) -> dict[str, Event]:
     return {event.cylinder: event for event in written}
 
 
-def _by_event(written: Sequence[Event], drafts: dict[str, list]) -> dict[int, list[dict]]:
+def _by_event(written: Sequence[Event], drafts: dict[str, list]) -> dict[int, list[RaisedFinding]]:
     """Per written event id, the findings it is evidence of."""
-    by_event: dict[int, list[dict]] = defaultdict(list)
+    by_event: dict[int, list[RaisedFinding]] = defaultdict(list)
     for event in written:
-        for finding in drafts.get(event.cylinder, ()):
-            if event.seq in finding["seqs"]:
-                by_event[event.id].append(finding["public"])
+        for seqs, finding in drafts.get(event.cylinder, ()):
+            if event.seq in seqs:
+                by_event[event.id].append(finding)
     return by_event
 
 

@@ -20,31 +20,17 @@ import hmac
 import multiprocessing
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 
-from .canonical import event_bytes, event_hash
+from .chain import Break, BreakKind, check_chain, recomputed
 from .errors import CheckpointMismatch, ProofInvalid
 from .log import LogTree, SubrootCache, checkpoints
 from .signednote import NoteVerifier, open_checkpoint
 from .storage import Connection
 from .storage import audit as audit_rows
 
-__all__ = ["Break", "audit", "check_chain"]
+__all__ = ["Break", "BreakKind", "audit", "check_chain"]
 
 _BATCH = 20_000
-
-
-@dataclass(frozen=True, slots=True)
-class Break:
-    """One defect: ``kind`` is one of the finding kinds of the tamper family."""
-
-    kind: str  # chain_tampered | sequence_gap | checkpoint_mismatch | log_gap
-    cylinder: str | None
-    seq: int | None
-    detail: str
-
-    def as_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, "cylinder": self.cylinder, "seq": self.seq, "detail": self.detail}
 
 
 def audit(
@@ -93,45 +79,20 @@ def _hash_range(database_url: str, start: int, end: int) -> tuple[int, list[Brea
         database.dispose()
 
 
-def _recomputed(row: tuple) -> bytes:
-    """The hash a stored row should carry, from its stored fields."""
-    (_, cyl, seq, kind, occ, rec, party, person, to, loc, data, key, prev, _) = row
-    return event_hash(event_bytes(
-        cylinder=cyl, seq=seq, kind=kind, occurred_at=occ, recorded_at=rec, party=party, person=person, to=to,
-        location_json=loc, data_json=data, idempotency_key=key, prev_hash_hex=None if prev is None else bytes(prev).hex(),
-    ))
-
-
-def check_chain(rows: list[tuple]) -> list[dict[str, object]]:
-    """The breaks in one cylinder's stored rows (``events.raw_history``), for a trace answer."""
-    found: list[Break] = []
-    previous: bytes | None = None
-    for position, row in enumerate(rows):
-        cyl, seq, kind, prev, digest = row[1], row[2], row[3], row[12], bytes(row[13])
-        if seq != position:
-            found.append(Break("sequence_gap", cyl, seq, f"expected seq {position}"))
-        if (None if prev is None else bytes(prev)) != previous or (position == 0) != (kind == "register"):
-            found.append(Break("chain_tampered", cyl, seq, "the event does not link to the one before"))
-        if not hmac.compare_digest(_recomputed(row), digest):
-            found.append(Break("chain_tampered", cyl, seq, "the stored event does not match its hash"))
-        previous = digest
-    return [item.as_dict() for item in found]
-
-
 def _events(connection: Connection, progress: Callable[[int], None] | None,
             start: int = 0, end: int | None = None) -> Iterator[Break]:
     expected = start
     for rows in audit_rows.event_pages(connection, _BATCH, start, end):
         for row in rows:
             if row[0] != expected:
-                yield Break("log_gap", row[1], row[2], f"log position {expected} is missing (next is {row[0]})")
+                yield Break(BreakKind.LOG_GAP, row[1], row[2], f"log position {expected} is missing (next is {row[0]})")
             expected = row[0] + 1
-            if not hmac.compare_digest(_recomputed(row), bytes(row[13])):
-                yield Break("chain_tampered", row[1], row[2], "the stored event does not match its hash")
+            if not hmac.compare_digest(recomputed(row), bytes(row[13])):
+                yield Break(BreakKind.CHAIN_TAMPERED, row[1], row[2], "the stored event does not match its hash")
         if progress is not None:
             progress(len(rows))
     if end is not None and expected < end:
-        yield Break("log_gap", None, None, f"log positions {expected} to {end - 1} are missing")
+        yield Break(BreakKind.LOG_GAP, None, None, f"log positions {expected} to {end - 1} are missing")
 
 
 def _chains(connection: Connection) -> Iterator[Break]:
@@ -149,27 +110,27 @@ def _checkpoints(connection: Connection, verifier: NoteVerifier | None) -> Itera
             try:
                 signed = open_checkpoint(verifier, checkpoint.note)
             except ProofInvalid as exc:
-                yield Break("checkpoint_mismatch", None, None, f"checkpoint at size {checkpoint.size}: {exc}")
+                yield Break(BreakKind.CHECKPOINT_MISMATCH, None, None, f"checkpoint at size {checkpoint.size}: {exc}")
                 continue
             if signed.size != checkpoint.size or signed.root != checkpoint.root:
                 yield Break(
-                    "checkpoint_mismatch", None, None,
+                    BreakKind.CHECKPOINT_MISMATCH, None, None,
                     f"the stored size or root of checkpoint {checkpoint.size} differs from its signed note",
                 )
                 continue
         if checkpoint.size > size:
             yield Break(
-                "checkpoint_mismatch", None, None,
+                BreakKind.CHECKPOINT_MISMATCH, None, None,
                 f"checkpoint at size {checkpoint.size} covers events the log no longer has ({size})",
             )
             continue
         try:
             root = tree.get_root(checkpoint.size)
         except CheckpointMismatch as exc:
-            yield Break("checkpoint_mismatch", None, None, f"checkpoint at size {checkpoint.size}: {exc}")
+            yield Break(BreakKind.CHECKPOINT_MISMATCH, None, None, f"checkpoint at size {checkpoint.size}: {exc}")
             continue
         if not hmac.compare_digest(root, checkpoint.root):
             yield Break(
-                "checkpoint_mismatch", None, None,
+                BreakKind.CHECKPOINT_MISMATCH, None, None,
                 f"the log's root at size {checkpoint.size} differs from the signed checkpoint",
             )

@@ -108,7 +108,8 @@ def act(request: Request, finding_id: FindingId, session: Oversight, connection:
         assignee: Annotated[str, Form(max_length=200)] = "", csrf: Annotated[str, Form(max_length=100)] = ""):
     check_form(request, session, csrf)
     try:
-        ledger.finding_action(connection, session.actor, finding_id, action=action, note=note,
+        # a browser sends a textarea's lines with CR LF; the ledger keeps notes with LF alone
+        ledger.finding_action(connection, session.actor, finding_id, action=action, note=note.replace("\r\n", "\n"),
                               assignee=assignee.strip() or None)
     except NotFound:
         raise

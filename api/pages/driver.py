@@ -8,12 +8,11 @@ bearer token, which stays in the HttpOnly cookie. Unlike the batch endpoint it
 has the rules judge the scans as soon as they are committed, because each answer
 adds what a driver must know at once: the findings the scan is evidence of, and
 whether the cylinder must not be delivered (overdue, past its design life,
-scrapped), read once they are judged.
+scrapped: ``ledger.standing``), read once they are judged.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -24,6 +23,7 @@ from starlette.requests import Request
 from ledger import tracecode
 from ledger.domain import EventKind, FindingKind, PartyKind, PersonRole
 from ledger.errors import LedgerError, NotFound
+from ledger.standing import cautions
 from scanners.errors import ForgedLabel
 from scanners.payload import parse_scan
 
@@ -58,18 +58,6 @@ def script_strings(t: Translator) -> dict[str, str]:
 
 class Batch(BaseModel):
     events: list[Any] = Field(max_length=1000)
-
-
-def cautions(row: dict[str, Any], today: date) -> list[str]:
-    """Why a cylinder must not be delivered or filled, from its projection (as the risk lists judge it)."""
-    found = []
-    if row["state"] == "scrapped":
-        found.append("scrapped")
-    if row["next_inspection_due"] is not None and row["next_inspection_due"] < today:
-        found.append("overdue_inspection")
-    if row.get("life_ends_on") is not None and row["life_ends_on"] < today:
-        found.append("past_design_life")
-    return found
 
 
 def _kinds(session) -> list[str]:

@@ -18,12 +18,12 @@ from urllib.parse import quote, urlencode
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
 
 from ledger.errors import LedgerError, NotFound, PermissionDenied
 
+from ..body import JSONRoute
 from ..errors import status_of
 from .i18n import COOKIE, LANGUAGES, Translator, language
 from .roles import navigation
@@ -130,8 +130,9 @@ def _from_ledger(error: LedgerError) -> PageError:
     return PageError("error.refused", status, detail=error.message)
 
 
-class PageRoute(APIRoute):
-    """A route whose failures are pages in the reader's language."""
+class PageRoute(JSONRoute):
+    """A route whose failures are pages in the reader's language; a JSON body (the driver's sync) is read as
+    strictly as the API's (``api.body``), and refused as the API refuses it."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -18,15 +18,19 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 from starlette.requests import Request
 
 from ledger import tracecode
 from ledger.bundle import verify_bundle
-from ledger.domain import EventKind, NewEvent, format_time, parse_time
+from ledger.domain import EventKind, format_time
 from ledger.errors import NotFound, ProofInvalid
 
 from .. import permissions
 from ..deps import LedgerDep, ReadConn
+from ..errors import validation_errors
+from ..schemas import EventIn
+from ..views import new_event
 from .public import code_problem, label_check, split_scan
 from .render import PageError, PageRoute, render
 from .roles import OVERSIGHT, REPORTERS
@@ -34,7 +38,7 @@ from .session import AnyAccount, check_form
 
 router = APIRouter(route_class=PageRoute)
 Code = Annotated[str, Path(max_length=64)]
-NOTE_LIMIT = 2000
+NOTE_LIMIT = 1000  # EventData.note's
 
 
 def canonical_or_page(request: Request, code: str):
@@ -105,13 +109,21 @@ def field_report(request: Request, code: Code, session: AnyAccount, ledger: Ledg
     form sent twice (a double tap, a retry on a bad network) is one report."""
     check_form(request, session, csrf)
     canonical = tracecode.normalize(code)
-    party = permissions.check_kind(session.actor, EventKind.REPORT)
+    permissions.check_kind(session.actor, EventKind.REPORT)
     if not note.strip():
         raise PageError("trace.report_empty", 422)
-    occurred = parse_time(at, "at") if at else datetime.now(timezone.utc)
-    event = NewEvent(canonical, EventKind.REPORT, occurred, party, key or f"page-report-{uuid.uuid4()}",
-                     data={"note": note.strip()})
-    (outcome,) = ledger.ingest_one(session.actor, [event])
+    # The API's own schema, so a form can send nothing POST /v1/events would refuse.
+    try:
+        body = EventIn.model_validate({
+            "cylinder": canonical, "kind": "report", "occurred_at": at or format_time(datetime.now(timezone.utc)),
+            "idempotency_key": key or f"page-report-{uuid.uuid4()}",
+            "data": {"note": note.replace("\r\n", "\n")},  # a browser sends a textarea's lines with CR LF
+        })
+    except ValidationError as error:
+        problems = validation_errors(error.errors(include_url=False))
+        raise PageError("error.bad_request", 422, detail="; ".join(f"{p['field']}: {p['message']}"
+                                                                   for p in problems)) from None
+    (outcome,) = ledger.ingest_one(session.actor, [new_event(body, session.actor)])
     if outcome.error is not None:
         raise outcome.error
     return RedirectResponse(f"/trace/{canonical}?reported=1#report", status_code=303)

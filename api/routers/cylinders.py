@@ -4,15 +4,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
+from ledger.cursor import MAX_POSITION
 from ledger.service import Registration
 from ledger.wire import event_json
 
+from ..body import JSONRoute
 from ..deps import Allowed, LedgerDep, ProofSlot, ReadConn, WriteConn
 from ..errors import problem_responses
 from ..schemas import Bundle, CylinderOut, EventOut, Page, Registered, RegistrationIn
-from ..views import cylinder_code, decode_cursor, encode_cursor, label_links
+from ..views import cylinder_code, label_links
 
-router = APIRouter(tags=["cylinders"], responses=problem_responses(401, 403, 404, 422))
+router = APIRouter(route_class=JSONRoute, tags=["cylinders"], responses=problem_responses(401, 403, 404, 422))
 CylinderId = Annotated[str, Path(min_length=1, max_length=64, description="the trace code, in any spelling")]
 
 
@@ -42,14 +44,14 @@ def get_cylinder(cylinder_id: CylinderId, actor: Allowed("cylinders.read"), conn
 @router.get("/v1/cylinders/{cylinder_id}/events", response_model=Page[EventOut], tags=["events"])
 def list_events(
     cylinder_id: CylinderId, actor: Allowed("events.read"), connection: ReadConn, ledger: LedgerDep,
-    after_seq: Annotated[int, Query(ge=-1, le=2**31)] = -1,
+    after_seq: Annotated[int, Query(ge=-1, le=MAX_POSITION)] = -1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
     """The cylinder's chain in `seq` order, after `after_seq` (or after where `cursor` left off)."""
-    after = decode_cursor(cursor, int)
+    after = ledger.cursors.read(cursor, "events")
     events = ledger.history(connection, cylinder_code(cylinder_id), max(after_seq, -1 if after is None else after), limit)
-    next_cursor = encode_cursor(events[-1].seq) if len(events) == limit else None
+    next_cursor = ledger.cursors.issue("events", events[-1].seq) if len(events) == limit else None
     return {"items": ledger.with_notes(connection, actor, events), "next_cursor": next_cursor}
 
 

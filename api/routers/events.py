@@ -4,12 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
+from ..body import JSONRoute
 from ..deps import Allowed, BatchSlot, LedgerDep, ProofSlot, ReadConn
 from ..errors import problem_responses
 from ..schemas import BatchIn, BatchOut, EventIn, EventOut, InclusionProof, Recorded
 from ..views import FastJSON, batch_item, new_event, outcome_json, parse_item
 
-router = APIRouter(tags=["events"], responses=problem_responses(401, 403, 404, 422))
+router = APIRouter(route_class=JSONRoute, tags=["events"], responses=problem_responses(401, 403, 404, 422))
 EventId = Annotated[int, Path(ge=0, le=2**53)]
 
 

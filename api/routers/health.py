@@ -3,10 +3,11 @@
 from fastapi import APIRouter
 from sqlalchemy import text
 
+from ..body import JSONRoute
 from ..deps import ReadConn
 from ..schemas import Health
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=JSONRoute, tags=["operations"])
 
 
 @router.get("/healthz", response_model=Health)

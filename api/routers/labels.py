@@ -10,12 +10,13 @@ from sqlalchemy import Connection
 from ledger.service import Actor, Ledger
 from scanners.labels import label_png, label_svg
 
+from ..body import JSONRoute
 from .. import permissions
 from ..deps import Allowed, LedgerDep, ReadConn
 from ..errors import problem_responses
 from ..views import cylinder_code, label_links
 
-router = APIRouter(tags=["labels"])
+router = APIRouter(route_class=JSONRoute, tags=["labels"])
 CylinderId = Annotated[str, Path(min_length=1, max_length=64, description="the trace code, in any spelling")]
 PRIVATE = problem_responses(401, 403, 404, 422)
 

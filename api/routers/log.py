@@ -5,11 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
+from ..body import JSONRoute
 from ..deps import LedgerDep, ProofSlot, ReadConn
 from ..errors import problem_responses
 from ..schemas import ConsistencyProof
 
-router = APIRouter(tags=["proofs"], responses=problem_responses(422))
+router = APIRouter(route_class=JSONRoute, tags=["proofs"], responses=problem_responses(422))
 TEXT = {200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}
 Size = Annotated[int, Query(ge=1, le=2**53)]
 

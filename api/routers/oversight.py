@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 from ledger.domain import FindingKind
 from ledger.errors import PermissionDenied
 
+from ..body import JSONRoute
 from .. import permissions
 from ..deps import Allowed, LedgerDep, ReadConn, WriteConn
 from ..errors import problem_responses
@@ -15,7 +16,7 @@ from ..schemas import Identifier, Moment, Page, Region
 from ..schemas_oversight import FindingActionIn, FindingOut, FindingStatus, ResponsibleAt, TraceOut
 from ..views import cylinder_code
 
-router = APIRouter(responses=problem_responses(401, 403, 404, 422))
+router = APIRouter(route_class=JSONRoute, responses=problem_responses(401, 403, 404, 422))
 CylinderId = Annotated[str, Path(min_length=1, max_length=64, description="the trace code, in any spelling")]
 FindingId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 

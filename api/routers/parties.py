@@ -6,15 +6,16 @@ from fastapi import APIRouter, Path, Query
 
 from ledger.domain import Paper, PartyKind
 
+from ..body import JSONRoute
 from .. import permissions
 from ..deps import Allowed, LedgerDep, ReadConn, WriteConn
 from ..errors import problem_responses
 from ..schemas import (
     EndUserIn, EndUserOut, EndUserRef, Identifier, Page, PaperIn, PartyIn, PartyOut, PersonIn, PersonOut, Region,
 )
-from ..views import decode_cursor, encode_cursor, party_json, person_json
+from ..views import party_json, person_json
 
-router = APIRouter(tags=["parties"], responses=problem_responses(401, 403, 404, 422))
+router = APIRouter(route_class=JSONRoute, tags=["parties"], responses=problem_responses(401, 403, 404, 422))
 WRITES = problem_responses(400, 409, 413, 415)
 PartyId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")]
 
@@ -38,9 +39,9 @@ def list_parties(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
     """Parties in id order, filtered by `kind` and `region`."""
-    after = decode_cursor(cursor, str)
+    after = ledger.cursors.read(cursor, "parties")
     parties = ledger.parties(connection, kind=kind, region=region, after=after, limit=limit)
-    next_cursor = encode_cursor(parties[-1].id) if len(parties) == limit else None
+    next_cursor = ledger.cursors.issue("parties", parties[-1].id) if len(parties) == limit else None
     return {"items": [party_json(p) for p in parties], "next_cursor": next_cursor}
 
 

@@ -4,13 +4,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from ..body import JSONRoute
 from ..deps import Allowed, LedgerDep, ReadConn
 from ..errors import problem_responses
 from ..export import CSV, XLSX, to_csv, to_xlsx
 from ..schemas import Identifier, Page, Region
 from ..schemas_oversight import RiskCylinder, RiskEnterprise, RiskReason
 
-router = APIRouter(tags=["risk"], responses=problem_responses(401, 403, 422))
+router = APIRouter(route_class=JSONRoute, tags=["risk"], responses=problem_responses(401, 403, 422))
 EXPORT_LIMIT = 100_000  # rows in one spreadsheet; a city's worst list fits many times over
 COLUMNS = ("cylinder", "reason", "owner", "region", "model", "serial", "state", "holder", "next_inspection_due",
            "life_ends_on", "last_event_at", "scanned_by", "detected_at", "finding", "status")

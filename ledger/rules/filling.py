@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator, NamedTuple
 
 from ..custody import Step, Trace
 from ..domain import EventKind, FindingKind, Severity, format_time, iso_day
+from ..standing import Caution, cautions
 from .config import RulesConfig
 from .context import Context
 from .findings import FindingDraft
@@ -57,6 +58,13 @@ class Standing(NamedTuple):
     inspection_due_soon: bool  # due within ``inspection_due_soon_days``
     past_design_life: bool  # past the design life with no extension granted
     life: DesignLife | None
+    life_ends_on: date | None = None
+    inspection_failed: bool = False
+
+    def cautions(self, state: str | None) -> list[Caution]:
+        """Why the cylinder, in ``state``, must not be filled or delivered on ``day`` (``ledger.standing``)."""
+        facts = {"state": state, "next_inspection_due": self.inspection_due, "life_ends_on": self.life_ends_on}
+        return cautions(facts, self.day, inspection_failed=self.inspection_failed)
 
 
 def life_ends_on(trace: Trace, config: RulesConfig) -> date | None:
@@ -80,10 +88,12 @@ def standing(trace: Trace, config: RulesConfig, now: datetime) -> Standing:
     day, due = config.local_day(now), trace.next_inspection_due
     life = design_life(trace.steps[0].event.data, config)
     ends = life_ends_on(trace, config)
-    past = ends is not None and day > ends
-    overdue = trace.inspection_failed or (due is not None and day > due)
+    now_cautions = cautions({"next_inspection_due": due, "life_ends_on": ends}, day,
+                            inspection_failed=trace.inspection_failed)
+    overdue = Caution.OVERDUE_INSPECTION in now_cautions
+    past = Caution.PAST_DESIGN_LIFE in now_cautions
     soon = due is not None and not overdue and (due - day).days <= config.inspection_due_soon_days
-    return Standing(day, due, overdue, soon, past, life)
+    return Standing(day, due, overdue, soon, past, life, ends, trace.inspection_failed)
 
 
 def _add_years(day: date, years: int) -> date:

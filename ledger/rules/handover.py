@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Iterator
 
-from ..custody import UNCONFIRMED
+from ..custody import UNCONFIRMED, HandoverEnd
 from ..domain import EventKind, FindingKind, Severity, format_time
 from .context import Context
 from .findings import FindingDraft
@@ -34,7 +34,7 @@ def custody_jump(ctx: Context) -> Iterator[FindingDraft]:
             continue
         e = step.event
         did = _DID.get(e.kind, e.kind.value)
-        if step.jump == UNCONFIRMED:
+        if step.jump is UNCONFIRMED:
             note = (f"{e.party} {did} the cylinder at {format_time(e.occurred_at)} without confirming "
                     f"the handover from {step.holder_before}")
             severity = Severity.MEDIUM
@@ -58,9 +58,9 @@ def handover_unconfirmed(ctx: Context) -> Iterator[FindingDraft]:
             if ctx.now <= deadline:
                 continue
             note, events, severity = f"{sent} not confirmed after {hours}", (h.event,), Severity.MEDIUM
-        elif h.outcome == "taken" or h.closed_at is None or h.closed_at <= deadline or h.closed_by is None:
+        elif h.outcome is HandoverEnd.TAKEN or h.closed_at is None or h.closed_at <= deadline or h.closed_by is None:
             continue
-        elif h.outcome == "received":
+        elif h.outcome is HandoverEnd.RECEIVED:
             note = f"{sent} confirmed only at {format_time(h.closed_at)}, later than {hours}"
             events, severity = (h.event, h.closed_by), Severity.LOW
         else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import secrets
 
 from ..config import Settings
+from ..cursor import CursorCodec
 from ..keys import load_key
 from ..log import SubrootCache
 from ..publisher import CheckpointPublisher
@@ -55,6 +56,7 @@ class Ledger(RegistryService, RecordingService, ProofService, OversightService):
         self.cache = SubrootCache()
         self._signer: NoteSigner | None = None
         self._label_key = None
+        self._cursors: CursorCodec | None = None
         if judge is None and rules:
             from ..supervision import Supervisor
 
@@ -84,3 +86,10 @@ class Ledger(RegistryService, RecordingService, ProofService, OversightService):
         if self._label_key is None:
             self._label_key = load_key(self.settings.label_key_file)
         return self._label_key
+
+    @property
+    def cursors(self) -> CursorCodec:
+        """The codec of every list's cursors; its key derives from the label key, which every process shares."""
+        if self._cursors is None:
+            self._cursors = CursorCodec.derived_from(self.label_key.private_bytes_raw())
+        return self._cursors

@@ -11,15 +11,15 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any
 
 from .. import ingest as ingestion
 from .. import privacy, tracecode
 from ..domain import (
-    Event, EventKind, NewEvent, Party, PartyKind, Role, State, check_event_data, check_identifier,
-    check_plausible_time, format_time,
+    Event, EventKind, NewEvent, Party, PartyKind, Role, State, check_event_data, check_idempotency_key,
+    check_identifier, check_plausible_time, format_time,
 )
 from ..errors import Conflict, IdempotencyConflict, InvalidInput, LedgerError, NotFound, PermissionDenied
+from ..outcomes import RaisedFinding
 from ..stamp import MANUFACTURER_LENGTH, SERIAL_LENGTH, shown, stamp_key
 from ..storage import Connection
 from ..storage import events as event_rows
@@ -51,13 +51,23 @@ class RecordingService:
         now = now or _now()
         outcomes: list[Outcome | None] = [None] * len(registrations)
         owners: dict[str, Party | None] = {}
+        registrations = list(registrations)
+        for index, registration in enumerate(registrations):
+            try:  # the text first: nothing unreadable reaches a query (PostgreSQL refuses NUL in any of them)
+                registrations[index] = _check_registration(registration)
+                if registration.idempotency_key is not None:
+                    check_idempotency_key(registration.idempotency_key)
+            except LedgerError as exc:
+                outcomes[index] = Outcome("rejected", error=exc)
         keys = [r.idempotency_key or f"register:{uuid.uuid4()}" for r in registrations]
-        stored = event_rows.by_idempotency_keys(connection, keys)
-        stamps = [_stamp_of(r) for r in registrations]
+        stored = event_rows.by_idempotency_keys(connection, [k for k, o in zip(keys, outcomes) if o is None])
+        stamps = [_stamp_of(r) if o is None else None for r, o in zip(registrations, outcomes)]
         taken = reg.registered_stamps(connection, (s for s in stamps if s is not None))
         fresh: list[tuple[int, Registration, Party, datetime]] = []
         claimed: set[str] = set()
         for index, (registration, key) in enumerate(zip(registrations, keys)):
+            if outcomes[index] is not None:
+                continue
             try:
                 if registration.owner not in owners:
                     owners[registration.owner] = reg.get_party(connection, registration.owner)
@@ -66,7 +76,6 @@ class RecordingService:
                     raise InvalidInput("owner must be a registered gas company", field="owner")
                 if actor.role is not Role.ADMIN and not (actor.role is Role.COMPANY and actor.party == owner.id):
                     raise PermissionDenied("only the owning gas company may register its cylinders")
-                registration = _check_registration(registration)
                 occurred = check_plausible_time(registration.occurred_at or now, "occurred_at", now)
                 existing = stored.get(key)
                 if existing is not None:
@@ -256,9 +265,10 @@ class RecordingService:
 
     def _check(self, connection: Connection, actor: Actor, item: NewEvent, now: datetime) -> None:
         if item.kind is EventKind.REGISTER:
-            raise InvalidInput("cylinders are registered with POST /v1/cylinders, not as an event", field="kind")
+            raise InvalidInput("a register event is written by registering the cylinder, not recorded as an event", field="kind")
         check_plausible_time(item.occurred_at, "occurred_at", now)
         check_identifier(item.cylinder, "cylinder")
+        check_idempotency_key(item.idempotency_key)
         check_event_data(item.kind, item.data)
         if actor.role is not Role.ADMIN and actor.party != item.party:
             raise PermissionDenied("an account records events only for its own party")
@@ -266,7 +276,7 @@ class RecordingService:
             self.judge.authorize(connection, actor, item)
 
     def _after(self, connection: Connection, written: Sequence[Event], now: datetime,
-               defer: bool = False) -> dict[int, list[Any]]:
+               defer: bool = False) -> dict[int, list[RaisedFinding]]:
         if not written or self.judge is None:
             return {}
         if defer:

@@ -13,7 +13,7 @@ from ..domain import Paper, Party, PartyKind, Person, PersonRole, Role, format_t
 from ..errors import InvalidInput, NotFound, PermissionDenied
 from ..storage import Connection
 from ..storage import registry as reg
-from .types import Actor, _now, _text, token_hash
+from .types import Actor, _now, _paper, _text, token_hash
 
 __all__ = ["RegistryService"]
 
@@ -41,7 +41,7 @@ class RegistryService:
                 raise InvalidInput("a filling station names its gas company in parent", field="parent")
         elif parent is not None:
             raise InvalidInput("only a filling station has a parent", field="parent")
-        party = Party(package.new_id(_PARTY_PREFIX[kind]), kind, name, region, licence, parent)
+        party = Party(package.new_id(_PARTY_PREFIX[kind]), kind, name, region, _paper(licence, "licence"), parent)
         reg.insert_party(connection, party, format_time(now or _now()))
         self._registry_changed()
         return party
@@ -52,7 +52,7 @@ class RegistryService:
     ) -> Person:
         if reg.get_party(connection, party) is None:
             raise NotFound(f"no party {party}")
-        person = Person(package.new_id("W"), party, _text(name, "name", 200), role, certificate)
+        person = Person(package.new_id("W"), party, _text(name, "name", 200), role, _paper(certificate, "certificate"))
         reg.insert_person(connection, person, format_time(now or _now()))
         self._registry_changed()
         return person

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from typing import Any
 
-from ..domain import Event, Role
-from ..errors import InvalidInput, LedgerError
+from ..domain import Paper, Role
+from ..outcomes import Outcome
+from ..text import readable
 
 __all__ = ["Actor", "Outcome", "Registration", "token_hash"]
+
 
 def token_hash(token: str) -> bytes:
     # Tokens are 256 random bits, so a plain hash is as strong as a slow one.
@@ -25,16 +27,6 @@ class Actor:
     party: str | None
     name: str
     account: int | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one submitted event."""
-
-    status: str  # created | duplicate | rejected
-    event: Event | None = None
-    error: LedgerError | None = None
-    findings: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -67,9 +59,9 @@ def _now() -> datetime:
 
 
 def _text(value: Any, name: str, limit: int) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise InvalidInput(f"{name} must be non-empty text of at most {limit} characters", field=name)
-    if any(ord(c) < 0x20 for c in value):
-        raise InvalidInput(f"{name} may not contain control characters", field=name)
-    return value.strip()
+    return readable(value, name, max_length=limit)
 
+
+def _paper(paper: Paper | None, name: str) -> Paper | None:
+    """A licence or certificate whose number is readable text (it is printed and compared by eye)."""
+    return None if paper is None else replace(paper, number=readable(paper.number, f"{name}.number", max_length=64))

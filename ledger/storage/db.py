@@ -117,7 +117,11 @@ class WriterTurn:
 
 
 class Database:
-    """The ledger's database; use ``writing()`` and ``reading()`` for transactions."""
+    """The ledger's database; use ``writing()`` and ``reading()`` for transactions.
+
+    Its engines never show a statement's parameters in an error's text: a refused write's
+    traceback would otherwise print people's names and notes to the server's log.
+    """
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = make_url(url)
@@ -135,7 +139,8 @@ class Database:
             if self.url.drivername == "postgresql":
                 self.url = self.url.set(drivername="postgresql+psycopg")
             self.writer = create_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo,
+                hide_parameters=True,
             )
             self.reader = self.writer
         else:
@@ -149,7 +154,8 @@ class Database:
         # A file's engines pool like PostgreSQL's; an in-memory database is one connection per thread.
         pool = {} if self._turn_file is None else {"pool_size": pool_size, "max_overflow": pool_size}
         engine = create_engine(
-            self.url, echo=echo, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}, **pool
+            self.url, echo=echo, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True, **pool
         )
 
         @event.listens_for(engine, "connect")

@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
+from ..domain import State
+from ..standing import LAPSES
 from . import models as m
 from .events import COLUMNS, chunks, marker, placeholders
 
@@ -169,11 +171,11 @@ def risk_cylinders(
     """Cylinders on a risk list, in trace-code order after the cursor ``after``."""
     c = m.cylinders.c
     query = select(m.cylinders).order_by(c.id).limit(limit)
-    live = c.state != "scrapped"
+    live = c.state != State.SCRAPPED.value  # a scrapped cylinder is out of circulation: on no list of lapses
     conditions = {
-        "overdue_inspection": and_(live, c.next_inspection_due < today),
+        # ledger.standing: a lapse holds once the day in its fact has passed (``lapsed``)
+        **{lapse.caution.value: and_(live, c[lapse.fact] < today) for lapse in LAPSES},
         "inspection_due_soon": and_(live, c.next_inspection_due >= today, c.next_inspection_due <= soon),
-        "past_design_life": and_(live, c.life_ends_on < today),
         "broken_chain": c.id.in_(cylinders_with_open(("chain_tampered", "sequence_gap"))),
         "vanished": c.id.in_(cylinders_with_open(("vanished",))),
         "short_weight": c.id.in_(cylinders_with_open(("short_weight",))),

@@ -124,7 +124,7 @@ def test_openapi_documents_every_error_as_a_problem(world: World) -> None:
     (Conflict("taken"), 409, "conflict"), (IdempotencyConflict("again"), 409, "idempotency-conflict"),
     (ProofInvalid("does not verify"), 422, "proof-invalid"),
     (CheckpointMismatch("rewritten"), 500, "checkpoint-mismatch"),
-    (ChainBroken("edited", cylinder="C", seq=3, kind="hash"), 500, "chain-broken"),
+    (ChainBroken("edited", cylinder="C", seq=3, kind="chain_tampered"), 422, "chain-broken"),
 ])
 def test_each_ledger_error_maps_to_one_status(error, status: int, slug: str) -> None:
     body = ledger_problem(error)

@@ -268,7 +268,7 @@ def test_an_erased_handling_note_shows_as_erased_and_the_rest_of_the_step_stays(
     overfill = event_body(world.cylinders[2], data={"net_kg": 16.9})
     created = world.client.post("/v1/events", json=overfill, headers=world.auth("station")).json()
     finding = next(f["id"] for f in created["findings"] if f["kind"] == "overfill")
-    step = {"action": "dispatch", "assignee": "Inspector Li", "note": "owner 张三 13800138000 says it was full"}
+    step = {"action": "dispatch", "assignee": world.account_id("inspector"), "note": "owner 张三 13800138000 says it was full"}
     url = f"/v1/findings/{finding}/actions"
     assert world.client.post(url, json=step, headers=world.auth("regulator")).status_code == 200
     dispatched = world.client.get(f"/v1/findings/{finding}", headers=world.auth("regulator")).json()["history"][-1]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from ledger import oversight
 from ledger.domain import Role
 from ledger.service import Actor
@@ -146,3 +148,23 @@ def test_an_erased_handling_note_shows_as_erased_on_the_case(town: Town, client)
         town.ledger.erase(c, f"A{step['id']}", reason="PIPL art. 47", requested_by="the person named")
     html = client.get(f"/findings/{case}").text
     assert "13800138000" not in html and "记录文字已依法删除" in html
+
+
+def test_a_case_note_with_hidden_characters_is_refused_and_one_with_lines_is_kept(town: Town, client):
+    case = jump_case(town)
+    csrf = sign_in(client, town.tokens["regulator"])
+    for note in ("核查\x00", "核查\u202e查核", "核\u200b查"):
+        refused = act(client, case, csrf, "supervise", note=note)
+        assert refused.status_code == 422 and "U+" in refused.text
+    with town.ledger.db.reading() as c:  # the module's cases share one town: take the step its status allows
+        step = "reopen" if town.ledger.finding(c, case)["status"] in ("closed", "resolved") else "supervise"
+    assert act(client, case, csrf, step, note="第一条\r\n第二条").status_code == 303
+    with town.ledger.db.reading() as c:
+        assert town.ledger.finding(c, case)["history"][-1]["note"] == "第一条\n第二条"
+
+
+@pytest.mark.parametrize("query", [{"party": "A\x00"}, {"cylinder": "A\x00"}, {"cylinder": "A\u202eB"}])
+def test_a_findings_filter_with_nul_is_422_not_a_database_error(town: Town, client, query: dict):
+    sign_in(client, town.tokens["regulator"])
+    answer = client.get("/findings", params=query)
+    assert answer.status_code == 422 and "<html" in answer.text

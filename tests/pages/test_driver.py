@@ -97,3 +97,13 @@ def test_checking_a_scan_at_once_tells_forged_labels_unregistered_codes_and_caut
     typed = check(tracecode.printed(town.cylinders["old"]).lower())
     assert typed["ok"] and not typed["verified"] and typed["cautions"] == ["past_design_life"]
     assert check("7K3Q-9XZ2-ABZ")["ok"] is False
+
+
+def test_a_sync_holding_nan_or_utf16_is_refused_as_the_api_refuses_it(town: Town, client):
+    csrf = sign_in(client, town.tokens["shop"])
+    queue = json.dumps({"events": [scan(town.cylinders["clean"], "collect", data={"net_kg": 1})]})
+    headers = {"X-CSRF-Token": csrf, "content-type": "application/json"}
+    refused = client.post("/driver/sync", content=queue.replace('"net_kg": 1', '"net_kg": NaN').encode(), headers=headers)
+    assert refused.status_code == 422 and refused.json()["type"].endswith(":non-finite-number")
+    refused = client.post("/driver/sync", content=queue.encode("utf-16"), headers=headers)
+    assert refused.status_code == 400 and refused.json()["type"].endswith(":not-utf8")

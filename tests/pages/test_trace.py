@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import uuid
+
+import pytest
 
 from ledger import tracecode
 from ledger.bundle import verify_bundle
@@ -120,3 +123,42 @@ def test_only_inspectors_and_regulators_get_the_report_form(town: Town, client):
     refused = client.post(f"/trace/{code}/report", data={"note": "x", "csrf": csrf})
     assert refused.status_code == 403 and "report" in refused.text
     assert csrf_of(page, "/signout") == csrf
+
+
+FORGED_REPORTS = {
+    "short idempotency key": {"key": "abc"},
+    "idempotency key with spaces": {"key": "a key with spaces"},
+    "idempotency key with nul": {"key": "page-report-\x00-0001"},
+    "note with nul": {"note": "seized\x00"},
+    "note with a bidi override": {"note": "seized \u202eDEZIES"},
+    "note with a zero-width space": {"note": "sei\u200bzed"},
+    "note longer than the api takes": {"note": "n" * 1001},
+    "time in 2199": {"at": "2199-01-01T00:00:00Z"},
+    "time without offset": {"at": "2026-01-01T00:00:00"},
+}
+
+
+@pytest.mark.parametrize("change", FORGED_REPORTS.values(), ids=FORGED_REPORTS.keys())
+def test_a_forged_field_report_form_is_refused_as_the_api_would(town: Town, client, change: dict):
+    """The form is checked by the API's own schema: what POST /v1/events refuses, the page refuses too."""
+    csrf = sign_in(client, town.tokens["inspector"])
+    code = town.cylinders["old"]
+    with town.ledger.db.reading() as c:
+        before = len(town.ledger.history(c, code))
+    form = {"note": "seized at an unlicensed point", "key": f"page-report-{uuid.uuid4()}", "csrf": csrf} | change
+    answer = client.post(f"/trace/{code}/report", data=form)
+    assert answer.status_code == 422, answer.text
+    with town.ledger.db.reading() as c:
+        assert len(town.ledger.history(c, code)) == before
+
+
+def test_a_field_report_keeps_the_lines_a_browser_sends(town: Town, client):
+    csrf = sign_in(client, town.tokens["inspector"])
+    code = town.cylinders["old"]
+    answer = client.post(f"/trace/{code}/report", data={"note": "seized\r\nlabel torn", "csrf": csrf,
+                                                         "key": f"page-report-{uuid.uuid4()}"})
+    assert answer.status_code == 303, answer.text
+    with town.ledger.db.reading() as c:
+        report = town.ledger.history(c, code)[-1]
+        shown = town.ledger.with_notes(c, Actor(Role.REGULATOR, None, "r"), [report])[0]["note"]
+    assert shown["text"] == "seized\nlabel torn"

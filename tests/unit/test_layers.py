@@ -11,8 +11,9 @@ import pytest
 
 import ledger
 
-PURE = ["ledger.domain", "ledger.errors", "ledger.canonical", "ledger.signednote", "ledger.proofs",
-        "ledger.bundle", "ledger.wire", "ledger.tracecode", "ledger.custody", "ledger.rules", "ledger.stamp"]
+PURE = ["ledger.domain", "ledger.errors", "ledger.text", "ledger.cursor", "ledger.canonical", "ledger.signednote",
+        "ledger.proofs", "ledger.bundle", "ledger.wire", "ledger.tracecode", "ledger.custody", "ledger.rules",
+        "ledger.stamp"]
 
 
 @pytest.mark.parametrize("module", PURE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 from datetime import timedelta
 
 from ledger.rules import RulesConfig, evaluate
@@ -37,3 +38,20 @@ def test_evaluating_a_fifty_event_history_takes_well_under_two_milliseconds():
             evaluate(history, REGISTRY, config, now)
         best = min(best, (time.perf_counter() - began) / 20)
     assert best < 0.002, f"{best * 1000:.2f} ms per evaluation"
+
+
+def test_authorisation_and_the_replay_machine_live_apart_and_no_custody_module_grows_past_400_lines():
+    import importlib
+
+    import ledger.custody as custody
+
+    authorisation = importlib.import_module("ledger.custody.authorize")
+    machine = importlib.import_module("ledger.custody.replay")
+
+    root = Path(custody.__file__).parent
+    sizes = {path.name: len(path.read_text(encoding="utf-8").splitlines()) for path in root.glob("*.py")}
+    assert sizes and all(n <= 400 for n in sizes.values()), sizes
+    # authorisation never needs the replay machine: refusing an event never reads the cylinder's state
+    assert "replay" not in authorisation.__dict__ and "_Machine" not in authorisation.__dict__
+    assert machine.replay is custody.replay and authorisation.authorize is custody.authorize
+    assert all(hasattr(custody, name) for name in custody.__all__)

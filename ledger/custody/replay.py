@@ -1,167 +1,27 @@
-"""The custody state machine: who may record what, and who holds a cylinder when.
+"""The replay machine: a cylinder's story rebuilt in the order things happened.
 
-* ``authorize(actor, role, event, registry)`` refuses an event that cannot be
-  recorded at all (wrong account, a party kind that never does this, a receiver
-  that cannot hold a cylinder, facts missing). It never looks at the cylinder's
-  state: offline events arrive out of order, so a story that is merely impossible
-  or illegal is recorded and judged by ``ledger.rules`` instead.
-* ``replay(history, registry)`` rebuilds the story in the order things happened
-  (``occurred_at``, then ``seq``; never arrival order) and answers the three
-  questions of CONTRACT.md: where it came from, who held it when, who answers now.
-
-Events are named by their ``seq`` (unique within a cylinder); the service maps
-seqs to event ids. docs/custody.md draws the state machine and the permission table.
+``replay(history, registry)`` rebuilds the story in the order things happened
+(``occurred_at``, then ``seq``; never arrival order) and answers the three
+questions of CONTRACT.md: where it came from, who held it when, who answers now.
+``replay_marked`` and ``continues`` resume a replay from what an earlier one knew.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any, Mapping, Protocol, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Mapping, Sequence
 
-from .domain import (
-    Event, EventKind, NewEvent, Party, PartyKind, Person, PersonRole, Role, State,
-    check_event_data, format_time, iso_day,
+from ..domain import Event, EventKind, Party, PartyKind, State, format_time, iso_day
+from ..errors import InvalidInput
+from .authorize import Registry, own_worker
+from .trace import (
+    UNANNOUNCED, UNCONFIRMED, CustodyInterval, Current, Handover, HandoverEnd, Jump, LastFill, Origin, Step, Trace,
 )
-from .errors import InvalidInput, PermissionDenied, Rejected
 
-__all__ = [
-    "Registry", "MemoryRegistry", "HOLDING_KINDS", "RECORDERS", "ROLE_PARTY_KINDS", "DEFAULT_SKEW",
-    "authorize", "own_worker", "in_time_order", "replay", "replay_marked", "continues",
-    "Trace", "Step", "Handover", "CustodyInterval", "Current", "Origin", "LastFill", "Responsibility",
-    "UNANNOUNCED", "UNCONFIRMED",
-]
+__all__ = ["DEFAULT_SKEW", "in_time_order", "replay", "replay_marked", "continues"]
 
 K, P = EventKind, PartyKind
 DEFAULT_SKEW = timedelta(minutes=10)
-
-
-class Registry(Protocol):
-    """Where custody and rules look parties and people up; ``None`` means not registered."""
-
-    def party(self, id: str) -> Party | None: ...
-
-    def person(self, id: str) -> Person | None: ...
-
-
-class MemoryRegistry:
-    """A ``Registry`` over fixed lists (tests, the demo, offline tools)."""
-
-    def __init__(self, parties: Sequence[Party] = (), people: Sequence[Person] = ()) -> None:
-        self._parties = {p.id: p for p in parties}
-        self._people = {p.id: p for p in people}
-
-    def party(self, id: str) -> Party | None:
-        return self._parties.get(id)
-
-    def person(self, id: str) -> Person | None:
-        return self._people.get(id)
-
-
-# Party kinds that can physically hold a cylinder; a regulator observes, never holds.
-HOLDING_KINDS = frozenset({P.GAS_COMPANY, P.FILLING_STATION, P.TRANSPORTER, P.SHOP, P.INSPECTION_STATION})
-
-# Which party kinds may record each event kind (DOMAIN.md "Parties and their papers").
-RECORDERS: Mapping[EventKind, frozenset[PartyKind]] = {
-    K.REGISTER: frozenset({P.GAS_COMPANY, P.FILLING_STATION}),
-    K.FILL: frozenset({P.FILLING_STATION}),
-    K.DISPATCH: HOLDING_KINDS,
-    K.RETURN: HOLDING_KINDS,
-    K.RECEIVE: HOLDING_KINDS,
-    K.DELIVER: frozenset({P.SHOP}),
-    K.COLLECT: frozenset({P.SHOP}),
-    K.INSPECT: frozenset({P.INSPECTION_STATION}),
-    K.SCRAP: frozenset({P.INSPECTION_STATION}),
-    K.REPORT: frozenset({P.REGULATOR}),
-}
-
-# Which party kinds an account of each role may act for (CONTRACT.md "Parties and accounts").
-ROLE_PARTY_KINDS: Mapping[Role, frozenset[PartyKind]] = {
-    Role.ADMIN: frozenset(),
-    Role.REGULATOR: frozenset({P.REGULATOR}),
-    Role.INSPECTOR: frozenset({P.REGULATOR}),
-    Role.COMPANY: frozenset({P.GAS_COMPANY, P.FILLING_STATION}),
-    Role.TRANSPORTER: frozenset({P.TRANSPORTER}),
-    Role.SHOP: frozenset({P.SHOP}),
-    Role.INSPECTION: frozenset({P.INSPECTION_STATION}),
-}
-
-_WHO_RECORDS = {
-    K.REGISTER: "only the owning gas company or one of its filling stations registers a cylinder",
-    K.FILL: "only a filling station fills cylinders",
-    K.DISPATCH: "only a party that holds cylinders hands them over",
-    K.RETURN: "only a party that holds cylinders hands them back",
-    K.RECEIVE: "only a party that holds cylinders confirms a handover",
-    K.DELIVER: "only a shop delivers to end users",
-    K.COLLECT: "only a shop collects empties from end users",
-    K.INSPECT: "only an inspection station inspects cylinders",
-    K.SCRAP: "only an inspection station scraps cylinders",
-    K.REPORT: "only a regulator or grid inspector records field reports",
-}
-
-
-def authorize(actor: Party | None, role: Role | str, event: NewEvent | Event, registry: Registry) -> None:
-    """Return ``None`` if ``event`` may be recorded; raise if it must be refused and recorded nowhere.
-
-    ``PermissionDenied``: the account may not act so (no party, another party's
-    event, a person of another party). ``Rejected``: no party of that kind could
-    ever record it, or the receiver cannot hold a cylinder. ``InvalidInput``: the
-    kind's facts are missing. Every message is a sentence a driver can read.
-    The cylinder's state is never consulted.
-    """
-    role = Role(role)
-    # 1. the account acts for exactly one party, of a kind its role allows
-    if actor is None:
-        raise PermissionDenied("this account belongs to no party, so it cannot record custody events")
-    if actor.kind not in ROLE_PARTY_KINDS[role]:
-        raise PermissionDenied(f"a {role.value} account cannot act for {actor.kind.value} {actor.id}")
-    if event.party != actor.id:
-        raise PermissionDenied(f"an account records only for its own party: {actor.id} cannot record for {event.party}")
-    # 2. the party's kind does this kind of thing at all
-    if actor.kind not in RECORDERS[event.kind]:
-        raise Rejected(f"{actor.name} is a {actor.kind.value.replace('_', ' ')}: {_WHO_RECORDS[event.kind]}")
-    # 3. the scanning person works for the acting party
-    if event.person is not None:
-        person = registry.person(event.person)
-        if person is None:
-            raise Rejected(f"person {event.person} is not registered; register them with {actor.name} first")
-        if person.party != actor.id:
-            raise PermissionDenied(f"person {event.person} works for {person.party}, not for {actor.id}")
-    # 4. the kind's own facts
-    data = check_event_data(event.kind, event.data)
-    if event.kind is K.REGISTER and data["owner"] != actor.id and not (
-        actor.kind is P.FILLING_STATION and actor.parent == data["owner"]
-    ):
-        raise PermissionDenied(f"{actor.name} cannot register cylinders owned by {data['owner']}")
-    if event.kind in (K.DISPATCH, K.RETURN):
-        _check_receiver(actor, event, registry)
-    if event.kind is K.DELIVER and not event.to:
-        raise Rejected("a delivery must name the end user in `to` (real-name purchase)", field="to")
-
-
-def _check_receiver(actor: Party, event: NewEvent | Event, registry: Registry) -> None:
-    verb = event.kind.value
-    if not event.to:
-        raise Rejected(f"a {verb} must name the receiving party in `to`")
-    if event.to == actor.id:
-        raise Rejected(f"a party cannot {verb} a cylinder to itself")
-    receiver = registry.party(event.to)
-    if receiver is not None and receiver.kind not in HOLDING_KINDS:
-        raise Rejected(f"{receiver.name} is a {receiver.kind.value} and cannot take custody of cylinders")
-    if receiver is None and not (event.kind is K.DISPATCH and own_worker(registry, actor.id, event.to)):
-        raise Rejected(f"the receiver {event.to} is not a registered party")
-
-
-def own_worker(registry: Registry, shop: str, to: str | None) -> bool:
-    """True when ``to`` is a delivery worker of ``shop``: a delivery round, not a handover."""
-    person = registry.person(to) if to else None
-    return person is not None and person.party == shop and person.role is PersonRole.DELIVERY_WORKER
-
-
-# --- replay -----------------------------------------------------------------------------------
-
-UNANNOUNCED = "unannounced"  # the actor took custody though nobody handed the cylinder to it
-UNCONFIRMED = "unconfirmed"  # the actor was named in an open handover but never confirmed it
 
 _HANDOVERS = (K.DISPATCH, K.RETURN)
 _RESTING = {P.GAS_COMPANY: State.AT_STATION, P.FILLING_STATION: State.AT_STATION,
@@ -169,120 +29,6 @@ _RESTING = {P.GAS_COMPANY: State.AT_STATION, P.FILLING_STATION: State.AT_STATION
             P.INSPECTION_STATION: State.AT_INSPECTION}
 
 
-@dataclass(frozen=True, slots=True)
-class LastFill:
-    station: str
-    at: datetime
-    net_kg: float | None
-    event: int
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    owner: str
-    last_fill: LastFill | None
-
-
-@dataclass(frozen=True, slots=True)
-class CustodyInterval:
-    """``holder`` answered for the cylinder from ``start`` until ``until`` (``None``: still)."""
-
-    holder: str
-    start: datetime
-    until: datetime | None
-    opened_by: int
-    events: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Current:
-    holder: str
-    state: State
-    since: datetime  # when the holder or the state last changed
-
-
-@dataclass(frozen=True, slots=True)
-class Responsibility:
-    party: str
-    start: datetime
-    until: datetime | None
-    event: int  # the event that made ``party`` responsible
-
-    def as_dict(self, ids: Mapping[int, Any] | None = None) -> dict[str, Any]:
-        return {"party": self.party, "from": format_time(self.start), "until": _time(self.until),
-                "event": self.event if ids is None else ids[self.event]}
-
-
-@dataclass(frozen=True, slots=True)
-class Handover:
-    """A dispatch or return; ``outcome`` is None while open, else received/superseded/cancelled/taken."""
-
-    event: int
-    sender: str
-    receiver: str
-    opened_at: datetime
-    closed_at: datetime | None = None
-    closed_by: int | None = None
-    outcome: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One event replayed: who held the cylinder before and after it, and what it meant."""
-
-    event: Event
-    holder_before: str | None
-    holder: str
-    state: State
-    jump: str | None  # UNANNOUNCED, UNCONFIRMED or None
-    after_scrap: bool
-    inspection_due: date | None  # in force after this event
-    inspection_failed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Trace:
-    """The whole story of one cylinder, in the order things happened."""
-
-    cylinder: str
-    origin: Origin
-    custody: tuple[CustodyInterval, ...]
-    current: Current
-    first_responsible: str
-    next_inspection_due: date | None
-    inspection_failed: bool
-    scrapped_at: datetime | None
-    steps: tuple[Step, ...]
-    handovers: tuple[Handover, ...]
-
-    @property
-    def responsible_now(self) -> str:
-        return self.current.holder
-
-    def responsible_at(self, moment: datetime) -> Responsibility | None:
-        """Who answered for the cylinder at ``moment`` (intervals are half-open); None before register."""
-        for interval in reversed(self.custody):
-            if interval.start <= moment and (interval.until is None or moment < interval.until):
-                return Responsibility(interval.holder, interval.start, interval.until, interval.opened_by)
-        return None
-
-    def as_dict(self, ids: Mapping[int, Any] | None = None) -> dict[str, Any]:
-        """The trace answer of CONTRACT.md (origin, custody, current, responsible); ``ids`` maps seq → id."""
-        name = (lambda seq: seq) if ids is None else ids.__getitem__
-        fill = self.origin.last_fill
-        return {
-            "origin": {"owner": self.origin.owner, "last_fill": None if fill is None else {
-                "station": fill.station, "at": format_time(fill.at), "net_kg": fill.net_kg, "event": name(fill.event)}},
-            "custody": [{"holder": i.holder, "from": format_time(i.start), "until": _time(i.until),
-                         "events": [name(seq) for seq in i.events]} for i in self.custody],
-            "current": {"holder": self.current.holder, "state": self.current.state.value,
-                        "since": format_time(self.current.since)},
-            "responsible": {"now": self.responsible_now, "first_responsible": self.first_responsible},
-        }
-
-
-def _time(moment: datetime | None) -> str | None:
-    return None if moment is None else format_time(moment)
 
 
 def in_time_order(history: Sequence[Event], skew: timedelta = DEFAULT_SKEW) -> list[Event]:
@@ -443,7 +189,7 @@ class _Machine:
             "since": format_time(self.since), "interval": [format_time(start), opened_by],
             "open": [[h.event, h.sender, h.receiver, format_time(h.opened_at)] for h in self.open],
             "due": None if self.due is None else self.due.isoformat(), "failed": self.failed,
-            "scrapped_at": _time(self.scrapped_at),
+            "scrapped_at": None if self.scrapped_at is None else format_time(self.scrapped_at),
             "fill": None if fill is None else [fill.station, format_time(fill.at), fill.net_kg, fill.event],
         }
 
@@ -453,7 +199,7 @@ class _Machine:
         if k is K.RECEIVE:
             jump = self._receive(e)
         elif k is K.COLLECT and self.state is State.WITH_USER:
-            self._close(e, "cancelled")  # the end user hands it to whichever shop collects
+            self._close(e, HandoverEnd.CANCELLED)  # the end user hands it to whichever shop collects
             self._move(e.party, e)
             self.state = self._resting(e.party, State.AT_SHOP)
         elif k is not K.REPORT and k is not K.REGISTER:
@@ -481,28 +227,28 @@ class _Machine:
         self.steps.append(Step(e, before, self.holder, self.state, None if after_scrap else jump,
                                after_scrap, self.due, self.failed))
 
-    def _receive(self, e: Event) -> str | None:
+    def _receive(self, e: Event) -> Jump | None:
         named = [h for h in self.open if h.receiver == e.party]
         if named:
-            self._close(e, "superseded", received=named[-1])
+            self._close(e, HandoverEnd.SUPERSEDED, received=named[-1])
         elif e.party == self.holder:
-            self._close(e, "cancelled")  # the sender kept it, or a round came back to the shop
+            self._close(e, HandoverEnd.CANCELLED)  # the sender kept it, or a round came back to the shop
         else:
-            self._close(e, "taken")
+            self._close(e, HandoverEnd.TAKEN)
         jump = None if named or e.party == self.holder or self._kin(e.party) else UNANNOUNCED
         self._move(e.party, e)
         self.state = self._resting(e.party, self.state)
         return jump
 
-    def _take(self, e: Event) -> str | None:
+    def _take(self, e: Event) -> Jump | None:
         """Every scan but report says the actor has the cylinder in hand."""
         if e.party == self.holder:
             if e.kind not in _HANDOVERS:
-                self._close(e, "cancelled")
+                self._close(e, HandoverEnd.CANCELLED)
             return None
         named = any(h.receiver == e.party for h in self.open)
         kin = self._kin(e.party)
-        self._close(e, "taken")
+        self._close(e, HandoverEnd.TAKEN)
         self._move(e.party, e)
         return None if kin else UNCONFIRMED if named else UNANNOUNCED
 
@@ -515,16 +261,16 @@ class _Machine:
     def _hand_over(self, e: Event) -> None:
         if not e.to or e.to == e.party:
             return
-        self._close(e, "superseded")
+        self._close(e, HandoverEnd.SUPERSEDED)
         if e.kind is K.DISPATCH and own_worker(self.registry, e.party, e.to):
             self.state = State.OUT_FOR_DELIVERY
         else:
             self.open.append(Handover(e.seq, e.party, e.to, e.occurred_at))
             self.state = State.IN_TRANSIT
 
-    def _close(self, e: Event, outcome: str, received: Handover | None = None) -> None:
+    def _close(self, e: Event, outcome: HandoverEnd, received: Handover | None = None) -> None:
         for h in self.open:
-            how = "received" if h is received else outcome
+            how = HandoverEnd.RECEIVED if h is received else outcome
             self.closed.append(Handover(h.event, h.sender, h.receiver, h.opened_at, e.occurred_at, e.seq, how))
         self.open = []
 
