@@ -1,7 +1,8 @@
 """Liveness and readiness for load balancers: the process answers and the database is reachable."""
 
 from fastapi import APIRouter
-from sqlalchemy import text
+
+from ledger.storage import ping
 
 from ..deps import ReadConn
 from ..schemas import Health
@@ -11,5 +12,4 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/healthz", response_model=Health)
 def health(connection: ReadConn):
-    connection.execute(text("SELECT 1"))
-    return {"status": "ok", "database": connection.dialect.name}
+    return {"status": "ok", "database": ping(connection)}
