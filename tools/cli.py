@@ -17,8 +17,8 @@ from ledger.domain import Role
 from ledger.errors import LedgerError
 from ledger.keys import ensure_key
 from ledger.signednote import NoteSigner, NoteVerifier
-from ledger.storage import events as event_rows
 from ledger.storage import Database
+from ledger.storage import events as event_rows
 from ledger.verify import audit
 from scanners.cli import app as scan_app
 
