@@ -134,7 +134,9 @@ def violations(found: Iterator[Import]) -> list[str]:
                 wrong.append(f"{imp}: {layer} never imports {imp.target.split('.')[0]}")
             continue
         if target not in MAY_IMPORT[layer]:
-            wrong.append(f"{imp}: {layer} may not import {target}")
+            # a new use case that reads its own rows belongs in SERVICES; a core module must not need them
+            hint = " (a use case? name it in SERVICES)" if layer == "core" and target == "storage" else ""
+            wrong.append(f"{imp}: {layer} may not import {target}{hint}")
         elif layer == "api" and target == "storage":
             # the API names storage only through the package's public surface, never a module of it
             if imp.target != "ledger.storage" or not set(imp.names) <= surface:
