@@ -26,6 +26,7 @@ from datetime import datetime, time, timedelta
 
 from ledger import notes, service, tracecode
 from ledger.service import Ledger
+
 from . import field as regulator
 from .anomalies import Plant, Plants
 from .city import City, found_city

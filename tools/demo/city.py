@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from ledger.domain import Paper, PartyKind, PersonRole, Role
 from ledger.service import Actor, Ledger
 from ledger.storage import Connection
+
 from .config import CityConfig
 from .places import (
     DISTRICTS, District, Point, km_between, near, person_name, phone_number, plate, street_address,

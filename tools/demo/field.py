@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from ledger import tracecode
 from ledger.domain import EventKind
+
 from .life import Simulation
 
 __all__ = ["spot_checks", "black_cylinders"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from ledger.service import Registration
+
 from .config import MODELS, CityConfig, ModelSpec
 from .places import MANUFACTURERS
 

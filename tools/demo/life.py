@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from ledger.domain import EventKind
+
 from .anomalies import Plants
 from .city import City, Crew, InspectionStation, Site, Station, Transporter, User
 from .config import LOCAL, MODELS, CityConfig

@@ -31,6 +31,7 @@ from ledger.rules.engine import evaluate
 from ledger.storage import Connection
 from ledger.storage import events as event_rows
 from ledger.storage import registry as reg
+
 from .config import ANOMALY_KINDS, TAMPER_KINDS
 
 __all__ = ["Raised", "KindScore", "load_truth", "from_table", "from_rules", "from_audit", "score", "render"]

@@ -19,6 +19,7 @@ from ledger.domain import Role
 from ledger.errors import InvalidInput
 from ledger.keys import ensure_key
 from ledger.service import Ledger
+
 from . import quality
 from .anomalies import write_truth
 from .build import CityBuild, build_city

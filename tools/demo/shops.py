@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from ledger.domain import EventKind
+
 from .life import Simulation
 from .places import FAR_CITIES, bike_time
 

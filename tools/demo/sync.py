@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 
 from ledger.domain import EventKind, Location, NewEvent
 from ledger.service import Actor, Ledger
+
 from .places import Point
 
 __all__ = ["Scan", "Batch", "Outbox", "Writer", "MAX_BATCH"]

@@ -14,6 +14,7 @@ import math
 from datetime import timedelta
 
 from ledger.domain import EventKind
+
 from .config import MODELS
 from .fleet import Cylinder
 from .life import Simulation, Trip
