@@ -31,10 +31,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Connection
 
 from ledger.domain import NewEvent
 from ledger.service import Actor, Ledger, Outcome
+from ledger.storage import Connection
 
 __all__ = ["WriteCoalescer"]
 

@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from ..domain import EventKind, Location, NewEvent
-from ..service import Actor, Ledger
+from ledger.domain import EventKind, Location, NewEvent
+from ledger.service import Actor, Ledger
+
 from .places import Point
 
 __all__ = ["Scan", "Batch", "Outbox", "Writer", "MAX_BATCH"]
