@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from ledger.config import Settings
 from ledger.service import Ledger
-from ledger.storage.db import Database
+from ledger.storage import Database
 
 from . import errors
 from .accounts import AccountCache

@@ -24,11 +24,11 @@ import anyio
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Connection
 from starlette.exceptions import HTTPException
 
 from ledger.errors import InvalidInput
 from ledger.service import Actor, Ledger
+from ledger.storage import Connection
 
 from . import permissions
 from .accounts import AccountCache

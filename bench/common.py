@@ -1,6 +1,6 @@
 """What the demo-city benchmarks share: a city to measure on, timers, and the report lines.
 
-Every benchmark here runs on a demo city (``ledger.demo``), because a city has
+Every benchmark here runs on a demo city (``tools.demo``), because a city has
 what synthetic fill loops lack: chains of realistic length and kind, findings,
 late arrivals, parties with papers. A city is built once into ``--keep DIR``
 and reused while its parameters match, since a ten-million-event city takes
@@ -36,7 +36,7 @@ sys.path[:] = _PATH
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ledger.config import Settings  # noqa: E402
-from ledger.demo import SIZES, CityConfig, build_city, write_truth  # noqa: E402
+from tools.demo import SIZES, CityConfig, build_city, write_truth  # noqa: E402
 from ledger.keys import ensure_key  # noqa: E402
 from ledger.service import Ledger  # noqa: E402
 

@@ -45,7 +45,7 @@ from ingest import ceiling_sqlite  # noqa: E402
 from verify import plain_rehash  # noqa: E402
 
 from ledger.config import Settings  # noqa: E402
-from ledger.demo import ANOMALY_KINDS, SIZES, CityConfig, build_city, quality  # noqa: E402
+from tools.demo import ANOMALY_KINDS, SIZES, CityConfig, build_city, quality  # noqa: E402
 from ledger.keys import ensure_key  # noqa: E402
 from ledger.service import Ledger  # noqa: E402
 from ledger.verify import audit  # noqa: E402

@@ -1,7 +1,8 @@
 """Liveness and readiness for load balancers: the process answers and the database is reachable."""
 
 from fastapi import APIRouter
-from sqlalchemy import text
+
+from ledger.storage import ping
 
 from ..body import JSONRoute
 from ..deps import ReadConn
@@ -12,5 +13,4 @@ router = APIRouter(route_class=JSONRoute, tags=["operations"])
 
 @router.get("/healthz", response_model=Health)
 def health(connection: ReadConn):
-    connection.execute(text("SELECT 1"))
-    return {"status": "ok", "database": connection.dialect.name}
+    return {"status": "ok", "database": ping(connection)}

@@ -5,9 +5,9 @@ from typing import Annotated
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import Connection
 
 from ledger.service import Actor, Ledger
+from ledger.storage import Connection
 from scanners.labels import label_png, label_svg
 
 from ..body import JSONRoute

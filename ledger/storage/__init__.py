@@ -1,9 +1,12 @@
 """The only package that speaks SQL: tables, migrations, the append path, queries.
 
-``Connection`` is re-exported so the layers above can name the caller's open
-transaction without importing SQLAlchemy themselves.
+The names below are what the layers above may use without importing SQLAlchemy
+themselves: ``Connection`` to name the caller's open transaction, ``Database``
+to open one, ``ping`` to ask whether the database answers.
 """
 
 from sqlalchemy import Connection
 
-__all__ = ["Connection"]
+from .db import Database, ping
+
+__all__ = ["Connection", "Database", "ping"]

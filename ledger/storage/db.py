@@ -22,7 +22,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
-__all__ = ["Database", "LOG_LOCK", "WriterTurn"]
+__all__ = ["Database", "LOG_LOCK", "WriterTurn", "ping"]
 
 # How often a process that writes a SQLite database copies its write-ahead log into it.
 CHECKPOINT_SECONDS = 1.0
@@ -271,3 +271,12 @@ class Database:
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
+
+
+def ping(connection: Connection) -> str:
+    """Ask the database for a trivial answer on ``connection``; returns its dialect ("sqlite" or "postgresql").
+
+    Raises the driver's error if the database does not answer, so a health check fails with it.
+    """
+    connection.execute(text("SELECT 1"))
+    return connection.dialect.name

@@ -24,7 +24,7 @@ from ..domain import Event, EventKind, Location, NewEvent, format_time
 from ..notes import Note
 from .checkpoints import take_log_lock
 
-__all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "raw_history", "heads", "log_size", "COLUMNS", "from_row", "marker", "placeholders", "chunks"]
+__all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "every_history", "raw_history", "heads", "log_size", "COLUMNS", "from_row", "marker", "placeholders", "chunks"]
 
 COLUMNS = (
     "id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
@@ -217,3 +217,9 @@ def history(connection: Connection, cylinder: str, after_seq: int = -1, limit: i
         sql += " LIMIT :l"
         params["l"] = limit
     return [from_row(row) for row in connection.execute(text(sql), params)]
+
+
+def every_history(connection: Connection) -> Iterator[Event]:
+    """Every stored event, one cylinder's chain after another, each by seq."""
+    for row in connection.exec_driver_sql(f"SELECT {COLUMNS} FROM events ORDER BY cylinder, seq"):
+        yield from_row(row)

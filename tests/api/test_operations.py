@@ -153,3 +153,9 @@ def test_what_requests_may_hold_at_once_fits_every_pool_the_app_builds(tmp_path)
                 assert len(connections.result(timeout=10)) == readers + own  # would wait 30 s on a smaller pool
     finally:
         database.dispose()
+
+
+def test_health_names_the_database_that_answered(world: World) -> None:
+    expected = "sqlite" if world.ledger.db.is_sqlite else "postgresql"
+    answer = world.client.get("/healthz")
+    assert answer.status_code == 200 and answer.json() == {"status": "ok", "database": expected}

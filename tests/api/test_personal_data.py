@@ -193,7 +193,7 @@ def test_a_repeated_report_is_a_duplicate_and_another_note_under_its_key_a_confl
 def _ledger(world: World, url: str, tmp_path, *args: str):
     env = {**os.environ, "LEDGER_KEY_FILE": str(tmp_path / "log.key"),
            "LEDGER_LABEL_KEY_FILE": str(tmp_path / "label.key"), "LEDGER_LOG_ORIGIN": world.ledger.settings.log_origin}
-    return subprocess.run([sys.executable, "-m", "ledger.cli", *args, "--db", url], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tools.cli", *args, "--db", url], env=env, capture_output=True,
                           text=True, timeout=120)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ledger.config import Settings
-from ledger.demo import DEFAULT_NOW, CityBuild, CityConfig, build_city
+from tools.demo import DEFAULT_NOW, CityBuild, CityConfig, build_city
 from ledger.domain import Event
 from ledger.keys import ensure_key
 from ledger.service import Ledger

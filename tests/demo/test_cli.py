@@ -89,7 +89,7 @@ def test_the_demo_builds_serves_answers_and_stops_cleanly(tmp_path, stop):
 
 
 def test_the_demo_replaces_only_files_it_made(tmp_path):
-    from ledger.demo.runner import fresh_settings
+    from tools.demo.runner import fresh_settings
     from ledger.errors import InvalidInput
 
     ledger_db, key = tmp_path / "ledger.db", tmp_path / "ledger-log.key"

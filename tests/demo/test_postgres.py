@@ -6,7 +6,7 @@ Runs on a throwaway database (dropped afterwards) when the server at
 
 from __future__ import annotations
 
-from ledger.demo import quality
+from tools.demo import quality
 from ledger.verify import audit
 from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.demo.conftest import SEED, TOWN, build_town

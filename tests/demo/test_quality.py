@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.demo.quality import KindScore, Raised, from_table, render, score
+from tools.demo.quality import KindScore, Raised, from_table, render, score
 from tests.demo.conftest import open_ledger
 
 TRUTH = [

@@ -12,8 +12,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from ledger.demo import quality
-from ledger.demo.places import Point, km_between
+from tools.demo import quality
+from tools.demo.places import Point, km_between
 from ledger.domain import EventKind as K
 from ledger.rules.config import DEFAULT_FILL_LIMITS
 from ledger.storage import registry as reg

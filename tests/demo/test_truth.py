@@ -7,7 +7,7 @@ import csv
 import pytest
 import sqlalchemy as sa
 
-from ledger.demo import ANOMALY_KINDS, TAMPER_KINDS, quality, write_truth
+from tools.demo import ANOMALY_KINDS, TAMPER_KINDS, quality, write_truth
 from ledger.verify import audit
 from tests.demo.conftest import TOWN, build_town
 

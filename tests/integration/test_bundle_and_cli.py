@@ -78,7 +78,7 @@ def test_a_checkpoint_signed_by_another_key_fails(ledger, bundle):
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "ledger.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tools.cli", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=120)
 
 

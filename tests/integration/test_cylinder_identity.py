@@ -207,7 +207,7 @@ def test_ledger_init_exits_2_naming_the_cylinders_registered_twice(before_the_ke
     """The refusal reaches the operator as a sentence and an exit code, not a traceback."""
     from typer.testing import CliRunner
 
-    from ledger.cli import app
+    from tools.cli import app
 
     ledger = before_the_key
     _old_row(ledger, "OLD00000001", MAKER, SERIAL)

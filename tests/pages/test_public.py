@@ -121,7 +121,7 @@ def test_the_public_page_is_small_and_loads_nothing_from_elsewhere(town: Town, c
 @pytest.mark.slow
 def test_no_personal_data_on_any_label_page_of_a_generated_city(tmp_path):
     """Every cylinder of the demo city, and every name, phone, address and reference in its database."""
-    demo = pytest.importorskip("ledger.demo")
+    demo = pytest.importorskip("tools.demo")
     from fastapi.testclient import TestClient
 
     from api.app import create_app

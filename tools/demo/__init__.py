@@ -1,6 +1,6 @@
 """The demo city: a deterministic, realistic city of LPG cylinders written through the real ledger.
 
-    from ledger.demo import SIZES, build_city
+    from tools.demo import SIZES, build_city
     build = build_city(ledger, SIZES["small"], seed=7)
     build.showcase()          # trace codes worth a look, one per planted kind
     build.truth               # the planted anomalies, with their event ids

@@ -25,13 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection
+from ledger.custody import MemoryRegistry
+from ledger.rules.config import RulesConfig
+from ledger.rules.engine import evaluate
+from ledger.storage import Connection
+from ledger.storage import events as event_rows
+from ledger.storage import registry as reg
 
-from ..custody import MemoryRegistry
-from ..rules.config import RulesConfig
-from ..rules.engine import evaluate
-from ..storage import events as event_rows
-from ..storage import registry as reg
 from .config import ANOMALY_KINDS, TAMPER_KINDS
 
 __all__ = ["Raised", "KindScore", "load_truth", "from_table", "from_rules", "from_audit", "score", "render"]
@@ -96,9 +96,7 @@ def from_rules(connection: Connection, now: datetime, config: RulesConfig | None
     registry, config = _registry(connection), config or RulesConfig()
     raised: list[Raised] = []
     history: list = []
-    rows = connection.exec_driver_sql(f"SELECT {event_rows.COLUMNS} FROM events ORDER BY cylinder, seq")
-    for row in rows:
-        event = event_rows.from_row(row)
+    for event in event_rows.every_history(connection):
         if history and history[0].cylinder != event.cylinder:
             raised += _judged(history, registry, config, now)
             history = []
@@ -115,7 +113,7 @@ def _judged(history: list, registry: MemoryRegistry, config: RulesConfig, now: d
 
 def from_audit(connection: Connection, verifier=None) -> list[Raised]:
     """The tamper kinds, as ``ledger verify`` finds them."""
-    from ..verify import audit
+    from ledger.verify import audit
 
     return [Raised(b.kind, b.cylinder, f"{b.kind}:{b.cylinder}:{b.seq}", b.detail)
             for b in audit(connection, verifier) if b.kind in TAMPER_KINDS]

@@ -1,7 +1,7 @@
 """The knobs of the demo city: its size, its time window, its cylinder models and anomalies.
 
 A ``CityConfig`` and a seed decide the whole city: the same pair always gives
-the same parties, cylinders and events (see ``ledger.demo.build``).
+the same parties, cylinders and events (see ``tools.demo.build``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
-from ..rules.config import DEFAULT_FILL_LIMITS
+from ledger.rules.config import DEFAULT_FILL_LIMITS
 
 __all__ = [
     "ModelSpec", "MODELS", "CityConfig", "SIZES", "ANOMALY_KINDS", "TAMPER_KINDS",

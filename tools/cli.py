@@ -11,15 +11,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .bundle import load_bundle, verify_bundle
-from .config import Settings
-from .domain import Role
-from .errors import LedgerError
-from .keys import ensure_key
-from .signednote import NoteSigner, NoteVerifier
-from .storage import events as event_rows
-from .storage.db import Database
-from .verify import audit
+from ledger.bundle import load_bundle, verify_bundle
+from ledger.config import Settings
+from ledger.domain import Role
+from ledger.errors import LedgerError
+from ledger.keys import ensure_key
+from ledger.signednote import NoteSigner, NoteVerifier
+from ledger.storage import Database
+from ledger.storage import events as event_rows
+from ledger.verify import audit
 from scanners.cli import app as scan_app
 
 app = typer.Typer(help="cylinder-ledger: the traceability ledger for bottled LPG cylinders.", no_args_is_help=True)
@@ -73,7 +73,7 @@ def accounts_create(
     db: DbOption = None,
 ) -> None:
     """Print a new bearer token once, alone on stdout (only its hash is stored); its account id on stderr."""
-    from .service import Ledger
+    from ledger.service import Ledger
 
     ledger = Ledger(_settings(db))
     try:
@@ -125,7 +125,7 @@ def _verifier(settings: Settings, public_key: str | None) -> NoteVerifier | None
     if public_key:
         return _read_vkey(public_key)
     if settings.key_file.exists():
-        from .keys import load_key
+        from ledger.keys import load_key
 
         return NoteSigner(settings.log_origin, load_key(settings.key_file)).verifier
     err.print("[yellow]warning:[/yellow] no log key found: checkpoint signatures are not checked")
@@ -167,7 +167,7 @@ def verify_bundle_command(
 @app.command()
 def sweep(db: DbOption = None) -> None:
     """Raise the findings only the clock produces (vanished cylinders, unconfirmed handovers); run it hourly."""
-    from .service import Ledger
+    from ledger.service import Ledger
 
     ledger = Ledger(_settings(db))
     reviewed = 0
@@ -196,7 +196,7 @@ def erase(
 
     The chain, the log and every proof and bundle still verify afterwards. Erasing again changes nothing.
     """
-    from .service import Ledger
+    from ledger.service import Ledger
 
     ledger = Ledger(_settings(db), rules=False)
     try:
@@ -217,7 +217,7 @@ def erase(
 @app.command()
 def checkpoint(db: DbOption = None) -> None:
     """Sign a checkpoint of the log now (the service also does this on demand) and print it."""
-    from .service import Ledger
+    from ledger.service import Ledger
 
     ledger = Ledger(_settings(db))
     try:
@@ -264,8 +264,8 @@ def labels(
     from scanners.labels import label_sheet_pdf
     from scanners.payload import label_url
 
-    from . import tracecode
-    from .service import Ledger
+    from ledger import tracecode
+    from ledger.service import Ledger
 
     ledger = Ledger(_settings(db))
     items = []
@@ -298,8 +298,8 @@ def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API once built")] = True,
 ) -> None:
     """Build a demo city into a fresh SQLite file, then serve the API and pages; prints URL, tokens, codes."""
-    from .demo import SIZES, runner
-    from .domain import parse_time
+    from tools.demo import SIZES, runner
+    from ledger.domain import parse_time
 
     if size not in SIZES:
         err.print(f"[red]error:[/red] --size must be one of {', '.join(SIZES)}")

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .. import tracecode
-from ..domain import EventKind
+from ledger import tracecode
+from ledger.domain import EventKind
+
 from .life import Simulation
 
 __all__ = ["spot_checks", "black_cylinders"]

@@ -24,9 +24,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from ..domain import EventKind, Location, NewEvent
-from ..ingest import Submission
-from ..service import Actor, Ledger
+from ledger.domain import EventKind, Location, NewEvent
+from ledger.ingest import Submission
+from ledger.service import Actor, Ledger
+
 from .places import Point
 
 __all__ = ["Scan", "Batch", "Outbox", "Writer", "MAX_BATCH"]

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from ..domain import EventKind
+from ledger.domain import EventKind
+
 from .config import MODELS
 from .fleet import Cylinder
 from .life import Simulation, Trip

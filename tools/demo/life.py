@@ -5,7 +5,7 @@ back (from 05:30); delivery workers exchange users' empties for full cylinders
 (08:30-20:30); trucks carry full cylinders to the shops and empties back (from
 07:30 and 13:00); a shuttle takes cylinders due for inspection or scrapping to
 an inspection station (14:30); grid inspectors spot-check shops. Every scan
-goes to its device's outbox (``ledger.demo.sync``).
+goes to its device's outbox (``tools.demo.sync``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from ..domain import EventKind
+from ledger.domain import EventKind
+
 from .anomalies import Plants
 from .city import City, Crew, InspectionStation, Site, Station, Transporter, User
 from .config import LOCAL, MODELS, CityConfig

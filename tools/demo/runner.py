@@ -14,11 +14,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from ..config import Settings
-from ..domain import Role
-from ..errors import InvalidInput
-from ..keys import ensure_key
-from ..service import Ledger
+from ledger.config import Settings
+from ledger.domain import Role
+from ledger.errors import InvalidInput
+from ledger.keys import ensure_key
+from ledger.service import Ledger
+
 from . import quality
 from .anomalies import write_truth
 from .build import CityBuild, build_city

@@ -13,10 +13,10 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection
+from ledger.domain import Paper, PartyKind, PersonRole, Role
+from ledger.service import Actor, Ledger
+from ledger.storage import Connection
 
-from ..domain import Paper, PartyKind, PersonRole, Role
-from ..service import Actor, Ledger
 from .config import CityConfig
 from .places import (
     DISTRICTS, District, Point, km_between, near, person_name, phone_number, plate, street_address,

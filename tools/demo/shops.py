@@ -9,7 +9,8 @@ empty. Users wait a day when the shop has no full cylinder of their model.
 from __future__ import annotations
 
 import math
-from ..domain import EventKind
+from ledger.domain import EventKind
+
 from .life import Simulation
 from .places import FAR_CITIES, bike_time
 

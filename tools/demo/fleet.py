@@ -11,7 +11,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from ..service import Registration
+from ledger.service import Registration
+
 from .config import MODELS, CityConfig, ModelSpec
 from .places import MANUFACTURERS
 

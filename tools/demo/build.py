@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from .. import notes, service, tracecode
-from ..service import Ledger
+from ledger import notes, service, tracecode
+from ledger.service import Ledger
+
 from . import field as regulator
 from .anomalies import Plant, Plants
 from .city import City, found_city

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..domain import EventKind
+from ledger.domain import EventKind
+
 from .fleet import Cylinder, add_years
 from .life import Simulation, Trip, Visit
 from .places import km_between, truck_time
