@@ -1,44 +1,33 @@
-"""Group commit for single events: concurrent POST /v1/events share one write transaction.
+"""The group writer: concurrent POST /v1/events travel to the ledger as one call of ``ledger.ingest``.
 
 A durable commit costs a disk flush (several milliseconds on SQLite with
 ``synchronous=FULL``), and SQLite has one writer at a time, so one transaction
 per request caps a process at a few hundred events a second and makes waiting
 writers poll the lock. Instead each process keeps one writer: it takes every
-event waiting at that moment (up to ``limit``), records them with
-``Ledger.record_batch`` in one transaction, commits once, and only then answers
-each request with its own outcome. Nothing changes for a client: a 201 still
-means durable, a duplicate is still 200 with the original, a refusal is still
-that event's own 4xx.
+event waiting at that moment (up to ``limit``) and hands them, one submission
+per request, to the ingest use case, which appends them in one transaction,
+commits once and judges them after the commit (``ledger.ingest``); only then is
+each request answered with its own outcome. Nothing changes for a client: a
+201 still means durable, a duplicate is still 200 with the original, a refusal
+is still that event's own 4xx; one request's failure is that request's alone.
 
-The custody rules, whose findings each answer carries, run after that commit
-(``Ledger.judge_recorded``): in a read snapshot, then a short second
-transaction stores what they found. The write lock is held for the appends and
-for storing findings, not while the rules think, so the other process's
-writer gets its turn sooner.
-
-If the shared transaction fails as a whole (a database error, a bug), each
-event is retried alone, so one event can never take another down with it.
-If judging fails after the events are committed, their requests get the error
-(a retry is answered 200 with the recorded event) and the cylinders stay
-queued for the reviewer: nothing recorded goes unjudged.
+This module is a transport: it groups callers and hands back answers; what
+happens to the events is the use case's one policy.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import datetime, timezone
-from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 
 from ledger.domain import NewEvent
+from ledger.ingest import Submission
 from ledger.service import Actor, Ledger, Outcome
 from ledger.storage import Connection
 
 __all__ = ["WriteCoalescer"]
-
-log = logging.getLogger("ledger.write")
 
 Pending = tuple[Actor, NewEvent, "asyncio.Future[Outcome]"]
 
@@ -87,50 +76,6 @@ class WriteCoalescer:
                     future.set_result(result)
 
     def _write(self, group: list[Pending]) -> list[Outcome | BaseException]:
-        now = datetime.now(timezone.utc)
-        results = self._append(group, self._admit(group, now), now)
-        created = [i for i, result in enumerate(results) if isinstance(result, Outcome) and result.status == "created"]
-        try:
-            judged: list[Outcome | BaseException] = self.ledger.judge_recorded([results[i] for i in created], now)
-        except Exception as error:  # noqa: BLE001 - recorded, queued for the reviewer; the requests learn why
-            log.exception("judging %d recorded events failed; they stay queued for the reviewer", len(created))
-            judged = [error] * len(created)
-        for index, outcome in zip(created, judged):
-            results[index] = outcome
-        return results
-
-    def _admit(self, group: list[Pending], now: datetime) -> list[Any]:
-        """Each event checked and encoded before the write lock is taken (``Ledger.admit``; reads only)."""
-        try:
-            with self.ledger.db.reading() as connection:
-                return [self.ledger.admit(connection, actor, [event], now)[0] for actor, event, _ in group]
-        except Exception:  # noqa: BLE001 - record_batch checks them itself, and reports what fails
-            return [event for _, event, _ in group]
-
-    def _append(self, group: list[Pending], items: list[Any], now: datetime) -> list[Outcome | BaseException]:
-        try:
-            with self.ledger.db.writing() as connection:
-                return self._record(connection, group, items, now)
-        except Exception:  # noqa: BLE001 - the shared transaction failed: give each event its own
-            results: list[Outcome | BaseException] = []
-            for index in range(len(group)):
-                try:
-                    with self.ledger.db.writing() as connection:
-                        results.extend(self._record(connection, group[index:index + 1], items[index:index + 1], now))
-                except Exception as error:  # noqa: BLE001 - reported to that event's request alone
-                    results.append(error)
-            return results
-
-    def _record(self, connection: Connection, group: list[Pending], items: list[Any], now: datetime) -> list[Any]:
-        by_actor: dict[Actor, list[int]] = {}
-        for index, (actor, _, _) in enumerate(group):
-            by_actor.setdefault(actor, []).append(index)
-        results: list[Any] = [None] * len(group)
-        if len(by_actor) > 1:  # several record_batch calls in one transaction: lock every cylinder first
-            self.ledger.lock_cylinders(connection, (event.cylinder for _, event, _ in group))
-        for actor, indexes in by_actor.items():
-            outcomes = self.ledger.record_batch(connection, actor, [items[i] for i in indexes], now,
-                                                defer_review=True)
-            for index, outcome in zip(indexes, outcomes):
-                results[index] = outcome
-        return results
+        results = self.ledger.ingest([Submission(actor, [event]) for actor, event, _ in group],
+                                     datetime.now(timezone.utc))
+        return [result if isinstance(result, BaseException) else result[0] for result in results]

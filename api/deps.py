@@ -2,7 +2,9 @@
 
 ``WriteConn`` is one write transaction per request, committed when the route
 returns and *before* the answer is sent (scope "function"), so a client that
-sees 201 knows the event is durable; any exception rolls it back.
+sees 201 knows the write is durable; any exception rolls it back. A request's
+write transactions begin in ``request_transaction`` and nowhere else; events
+are recorded by the ingest use case, which begins its own (``ledger.ingest``).
 
 Each process bounds how many requests hold a database connection at once, and
 the bound is below the connection pool's size. Without it, requests that hold
@@ -14,6 +16,7 @@ over the bound wait without holding a thread or a connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
@@ -107,8 +110,18 @@ def read_connection(ledger: LedgerDep) -> Iterator[Connection]:
         yield connection
 
 
-def write_connection(ledger: LedgerDep) -> Iterator[Connection]:
+@contextlib.contextmanager
+def request_transaction(ledger: Ledger) -> Iterator[Connection]:
+    """A request's write transaction; where every one begins (the route's ``WriteConn``, a page's sign-in).
+
+    Events are the exception: they go to the ingest use case, which begins its own (``ledger.ingest``).
+    """
     with ledger.db.writing() as connection:
+        yield connection
+
+
+def write_connection(ledger: LedgerDep) -> Iterator[Connection]:
+    with request_transaction(ledger) as connection:
         yield connection
 
 
@@ -122,10 +135,11 @@ async def batch_slot() -> AsyncIterator[None]:
 
 ReadConn = Annotated[Connection, Depends(read_connection, scope="function", max_concurrency=READERS)]
 WriteConn = Annotated[Connection, Depends(write_connection, scope="function", max_concurrency=WRITERS)]
-# Proof routes sign a checkpoint first (their own short transactions), so they take a slot instead.
+# Proof routes have the checkpoint publisher sign a checkpoint first (its own short transaction), so
+# they take a slot instead.
 ProofSlot = Annotated[None, Depends(proving, scope="function", max_concurrency=PROVING)]
-# A batch is parsed, checked and answered outside its write transaction, which it opens itself, so
-# the database's write lock is held only to write. One batch at a time per process: two would share
+# A batch is parsed, checked and answered outside its write transaction, which the ingest use case
+# opens, so the database's write lock is held only to write. One batch at a time per process: two would share
 # the interpreter lock, and each time SQLite handed it back to the one writing, the other's parsing
 # would hold it first, stretching the write lock every process waits for. Other processes overlap.
 BatchSlot = Annotated[None, Depends(batch_slot, scope="function", max_concurrency=BATCHES)]

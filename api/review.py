@@ -1,7 +1,7 @@
-"""The reviewer: applies the custody rules to the events a batch recorded, a moment later.
+"""The reviewer: the ingest use case's judging step for what a batch recorded, a moment later.
 
 ``POST /v1/events/batch`` records its events and queues their cylinders
-(``Ledger.record_batch(defer_review=True)``) instead of replaying each one's
+(``Ledger.ingest(judge=False)``) instead of replaying each one's
 history inside the request: a scanner syncing its outbox gets no findings back
 anyway, and the rules, not the database, would otherwise set the pace of a
 burst of uploads. Each server process runs one reviewer, which takes the queue
@@ -15,7 +15,7 @@ The queue is a table, so a process killed midway leaves the cylinders queued
 for the next reviewer (or ``ledger sweep``); none is lost. Single events
 (``POST /v1/events``) are queued the same way, but their own writer judges them
 the moment they are committed, because each answer lists the findings it raised
-(``Ledger.judge_recorded``); the reviewer leaves cylinders queued less than
+(``ledger.ingest``); the reviewer leaves cylinders queued less than
 ``settled`` ago to that writer, and takes them only if its process died.
 
 During a burst of batches the reviewer yields: after each chunk it rests
@@ -24,6 +24,9 @@ the process and a driver's sync is answered sooner. The queue holds each
 cylinder once however many events it gains, so the cylinders reviewed later
 are judged with more events at a time, and the findings follow a few seconds
 after the burst (docs/design.md "The review queue").
+
+The reviewer is a named background worker: it begins its own transactions, here
+and nowhere else, and the judge's methods it calls take its connection.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ class Reviewer:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        if self.ledger.after_append is not None and loop not in self._running:
+        if self.ledger.judge is not None and loop not in self._running:
             stopping = asyncio.Event()
             self._running[loop] = (loop.create_task(self._run(stopping)), stopping)
 
@@ -113,10 +116,10 @@ class Reviewer:
 
     def _review_chunk(self) -> int:
         """Assess a chunk in a read snapshot, then store the outcome in a short write transaction."""
-        supervisor, now = self.ledger.supervisor, datetime.now(timezone.utc)
+        judge, now = self.ledger.judge, datetime.now(timezone.utc)
         with self.ledger.db.reading() as connection:
-            assessed = supervisor.assess_queued(connection, now, self.chunk, self.settled)
+            assessed = judge.assess_queued(connection, now, self.chunk, self.settled)
         if assessed:
             with self.ledger.db.writing() as connection:
-                supervisor.apply_review(connection, assessed, now)
+                judge.apply_review(connection, assessed, now)
         return len(assessed)

@@ -1,7 +1,9 @@
 """The regulators' side: the three questions, findings and their closed loop, risk lists.
 
-Functions take the ``Ledger`` and the caller's connection; the ``Ledger``
-methods of the same names delegate here.
+Functions take the ``Ledger`` and the caller's connection, and what they judge
+with (the rules' ``RulesConfig``, the registry the rules read) explicitly: the
+same with or without custody rules attached. The ``Ledger`` methods of the same
+names delegate here.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .storage import Connection
 from .storage import events as event_rows
 from .storage import findings as store
 from .storage import registry as reg
+from .rules import RulesConfig
 from .supervision import DatabaseRegistry
 from .text import readable
 from .verify import check_chain
@@ -43,16 +46,15 @@ def _party(registry: DatabaseRegistry, party_id: str | None) -> dict[str, Any] |
     return {"id": party.id, "kind": party.kind.value, "name": party.name, "region": party.region}
 
 
-def _replayed(ledger, connection: Connection, cylinder: str):
+def _replayed(ledger, connection: Connection, cylinder: str, registry: DatabaseRegistry, config: RulesConfig):
     history = ledger.history(connection, cylinder)
-    registry = ledger.supervisor.registry(connection)
-    config = ledger.supervisor.config
-    return history, registry, custody.replay(history, registry, config.clock_skew)
+    return history, custody.replay(history, registry, config.clock_skew)
 
 
-def trace(ledger, connection: Connection, cylinder: str) -> dict[str, Any]:
+def trace(ledger, connection: Connection, cylinder: str, registry: DatabaseRegistry,
+          config: RulesConfig) -> dict[str, Any]:
     """CONTRACT.md "The three questions": origin, custody path, current holder, responsibility, chain, findings."""
-    history, registry, replayed = _replayed(ledger, connection, cylinder)
+    history, replayed = _replayed(ledger, connection, cylinder, registry, config)
     ids = {event.seq: event.id for event in history}
     answer = replayed.as_dict(ids)
     origin, current = answer["origin"], answer["current"]
@@ -68,7 +70,7 @@ def trace(ledger, connection: Connection, cylinder: str) -> dict[str, Any]:
     tampered = findings(ledger, connection, cylinder=cylinder, limit=200)["items"]
     breaks += [{"kind": f["kind"], "cylinder": cylinder, "seq": None, "detail": f["note"]} for f in tampered
                if f["kind"] in ("chain_tampered", "sequence_gap", "checkpoint_mismatch") and f["status"] in OPEN]
-    standing = rules.standing(replayed, ledger.supervisor.config, datetime.now(timezone.utc))
+    standing = rules.standing(replayed, config, datetime.now(timezone.utc))
     answer["cylinder"] = _cylinder(ledger.cylinder(connection, cylinder), standing)
     answer["chain"] = {"status": "broken" if breaks else "intact", "length": len(history),
                        "head": history[-1].hash.hex(), "breaks": breaks}
@@ -85,8 +87,9 @@ def _cylinder(row: dict[str, Any], standing) -> dict[str, Any]:
     return facts
 
 
-def responsible_at(ledger, connection: Connection, cylinder: str, at: datetime) -> dict[str, Any]:
-    history, registry, replayed = _replayed(ledger, connection, cylinder)
+def responsible_at(ledger, connection: Connection, cylinder: str, at: datetime, registry: DatabaseRegistry,
+                   config: RulesConfig) -> dict[str, Any]:
+    history, replayed = _replayed(ledger, connection, cylinder, registry, config)
     answer = replayed.responsible_at(at)
     if answer is None:
         raise NotFound(f"{cylinder} was not yet registered at {format_time(at)}")
@@ -225,12 +228,11 @@ _PAST = {"dispatch": "dispatched", "handle": "handled", "supervise": "supervised
 # -- risk lists --------------------------------------------------------------------------------
 
 
-def risk_cylinders(ledger, connection: Connection, *, reason: str, region: str | None = None,
+def risk_cylinders(ledger, connection: Connection, config: RulesConfig, *, reason: str, region: str | None = None,
                    owner: str | None = None, cursor: str | None = None, limit: int = 100,
                    today: date | None = None) -> dict[str, Any]:
     if reason not in REASONS:
         raise InvalidInput(f"reason must be one of {', '.join(REASONS)}", field="reason")
-    config = ledger.supervisor.config
     today = today or config.local_day(datetime.now(timezone.utc))
     if reason == "unregistered":
         page = findings(ledger, connection, kind="unregistered_code", region=region, cursor=cursor, limit=limit)
@@ -251,10 +253,10 @@ def risk_cylinders(ledger, connection: Connection, *, reason: str, region: str |
     return {"items": items, "next_cursor": ledger.cursors.issue("risk", rows[-1].id) if more else None}
 
 
-def risk_enterprises(ledger, connection: Connection, *, region: str | None = None,
+def risk_enterprises(ledger, connection: Connection, config: RulesConfig, *, region: str | None = None,
                      today: date | None = None) -> list[dict[str, Any]]:
     """Each enterprise's colour (docs/custody.md "Enterprise risk colour")."""
-    today = today or ledger.supervisor.config.local_day(datetime.now(timezone.utc))
+    today = today or config.local_day(datetime.now(timezone.utc))
     held = store.holdings(connection, region)
     parties: dict[str, dict[str, Any]] = {}
     for row in store.party_scores(connection, region):

@@ -1,26 +1,26 @@
 """Where the custody rules meet the database: authorisation, findings, the projection.
 
-``Supervisor`` installs itself into a ``Ledger`` as its two hooks:
+``Supervisor`` is the ``Judge`` a ``Ledger`` is built with (``ledger.service.judge``):
 
 - ``authorize`` refuses, before anything is written, an event no account of that
   party could record (``ledger.custody.authorize``);
-- ``after_append`` re-evaluates every cylinder a write touched, in the same
-  transaction: the rules judge the cylinder's story in the order things
-  happened, new findings are stored, findings a late event explains are
-  marked ``resolved`` with a note naming that event, and the cylinder's
-  projection (holder, state, inspection due, service life) is rewritten.
-  The rules start from what they carried forward from the events they judged
-  before (``cylinders.judged``, ``rules.judge``) and read only the new events;
-  when those do not simply continue the story (one occurred earlier, a party
-  then unknown is registered now, the limits changed) the whole chain is judged.
-- ``defer`` instead queues the touched cylinders, for ``review`` to do the same
-  a moment later in other transactions (what the batch endpoint does), or for
-  ``judge_recorded`` to do it at once, once the write is committed: the rules
-  run in a read snapshot and only storing their findings takes the write lock
-  (what the single-event writer does).
+- judging a cylinder is always the same two steps: ``_assess`` runs the rules over
+  its story in the order things happened, reading only (the rules start from
+  what they carried forward from the events they judged before,
+  ``cylinders.judged``, and read only the new events; when those do not simply
+  continue the story the whole chain is judged), and ``_apply`` stores new
+  findings, marks ``resolved`` with a note the findings a late event explains,
+  and rewrites the cylinder's projection (holder, state, inspection due, life);
+- ``defer`` queues the cylinders a write touched, in that write's transaction;
+  the ingest use case then has them judged once the write is committed
+  (``assess_written`` in a read snapshot, ``store_written`` in a short write
+  transaction), or leaves them to the reviewer (``assess_queued`` and
+  ``apply_review``, likewise); ``after_append`` does both steps inside the write
+  itself, for registrations and for callers that own one transaction;
+- ``sweep`` does the same for cylinders that nobody scanned, for the findings the
+  clock alone produces (``vanished``, ``handover_unconfirmed``).
 
-``sweep`` does the same for cylinders that nobody scanned, for the findings the
-clock alone produces (``vanished``, ``handover_unconfirmed``).
+No method begins or commits a transaction: each takes its caller's connection.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from .storage import Connection
 from .storage import events as event_rows
 from .storage import findings as store
 from .storage import registry as reg
-from .storage.db import Database
 
 __all__ = ["DatabaseRegistry", "RegistryCache", "Supervisor", "SYSTEM"]
 
@@ -116,12 +115,9 @@ class Supervisor:
     def registry(self, connection: Connection) -> DatabaseRegistry:
         return DatabaseRegistry(connection, self.cache)
 
-    def install(self, ledger) -> None:
-        ledger.authorize = self.authorize
-        ledger.after_append = self.after_append
-        ledger.on_unregistered = self.unregistered
-        ledger.defer_append = self.defer
-        ledger.supervisor = self
+    def registry_changed(self) -> None:
+        """This process changed a party or a person: the rules read them afresh."""
+        self.cache.clear()
 
     # -- before writing ----------------------------------------------------------
 
@@ -139,27 +135,28 @@ class Supervisor:
         store.dequeue_review(connection, triggers)  # their whole history has just been evaluated
         return _by_event(written, drafts)
 
-    def judge_recorded(self, db: Database, written: Sequence[Event], now: datetime) -> dict[int, list[RaisedFinding]]:
-        """``after_append`` for events a committed write left to the reviewer, judged now, outside the write.
+    def assess_written(self, connection: Connection, written: Sequence[Event], now: datetime) -> dict[str, Assessment]:
+        """Judge the cylinders of events a committed write queued; reads only (``ledger.ingest``, step 3)."""
+        return self._assess(connection, _last_per_cylinder(written), now)
 
-        The rules run in a read snapshot; a short write transaction then stores
-        what they found, for each cylinder whose chain has not grown since, and
-        judges again, inside it, any other (another writer appended meanwhile).
-        The queue rows go in that transaction, so a crash before it leaves the
-        cylinders to the reviewer. Returns what ``after_append`` returns.
+    def store_written(self, connection: Connection, written: Sequence[Event], assessed: dict[str, Assessment],
+                      now: datetime) -> dict[int, list[RaisedFinding]]:
+        """Store what ``assess_written`` found, in a write transaction; returns what ``after_append`` returns.
+
+        What was found is stored for each cylinder whose chain has not grown since it
+        was read; any other (another writer appended meanwhile) is judged again here.
+        The queue rows go in the same transaction, so a crash before it leaves the
+        cylinders to the reviewer.
         """
         triggers = _last_per_cylinder(written)
-        with db.reading() as connection:
-            assessed = self._assess(connection, triggers, now)
-        with db.writing() as connection:
-            current = self._unchanged(connection, assessed)
-            drafts = self._apply(connection, current, triggers, now)
-            # Another write judged these since (it carried our events forward): judge their whole chains
-            # here, so that the answer still names each finding our events are evidence of.
-            grown = {cylinder: trigger for cylinder, trigger in triggers.items() if cylinder not in current}
-            if grown:
-                drafts.update(self._apply(connection, self._assess_whole(connection, grown, now), grown, now))
-            store.dequeue_review(connection, triggers)
+        current = self._unchanged(connection, assessed)
+        drafts = self._apply(connection, current, triggers, now)
+        # Another write judged these since (it carried our events forward): judge their whole chains
+        # here, so that the answer still names each finding our events are evidence of.
+        grown = {cylinder: trigger for cylinder, trigger in triggers.items() if cylinder not in current}
+        if grown:
+            drafts.update(self._apply(connection, self._assess_whole(connection, grown, now), grown, now))
+        store.dequeue_review(connection, triggers)
         return _by_event(written, drafts)
 
     def defer(self, connection: Connection, written: Sequence[Event], now: datetime) -> None:
@@ -178,7 +175,7 @@ class Supervisor:
         and the rules cost the appenders nothing; ``apply_review`` then keeps
         only what still describes the cylinder's whole chain. ``settled``: take
         only cylinders queued at least that long ago (a single event's writer
-        judges its own a moment after queueing them, ``judge_recorded``).
+        judges its own a moment after queueing them, ``ledger.ingest``).
         """
         before = format_time(now - settled) if settled else None
         return self._assess(connection, store.queued_for_review(connection, limit, since_before=before), now)

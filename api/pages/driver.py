@@ -2,11 +2,13 @@
 
 The page keeps its queue in the browser (docs/pages.md "The offline queue") and
 sends it to ``POST /driver/sync``, which runs what ``POST /v1/events/batch``
-runs (the API's own parser, ``Ledger.record_batch``, the API's item answers)
-for the signed-in account: the page's script never sees the bearer token,
-which stays in the HttpOnly cookie. Each answer adds what a driver must know
-at once: the findings the scan is evidence of, and whether the cylinder must
-not be delivered (overdue, past its design life, scrapped: ``ledger.standing``).
+runs (the API's own parser, the one ingest use case ``Ledger.ingest``, the API's
+item answers) for the signed-in account: the page's script never sees the
+bearer token, which stays in the HttpOnly cookie. Unlike the batch endpoint it
+has the rules judge the scans as soon as they are committed, because each answer
+adds what a driver must know at once: the findings the scan is evidence of, and
+whether the cylinder must not be delivered (overdue, past its design life,
+scrapped: ``ledger.standing``), read once they are judged.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from scanners.errors import ForgedLabel
 from scanners.payload import parse_scan
 
 from .. import permissions
-from ..deps import LedgerDep, ReadConn, WriteConn
+from ..deps import LedgerDep, ReadConn
 from ..views import batch_item, parse_item
 from .gather import directory
 from .i18n import Translator, language, local_today
@@ -86,11 +88,17 @@ def service_worker():
 
 
 @router.post("/driver/sync")
-def sync(request: Request, body: Batch, session: Holder, connection: WriteConn, ledger: LedgerDep):
+def sync(request: Request, body: Batch, session: Holder, ledger: LedgerDep):
     """The queue's scans, recorded exactly once each (their idempotency keys were fixed at scan time)."""
     check_form(request, session, request.headers.get("x-csrf-token"))
     items = [parse_item(raw, session.actor) for raw in body.events]
-    outcomes = ledger.record_batch(connection, session.actor, items)
+    outcomes = ledger.ingest_one(session.actor, items)
+    with ledger.db.reading() as connection:  # the cylinders as the rules have just left them
+        return _answers(ledger, connection, outcomes)
+
+
+def _answers(ledger, connection, outcomes) -> JSONResponse:
+    """Each outcome as the batch endpoint answers it, with its cylinder's cautions and the findings it raised."""
     today = local_today()
     rows: dict[str, list[str]] = {}
     results = []

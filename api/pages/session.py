@@ -33,7 +33,7 @@ from ledger import sessions
 from ledger.domain import Role
 from ledger.service import Actor
 
-from ..deps import LedgerDep
+from ..deps import LedgerDep, request_transaction
 from .render import Forbidden, SignInNeeded
 from .roles import HOLDERS, OVERSIGHT
 
@@ -75,7 +75,7 @@ def read_session(request: Request, ledger) -> Session | None:
             live = sessions.live_session(connection, ledger.settings, session_id, now)
         if live is not None:
             if live.stale:  # page routes declare the session before their own connection, so no turn is held yet
-                with ledger.db.writing() as connection:
+                with request_transaction(ledger) as connection:
                     sessions.touch_session(connection, session_id, now)
             session = Session(live.actor, session_id)
             request.state.account = live.actor.account
@@ -170,7 +170,7 @@ def _secure(request: Request) -> bool:
 
 def open_session(request: Request, response: Response, ledger, actor: Actor) -> None:
     """Start a server-side sign-in of ``actor``'s account and give the browser its id, nothing else."""
-    with ledger.db.writing() as connection:
+    with request_transaction(ledger) as connection:
         session_id = sessions.open_session(connection, actor.account, _now(request))
     response.set_cookie(SESSION, session_id, max_age=ledger.settings.session_max_seconds, path="/", httponly=True,
                         samesite="strict", secure=_secure(request))
@@ -179,7 +179,7 @@ def open_session(request: Request, response: Response, ledger, actor: Actor) -> 
 
 def close_session(request: Request, response: Response, ledger, session: Session) -> None:
     """Revoke the sign-in on the server, so a kept copy of the cookie opens nothing, and drop the cookie."""
-    with ledger.db.writing() as connection:
+    with request_transaction(ledger) as connection:
         sessions.close_session(connection, session.id, _now(request))
     response.delete_cookie(SESSION, path="/", httponly=True, samesite="strict", secure=_secure(request))
 

@@ -27,7 +27,7 @@ from ledger.domain import EventKind, format_time
 from ledger.errors import NotFound, ProofInvalid
 
 from .. import permissions
-from ..deps import LedgerDep, ReadConn, WriteConn
+from ..deps import LedgerDep, ReadConn
 from ..errors import validation_errors
 from ..schemas import EventIn
 from ..views import new_event
@@ -100,7 +100,7 @@ def trace_page(request: Request, code: Code, session: AnyAccount, connection: Re
 
 
 @router.post("/trace/{code}/report")
-def field_report(request: Request, code: Code, session: AnyAccount, connection: WriteConn, ledger: LedgerDep,
+def field_report(request: Request, code: Code, session: AnyAccount, ledger: LedgerDep,
                  note: Annotated[str, Form(max_length=NOTE_LIMIT)] = "", key: Annotated[str, Form(max_length=128)] = "",
                  at: Annotated[str, Form(max_length=40)] = "", csrf: Annotated[str, Form(max_length=100)] = ""):
     """A field observation (``report`` event) recorded for the inspector's regulator party.
@@ -123,7 +123,9 @@ def field_report(request: Request, code: Code, session: AnyAccount, connection: 
         problems = validation_errors(error.errors(include_url=False))
         raise PageError("error.bad_request", 422, detail="; ".join(f"{p['field']}: {p['message']}"
                                                                    for p in problems)) from None
-    ledger.record(connection, session.actor, new_event(body, session.actor))
+    (outcome,) = ledger.ingest_one(session.actor, [new_event(body, session.actor)])
+    if outcome.error is not None:
+        raise outcome.error
     return RedirectResponse(f"/trace/{canonical}?reported=1#report", status_code=303)
 
 

@@ -1,10 +1,8 @@
 """Custody events: record one, record a truckload, read one, prove one is in the log."""
 
-from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-
 
 from ..body import JSONRoute
 from ..deps import Allowed, BatchSlot, LedgerDep, ProofSlot, ReadConn
@@ -43,13 +41,9 @@ def record_batch(body: BatchIn, actor: Allowed("events.record"), slot: BatchSlot
     results carry no findings; they appear in the findings and risk lists once reviewed.
     """
     request.app.state.reviewer.batch_arriving()
-    # Parsed, checked and encoded before the write transaction: the lock is held only to write.
-    now = datetime.now(timezone.utc)
+    # Parsed before the ingest use case admits them, so its write lock is held only to write.
     items = [parse_item(raw, actor) for raw in body.events]
-    with ledger.db.reading() as connection:
-        items = ledger.admit(connection, actor, items, now)
-    with ledger.db.writing() as connection:
-        outcomes = ledger.record_batch(connection, actor, items, now, defer_review=True)
+    outcomes = ledger.ingest_one(actor, items, judge=False)
     # Built from the ledger's own types, the answer matches BatchOut; returned as is, it is not validated again.
     return FastJSON({"results": [batch_item(index, outcome) for index, outcome in enumerate(outcomes)]})
 

@@ -9,10 +9,10 @@ order, which differs from the order things happened (DOMAIN.md "Drivers work
 offline"). Trace codes are issued online at registration, which arrives at once.
 
 The ``Writer`` feeds the batches to the real service: each device batch is one
-``Ledger.record_batch`` call whose ``now`` is the batch's simulated arrival, so
-``recorded_at`` is deterministic; registrations go through
-``Ledger.register_batch``. Transactions span many batches, because one commit
-per batch would spend the time on fsync instead of the ledger.
+submission to the ingest use case (``Ledger.ingest``) whose ``now`` is the
+batch's simulated arrival, so ``recorded_at`` is deterministic; registrations go
+through ``Ledger.register_batch`` first. One call spans many batches, because
+one commit per batch would spend the time on fsync instead of the ledger.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from ledger.domain import EventKind, Location, NewEvent
+from ledger.ingest import Submission
 from ledger.service import Actor, Ledger
 
 from .places import Point
@@ -178,8 +179,8 @@ class Writer:
         written = 0
         with self.ledger.db.writing() as connection:
             for batch in group:
-                now = batch.arrival.astimezone(timezone.utc)
                 if batch.registrations:
+                    now = batch.arrival.astimezone(timezone.utc)
                     registrations = [cylinder.registration(cylinder.owner.id, at.astimezone(timezone.utc), key)
                                      for cylinder, at, key in batch.registrations]
                     outcomes = self.ledger.register_batch(connection, batch.actor, registrations, now=now)
@@ -189,18 +190,20 @@ class Writer:
                         cylinder.code = outcome.event.cylinder
                     self.registered += len(outcomes)
                     written += len(outcomes)
-                if not batch.scans:
-                    continue
-                events = [self._event(scan) for scan in batch.scans]
-                outcomes = self.ledger.record_batch(connection, batch.actor, events, now=now)
-                for scan, outcome in zip(batch.scans, outcomes):
-                    self.outcomes[outcome.status] += 1
-                    reason = None if outcome.error is None else outcome.error.message
-                    if scan.key in self.watch:
-                        self.fate[scan.key] = (outcome.status, outcome.event.id if outcome.event else None, reason)
-                    elif outcome.status == "rejected":
-                        self.rejections.append((scan.key, scan.kind.value, reason or ""))
-                written += len(events)
+        scanned = [batch for batch in group if batch.scans]
+        results = self.ledger.ingest([Submission(batch.actor, [self._event(scan) for scan in batch.scans],
+                                                 batch.arrival.astimezone(timezone.utc)) for batch in scanned])
+        for batch, outcomes in zip(scanned, results):
+            if isinstance(outcomes, BaseException):
+                raise outcomes
+            for scan, outcome in zip(batch.scans, outcomes):
+                self.outcomes[outcome.status] += 1
+                reason = None if outcome.error is None else outcome.error.message
+                if scan.key in self.watch:
+                    self.fate[scan.key] = (outcome.status, outcome.event.id if outcome.event else None, reason)
+                elif outcome.status == "rejected":
+                    self.rejections.append((scan.key, scan.kind.value, reason or ""))
+            written += len(batch.scans)
         if self.progress is not None:
             self.progress(written)
 

@@ -1,0 +1,188 @@
+"""The one way custody events enter the ledger: admit → append → queue → judge after commit.
+
+Every writer of events goes through ``ingest``: a single event's request (the
+process's group writer, ``api.coalesce``, hands it a group of them), a batch, the
+driver page's sync, the field-report page and the demo generator. One policy,
+whoever calls:
+
+1. **admit** — each item is checked (its time, its data, the custody rules'
+   authorisation) and its free-form parts encoded, in a read snapshot, so the
+   write lock is not held while that runs (``Ledger.admit``).
+2. **append** — one write transaction appends every admitted item exactly once
+   and queues its cylinder for review (``review_queue``), then commits. Several
+   submissions (callers) may share it; if it fails as a whole, each submission is
+   tried again alone, so one caller can never take another down with it.
+3. **judge** — with ``judge=True`` the custody rules run once the append is
+   committed: in a read snapshot, then a short write transaction stores their
+   findings and takes the cylinders off the queue (``Judge.assess_written`` and
+   ``Judge.store_written``), so the write lock is held for the appends and for
+   storing findings, never while the rules think. With ``judge=False`` the
+   reviewer (``api.review``) does the same a moment later. If judging fails the
+   cylinders stay queued: nothing recorded goes unjudged.
+
+Submissions that arrived at different times (the demo generator replays a
+city's weeks) go through the three steps one arrival after another.
+
+This module begins every write transaction of the ingest path; the services it
+calls take a connection and never begin or commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Union
+
+from .domain import NewEvent
+from .errors import LedgerError
+from .storage.events import Prepared
+
+if TYPE_CHECKING:
+    from .service import Actor, Ledger, Outcome
+
+__all__ = ["Submission", "ingest", "judge_after_commit"]
+
+log = logging.getLogger("ledger.write")
+
+Item = Union[NewEvent, Prepared, LedgerError]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One caller's events, recorded for ``actor``; ``now`` (default: the call's) is when they arrived."""
+
+    actor: Actor
+    items: Sequence[Item]
+    now: datetime | None = None
+
+
+def ingest(ledger: Ledger, submissions: Sequence[Submission], now: datetime | None = None, *,
+           judge: bool = True) -> list[list[Outcome] | BaseException]:
+    """Record each submission's items; per submission, its outcomes in order, or the error that befell it.
+
+    A submission's refused items are outcomes (``rejected``), not errors; an error
+    means the submission as a whole failed (a database error, a bug) and, if it was
+    raised while appending, that none of its items was written.
+    """
+    now = now or datetime.now(timezone.utc)
+    arrivals: dict[datetime, list[int]] = {}
+    for index, submission in enumerate(submissions):
+        arrivals.setdefault(submission.now or now, []).append(index)
+    results: dict[int, list | BaseException] = {}
+    # Each arrival in its turn, so the rules judge a late event after what arrived before it and the
+    # finding it explains is resolved, as if each had come alone.
+    for at in sorted(arrivals):
+        indexes = arrivals[at]
+        groups = _groups([submissions[index] for index in indexes], at)
+        admitted = _admit(ledger, groups)
+        arrived = _append(ledger, groups, admitted)
+        if judge:
+            _judge(ledger, groups, arrived)
+        results.update((indexes[position], result) for position, result in arrived.items())
+    return [results[index] for index in range(len(submissions))]
+
+
+def judge_after_commit(ledger: Ledger, outcomes: Sequence[Outcome], now: datetime) -> list[Outcome]:
+    """Step 3 for committed outcomes: the rules' findings added to each ``created`` one.
+
+    Raises what judging raised; the cylinders then stay queued for the reviewer.
+    """
+    written = [outcome.event for outcome in outcomes if outcome.status == "created"]
+    judge = ledger.judge
+    if not written or judge is None:
+        return list(outcomes)
+    with ledger.db.reading() as connection:
+        assessed = judge.assess_written(connection, written, now)
+    with ledger.db.writing() as connection:
+        findings = judge.store_written(connection, written, assessed, now)
+    return [replace(outcome, findings=findings.get(outcome.event.id, [])) if outcome.status == "created"
+            else outcome for outcome in outcomes]
+
+
+@dataclass
+class _Group:
+    """The submissions one ``record_batch`` call records: one account's, arrived at ``now``."""
+
+    actor: Actor
+    now: datetime
+    members: list[tuple[int, int, int]]  # (submission index, first item, end) within ``items``
+    items: list[Item]
+
+
+def _groups(submissions: Sequence[Submission], now: datetime) -> list[_Group]:
+    """Submissions that arrived at ``now``, by account: each group is one call that reads keys and heads once."""
+    groups: dict[Actor, _Group] = {}
+    for index, submission in enumerate(submissions):
+        group = groups.setdefault(submission.actor, _Group(submission.actor, now, [], []))
+        start = len(group.items)
+        group.items.extend(submission.items)
+        group.members.append((index, start, len(group.items)))
+    return list(groups.values())
+
+
+def _admit(ledger: Ledger, groups: list[_Group]) -> list[list[Item]]:
+    """Step 1, in a read snapshot; on a failure ``record_batch`` checks the items itself and reports it."""
+    try:
+        with ledger.db.reading() as connection:
+            return [ledger.admit(connection, group.actor, group.items, group.now) for group in groups]
+    except Exception:  # noqa: BLE001 - the append step admits them again and reports what fails
+        return [group.items for group in groups]
+
+
+def _append(ledger: Ledger, groups: list[_Group], admitted: list[list[Item]]) -> dict[int, list | BaseException]:
+    """Step 2: one transaction for all; if it fails, one per submission, the error reported to that one alone."""
+    try:
+        with ledger.db.writing() as connection:
+            return _record(ledger, connection, groups, admitted)
+    except Exception as error:  # noqa: BLE001 - the shared transaction failed: give each submission its own
+        members = [(group, member) for group in groups for member in group.members]
+        if len(members) == 1:
+            return {members[0][1][0]: error}
+        results: dict[int, list | BaseException] = {}
+        for (group, (index, start, end)), items in zip(members, _member_items(groups, admitted)):
+            alone = _Group(group.actor, group.now, [(index, 0, end - start)], group.items[start:end])
+            try:
+                with ledger.db.writing() as connection:
+                    results.update(_record(ledger, connection, [alone], [items]))
+            except Exception as failure:  # noqa: BLE001 - reported to that submission alone
+                results[index] = failure
+        return results
+
+
+def _member_items(groups: list[_Group], admitted: list[list[Item]]) -> list[list[Item]]:
+    return [items[start:end] for group, items in zip(groups, admitted) for _, start, end in group.members]
+
+
+def _record(ledger: Ledger, connection, groups: list[_Group], admitted: list[list[Item]]) -> dict[int, list]:
+    if len(groups) > 1:  # several record_batch calls in one transaction: lock every cylinder first
+        ledger.lock_cylinders(connection, (item.event.cylinder if isinstance(item, Prepared) else item.cylinder
+                                           for group in groups for item in group.items
+                                           if isinstance(item, (NewEvent, Prepared))))
+    results: dict[int, list] = {}
+    for group, items in zip(groups, admitted):
+        outcomes = ledger.record_batch(connection, group.actor, items, group.now, defer_review=True)
+        for index, start, end in group.members:
+            results[index] = outcomes[start:end]
+    return results
+
+
+def _judge(ledger: Ledger, groups: list[_Group], results: dict[int, list | BaseException]) -> None:
+    """Step 3 for one arrival; a failure goes to each submission it left unjudged."""
+    indexes = [index for group in groups for index, *_ in group.members
+               if not isinstance(results[index], BaseException)]
+    outcomes = [outcome for index in indexes for outcome in results[index]]
+    if not any(outcome.status == "created" for outcome in outcomes):
+        return
+    try:
+        judged = judge_after_commit(ledger, outcomes, groups[0].now)
+    except Exception as error:  # noqa: BLE001 - recorded and queued for the reviewer; the callers learn why
+        log.exception("judging %d recorded events failed; they stay queued for the reviewer", len(outcomes))
+        for index in indexes:
+            if any(outcome.status == "created" for outcome in results[index]):
+                results[index] = error
+        return
+    for index in indexes:
+        count = len(results[index])
+        results[index], judged = judged[:count], judged[count:]

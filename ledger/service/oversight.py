@@ -1,0 +1,75 @@
+"""Oversight services: the three questions, findings and their closed loop, risk lists (``ledger.oversight``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .. import oversight
+from ..rules import RulesConfig
+from ..storage import Connection
+from ..storage import findings as finding_rows
+from ..supervision import DatabaseRegistry
+from .types import Actor, _now
+
+__all__ = ["OversightService"]
+
+_DEFAULTS = RulesConfig()
+
+
+class OversightService:
+    """Part of ``Ledger``: what regulators and inspectors ask."""
+
+    @property
+    def rules_config(self) -> RulesConfig:
+        """The limits the rules judge with; the defaults when the ledger has no judge."""
+        return self.judge.config if self.judge is not None else _DEFAULTS
+
+    def registry(self, connection: Connection):
+        """The parties and people as the rules read them, in this transaction."""
+        return self.judge.registry(connection) if self.judge is not None else DatabaseRegistry(connection)
+
+    # -- the three questions, findings, risk lists (ledger.oversight) ---------
+
+    def trace(self, connection: Connection, cylinder: str) -> dict[str, Any]:
+        return oversight.trace(self, connection, cylinder, self.registry(connection), self.rules_config)
+
+    def responsible_at(self, connection: Connection, cylinder: str, at: datetime) -> dict[str, Any]:
+        return oversight.responsible_at(self, connection, cylinder, at, self.registry(connection),
+                                        self.rules_config)
+
+    def finding(self, connection: Connection, finding_id: int) -> dict[str, Any]:
+        return oversight.finding(self, connection, finding_id)
+
+    def findings(self, connection: Connection, **filters: Any) -> dict[str, Any]:
+        return oversight.findings(self, connection, **filters)
+
+    def finding_action(self, connection: Connection, actor: Actor, finding_id: int, *, action: str, note: str,
+                       assignee: int | str | None = None, now: datetime | None = None) -> dict[str, Any]:
+        return oversight.act_on_finding(self, connection, actor, finding_id, action=action, note=note,
+                                        assignee=assignee, now=now or _now())
+
+    def inspectors(self, connection: Connection) -> list[dict[str, Any]]:
+        """The accounts findings may be dispatched to: ``{account, name, party}`` each."""
+        return oversight.inspectors(self, connection)
+
+    def risk_cylinders(self, connection: Connection, **filters: Any) -> dict[str, Any]:
+        return oversight.risk_cylinders(self, connection, self.rules_config, **filters)
+
+    def risk_enterprises(self, connection: Connection, **filters: Any) -> list[dict[str, Any]]:
+        return oversight.risk_enterprises(self, connection, self.rules_config, **filters)
+
+    def review(self, connection: Connection, now: datetime | None = None, limit: int = 200) -> int:
+        """Apply the custody rules to up to ``limit`` cylinders a deferred batch left queued; returns how many."""
+        if self.judge is None:
+            return 0
+        return self.judge.review(connection, now or _now(), limit)
+
+    def review_backlog(self, connection: Connection) -> tuple[int, str | None]:
+        """Cylinders waiting for review, and since when the oldest has."""
+        return finding_rows.review_backlog(connection)
+
+    def sweep(self, connection: Connection, now: datetime | None = None) -> int:
+        """Evaluate the cylinders only the clock can turn into findings (vanished, unconfirmed)."""
+        return 0 if self.judge is None else self.judge.sweep(connection, now or _now())
+

@@ -1,0 +1,51 @@
+"""Watching the write path: what went through the one ingest use case, and where each write
+transaction began (the module that called ``Database.writing``)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from ledger.service import Ledger
+from ledger.storage.db import Database
+
+
+@dataclass
+class Ingested:
+    submissions: list
+    judge: bool
+    results: list
+
+
+@dataclass
+class Watched:
+    calls: list[Ingested] = field(default_factory=list)
+    writers: list[str] = field(default_factory=list)  # per write transaction, the module that began it
+
+    def created(self) -> list:
+        """The events the use case created, in order."""
+        return [outcome.event for call in self.calls for result in call.results
+                if not isinstance(result, BaseException) for outcome in result if outcome.status == "created"]
+
+    def began_in(self, *others: str) -> set[str]:
+        """The modules that began write transactions, leaving out ``others`` (the process's other workers)."""
+        return {module for module in self.writers if module not in others}
+
+
+def watch_write_path(monkeypatch) -> Watched:
+    """Spy on ``Ledger.ingest`` and ``Database.writing``; both still do their real work."""
+    watched = Watched()
+    ingest, writing = Ledger.ingest, Database.writing
+
+    def spied_ingest(self, submissions, now=None, *, judge=True):
+        results = ingest(self, submissions, now, judge=judge)
+        watched.calls.append(Ingested(list(submissions), judge, results))
+        return results
+
+    def spied_writing(self):
+        watched.writers.append(sys._getframe(1).f_globals["__name__"])
+        return writing(self)
+
+    monkeypatch.setattr(Ledger, "ingest", spied_ingest)
+    monkeypatch.setattr(Database, "writing", spied_writing)
+    return watched
