@@ -25,7 +25,6 @@ from fastapi.concurrency import run_in_threadpool
 from ledger.domain import NewEvent
 from ledger.ingest import Submission
 from ledger.service import Actor, Ledger, Outcome
-from ledger.storage import Connection
 
 __all__ = ["WriteCoalescer"]
 

@@ -197,7 +197,7 @@ class Location(Inbound):
 
 class EventData(BaseModel):
     """The facts of an event (≤ 4 KiB in all), every key and string in them readable text. The named keys are
-    typed here; which keys each kind may carry is the ledger's closed list (``ledger.domain.DATA_KEYS``), and
+    typed here; which keys each kind may carry is the ledger's closed list (``ledger.facts.DATA_KEYS``), and
     any other key is refused there, by name."""
 
     model_config = ConfigDict(extra="allow")

@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field
 
 from ledger.domain import FindingKind, Severity, State
 
-from .schemas import Answer, Inbound, Note, Readable
+from .schemas import Answer, Inbound, Note
 
 FindingStatus = Literal["open", "dispatched", "handled", "closed", "resolved"]
 RiskReason = Literal["overdue_inspection", "inspection_due_soon", "past_design_life", "broken_chain", "vanished",

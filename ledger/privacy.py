@@ -5,7 +5,7 @@ erased. Three rules keep personal data out of it (docs/privacy.md):
 
 1. an end user is named only by the opaque ref ``POST /v1/end-users`` issued; their
    name, phone and address live in ``end_users`` (``check_end_user``);
-2. each kind's data is a closed set of keys (``ledger.domain.check_event_data``);
+2. each kind's data is a closed set of keys (``ledger.facts.check_event_data``);
 3. a report's note is kept beside the chain, which holds only its salted commitment
    (``ledger.notes``; ``prepare`` and ``store_notes``).
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Mapping, Protocol, Sequence
 
-from ..domain import Event, EventKind, NewEvent, Party, PartyKind, Person, PersonRole, Role, check_event_data
+from ..domain import Event, EventKind, NewEvent, Party, PartyKind, Person, PersonRole, Role
+from ..facts import check_event_data
 from ..errors import PermissionDenied, Rejected
 
 __all__ = ["Registry", "MemoryRegistry", "HOLDING_KINDS", "RECORDERS", "ROLE_PARTY_KINDS", "recording_roles",

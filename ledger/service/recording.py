@@ -15,10 +15,11 @@ from datetime import date, datetime
 from .. import ingest as ingestion
 from .. import privacy, tracecode
 from ..domain import (
-    Event, EventKind, NewEvent, Party, PartyKind, Role, State, check_event_data, check_idempotency_key,
-    check_identifier, check_plausible_time, format_time,
+    Event, EventKind, NewEvent, Party, PartyKind, Role, State, check_idempotency_key, check_identifier,
+    check_plausible_time, format_time,
 )
 from ..errors import Conflict, IdempotencyConflict, InvalidInput, LedgerError, NotFound, PermissionDenied
+from ..facts import check_event_data
 from ..outcomes import RaisedFinding
 from ..stamp import MANUFACTURER_LENGTH, SERIAL_LENGTH, shown, stamp_key
 from ..storage import Connection

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.domain import DATA_KEYS, EventKind, check_event_data
+from ledger.domain import EventKind
+from ledger.facts import DATA_KEYS, check_event_data
 from ledger.errors import InvalidInput
 
 VALID = {

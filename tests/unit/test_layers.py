@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("ledger", "api", "scanners", "tools")
 
-PURE = ["ledger.domain", "ledger.errors", "ledger.text", "ledger.cursor", "ledger.canonical", "ledger.signednote",
+PURE = ["ledger.domain", "ledger.facts", "ledger.errors", "ledger.text", "ledger.cursor", "ledger.canonical", "ledger.signednote",
         "ledger.proofs", "ledger.bundle", "ledger.wire", "ledger.tracecode", "ledger.custody", "ledger.rules",
         "ledger.stamp"]
 
