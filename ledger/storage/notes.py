@@ -7,15 +7,13 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, insert, select, update
 
 from . import models as m
+from .events import chunks
 
 __all__ = [
     "insert_notes", "of_events", "by_commitments", "get", "erase_note", "erase_end_user", "finding_action",
     "erase_finding_action_note", "record_erasure",
     "erasures_of",
 ]
-
-_CHUNK = 500
-
 
 def insert_notes(connection: Connection, rows: Sequence[dict[str, object]]) -> None:
     if rows:
@@ -24,19 +22,17 @@ def insert_notes(connection: Connection, rows: Sequence[dict[str, object]]) -> N
 
 def of_events(connection: Connection, event_ids: Iterable[int]) -> dict[int, object]:
     """The note row of each given event that has one, by event id."""
-    wanted = sorted(set(event_ids))
     found: dict[int, object] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        query = select(m.notes).where(m.notes.c.event.in_(wanted[start:start + _CHUNK]))
+    for chunk in chunks(event_ids):
+        query = select(m.notes).where(m.notes.c.event.in_(chunk))
         found.update((row.event, row) for row in connection.execute(query))
     return found
 
 
 def by_commitments(connection: Connection, commitments: Iterable[bytes]) -> dict[bytes, object]:
-    wanted = sorted(set(commitments))
     found: dict[bytes, object] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        query = select(m.notes).where(m.notes.c.sha256.in_(wanted[start:start + _CHUNK]))
+    for chunk in chunks(commitments):
+        query = select(m.notes).where(m.notes.c.sha256.in_(chunk))
         found.update((bytes(row.sha256), row) for row in connection.execute(query))
     return found
 

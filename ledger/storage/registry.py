@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..domain import EventKind, Paper, Party, PartyKind, Person, PersonRole
 from . import models as m
+from .events import chunks
 
 __all__ = [
     "insert_party", "get_party", "list_parties", "insert_person", "get_person", "people_of",
@@ -139,11 +140,9 @@ def get_end_user(connection: Connection, ref: str):
 
 def known_end_users(connection: Connection, refs: set[str]) -> set[str]:
     """Which of ``refs`` are registered end users."""
-    wanted = sorted(refs)
     found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        found.update(connection.execute(
-            select(m.end_users.c.ref).where(m.end_users.c.ref.in_(wanted[start:start + 500]))).scalars())
+    for chunk in chunks(refs):
+        found.update(connection.execute(select(m.end_users.c.ref).where(m.end_users.c.ref.in_(chunk))).scalars())
     return found
 
 
@@ -181,21 +180,18 @@ def registered_stamps(connection: Connection, keys: Iterable[str]) -> dict[str, 
     # the chain, not the projection, says whether it was scrapped: a batch's projection lags a moment
     scrapped = exists().where(e.cylinder == c.id, e.kind == EventKind.SCRAP.value)
     found: dict[str, Registered] = {}
-    wanted = sorted(set(keys))
-    for start in range(0, len(wanted), 500):
+    for chunk in chunks(keys):
         rows = connection.execute(select(c.stamp_key, c.id, c.owner, c.manufacturer, c.serial, scrapped)
-                                  .where(c.stamp_key.in_(wanted[start:start + 500])))
+                                  .where(c.stamp_key.in_(chunk)))
         for key, code, owner, manufacturer, serial, was_scrapped in rows:
             found[key] = Registered(code, owner, manufacturer, serial, bool(was_scrapped))
     return found
 
 
 def existing_cylinders(connection: Connection, codes: set[str]) -> set[str]:
-    wanted = sorted(codes)
     found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        found.update(connection.execute(
-            select(m.cylinders.c.id).where(m.cylinders.c.id.in_(wanted[start:start + 500]))).scalars())
+    for chunk in chunks(codes):
+        found.update(connection.execute(select(m.cylinders.c.id).where(m.cylinders.c.id.in_(chunk))).scalars())
     return found
 
 
