@@ -9,7 +9,7 @@ in chunks and naps when it is empty. A chunk's histories are replayed and the
 rules run in a read snapshot, outside the write lock; a short write transaction
 then stores the findings and removes the queue rows together. A cylinder whose
 chain grew meanwhile keeps what was judged and goes to the back of the queue
-for the rest (``Supervisor.apply_review``).
+for the rest (``Supervisor.store`` of the queue's ``Work``).
 
 The queue is a table, so a process killed midway leaves the cylinders queued
 for the next reviewer (or ``ledger sweep``); none is lost. Single events
@@ -118,8 +118,8 @@ class Reviewer:
         """Assess a chunk in a read snapshot, then store the outcome in a short write transaction."""
         judge, now = self.ledger.judge, datetime.now(timezone.utc)
         with self.ledger.db.reading() as connection:
-            assessed = judge.assess_queued(connection, now, self.chunk, self.settled)
+            assessed = judge.assess(connection, judge.queued(connection, now, self.chunk, self.settled), now)
         if assessed:
             with self.ledger.db.writing() as connection:
-                judge.apply_review(connection, assessed, now)
+                judge.store(connection, assessed, now)
         return len(assessed)

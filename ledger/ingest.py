@@ -14,8 +14,8 @@ whoever calls:
    tried again alone, so one caller can never take another down with it.
 3. **judge** — with ``judge=True`` the custody rules run once the append is
    committed: in a read snapshot, then a short write transaction stores their
-   findings and takes the cylinders off the queue (``Judge.assess_written`` and
-   ``Judge.store_written``), so the write lock is held for the appends and for
+   findings and takes the cylinders off the queue (``Judge.assess`` and
+   ``Judge.store`` of ``Work.of_written``), so the write lock is held for the appends and for
    storing findings, never while the rules think. With ``judge=False`` the
    reviewer (``api.review``) does the same a moment later. If judging fails the
    cylinders stay queued: nothing recorded goes unjudged.
@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Union
 
 from .domain import NewEvent
 from .errors import LedgerError
+from .outcomes import Work
 from .storage.events import Prepared
 
 if TYPE_CHECKING:
@@ -94,9 +95,9 @@ def judge_after_commit(ledger: Ledger, outcomes: Sequence[Outcome], now: datetim
     if not written or judge is None:
         return list(outcomes)
     with ledger.db.reading() as connection:
-        assessed = judge.assess_written(connection, written, now)
+        assessed = judge.assess(connection, Work.of_written(written), now)
     with ledger.db.writing() as connection:
-        findings = judge.store_written(connection, written, assessed, now)
+        findings = judge.store(connection, assessed, now).findings
     return [replace(outcome, findings=findings.get(outcome.event.id, [])) if outcome.status == "created"
             else outcome for outcome in outcomes]
 

@@ -5,18 +5,22 @@
 ``rejected``), the stored event, the refusal, and the ``RaisedFinding`` s the
 event is evidence of. Strings given where an enum belongs are parsed here, so a
 misspelt status or finding kind fails where it is made, not in a client.
+
+``Work`` is what the custody rules are asked to judge, and ``Judged`` what
+judging it stored (``ledger.service.judge``).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .domain import Event, FindingKind, Severity
 from .errors import LedgerError
 
-__all__ = ["Status", "Outcome", "RaisedFinding"]
+__all__ = ["Judged", "Outcome", "Purpose", "RaisedFinding", "Status", "Work"]
 
 
 class Status(enum.StrEnum):
@@ -61,3 +65,51 @@ class Outcome:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
+
+
+class Purpose(enum.Enum):
+    """Why cylinders are judged, which decides what of the judgement is kept (``Judge.store``)."""
+
+    WRITTEN = "written"  # their events were just recorded and the writer answers with the findings
+    REVIEW = "review"  # they wait on the review queue; nobody waits for the answer
+    CLOCK = "clock"  # nothing was recorded: time alone may have turned their story into findings
+
+
+@dataclass(frozen=True)
+class Work:
+    """Cylinders to judge, and why; ``written``: the recorded events that put them here."""
+
+    purpose: Purpose
+    cylinders: Sequence[str]
+    written: Sequence[Event] = ()
+
+    @classmethod
+    def of_written(cls, written: Sequence[Event]) -> Work:
+        """The cylinders of events just recorded."""
+        return cls(Purpose.WRITTEN, list(dict.fromkeys(event.cylinder for event in written)), list(written))
+
+    @property
+    def triggers(self) -> dict[str, Event | None]:
+        """Per cylinder, the written event that explains what its judgement resolves (its last one)."""
+        found: dict[str, Event | None] = dict.fromkeys(self.cylinders)
+        found.update((event.cylinder, event) for event in self.written)
+        return found
+
+    def chunks(self, size: int) -> Iterable[Work]:
+        """The same work in pieces of at most ``size`` cylinders (each piece one short transaction)."""
+        for start in range(0, len(self.cylinders), size):
+            piece = set(self.cylinders[start:start + size])
+            yield Work(self.purpose, self.cylinders[start:start + size],
+                       [event for event in self.written if event.cylinder in piece])
+
+    def __len__(self) -> int:
+        return len(self.cylinders)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What storing a judgement did: per written event id, the open findings it is evidence of,
+    and for how many cylinders a judgement was stored."""
+
+    findings: dict[int, list[RaisedFinding]]
+    stored: int

@@ -4,21 +4,18 @@
 
 - ``authorize`` refuses, before anything is written, an event no account of that
   party could record (``ledger.custody.authorize``);
-- judging a cylinder is always the same two steps: ``_assess`` runs the rules over
-  its story in the order things happened, reading only (the rules start from
-  what they carried forward from the events they judged before,
+- judging is always the same two steps, whoever asks: ``assess`` runs the rules
+  over some cylinders' stories in the order things happened, reading only (the
+  rules start from what they carried forward from the events they judged before,
   ``cylinders.judged``, and read only the new events; when those do not simply
-  continue the story the whole chain is judged), and ``_apply`` stores new
-  findings, marks ``resolved`` with a note the findings a late event explains,
-  and rewrites the cylinder's projection (holder, state, inspection due, life);
-- ``defer`` queues the cylinders a write touched, in that write's transaction;
-  the ingest use case then has them judged once the write is committed
-  (``assess_written`` in a read snapshot, ``store_written`` in a short write
-  transaction), or leaves them to the reviewer (``assess_queued`` and
-  ``apply_review``, likewise); ``after_append`` does both steps inside the write
-  itself, for registrations and for callers that own one transaction;
-- ``sweep`` does the same for cylinders that nobody scanned, for the findings the
-  clock alone produces (``vanished``, ``handover_unconfirmed``).
+  continue the story the whole chain is judged), and ``store`` keeps what still
+  describes each chain: it stores new findings, marks ``resolved`` with a note the
+  findings a late event explains, and rewrites the cylinder's projection (holder,
+  state, inspection due, life);
+- what to judge is a ``Work``: the cylinders of events just written
+  (``Work.of_written``), those waiting on the review queue (``queued``; ``defer``
+  puts them there in the write's own transaction), or those the clock alone may
+  have turned into findings (``due``: ``vanished``, ``handover_unconfirmed``).
 
 No method begins or commits a transaction: each takes its caller's connection.
 """
@@ -29,6 +26,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -36,14 +34,14 @@ from pydantic_core import from_json, to_json
 
 from . import custody, rules
 from .domain import Event, FindingKind, NewEvent, Party, Person, format_time
-from .outcomes import RaisedFinding
+from .outcomes import Judged, Purpose, RaisedFinding, Work
 from .rules import FindingDraft, RulesConfig
 from .storage import Connection
 from .storage import events as event_rows
 from .storage import findings as store
 from .storage import registry as reg
 
-__all__ = ["DatabaseRegistry", "RegistryCache", "Supervisor", "SYSTEM"]
+__all__ = ["Assessed", "DatabaseRegistry", "RegistryCache", "Supervisor", "SYSTEM"]
 
 SYSTEM = "ledger"  # the actor named in a finding's history when the ledger itself acts
 
@@ -60,6 +58,20 @@ class Assessment(NamedTuple):
     def head(self) -> int:
         """Seq of the newest event the judgement covers."""
         return self.events[-1].seq if self.events else self.judgement.length - 1
+
+
+@dataclass(frozen=True)
+class Assessed:
+    """What ``Supervisor.assess`` made of some ``Work``, for ``Supervisor.store``."""
+
+    work: Work
+    cylinders: dict[str, Assessment]
+
+    def __len__(self) -> int:
+        return len(self.cylinders)
+
+    def __iter__(self):
+        return iter(self.cylinders)
 
 
 class RegistryCache:
@@ -126,76 +138,70 @@ class Supervisor:
         party = registry.party(actor.party) if actor.party else None
         custody.authorize(party, actor.role, item, registry)
 
-    # -- after writing -----------------------------------------------------------
+    # -- judging: assess (reads only), then store (writes) ---------------------------
 
-    def after_append(self, connection: Connection, written: Sequence[Event], now: datetime) -> dict[int, list[RaisedFinding]]:
-        """Re-evaluate the touched cylinders; returns, per written event id, the open findings it is evidence of."""
-        triggers = _last_per_cylinder(written)
-        drafts = self._evaluate(connection, triggers, now)
-        store.dequeue_review(connection, triggers)  # their whole history has just been evaluated
-        return _by_event(written, drafts)
+    def queued(self, connection: Connection, now: datetime, limit: int = 200,
+               settled: timedelta = timedelta(0)) -> Work:
+        """Up to ``limit`` cylinders from the review queue, longest waiting first.
 
-    def assess_written(self, connection: Connection, written: Sequence[Event], now: datetime) -> dict[str, Assessment]:
-        """Judge the cylinders of events a committed write queued; reads only (``ledger.ingest``, step 3)."""
-        return self._assess(connection, _last_per_cylinder(written), now)
-
-    def store_written(self, connection: Connection, written: Sequence[Event], assessed: dict[str, Assessment],
-                      now: datetime) -> dict[int, list[RaisedFinding]]:
-        """Store what ``assess_written`` found, in a write transaction; returns what ``after_append`` returns.
-
-        What was found is stored for each cylinder whose chain has not grown since it
-        was read; any other (another writer appended meanwhile) is judged again here.
-        The queue rows go in the same transaction, so a crash before it leaves the
-        cylinders to the reviewer.
-        """
-        triggers = _last_per_cylinder(written)
-        current = self._unchanged(connection, assessed)
-        drafts = self._apply(connection, current, triggers, now)
-        # Another write judged these since (it carried our events forward): judge their whole chains
-        # here, so that the answer still names each finding our events are evidence of.
-        grown = {cylinder: trigger for cylinder, trigger in triggers.items() if cylinder not in current}
-        if grown:
-            drafts.update(self._apply(connection, self._assess_whole(connection, grown, now), grown, now))
-        store.dequeue_review(connection, triggers)
-        return _by_event(written, drafts)
-
-    def defer(self, connection: Connection, written: Sequence[Event], now: datetime) -> None:
-        """Leave the written events' cylinders to the reviewer (``review``), in this transaction."""
-        store.enqueue_review(connection, (event.cylinder for event in written), format_time(now))
-
-    def review(self, connection: Connection, now: datetime, limit: int = 200) -> int:
-        """Evaluate up to ``limit`` queued cylinders, longest waiting first, in one transaction; returns how many."""
-        return self.apply_review(connection, self.assess_queued(connection, now, limit), now)
-
-    def assess_queued(self, connection: Connection, now: datetime, limit: int = 200,
-                      settled: timedelta = timedelta(0)) -> dict[str, Assessment]:
-        """Run the rules over up to ``limit`` queued cylinders; reads only, so any snapshot will do.
-
-        The reviewer does this outside the write transaction, where the replay
-        and the rules cost the appenders nothing; ``apply_review`` then keeps
-        only what still describes the cylinder's whole chain. ``settled``: take
-        only cylinders queued at least that long ago (a single event's writer
-        judges its own a moment after queueing them, ``ledger.ingest``).
+        ``settled``: only those queued at least that long ago (a single event's
+        writer judges its own a moment after queueing them, ``ledger.ingest``).
         """
         before = format_time(now - settled) if settled else None
-        return self._assess(connection, store.queued_for_review(connection, limit, since_before=before), now)
+        return Work(Purpose.REVIEW, store.queued_for_review(connection, limit, since_before=before))
 
-    def apply_review(self, connection: Connection, assessed: dict[str, Assessment], now: datetime) -> int:
-        """Store what ``assess_queued`` found, in the write transaction; returns for how many cylinders.
+    def due(self, connection: Connection, now: datetime) -> Work:
+        """The cylinders the clock may have turned into findings (``vanished``, ``handover_unconfirmed``)."""
+        quiet = format_time(now - timedelta(days=self.config.vanished_days))
+        open_since = format_time(now - timedelta(hours=self.config.handover_hours))
+        resting = [state.value for state in self.config.resting_states]
+        return Work(Purpose.CLOCK, sorted(store.sweep_candidates(connection, quiet_since=quiet,
+                                                                 open_since=open_since, resting=resting)))
 
-        An assessment is stored if it judged something new and no other judgement of
-        its cylinder was stored since it was read (another process's reviewer, a
-        single event's writer): it started from the one it read. A cylinder whose
-        chain grew meanwhile keeps what was judged, as if the review had come a
-        moment earlier, and stays queued, moved to the back, for the events it has
-        not judged yet; during a burst of uploads a review thus always makes
-        progress instead of being overtaken. The queue rows change in the same
-        transaction as the findings, so a crash in between leaves the cylinder
-        queued, never half-reviewed. On PostgreSQL the cylinders are locked first,
-        in the order appends lock them.
+    def assess(self, connection: Connection, work: Work, now: datetime) -> Assessed:
+        """Run the rules over ``work``'s cylinders; reads only, so any snapshot will do."""
+        return Assessed(work, self._assess(connection, work.triggers, now))
+
+    def store(self, connection: Connection, assessed: Assessed, now: datetime) -> Judged:
+        """Store what ``assess`` found, in a write transaction; the cylinders are locked first.
+
+        On PostgreSQL the cylinders are locked in the order appends lock them, so no
+        chain grows and no other judgement is stored between the check and the store.
+        What is kept depends on who waits for it (``Purpose``):
+
+        - ``WRITTEN``, ``CLOCK``: an assessment is stored if its cylinder's chain has
+          not grown since it was read; a cylinder that grew meanwhile is judged again
+          here, whole, so the answer still names each finding the written events are
+          evidence of. The written events' cylinders leave the review queue.
+        - ``REVIEW``: an assessment is stored if it judged something new and no other
+          judgement of its cylinder was stored since it was read (it started from
+          the one it read). A cylinder whose chain grew meanwhile keeps what was
+          judged, as if the review had come a moment earlier, and goes to the back
+          of the queue for the events it has not judged yet: during a burst of
+          uploads a review always makes progress instead of being overtaken.
+
+        The queue rows change in the same transaction as the findings, so a crash in
+        between leaves the cylinder queued, never half-judged.
         """
-        if not assessed:
-            return 0
+        if not assessed.cylinders:
+            return Judged({}, 0)
+        if assessed.work.purpose is Purpose.REVIEW:
+            return Judged({}, self._store_review(connection, assessed.cylinders, now))
+        triggers = assessed.work.triggers
+        event_rows.lock_cylinders(connection, assessed.cylinders)
+        heads = event_rows.heads(connection, assessed.cylinders)
+        current = {cylinder: assessment for cylinder, assessment in assessed.cylinders.items()
+                   if heads.get(cylinder, (None,))[0] == assessment.head}
+        drafts = self._apply(connection, current, triggers, now)
+        grown = {cylinder: triggers.get(cylinder) for cylinder in assessed.cylinders if cylinder not in current}
+        if grown:
+            drafts.update(self._apply(connection, self._assess_whole(connection, grown, now), grown, now))
+        written = assessed.work.written
+        if written:
+            store.dequeue_review(connection, triggers)
+        return Judged(_by_event(written, drafts), len(assessed.cylinders))
+
+    def _store_review(self, connection: Connection, assessed: dict[str, Assessment], now: datetime) -> int:
         event_rows.lock_cylinders(connection, assessed)
         lengths = store.coverage(connection, assessed)
         fresh = {cylinder: assessment for cylinder, assessment in assessed.items()
@@ -209,38 +215,9 @@ class Supervisor:
         store.requeue_review(connection, [cylinder for cylinder in fresh if cylinder not in whole], format_time(now))
         return len(fresh)
 
-    def _unchanged(self, connection: Connection, assessed: dict[str, Assessment]) -> dict[str, Assessment]:
-        """The assessments that still cover their cylinder's whole chain: its head is the one judged.
-
-        In a write transaction; the cylinders are locked first (PostgreSQL), in the order appends
-        lock them, so no chain can grow before what was found is stored.
-        """
-        event_rows.lock_cylinders(connection, assessed)
-        heads = event_rows.heads(connection, assessed)
-        return {cylinder: assessment for cylinder, assessment in assessed.items()
-                if heads.get(cylinder, (None,))[0] == assessment.head}
-
-    def sweep(self, connection: Connection, now: datetime) -> int:
-        """Evaluate the cylinders the clock may have turned into findings; returns how many.
-
-        On PostgreSQL each chunk's cylinders are locked before they are read, in the
-        appenders' order (the chunks in id order), so that no reviewer or writer stores
-        a newer judgement between this one's reading and its storing.
-        """
-        quiet = format_time(now - timedelta(days=self.config.vanished_days))
-        open_since = format_time(now - timedelta(hours=self.config.handover_hours))
-        resting = [state.value for state in self.config.resting_states]
-        candidates = sorted(store.sweep_candidates(connection, quiet_since=quiet, open_since=open_since,
-                                                   resting=resting))
-        for start in range(0, len(candidates), 500):
-            chunk = candidates[start:start + 500]
-            event_rows.lock_cylinders(connection, chunk)
-            self._evaluate(connection, dict.fromkeys(chunk), now)
-        return len(candidates)
-
-    def _evaluate(self, connection: Connection, triggers: dict[str, Event | None], now: datetime) -> dict[str, list]:
-        """Assess and apply in one transaction (see ``_assess`` and ``_apply``)."""
-        return self._apply(connection, self._assess(connection, triggers, now), triggers, now)
+    def defer(self, connection: Connection, written: Sequence[Event], now: datetime) -> None:
+        """Queue the written events' cylinders for judging after the commit, in this transaction."""
+        store.enqueue_review(connection, (event.cylinder for event in written), format_time(now))
 
     def _assess(self, connection: Connection, cylinders, now: datetime) -> dict[str, Assessment]:
         """Judge each cylinder's new events from what the rules carried forward, or its whole chain; reads only."""
@@ -351,11 +328,6 @@ class Supervisor:
             assignee=None, resolved_by=None, updated_at=at,
         )
         store.add_action(connection, finding_id, "detect", "open", SYSTEM, note, at)
-
-
-def _last_per_cylinder(written: Sequence[Event]) -> dict[str, Event]:
-    """Each written cylinder's last event: the one that explains what its judgement resolves."""
-    return {event.cylinder: event for event in written}
 
 
 def _by_event(written: Sequence[Event], drafts: dict[str, list]) -> dict[int, list[RaisedFinding]]:

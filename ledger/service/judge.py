@@ -3,6 +3,11 @@
 ``ledger.supervision.Supervisor`` is the one implementation; a ``Ledger`` built
 without one (``rules=False``, the bare core for benchmarks) checks no custody and
 stores no findings, and still answers every question.
+
+There is one way to judge, whoever asks and in whichever transactions its caller
+owns: pick the ``Work`` (the cylinders of events just written, the review queue,
+or those the clock is due to judge), ``assess`` it in any snapshot, then ``store``
+it in a write transaction (``judge`` below does both in one).
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ..domain import Event, NewEvent, Party, Person
+from ..outcomes import Judged, Work
 from ..rules import RulesConfig
 from ..storage import Connection
 
-__all__ = ["Judge", "Registry"]
+__all__ = ["Judge", "Registry", "judge"]
 
 
 class Registry(Protocol):
@@ -38,32 +44,26 @@ class Judge(Protocol):
     def authorize(self, connection: Connection, actor: Any, item: NewEvent) -> None:
         """Raise the reason no account of ``actor``'s party could record ``item``."""
 
-    def after_append(self, connection: Connection, written: Sequence[Event], now: datetime) -> dict[int, list]:
-        """Judge the written events' cylinders in this transaction; per event id, the findings it is evidence of."""
-
     def defer(self, connection: Connection, written: Sequence[Event], now: datetime) -> None:
         """Queue the written events' cylinders for judging after the commit, in this transaction."""
 
     def unregistered(self, connection: Connection, item: NewEvent, now: datetime) -> None:
         """A well-formed trace code that was never issued was scanned: store the finding."""
 
-    def assess_written(self, connection: Connection, written: Sequence[Event], now: datetime) -> Any:
-        """Judge the queued cylinders of committed events; reads only."""
+    def queued(self, connection: Connection, now: datetime, limit: int = 200,
+               settled: timedelta = timedelta(0)) -> Work:
+        """Up to ``limit`` cylinders waiting on the review queue (queued at least ``settled`` ago)."""
 
-    def store_written(self, connection: Connection, written: Sequence[Event], assessed: Any,
-                      now: datetime) -> dict[int, list]:
-        """Store what ``assess_written`` found, in a write transaction; what ``after_append`` returns."""
+    def due(self, connection: Connection, now: datetime) -> Work:
+        """The cylinders only the clock can have turned into findings."""
 
-    def assess_queued(self, connection: Connection, now: datetime, limit: int = 200,
-                      settled: timedelta = timedelta(0)) -> Any:
-        """Judge up to ``limit`` cylinders from the review queue; reads only."""
+    def assess(self, connection: Connection, work: Work, now: datetime) -> Any:
+        """Judge ``work``'s cylinders; reads only, so any snapshot will do."""
 
-    def apply_review(self, connection: Connection, assessed: Any, now: datetime) -> int:
-        """Store what ``assess_queued`` found, in a write transaction; for how many cylinders."""
+    def store(self, connection: Connection, assessed: Any, now: datetime) -> Judged:
+        """Store what ``assess`` found that still describes each chain, in a write transaction."""
 
-    def sweep(self, connection: Connection, now: datetime) -> int:
-        """Judge the cylinders only the clock can turn into findings; how many."""
 
-    def review(self, connection: Connection, now: datetime, limit: int = 200) -> int:
-        """``assess_queued`` and ``apply_review`` in one transaction; how many."""
-
+def judge(judge: Judge, connection: Connection, work: Work, now: datetime) -> Judged:
+    """Assess ``work`` and store it in the caller's one transaction (a registration, a command)."""
+    return judge.store(connection, judge.assess(connection, work, now), now)

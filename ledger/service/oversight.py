@@ -10,6 +10,7 @@ from ..rules import RulesConfig
 from ..storage import Connection
 from ..storage import findings as finding_rows
 from ..supervision import DatabaseRegistry
+from .judge import judge
 from .types import Actor, _now
 
 __all__ = ["OversightService"]
@@ -60,16 +61,28 @@ class OversightService:
         return oversight.risk_enterprises(self, connection, self.rules_config, **filters)
 
     def review(self, connection: Connection, now: datetime | None = None, limit: int = 200) -> int:
-        """Apply the custody rules to up to ``limit`` cylinders a deferred batch left queued; returns how many."""
+        """Judge, in the caller's transaction, up to ``limit`` cylinders left queued; returns for how many a
+        judgement was stored (the reviewer and the sweeper do this in short transactions of their own)."""
         if self.judge is None:
             return 0
-        return self.judge.review(connection, now or _now(), limit)
+        now = now or _now()
+        return judge(self.judge, connection, self.judge.queued(connection, now, limit), now).stored
 
     def review_backlog(self, connection: Connection) -> tuple[int, str | None]:
         """Cylinders waiting for review, and since when the oldest has."""
         return finding_rows.review_backlog(connection)
 
     def sweep(self, connection: Connection, now: datetime | None = None) -> int:
-        """Evaluate the cylinders only the clock can turn into findings (vanished, unconfirmed)."""
-        return 0 if self.judge is None else self.judge.sweep(connection, now or _now())
+        """Judge, in the caller's transaction, the cylinders only the clock can turn into findings (vanished,
+        unconfirmed); returns how many were examined (the sweeper, ``ledger.sweeper``, does it in chunks)."""
+        if self.judge is None:
+            return 0
+        now = now or _now()
+        work = self.judge.due(connection, now)
+        for piece in work.chunks(500):
+            # Locked before they are read (PostgreSQL), in the appenders' order: in one transaction no
+            # reviewer can store a newer judgement between this one's reading and its storing.
+            self.lock_cylinders(connection, piece.cylinders)
+            judge(self.judge, connection, piece, now)
+        return len(work)
 

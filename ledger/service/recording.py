@@ -20,12 +20,13 @@ from ..domain import (
 )
 from ..errors import Conflict, IdempotencyConflict, InvalidInput, LedgerError, NotFound, PermissionDenied
 from ..facts import check_event_data
-from ..outcomes import RaisedFinding
+from ..outcomes import RaisedFinding, Work
 from ..stamp import MANUFACTURER_LENGTH, SERIAL_LENGTH, shown, stamp_key
 from ..storage import Connection
 from ..storage import events as event_rows
 from ..storage import registry as reg
 from ..storage.events import Prepared
+from . import judge as judging
 from .types import Actor, Outcome, Registration, _now, _text
 
 __all__ = ["RecordingService"]
@@ -283,7 +284,7 @@ class RecordingService:
         if defer:
             self.judge.defer(connection, written, now)
             return {}
-        return self.judge.after_append(connection, written, now)
+        return judging.judge(self.judge, connection, Work.of_written(written), now).findings
 
 
 def _stamp_of(r: Registration) -> str | None:

@@ -117,7 +117,7 @@ def test_the_reviewer_judges_a_batch_from_what_was_carried(ledger, whole_chain_r
             assert ledger.review(c, now=start + timedelta(days=day, hours=2)) == 2
     assert whole_chain_reads == []
     with ledger.db.reading() as c:
-        lengths = {code: ledger.cylinder(c, code)["chain_length"] for code in (a, b)}
+        lengths = {code: ledger.cylinder(c, code).chain_length for code in (a, b)}
     assert lengths == {a: 4, b: 4}
 
 
@@ -130,11 +130,11 @@ def test_a_review_of_a_chain_that_grew_meanwhile_stores_nothing(ledger):
                             now=NOW + timedelta(hours=2), defer_review=True)
     supervisor = ledger.supervisor
     with ledger.db.reading() as c:
-        assessed = supervisor.assess_queued(c, NOW + timedelta(hours=2))
+        assessed = supervisor.assess(c, supervisor.queued(c, NOW + timedelta(hours=2)), NOW + timedelta(hours=2))
     record(ledger, town, [event(a, EventKind.RETURN, town.shop, NOW + timedelta(hours=3), to=town.transporter)],
            NOW + timedelta(hours=4))
     with ledger.db.writing() as c:
-        assert supervisor.apply_review(c, assessed, NOW + timedelta(hours=4)) == 0
+        assert supervisor.store(c, assessed, NOW + timedelta(hours=4)).stored == 0
     keys, fresh, trace, row = judged_whole(ledger, a, NOW + timedelta(hours=4))
     assert {k for k, s in keys.items() if s == "open"} == fresh and row.chain_length == 3
 

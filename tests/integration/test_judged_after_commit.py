@@ -31,7 +31,7 @@ def stored(ledger, cylinder):
         findings = sorted((f["kind"], f["status"], tuple(f["events"])) for f in
                           ledger.findings(c, cylinder=cylinder)["items"])
         row = ledger.cylinder(c, cylinder)
-    return findings, (row["holder"], row["state"], row["chain_length"])
+    return findings, (row.holder, row.state, row.chain_length)
 
 
 def test_judged_after_the_commit_answers_and_stores_what_judging_inside_it_does(ledger):
@@ -113,6 +113,6 @@ def test_the_reviewer_leaves_cylinders_just_queued_to_the_writer_judging_them(le
                             now=queued_at, defer_review=True)
     settled = timedelta(seconds=1)
     with ledger.db.reading() as c:
-        assert ledger.supervisor.assess_queued(c, queued_at + timedelta(milliseconds=500), settled=settled) == {}
-        assert list(ledger.supervisor.assess_queued(c, queued_at + timedelta(seconds=2), settled=settled)) == [a]
-        assert list(ledger.supervisor.assess_queued(c, queued_at)) == [a]  # `ledger review` takes everything
+        assert ledger.supervisor.queued(c, queued_at + timedelta(milliseconds=500), settled=settled).cylinders == []
+        assert ledger.supervisor.queued(c, queued_at + timedelta(seconds=2), settled=settled).cylinders == [a]
+        assert ledger.supervisor.queued(c, queued_at).cylinders == [a]  # `ledger sweep` takes everything

@@ -51,7 +51,7 @@ def test_a_deferred_batch_raises_what_the_rules_raise_inline_once_reviewed(ledge
     assert kinds(ledger, later) == [("custody_jump", "open")]
     with ledger.db.reading() as c:
         row = ledger.cylinder(c, later)
-    assert row["holder"] == town.shop and row["chain_length"] == 2  # the projection follows too
+    assert row.holder == town.shop and row.chain_length == 2  # the projection follows too
 
 
 def test_an_event_evaluated_inline_takes_its_cylinder_off_the_queue(ledger):
@@ -119,7 +119,7 @@ def overtaken(ledger, readers=1):
     deferred(ledger, shop, [event(a, EventKind.RECEIVE, town.shop, NOW + timedelta(hours=1))], NOW + timedelta(hours=2))
     now = NOW + timedelta(hours=3)
     with ledger.db.reading() as c:
-        assessments = [ledger.supervisor.assess_queued(c, now) for _ in range(readers)]
+        assessments = [ledger.supervisor.assess(c, ledger.supervisor.queued(c, now), now) for _ in range(readers)]
     deferred(ledger, shop, [event(a, EventKind.RETURN, town.shop, NOW + timedelta(hours=2, minutes=30),
                                   to=town.transporter)], NOW + timedelta(hours=2, minutes=31))
     return a, town, assessments, now
@@ -129,13 +129,13 @@ def test_an_assessment_overtaken_by_a_new_event_stores_what_it_judged_and_queues
     a, town, (assessed,), now = overtaken(ledger)
     supervisor = ledger.supervisor
     with ledger.db.writing() as c:
-        assert supervisor.apply_review(c, assessed, now) == 1  # the receipt is judged: that much is kept
+        assert supervisor.store(c, assessed, now).stored == 1  # the receipt is judged: that much is kept
     assert kinds(ledger, a) == [("custody_jump", "open")]
     with ledger.db.reading() as c:
         row = ledger.cylinder(c, a)
         # still queued for the return, behind whatever was queued before this review began
         assert ledger.review_backlog(c) == (1, format_time(now))
-    assert row["chain_length"] == 2 and row["holder"] == town.shop
+    assert row.chain_length == 2 and row.holder == town.shop
     assert review(ledger, now + timedelta(seconds=1)) == 1 and backlog(ledger) == 0
     keys, fresh, _, stored = judged_whole(ledger, a, now + timedelta(seconds=1))
     assert stored.chain_length == 3 and {key for key, status in keys.items() if status == "open"} == fresh
@@ -145,9 +145,9 @@ def test_an_assessment_is_not_stored_over_a_judgement_stored_after_it_was_read(l
     a, _, (first, second), now = overtaken(ledger, readers=2)
     supervisor = ledger.supervisor
     with ledger.db.writing() as c:
-        assert supervisor.apply_review(c, first, now) == 1
+        assert supervisor.store(c, first, now).stored == 1
     with ledger.db.writing() as c:  # another process's reviewer, with the same snapshot: nothing twice
-        assert supervisor.apply_review(c, second, now) == 0
+        assert supervisor.store(c, second, now).stored == 0
     with ledger.db.reading() as c:
         (finding,) = ledger.findings(c, cylinder=a)["items"]
     assert [step["action"] for step in finding["history"]] == ["detect"] and backlog(ledger) == 1
@@ -164,15 +164,15 @@ def test_during_a_burst_every_review_makes_progress_and_reaches_every_queued_cyl
     for day in range(1, 7):  # each chunk is overtaken: every cylinder gains a trip before it is stored
         now = start + timedelta(days=day)
         with ledger.db.reading() as c:
-            assessed = supervisor.assess_queued(c, now, limit=1)
+            assessed = supervisor.assess(c, supervisor.queued(c, now, limit=1), now)
         for code in codes:
             deferred(ledger, station, [fill(code, town, now)], now + timedelta(minutes=1))
         with ledger.db.writing() as c:
-            assert supervisor.apply_review(c, assessed, now) == 1
+            assert supervisor.store(c, assessed, now).stored == 1
         reviewed += list(assessed)
     assert reviewed == codes + codes  # overtaken cylinders go to the back: none is taken again before the others
     with ledger.db.reading() as c:
-        assert [ledger.cylinder(c, code)["chain_length"] for code in codes] == [5, 6, 7]
+        assert [ledger.cylinder(c, code).chain_length for code in codes] == [5, 6, 7]
     assert review(ledger, start + timedelta(days=8)) == 3 and backlog(ledger) == 0
     for code in codes:
         keys, fresh, _, row = judged_whole(ledger, code, start + timedelta(days=8))
