@@ -22,6 +22,7 @@ from . import errors
 from .accounts import AccountCache
 from .coalesce import WriteCoalescer
 from .review import Reviewer
+from .sweeping import PeriodicSweeper
 from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit
 from .pages import router as pages
 from .pages import static_files
@@ -57,15 +58,18 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
 
     coalescer = WriteCoalescer(ledger)
     reviewer = Reviewer(ledger)
+    sweeper = PeriodicSweeper(ledger, ledger.settings.sweep_interval_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settle_heap:
             _settle_heap()
         reviewer.start()
+        sweeper.start()
         yield
         await coalescer.close()
         await reviewer.close()
+        await sweeper.close()
         if owned:  # finish with the pool only once uvicorn has drained in-flight requests
             ledger.db.dispose()
 

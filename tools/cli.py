@@ -166,22 +166,14 @@ def verify_bundle_command(
 
 @app.command()
 def sweep(db: DbOption = None) -> None:
-    """Raise the findings only the clock produces (vanished cylinders, unconfirmed handovers); run it hourly."""
+    """Raise the findings only the clock produces (vanished cylinders, unconfirmed handovers) now; `ledger serve` does it every LEDGER_SWEEP_INTERVAL."""
     from ledger.service import Ledger
+    from ledger.sweeper import Sweeper
 
-    ledger = Ledger(_settings(db))
-    reviewed = 0
-    while True:  # first whatever batches left for review (the service does this while it runs)
-        with ledger.db.writing() as connection:
-            done = ledger.review(connection)
-        reviewed += done
-        if not done:
-            break
-    with ledger.db.writing() as connection:
-        examined = ledger.sweep(connection)
-    if reviewed:
-        typer.echo(f"{reviewed} cylinders reviewed after batches")
-    typer.echo(f"{examined} cylinders examined")
+    done = Sweeper(Ledger(_settings(db))).run()
+    if done.reviewed:
+        typer.echo(f"{done.reviewed} cylinders reviewed after batches")
+    typer.echo(f"{done.examined} cylinders examined")
 
 
 @app.command()
@@ -273,9 +265,9 @@ def labels(
         with ledger.db.reading() as connection:
             for text in ids:
                 cylinder = ledger.cylinder(connection, tracecode.normalize(text))
-                owner = ledger.party(connection, cylinder["owner"])
-                items.append((label_url(ledger.settings.base_url, cylinder["id"], ledger.label_key),
-                              cylinder["id"], owner.name))
+                owner = ledger.party(connection, cylinder.owner)
+                items.append((label_url(ledger.settings.base_url, cylinder.id, ledger.label_key),
+                              cylinder.id, owner.name))
         pages = label_sheet_pdf(items, out)
     except LedgerError as exc:
         _fail(exc)

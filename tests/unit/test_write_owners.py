@@ -12,6 +12,7 @@ OWNERS = {
     "ledger/ingest.py": "the ingest use case: the group writer, a batch, the pages' syncs and reports",
     "api/review.py": "the reviewer",
     "ledger/publisher.py": "the checkpoint publisher",
+    "ledger/sweeper.py": "the sweeper (the review queue's leftovers and the clock's findings)",
 }
 # Storage is where transactions are made.
 ELSEWHERE = ("ledger/storage/", "tools/")
