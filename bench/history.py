@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> list[dict]:
             for target in args.lengths:
                 grow(ledger, fills, target)
                 with ledger.db.reading() as c:  # as the rules' projection has it: grown and reviewed
-                    shortest = min(ledger.cylinder(c, code)["chain_length"] for code in fills.codes)
+                    shortest = min(ledger.cylinder(c, code).chain_length for code in fills.codes)
                 with_rules = singles(ledger, fills, args.samples)
                 ceiling = singles(bare, fills, args.samples)
                 stage = {"length": target, "shortest_chain": shortest, "rules_ms": with_rules, "bare_ms": ceiling}

@@ -31,6 +31,7 @@ __all__ = [
     "Location",
     "NewEvent",
     "Event",
+    "CylinderView",
     "check_identifier",
     "check_idempotency_key",
     "utc",
@@ -317,6 +318,42 @@ class Event:
             and self.location == other.location
             and self.data == other.data
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CylinderView:
+    """A cylinder as the ledger answers for it: its registration facts and where its chain stands.
+
+    The second half is the projection the custody rules rewrite after each write
+    (``ledger.supervision``); ``holder`` is None while nobody holds it (scrapped).
+    """
+
+    id: str
+    owner: str
+    serial: str
+    manufacturer: str
+    model: str
+    manufactured_on: date
+    tare_kg: float
+    design_life_years: int
+    registered_at: str
+    region: str
+    next_inspection_due: date
+    life_ends_on: date | None
+    holder: str | None
+    state: State
+    state_since: str
+    last_event_at: str
+    last_fill_kg: float | None
+    chain_length: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", State(self.state))
+
+    @classmethod
+    def from_mapping(cls, row: Any) -> CylinderView:
+        """The view of a stored row (any mapping with at least these names; others are left out)."""
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
 
 
 def iso_day(value: Any) -> date | None:

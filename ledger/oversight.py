@@ -8,12 +8,13 @@ names delegate here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from . import custody, rules
-from .domain import PartyKind, Role, check_identifier, format_time
+from .domain import CylinderView, PartyKind, Role, State, check_identifier, format_time
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from .storage import Connection
 from .storage import events as event_rows
@@ -78,12 +79,13 @@ def trace(ledger, connection: Connection, cylinder: str, registry: DatabaseRegis
     return answer
 
 
-def _cylinder(row: dict[str, Any], standing) -> dict[str, Any]:
-    facts = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
+def _cylinder(view: CylinderView, standing) -> dict[str, Any]:
+    facts = {k: (v.isoformat() if isinstance(v, date) else v.value if isinstance(v, State) else v)
+             for k, v in dataclasses.asdict(view).items()}
     facts["overdue_inspection"] = standing.overdue_inspection
     facts["inspection_due_soon"] = standing.inspection_due_soon
     facts["past_design_life"] = standing.past_design_life
-    facts["must_not_fill_or_deliver"] = bool(standing.cautions(row.get("state")))
+    facts["must_not_fill_or_deliver"] = bool(standing.cautions(view.state.value))
     return facts
 
 

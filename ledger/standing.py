@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Mapping
 
-from .domain import State
+from .domain import CylinderView, State
 
 __all__ = ["Caution", "Lapse", "LAPSES", "lapsed", "cautions"]
 
@@ -51,13 +51,17 @@ def lapsed(last_good_day: date | None, today: date) -> bool:
     return last_good_day is not None and last_good_day < today
 
 
-def cautions(facts: Mapping[str, Any], today: date, *, inspection_failed: bool = False) -> list[Caution]:
+def cautions(facts: Mapping[str, Any] | CylinderView, today: date, *,
+             inspection_failed: bool = False) -> list[Caution]:
     """Every reason the cylinder with ``facts`` must not be filled or delivered on ``today``; empty: it may.
 
-    ``facts`` are the cylinder's as ``Ledger.cylinder`` answers them (``state``,
-    ``next_inspection_due``, ``life_ends_on``); ``inspection_failed`` when its
-    last inspection failed. Reasons come scrapped first, then in ``LAPSES`` order.
+    ``facts``: the cylinder as ``Ledger.cylinder`` answers it, or a mapping of the
+    facts the rule reads (``state``, ``next_inspection_due``, ``life_ends_on``);
+    ``inspection_failed`` when its last inspection failed. Reasons come scrapped
+    first, then in ``LAPSES`` order.
     """
+    if isinstance(facts, CylinderView):
+        facts = {"state": facts.state, **{lapse.fact: getattr(facts, lapse.fact) for lapse in LAPSES}}
     found = [Caution.SCRAPPED] if facts.get("state") == State.SCRAPPED.value else []
     for lapse in LAPSES:
         failed = inspection_failed and lapse.caution is Caution.OVERDUE_INSPECTION

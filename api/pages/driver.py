@@ -128,6 +128,6 @@ def check(session: Holder, connection: ReadConn, ledger: LedgerDep,
         return JSONResponse({"ok": True, "code": found.code, "printed": tracecode.printed(found.code),
                              "registered": False, "cautions": []})
     return JSONResponse({"ok": True, "code": found.code, "printed": tracecode.printed(found.code),
-                         "registered": True, "verified": found.verified, "state": row["state"],
-                         "yours": row["holder"] == session.actor.party,
+                         "registered": True, "verified": found.verified, "state": row.state.value,
+                         "yours": row.holder == session.actor.party,
                          "cautions": cautions(row, local_today())})

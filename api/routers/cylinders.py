@@ -59,5 +59,5 @@ def list_events(
 def get_bundle(cylinder_id: CylinderId, actor: Allowed("proofs.read"), slot: ProofSlot, ledger: LedgerDep):
     """Every event of the cylinder with inclusion proofs and a signed checkpoint; `ledger verify-bundle` checks it offline."""
     with ledger.db.reading() as connection:  # 404 before a checkpoint is signed
-        code = ledger.cylinder(connection, cylinder_code(cylinder_id))["id"]
+        code = ledger.cylinder(connection, cylinder_code(cylinder_id)).id
     return ledger.bundle(code)

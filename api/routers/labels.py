@@ -24,9 +24,9 @@ PRIVATE = problem_responses(401, 403, 404, 422)
 def _label(connection: Connection, ledger: Ledger, actor: Actor, cylinder_id: str) -> tuple[str, str, str]:
     cylinder = ledger.cylinder(connection, cylinder_code(cylinder_id))
     parent = ledger.party(connection, actor.party).parent if actor.party else None
-    permissions.check_owner(actor, "labels.render", cylinder["owner"], parent)
-    code = cylinder["id"]
-    return label_links(ledger, code)["qr_payload"], code, ledger.party(connection, cylinder["owner"]).name
+    permissions.check_owner(actor, "labels.render", cylinder.owner, parent)
+    code = cylinder.id
+    return label_links(ledger, code)["qr_payload"], code, ledger.party(connection, cylinder.owner).name
 
 
 @router.get("/v1/cylinders/{cylinder_id}/label.svg", response_class=Response, responses={

@@ -9,7 +9,7 @@ from typing import Any
 import ledger.service as package  # new_id is looked up when called: the demo seeds it
 
 from .. import privacy
-from ..domain import Paper, Party, PartyKind, Person, PersonRole, Role, format_time
+from ..domain import CylinderView, Paper, Party, PartyKind, Person, PersonRole, Role, format_time
 from ..errors import InvalidInput, NotFound, PermissionDenied
 from ..storage import Connection
 from ..storage import registry as reg
@@ -102,12 +102,12 @@ class RegistryService:
         self.party(connection, party_id)
         return reg.people_of(connection, party_id)
 
-    def cylinder(self, connection: Connection, cylinder_id: str) -> dict[str, Any]:
+    def cylinder(self, connection: Connection, cylinder_id: str) -> CylinderView:
         """A cylinder's registration facts and the projection of its chain."""
         row = reg.get_cylinder(connection, cylinder_id)
         if row is None:
             raise NotFound(f"no cylinder {cylinder_id}")
-        return dict(row._mapping)
+        return CylinderView.from_mapping(row._mapping)
 
     def create_end_user(
         self, connection: Connection, actor: Actor, *, kind: str, name: str, phone: str, address: str,

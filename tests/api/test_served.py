@@ -80,7 +80,7 @@ def test_fifty_clients_on_two_workers_record_every_event_exactly_once(offline_wo
             assert {key for key, status, _ in stored[cylinder] if status == "open"} == {
                 finding.key for finding in expected.findings}
             row = world.ledger.cylinder(connection, cylinder)
-            assert (row["holder"], row["state"], row["chain_length"]) == (
+            assert (row.holder, row.state, row.chain_length) == (
                 expected.trace.current.holder, expected.trace.current.state.value, expected.length)
     assert sum(len(rows) for rows in stored.values()) > 0  # the story did raise findings
 

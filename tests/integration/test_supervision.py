@@ -55,7 +55,7 @@ def test_a_clean_trip_raises_nothing_and_the_trace_answers_the_three_questions(l
     assert answer["chain"] == {"status": "intact", "length": 4, "head": answer["chain"]["head"], "breaks": []}
     assert answer["findings"] == []
     assert who["party"]["id"] in (town.company, town.station)
-    assert row["holder"] == town.transporter and row["chain_length"] == 4
+    assert row.holder == town.transporter and row.chain_length == 4
 
 
 def test_a_receipt_nobody_dispatched_is_a_custody_jump_stored_once(ledger):
