@@ -2,9 +2,11 @@
 
     python bench/ingest.py [--events 1000000] [--cylinders 100000] [--batch 1000] [--backend sqlite|postgresql]
 
-Registers the cylinders (timed apart), then appends the remaining events with
-``Ledger.record_batch`` in transactions of ``--batch`` events, exactly as the
-batch endpoint does, and reports events/s. The ceiling is measured in the same
+Registers the cylinders (timed apart), then records the remaining events
+through the one ingest use case (``Ledger.ingest``: admit in a read snapshot,
+append in one write transaction, then judge after the commit), ``--batch``
+events a call, as the driver page's sync does, and reports events/s (with
+``--no-rules`` the bare core: no custody checks, no judging). The ceiling is measured in the same
 run on the same database engine: the stored rows are read back and written
 into an identical table (same columns, same indexes) with plain ``executemany``
 (SQLite) or ``COPY`` (PostgreSQL), in transactions of the same size.
@@ -109,8 +111,7 @@ def populate(ledger: Ledger, events: int, cylinders: int, batch: int, progress=p
             for n in range(first, min(first + batch, remaining))
         ]
         tick = time.perf_counter()
-        with ledger.db.writing() as c:
-            outcomes = ledger.record_batch(c, station, items, now=now)
+        outcomes = ledger.ingest_one(station, items, now)
         spent += time.perf_counter() - tick
         appended += sum(1 for o in outcomes if o.status == "created")
         if (first // batch) % 100 == 0:
