@@ -37,7 +37,8 @@ def _refusal(refused: Refused) -> Response:
     if refused.status == 409 and refused.known_size is not None:
         # "The response body MUST consist of the tree size of the latest cosigned checkpoint in decimal,
         # followed by a newline", with Content-Type text/x.tlog.size.
-        return Response(f"{refused.known_size}\n", status_code=409, media_type=SIZE_TYPE)
+        # Given as a header, not a media type, so no charset parameter is added to it.
+        return Response(f"{refused.known_size}\n".encode(), status_code=409, headers={"content-type": SIZE_TYPE})
     return PlainTextResponse(refused.message + "\n", status_code=refused.status)
 
 
