@@ -10,7 +10,6 @@ import hashlib
 import time
 
 import pytest
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.signednote import NoteSigner, sign_checkpoint
