@@ -189,3 +189,42 @@ def test_the_state_survives_a_restart(witness, log, tmp_path) -> None:
     answer = witness.post(log.request(first.size, grown))
     assert answer.status_code == 200
     verify_cosignature(witness.vkey, grown.text(), answer.text)
+
+
+def test_a_served_ledger_is_witnessed_over_http(witness, tmp_path) -> None:
+    """`ledger serve` on one port, `ledger witness serve` on another: the log's key, checkpoints and
+    consistency proofs are fetched over the ledger's own HTTP API and submitted as they come."""
+    from ledger.keys import ensure_key
+    from ledger.service import Ledger
+    from tests.api.served import Server
+    from tests.conftest import make_settings
+
+    from .served import Log
+
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    settings = make_settings(url, tmp_path)
+    with Server(url, tmp_path, workers=1) as server:
+        api = witness.http.__class__(base_url=server.base, timeout=30)
+        vkey = api.get("/v1/log/public-key").text
+        origin = settings.log_origin
+        assert witness.add_log(origin, vkey).returncode == 0
+        empty = api.get("/v1/log/checkpoint").text
+        assert witness.post("old 0\n\n" + empty).status_code == 200  # size 0, the empty tree's root
+        ensure_key(settings.key_file)
+        writer = Ledger(settings)  # another process of the city writing the same database
+        try:
+            known = 0
+            for cylinders in (2, 3):
+                Log(writer).grow(cylinders)
+                note = api.get("/v1/log/checkpoint").text
+                size = int(note.split("\n")[1])
+                proof = api.get("/v1/log/consistency", params={"old": known, "new": size}).json()["proof"] if known else []
+                lines = "".join(base64.b64encode(bytes.fromhex(node)).decode() + "\n" for node in proof)
+                answer = witness.post(f"old {known}\n{lines}\n{note}")
+                assert answer.status_code == 200, answer.text
+                verify_cosignature(witness.vkey, note.rpartition("\n\n")[0] + "\n", answer.text)
+                known = size
+            assert known > 0
+        finally:
+            writer.db.dispose()
+            api.close()
