@@ -228,3 +228,13 @@ def test_a_served_ledger_is_witnessed_over_http(witness, tmp_path) -> None:
         finally:
             writer.db.dispose()
             api.close()
+
+
+def test_bad_setup_is_refused_with_a_reason_and_no_key_made(tmp_path) -> None:
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    named = cli("witness", "init", "--name", "two words", "--db", db, "--key", str(tmp_path / "k"), cwd=tmp_path)
+    assert named.returncode == 2 and "witness name" in named.stderr and not (tmp_path / "k").exists()
+    unknown = cli("witness", "init", "--name", "w.test/x", "--db", "mysql://h/d", cwd=tmp_path)
+    assert unknown.returncode == 2 and "unsupported database" in unknown.stderr
+    early = cli("witness", "serve", "--db", db, cwd=tmp_path)
+    assert early.returncode == 2 and "ledger witness init" in early.stderr
