@@ -12,7 +12,7 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.signednote import NoteSigner, sign_checkpoint
+from ledger.signednote import Checkpoint, NoteSigner, sign_checkpoint
 from ledger.witness import CosignatureVerifier
 
 from .served import NAME, cli, fork_of
@@ -121,10 +121,10 @@ def test_an_unknown_origin_gets_404_and_a_bad_log_signature_403(witness, log) ->
     name, blob = line.split(" ")
     raw = base64.b64decode(blob)
     broken = head + "\u2014 " + name + " " + base64.b64encode(raw[:10] + bytes([raw[10] ^ 1]) + raw[11:]).decode() + "\n"
-    assert witness.post(log.request(0, first.__class__(first.origin, first.size, first.root, broken), [])).status_code == 403
+    assert witness.post(log.request(0, Checkpoint(first.origin, first.size, first.root, broken), [])).status_code == 403
     # The body changed after signing.
     altered = first.note.replace(f"\n{first.size}\n", f"\n{first.size + 1}\n", 1)
-    assert witness.post(log.request(0, first.__class__(first.origin, first.size + 1, first.root, altered), [])).status_code == 403
+    assert witness.post(log.request(0, Checkpoint(first.origin, first.size + 1, first.root, altered), [])).status_code == 403
     assert _monitored(witness, log.origin).status_code == 404  # nothing was cosigned
 
 
@@ -148,6 +148,9 @@ def test_a_fork_is_refused_at_the_same_size_or_larger(witness, log, tmp_path) ->
     # The log's own key signs another root at the same size: a split view.
     twin = sign_checkpoint(log.ledger.signer, log.origin, first.size, hashlib.sha256(b"other").digest())
     assert witness.post(log.request(first.size, twin, [])).status_code == 422
+    # Kept as evidence in the witness's error log: the log's own signature on another root.
+    assert f"inconsistent checkpoint signed by {log.origin}" in witness.log.read_text(encoding="utf-8")
+    assert twin.note.splitlines()[-1] in witness.log.read_text(encoding="utf-8")
     fork = fork_of(log, tmp_path / "fork")  # same key and origin, a history of its own
     try:
         larger = fork.grow(1)
