@@ -24,6 +24,8 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .ids import check_digit
+
 __all__ = ["event_hash_id", "pre_hash", "digital_link", "CBV_VERSION"]
 
 CBV_VERSION = "CBV2.0"
@@ -42,12 +44,6 @@ _ORDERED = ("epcList", "parentID", "inputEPCList", "childEPCs", "quantityList", 
 _KNOWN = set(_ORDERED) | {"eventTime", "eventTimeZoneOffset", "certificationInfo", "sourceList"} | _IGNORED
 
 
-def _check_digit(digits: str) -> str:
-    """GS1 General Specifications §7.9.1: weights 3 and 1 from the right, to the next multiple of ten."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return str(-total % 10)
-
-
 _EPC_URN = re.compile(r"urn:epc:(id|class):([a-z]+):([0-9]+)\.([^.]*)(?:\.(.*))?")
 _CBV_URN = re.compile(r"urn:epcglobal:cbv:([a-z]+):(.+)")
 _BARE_WORD = re.compile(r"[a-z_]+")
@@ -61,28 +57,28 @@ def digital_link(uri: str) -> str:
     _, scheme, prefix, middle, last = match.groups()
     if scheme == "sgtin" and last is not None:
         gtin = middle[:1] + prefix + middle[1:]
-        return f"{_DL}01/{gtin}{_check_digit(gtin)}/21/{last}"
+        return f"{_DL}01/{gtin}{check_digit(gtin)}/21/{last}"
     if scheme == "lgtin" and last is not None:
         gtin = middle[:1] + prefix + middle[1:]
-        return f"{_DL}01/{gtin}{_check_digit(gtin)}/10/{last}"
+        return f"{_DL}01/{gtin}{check_digit(gtin)}/10/{last}"
     if scheme == "sscc" and last is None:
         body = middle[:1] + prefix + middle[1:]
-        return f"{_DL}00/{body}{_check_digit(body)}"
+        return f"{_DL}00/{body}{check_digit(body)}"
     if scheme == "sgln" and last is not None:
         gln = prefix + middle
         tail = "" if last == "0" else f"/254/{last}"
-        return f"{_DL}414/{gln}{_check_digit(gln)}{tail}"
+        return f"{_DL}414/{gln}{check_digit(gln)}{tail}"
     if scheme == "pgln" and last is None:
         gln = prefix + middle
-        return f"{_DL}417/{gln}{_check_digit(gln)}"
+        return f"{_DL}417/{gln}{check_digit(gln)}"
     if scheme == "grai" and last is not None:
         body = "0" + prefix + middle
-        return f"{_DL}8003/{body}{_check_digit(body)}{last}"
+        return f"{_DL}8003/{body}{check_digit(body)}{last}"
     if scheme == "giai" and last is None:
         return f"{_DL}8004/{prefix}{middle}"
     if scheme == "gdti" and last is not None:
         body = prefix + middle
-        return f"{_DL}253/{body}{_check_digit(body)}{last}"
+        return f"{_DL}253/{body}{check_digit(body)}{last}"
     return uri
 
 
