@@ -5,6 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
+from ledger.service import mirror
+
 from ..body import JSONRoute
 from ..deps import LedgerDep, ProofSlot, ReadConn
 from ..errors import problem_responses
@@ -31,3 +33,14 @@ def get_log_public_key(ledger: LedgerDep):
 def get_consistency_proof(old: Size, new: Size, connection: ReadConn, ledger: LedgerDep):
     """The RFC 9162 consistency proof between tree sizes `old` and `new` (old ≤ new ≤ log size)."""
     return ledger.consistency(connection, old, new)
+
+
+Position = Annotated[int, Query(ge=0, le=2**53)]
+
+
+@router.get("/v1/log/entries")
+def get_log_entries(start: Position, end: Position, connection: ReadConn):
+    """The events at log positions [start, end) in log order, each exactly as stored, in the JSON form whose
+    fields recompute its hash (docs/canonical.md): at most 1000, and none past the log's size, so the answer's
+    `end` says where they stop. What a mirror fetches (docs/mirror.md)."""
+    return mirror.log_entries(connection, start, end)
