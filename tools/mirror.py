@@ -87,7 +87,7 @@ def follow_once(database: Database, client: LogClient, verifier: NoteVerifier,
     with database.reading() as connection:
         update = mirror.verify_entries(connection, held, frontier, checkpoint, entries)
     with database.writing() as connection:
-        mirror.store(connection, update)
+        mirror.store(connection, update, verifier, client.base)
     return (f"verified and stored: log {checkpoint.origin} at size {checkpoint.size} "
             f"({checkpoint.size - start} new events)"), (checkpoint, update.frontier)
 

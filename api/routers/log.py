@@ -24,9 +24,10 @@ def get_checkpoint(slot: ProofSlot, ledger: LedgerDep):
 
 
 @router.get("/v1/log/public-key", response_class=PlainTextResponse, responses=TEXT)
-def get_log_public_key(ledger: LedgerDep):
-    """The log's verifier key in signed-note form: `<name>+<key id>+<base64 key>`."""
-    return PlainTextResponse(ledger.verifier.vkey() + "\n")
+def get_log_public_key(ledger: LedgerDep, connection: ReadConn):
+    """The log's verifier key in signed-note form: `<name>+<key id>+<base64 key>`; a mirror answers with the key
+    of the log it copies."""
+    return PlainTextResponse((mirror.log_vkey(connection) or ledger.verifier.vkey()) + "\n")
 
 
 @router.get("/v1/log/consistency", response_model=ConsistencyProof)

@@ -33,8 +33,8 @@ from ..storage import events as event_rows
 from ..storage import mirror as mirror_rows
 from ..wire import event_json, hash_of_json, jcs
 
-__all__ = ["PAGE", "MirrorRefused", "Frontier", "Update", "log_entries", "held_state", "open_new", "check_consistency",
-           "verify_entries", "store"]
+__all__ = ["PAGE", "MirrorRefused", "Frontier", "Update", "log_entries", "log_vkey", "held_state", "open_new",
+           "check_consistency", "verify_entries", "store"]
 
 PAGE = 1000  # entries per answer of GET /v1/log/entries
 _READ = 50_000
@@ -100,10 +100,21 @@ def log_entries(connection: Connection, start: int, end: int) -> dict[str, Any]:
     return {"start": start, "end": start + len(rows), "entries": [event_json(event_rows.from_row(r)) for r in rows]}
 
 
+def log_vkey(connection: Connection) -> str | None:
+    """The verifier key of the log this database mirrors; None in a ledger's own database."""
+    claimed = mirror_rows.mirrored_log(connection)
+    return None if claimed is None else claimed[1]
+
+
 def held_state(connection: Connection, verifier: NoteVerifier) -> tuple[Checkpoint | None, Frontier]:
     """The mirror's own last verified checkpoint (its signature checked again) and the frontier of the leaves
     it holds, which must reproduce that checkpoint's root: a mirror whose copy changed refuses to go on."""
+    claimed = mirror_rows.mirrored_log(connection)
+    if claimed is not None and claimed[1] != verifier.vkey():
+        raise MirrorRefused(f"this database mirrors the log {claimed[0]} under the key {claimed[1]}, not {verifier.vkey()}")
     held = latest_checkpoint(connection)
+    if held is not None and claimed is None:
+        raise MirrorRefused("this database holds a ledger of its own, not a mirror's copy")
     if held is not None:
         try:
             opened = open_checkpoint(verifier, held.note)
@@ -186,13 +197,15 @@ def verify_entries(connection: Connection, held: Checkpoint | None, frontier: Fr
     return Update(held, checkpoint, rows, cylinders, list(owners.values()), grown)
 
 
-def store(connection: Connection, update: Update, now: datetime | None = None) -> None:
+def store(connection: Connection, update: Update, verifier: NoteVerifier, url: str,
+          now: datetime | None = None) -> None:
     """Store a verified update in the caller's write transaction, if the mirror still holds what it was checked
     against (another follower may have stored meanwhile)."""
     current = latest_checkpoint(connection)
     if (current.size if current else 0) != (update.held.size if update.held else 0):
         raise MirrorRefused("another follower stored a checkpoint meanwhile; nothing stored, try again")
     stamp = format_time(now or datetime.now(timezone.utc))
+    mirror_rows.claim_log(connection, update.checkpoint.origin, verifier.vkey(), url, stamp)
     mirror_rows.store_verified(connection, update.rows, update.cylinders, update.owners,
                                (update.checkpoint.size, update.checkpoint.root, update.checkpoint.note, stamp))
 

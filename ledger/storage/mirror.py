@@ -19,7 +19,7 @@ from . import models as m
 from .checkpoints import take_log_lock
 from .events import COLUMNS, chunks, placeholders
 
-__all__ = ["entries", "store_verified", "rows_between", "cylinders_between", "row_at"]
+__all__ = ["entries", "store_verified", "rows_between", "cylinders_between", "row_at", "mirrored_log", "claim_log"]
 
 UNKNOWN_REGION = "000000"
 
@@ -80,3 +80,17 @@ def row_at(connection: Connection, cylinder: str, seq: int) -> tuple | None:
     row = connection.exec_driver_sql(
         f"SELECT {COLUMNS} FROM events WHERE cylinder = {mark} AND seq = {mark}", (cylinder, seq)).first()
     return None if row is None else tuple(row)
+
+
+def mirrored_log(connection: Connection) -> tuple[str, str, str] | None:
+    """(origin, verifier key, URL) of the log this database mirrors; None in a ledger's own database."""
+    row = connection.execute(select(m.mirrored_log.c.origin, m.mirrored_log.c.vkey, m.mirrored_log.c.url)).first()
+    return None if row is None else tuple(row)
+
+
+def claim_log(connection: Connection, origin: str, vkey: str, url: str, since: str) -> None:
+    """Record which log this database mirrors (once; the URL it is followed from may change)."""
+    if mirrored_log(connection) is None:
+        connection.execute(insert(m.mirrored_log).values(origin=origin, vkey=vkey, url=url, since=since))
+    else:
+        connection.execute(m.mirrored_log.update().values(url=url))

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.bundle import verify_bundle
 from ledger.chain import recomputed
 from ledger.service import Ledger
+from ledger.signednote import NoteSigner
 from ledger.storage import Database, tampering
 from ledger.storage import events as event_rows
 from tests.api.served import Server
@@ -93,6 +95,7 @@ def test_a_mirror_catches_up_incrementally_and_serves_what_it_verified(ledger, o
     with Server(mirror_url, folder, workers=1) as copy:
         auth = {"Authorization": f"Bearer {token}"}
         assert httpx.get(f"{copy.base}/v1/log/checkpoint").text == log_note
+        assert httpx.get(f"{copy.base}/v1/log/public-key").text == vkey + "\n"  # the log's, not the host's
         trace = httpx.get(f"{copy.base}/v1/cylinders/{a}/trace", headers=auth)
         assert trace.status_code == 200, trace.text
         assert trace.json()["chain"]["status"] == "intact" and trace.json()["chain"]["length"] == 6
@@ -133,6 +136,9 @@ def test_a_fork_signed_with_the_same_key_is_refused_and_nothing_is_stored(ledger
             fills(fork, fork_town, [x], 3, start=20)
             bigger = follow(forked, mirror_url, vkey)
             assert bigger.returncode == 1 and "not consistent with the one at size 9" in bigger.stdout, bigger.stdout
+            other_key = NoteSigner("test.cylinder-ledger/log", Ed25519PrivateKey.generate()).verifier.vkey()
+            wrong = follow(forked, mirror_url, other_key)
+            assert wrong.returncode == 1 and "this database mirrors the log test.cylinder-ledger/log" in wrong.stdout
         assert counts(mirror_url) == (9, 1)
     finally:
         fork.db.dispose()
