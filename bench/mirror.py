@@ -1,6 +1,6 @@
 """A mirror following a log, next to the log's own ingest measured in the same run.
 
-    python bench/mirror.py [--events 100000] [--cylinders 10000] [--batch 1000] [--backend sqlite|postgresql]
+    python bench/mirror.py [--events 50000] [--cylinders 5000] [--batch 1000] [--backend sqlite|postgresql]
 
 Fills a log through ``Ledger.record_batch`` (as bench/ingest.py does, timed: the
 log's own ingest rate) and measures the database's raw insert ceiling for the
@@ -77,8 +77,8 @@ def serve(url: str, folder: Path) -> tuple[subprocess.Popen, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--cylinders", type=int, default=10_000)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--cylinders", type=int, default=5_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()

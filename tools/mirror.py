@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import httpx
 import typer
+from pydantic_core import from_json
 from rich.console import Console
 
 from ledger.errors import LedgerError
@@ -58,7 +59,10 @@ class LogClient:
         """Entries [start, end), fetched a page at a time."""
         found: list[dict] = []
         while start + len(found) < end:
-            page = self._get("/v1/log/entries", start=start + len(found), end=end).json()
+            try:
+                page = from_json(self._get("/v1/log/entries", start=start + len(found), end=end).content)
+            except ValueError as exc:
+                raise Unreachable(f"GET /v1/log/entries: the answer is not JSON ({exc})") from None
             items = page.get("entries") if isinstance(page, dict) else None
             if not isinstance(items, list) or not items:
                 raise MirrorRefused(f"the log signed size {end} but serves no entry at position {start + len(found)}")

@@ -11,6 +11,7 @@ from ..body import JSONRoute
 from ..deps import LedgerDep, ProofSlot, ReadConn
 from ..errors import problem_responses
 from ..schemas import ConsistencyProof
+from ..views import FastJSON
 
 router = APIRouter(route_class=JSONRoute, tags=["proofs"], responses=problem_responses(422))
 TEXT = {200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}
@@ -44,4 +45,4 @@ def get_log_entries(start: Position, end: Position, connection: ReadConn):
     """The events at log positions [start, end) in log order, each exactly as stored, in the JSON form whose
     fields recompute its hash (docs/canonical.md): at most 1000, and none past the log's size, so the answer's
     `end` says where they stop. What a mirror fetches (docs/mirror.md)."""
-    return mirror.log_entries(connection, start, end)
+    return FastJSON(mirror.log_entries(connection, start, end))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
+from ..canonical import canonical_json
 from ..chain import recomputed
 from ..domain import State, format_time
 from ..errors import IntegrityError, InvalidInput, LedgerError, ProofInvalid
@@ -211,7 +212,12 @@ def store(connection: Connection, update: Update, verifier: NoteVerifier, url: s
 
 
 def _row(entry: Any, position: int) -> tuple:
-    """The stored row an entry stands for, checked to reproduce the hash it states from its content."""
+    """The stored row an entry stands for, checked to reproduce the hash it states from its content.
+
+    The content is written as the ledger writes it (``canonical_json``) and hashed from those texts, as
+    ``ledger verify`` hashes stored rows; should that not reproduce the stated hash, the entry is hashed
+    once more by full RFC 8785 canonicalisation (``wire.hash_of_json``) before it is refused.
+    """
     if not isinstance(entry, dict):
         raise MirrorRefused(f"entry {position} is not an event")
     if entry.get("id") != position or entry.get("log_index") != position:
@@ -219,17 +225,28 @@ def _row(entry: Any, position: int) -> tuple:
     try:
         stated = bytes.fromhex(entry["hash"])
         prev = None if entry["prev_hash"] is None else bytes.fromhex(entry["prev_hash"])
+        head = (position, entry["cylinder"], entry["seq"], entry["kind"], entry["occurred_at"], entry["recorded_at"],
+                entry["party"], entry["person"], entry["to"])
+        tail = (entry["idempotency_key"], prev, stated)
+        try:
+            row = (*head, _text(entry["location"], "location"), _text(entry["data"], "data"), *tail)
+            if hmac.compare_digest(recomputed(row), stated):
+                return row
+        except (LedgerError, TypeError, ValueError):
+            pass
         if not hmac.compare_digest(hash_of_json(entry), stated):
             raise MirrorRefused(f"entry {position} ({entry['cylinder']} seq {entry['seq']}) was altered: "
                                 "its content does not match its hash")
-        row = (position, entry["cylinder"], entry["seq"], entry["kind"], entry["occurred_at"], entry["recorded_at"],
-               entry["party"], entry["person"], entry["to"], jcs(entry["location"]).decode(),
-               jcs(entry["data"]).decode(), entry["idempotency_key"], prev, stated)
+        row = (*head, jcs(entry["location"]).decode(), jcs(entry["data"]).decode(), *tail)
     except (KeyError, TypeError, ValueError, ProofInvalid) as exc:
         raise MirrorRefused(f"entry {position} is malformed: {exc}") from None
     if not hmac.compare_digest(recomputed(row), stated):  # the text to be stored gives the same hash
         raise MirrorRefused(f"entry {position} cannot be stored as it was hashed")
     return row
+
+
+def _text(value: Any, name: str) -> str:
+    return "null" if value is None else canonical_json(value, name)
 
 
 def _cylinder(entry: dict[str, Any]) -> dict[str, Any]:
