@@ -90,8 +90,14 @@ def follow_once(database: Database, client: LogClient, verifier: NoteVerifier,
     entries = client.entries(start, checkpoint.size)
     with database.reading() as connection:
         update = mirror.verify_entries(connection, held, frontier, checkpoint, entries)
-    with database.writing() as connection:
-        mirror.store(connection, update, verifier, client.base)
+    try:
+        with database.writing() as connection:
+            mirror.store(connection, update, verifier, client.base)
+    except LedgerError:
+        raise
+    except Exception as exc:  # the database's own keys refused a row: the log served what cannot be a log
+        raise MirrorRefused(f"the mirror's database refused to store the entries ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:200]})") from exc
     return (f"verified and stored: log {checkpoint.origin} at size {checkpoint.size} "
             f"({checkpoint.size - start} new events)"), (checkpoint, update.frontier)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -142,6 +144,38 @@ def test_a_fork_signed_with_the_same_key_is_refused_and_nothing_is_stored(ledger
         assert counts(mirror_url) == (9, 1)
     finally:
         fork.db.dispose()
+
+
+def test_a_follower_keeps_following_and_reports_each_round(ledger, other_url, tmp_path):
+    town = build_town(ledger)
+    a, b = register(ledger, town, 2)
+    mirror_url = other_url("mirror")
+    with Server(ledger.settings.database_url, tmp_path, workers=1) as log:
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "tools.cli", "mirror", "follow", log.base, "--db", mirror_url,
+             "--log-key", ledger.verifier.vkey(), "--interval", "0.3"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            assert _eventually(lambda: counts(mirror_url) == (2, 1))
+            fills(ledger, town, (a, b), 3)
+            assert _eventually(lambda: counts(mirror_url) == (8, 2))
+        finally:
+            follower.send_signal(signal.SIGINT)  # as Ctrl-C stops it
+            out = follower.communicate(timeout=60)[0]
+    assert follower.returncode == 0, out
+    assert "at size 2 (2 new events)" in out and "at size 8 (6 new events)" in out and "up to date" in out
+
+
+def _eventually(check, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return True
+        except Exception:  # noqa: BLE001 - the follower has not created the schema yet
+            pass
+        time.sleep(0.2)
+    return False
 
 
 def _rehash_from(c, cylinder: str, first: int, change) -> None:
