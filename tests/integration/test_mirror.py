@@ -288,6 +288,25 @@ def test_a_deleted_event_is_named(ledger, mirrored):
     assert [(f["cylinder"], f["seq"]) for f in found if f["kind"] == "event_deleted"] == [(a, 20)]
 
 
+def test_an_event_put_in_another_ones_place_is_named_deleted_and_inserted(ledger, mirrored):
+    _, a, _, mirror_url = mirrored
+    with ledger.db.writing() as c:
+        last = event_rows.log_size(c) - 1
+        victim = event_rows.get(c, last)
+        forged = list(event_rows.raw_history(c, a)[-1])
+        forged[0], forged[2], forged[11], forged[12] = last, forged[2] + 1, "forged-0001", forged[13]
+        forged[13] = recomputed(tuple(forged))
+        restore = tampering.suspend_triggers(c)
+        tampering.delete_event(c, last)
+        marks = ", ".join(["?" if c.dialect.name == "sqlite" else "%s"] * 14)
+        c.exec_driver_sql(f"INSERT INTO events ({event_rows.COLUMNS}) VALUES ({marks})", tuple(forged))
+        restore()
+    code, found = audit(ledger, "--mirror", mirror_url)
+    assert code == 1
+    assert [(f["kind"], f["cylinder"], f["seq"]) for f in found if f["kind"].startswith("event_")] == [
+        ("event_deleted", victim.cylinder, victim.seq), ("event_inserted", a, forged[2])]
+
+
 def test_verify_without_the_key_file_exits_2(ledger, tmp_path):
     build_town(ledger)
     done = cli("verify", "--db", ledger.settings.database_url,
