@@ -119,28 +119,33 @@ def follow(
     except LedgerError as exc:
         err.print(f"[red]error:[/red] --log-key: {exc.message}")
         raise typer.Exit(2)
-    database = Database(db)
     try:
+        database = Database(db)
         database.migrate()
     except LedgerError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2)
+    except Exception as exc:  # a URL no database answers at
+        err.print(f"[red]error:[/red] cannot open the mirror's database {db.split('@')[-1]}: {exc}")
+        raise typer.Exit(2)
     client = LogClient(url)
-    known = None
+    known, last = None, ""
     try:
         while True:
             try:
                 said, known = follow_once(database, client, verifier, known)
-                typer.echo(said)
+                if said != last:  # an idle log is reported once, not at every poll
+                    typer.echo(said)
+                last = said
                 if once:
                     return
             except MirrorRefused as exc:
-                known = None  # read afresh from the database next round
+                known, last = None, ""  # read afresh from the database next round
                 typer.echo(f"REFUSED: {exc.message}; nothing stored")
                 if once:
                     raise typer.Exit(1)
             except Unreachable as exc:
-                known = None
+                known, last = None, ""
                 err.print(f"[red]error:[/red] the log did not answer: {exc}")
                 if once:
                     raise typer.Exit(2)

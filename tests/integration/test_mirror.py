@@ -312,3 +312,12 @@ def test_verify_without_the_key_file_exits_2(ledger, tmp_path):
     done = cli("verify", "--db", ledger.settings.database_url,
                env={"LEDGER_KEY_FILE": str(tmp_path / "nowhere.key")})
     assert done.returncode == 2 and "no log key at" in done.stderr and "nowhere.key" in done.stderr
+
+
+def test_a_bad_key_or_an_unreachable_log_exits_2_and_says_why(tmp_path):
+    url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    bad_key = cli("mirror", "follow", "http://127.0.0.1:9", "--db", url, "--log-key", "not-a-key", "--once")
+    assert bad_key.returncode == 2 and "--log-key" in bad_key.stderr
+    vkey = NoteSigner("test.cylinder-ledger/log", Ed25519PrivateKey.generate()).verifier.vkey()
+    nowhere = cli("mirror", "follow", "http://127.0.0.1:9", "--db", url, "--log-key", vkey, "--once")
+    assert nowhere.returncode == 2 and "the log did not answer" in nowhere.stderr
