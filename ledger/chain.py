@@ -26,6 +26,9 @@ class BreakKind(enum.StrEnum):
     SEQUENCE_GAP = "sequence_gap"  # a seq is missing or out of place
     CHECKPOINT_MISMATCH = "checkpoint_mismatch"  # the log disagrees with a signed checkpoint
     LOG_GAP = "log_gap"  # a log position holds no event
+    EVENT_DIFFERS = "event_differs"  # a stored event differs from a mirror's verified copy
+    EVENT_DELETED = "event_deleted"  # a mirror verified an event at a log position the ledger no longer holds
+    EVENT_INSERTED = "event_inserted"  # the ledger holds an event at a position the mirror verified none at
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +39,17 @@ class Break:
     cylinder: str | None
     seq: int | None
     detail: str
+    cylinders: tuple[str, ...] = ()  # where a checkpoint mismatch was narrowed to: the cylinders in its range
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", BreakKind(self.kind))
 
     def as_dict(self) -> dict[str, object]:
-        return {"kind": self.kind.value, "cylinder": self.cylinder, "seq": self.seq, "detail": self.detail}
+        found: dict[str, object] = {"kind": self.kind.value, "cylinder": self.cylinder, "seq": self.seq,
+                                    "detail": self.detail}
+        if self.cylinders:
+            found["cylinders"] = list(self.cylinders)
+        return found
 
 
 def recomputed(row: tuple) -> bytes:

@@ -8,7 +8,12 @@ It trusts nothing that is stored and recomputes, in three numbered steps:
    first, ``prev_hash`` equal to the previous event's hash — the database finds
    the rows that break these, so the pass holds no per-cylinder state;
 3. the Merkle root at every stored signed checkpoint, against the checkpoint's
-   signature and root.
+   signature and root; the first mismatch is narrowed to the log positions
+   between the last checkpoint that still matches and it, and the cylinders
+   with events there are named.
+
+``against_mirror`` compares the ledger with a mirror's verified copy
+(docs/mirror.md) and names every event that differs, was deleted or inserted.
 
 Each defect is yielded as a ``Break`` as soon as it is found, so memory does not
 grow with the ledger and a caller can stream the report.
@@ -27,8 +32,9 @@ from .log import LogTree, SubrootCache, checkpoints
 from .signednote import NoteVerifier, open_checkpoint
 from .storage import Connection
 from .storage import audit as audit_rows
+from .storage import mirror as mirror_rows
 
-__all__ = ["Break", "BreakKind", "audit", "check_chain"]
+__all__ = ["Break", "BreakKind", "audit", "against_mirror", "check_chain"]
 
 _BATCH = 20_000
 
@@ -105,6 +111,7 @@ def _checkpoints(connection: Connection, verifier: NoteVerifier | None) -> Itera
     size = tree.get_size()
     # This snapshot only reads committed rows, so every subtree root may be cached.
     tree.shared.settle(size)
+    matched, narrowed = 0, False
     for checkpoint in checkpoints(connection):
         if verifier is not None:
             try:
@@ -119,18 +126,70 @@ def _checkpoints(connection: Connection, verifier: NoteVerifier | None) -> Itera
                 )
                 continue
         if checkpoint.size > size:
-            yield Break(
-                BreakKind.CHECKPOINT_MISMATCH, None, None,
-                f"checkpoint at size {checkpoint.size} covers events the log no longer has ({size})",
-            )
+            detail = f"checkpoint at size {checkpoint.size} covers events the log no longer has ({size})"
+        else:
+            try:
+                root = tree.get_root(checkpoint.size)
+                detail = None if hmac.compare_digest(root, checkpoint.root) else (
+                    f"the log's root at size {checkpoint.size} differs from the signed checkpoint")
+            except CheckpointMismatch as exc:
+                detail = f"checkpoint at size {checkpoint.size}: {exc}"
+        if detail is None:
+            matched = checkpoint.size
             continue
-        try:
-            root = tree.get_root(checkpoint.size)
-        except CheckpointMismatch as exc:
-            yield Break(BreakKind.CHECKPOINT_MISMATCH, None, None, f"checkpoint at size {checkpoint.size}: {exc}")
+        if narrowed:
+            yield Break(BreakKind.CHECKPOINT_MISMATCH, None, None, detail)
             continue
-        if not hmac.compare_digest(root, checkpoint.root):
-            yield Break(
-                BreakKind.CHECKPOINT_MISMATCH, None, None,
-                f"the log's root at size {checkpoint.size} differs from the signed checkpoint",
-            )
+        narrowed = True
+        yield _narrowed(connection, detail, matched, checkpoint.size)
+
+
+_NAMED = 50
+
+
+def _narrowed(connection: Connection, detail: str, start: int, end: int) -> Break:
+    """The first mismatching checkpoint's break: the first changed event lies at a log position in
+    [start, end), ``start`` being the size of the last checkpoint the log still reproduces."""
+    cylinders = mirror_rows.cylinders_between(connection, start, end)
+    named = ", ".join(cylinders[:_NAMED]) + (f" and {len(cylinders) - _NAMED} more" if len(cylinders) > _NAMED else "")
+    where = (f"; the first changed event lies at log positions {start} to {end - 1}"
+             f"{', where cylinders ' + named + ' have events' if cylinders else ''}")
+    return Break(BreakKind.CHECKPOINT_MISMATCH, None, None, detail + where, tuple(cylinders))
+
+
+_COLUMNS = ("id", "cylinder", "seq", "kind", "occurred_at", "recorded_at", "party", "person", "to", "location",
+            "data", "idempotency_key", "prev_hash", "hash")
+_WINDOW = 5_000
+
+
+def against_mirror(connection: Connection, mirror: Connection) -> Iterator[Break]:
+    """Every event of the ledger behind ``connection`` that differs from the mirror's verified copy.
+
+    Events are matched by cylinder and seq, so an event moved to another log
+    position differs (its id), one the mirror verified and the ledger lacks is
+    deleted, and one the ledger holds at a position the mirror covers, under a
+    cylinder and seq the mirror never verified, is inserted. Positions past the
+    mirror's copy are not compared: the mirror has not verified them yet.
+    """
+    size = audit_rows.log_size(mirror)
+    for start in range(0, size, _WINDOW):
+        end = min(start + _WINDOW, size)
+        theirs = {(row[1], row[2]): _plain(row) for row in mirror_rows.rows_between(mirror, start, end)}
+        ours = {(row[1], row[2]): _plain(row) for row in mirror_rows.rows_between(connection, start, end)}
+        for key, verified in theirs.items():
+            stored = ours[key] if key in ours else _plain(mirror_rows.row_at(connection, *key))
+            if stored is None:
+                yield Break(BreakKind.EVENT_DELETED, key[0], key[1],
+                            f"the mirror verified this event at log position {verified[0]}; the ledger no longer has it")
+            elif stored != verified:
+                fields = [name for name, a, b in zip(_COLUMNS, stored, verified) if a != b]
+                yield Break(BreakKind.EVENT_DIFFERS, key[0], key[1],
+                            f"differs from the mirror's verified copy at log position {verified[0]} in {', '.join(fields)}")
+        for key, stored in ours.items():
+            if key not in theirs and mirror_rows.row_at(mirror, *key) is None:
+                yield Break(BreakKind.EVENT_INSERTED, key[0], key[1],
+                            f"log position {stored[0]} holds an event the mirror never verified")
+
+
+def _plain(row: tuple | None) -> tuple | None:
+    return None if row is None else tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)

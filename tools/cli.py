@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from itertools import chain
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -23,6 +24,7 @@ from ledger.verify import audit
 from scanners.cli import app as scan_app
 from tools.witness import app as witness_app
 from tools.epcis import export_epcis
+from tools.mirror import app as mirror_app
 
 app = typer.Typer(help="cylinder-ledger: the traceability ledger for bottled LPG cylinders.", no_args_is_help=True)
 accounts = typer.Typer(help="Manage API accounts.", no_args_is_help=True)
@@ -30,6 +32,7 @@ app.add_typer(accounts, name="accounts")
 app.add_typer(scan_app, name="scan", help="The driver's handheld: scan into an offline outbox, sync later.")
 app.add_typer(witness_app, name="witness")
 app.command("export-epcis")(export_epcis)
+app.add_typer(mirror_app, name="mirror")
 err = Console(stderr=True)
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: LEDGER_DATABASE_URL or sqlite:///ledger.db)")]
@@ -97,8 +100,9 @@ def verify(
     public_key: Annotated[Optional[str], typer.Option("--public-key", help="Log verifier key (default: from LEDGER_KEY_FILE)")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64,
                                          help="Processes re-hashing events (worth it on an otherwise idle multi-core host)")] = 1,
+    mirror: Annotated[Optional[str], typer.Option("--mirror", help="A mirror's database: name every event that differs from its verified copy")] = None,
 ) -> None:
-    """Audit the whole ledger. Exit 0: intact. Exit 1: each break is listed (cylinder, seq, kind)."""
+    """Audit the whole ledger. Exit 0: intact. Exit 1: each break is listed (cylinder, seq, kind). Exit 2: no key."""
     settings = _settings(db)
     verifier = _verifier(settings, public_key)
     database = Database(settings.database_url)
@@ -109,8 +113,8 @@ def verify(
         with Progress(TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} events"),
                       TimeElapsedColumn(), console=err, disable=not show_progress) as progress:
             task = progress.add_task("events", total=total)
-            for found in audit(connection, verifier, progress=lambda n: progress.advance(task, n),
-                               database_url=settings.database_url, workers=workers):
+            for found in chain(audit(connection, verifier, progress=lambda n: progress.advance(task, n),
+                                     database_url=settings.database_url, workers=workers), _compared(connection, mirror)):
                 breaks += 1
                 if as_json:
                     typer.echo(json.dumps(found.as_dict(), ensure_ascii=False))
@@ -132,8 +136,26 @@ def _verifier(settings: Settings, public_key: str | None) -> NoteVerifier | None
         from ledger.keys import load_key
 
         return NoteSigner(settings.log_origin, load_key(settings.key_file)).verifier
-    err.print("[yellow]warning:[/yellow] no log key found: checkpoint signatures are not checked")
-    return None
+    err.print(f"[red]error:[/red] no log key at {settings.key_file}: give the log's verifier key with --public-key "
+              "(or LEDGER_KEY_FILE), so checkpoint signatures are checked")
+    raise typer.Exit(2)
+
+
+def _compared(connection, mirror_url: str | None):
+    """The breaks a comparison with the mirror's verified copy finds (none without a mirror)."""
+    if mirror_url is None:
+        return
+    from ledger.verify import against_mirror
+
+    copy = Database(mirror_url)
+    try:
+        if not copy.is_migrated():
+            err.print(f"[red]error:[/red] {mirror_url.split('@')[-1]} is not a mirror's database (no ledger schema)")
+            raise typer.Exit(2)
+        with copy.reading() as mirrored:
+            yield from against_mirror(connection, mirrored)
+    finally:
+        copy.dispose()
 
 
 def _read_vkey(value: str) -> NoteVerifier:

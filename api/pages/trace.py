@@ -25,6 +25,8 @@ from ledger import tracecode
 from ledger.bundle import verify_bundle
 from ledger.domain import EventKind, format_time
 from ledger.errors import NotFound, ProofInvalid
+from ledger.service import mirror
+from ledger.signednote import NoteVerifier
 
 from .. import permissions
 from ..deps import LedgerDep, ReadConn
@@ -130,18 +132,20 @@ def field_report(request: Request, code: Code, session: AnyAccount, ledger: Ledg
 
 
 @router.get("/trace/{code}/proof")
-def proof_page(request: Request, code: Code, session: AnyAccount, ledger: LedgerDep):
+def proof_page(request: Request, code: Code, session: AnyAccount, ledger: LedgerDep, connection: ReadConn):
     """The bundle checked here as ``ledger verify-bundle`` checks it, with each event's inclusion proof."""
     canonical = tracecode.normalize(code)
     bundle = ledger.bundle(canonical)
+    copied = mirror.log_vkey(connection)  # a mirror checks under the key of the log it copies
+    verifier = NoteVerifier.from_vkey(copied) if copied else ledger.verifier
     try:
-        verified, failure = verify_bundle(bundle, ledger.verifier), None
+        verified, failure = verify_bundle(bundle, verifier), None
     except ProofInvalid as error:
         verified, failure = None, error.message
     rows = [{"event": event, "proof": proof} for event, proof in zip(bundle["events"], bundle["proofs"])]
     return render(request, "proof.html", printed=tracecode.printed(canonical), code=canonical, rows=rows,
                   checkpoint=bundle["checkpoint"], verified=verified, failure=failure,
-                  vkey=ledger.verifier.vkey())
+                  vkey=verifier.vkey())
 
 
 @router.get("/trace/{code}/bundle.json")

@@ -5,10 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
+from ledger.service import mirror
+
 from ..body import JSONRoute
 from ..deps import LedgerDep, ProofSlot, ReadConn
 from ..errors import problem_responses
 from ..schemas import ConsistencyProof
+from ..views import FastJSON
 
 router = APIRouter(route_class=JSONRoute, tags=["proofs"], responses=problem_responses(422))
 TEXT = {200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}
@@ -22,12 +25,24 @@ def get_checkpoint(slot: ProofSlot, ledger: LedgerDep):
 
 
 @router.get("/v1/log/public-key", response_class=PlainTextResponse, responses=TEXT)
-def get_log_public_key(ledger: LedgerDep):
-    """The log's verifier key in signed-note form: `<name>+<key id>+<base64 key>`."""
-    return PlainTextResponse(ledger.verifier.vkey() + "\n")
+def get_log_public_key(ledger: LedgerDep, connection: ReadConn):
+    """The log's verifier key in signed-note form: `<name>+<key id>+<base64 key>`; a mirror answers with the key
+    of the log it copies."""
+    return PlainTextResponse((mirror.log_vkey(connection) or ledger.verifier.vkey()) + "\n")
 
 
 @router.get("/v1/log/consistency", response_model=ConsistencyProof)
 def get_consistency_proof(old: Size, new: Size, connection: ReadConn, ledger: LedgerDep):
     """The RFC 9162 consistency proof between tree sizes `old` and `new` (old ≤ new ≤ log size)."""
     return ledger.consistency(connection, old, new)
+
+
+Position = Annotated[int, Query(ge=0, le=2**53)]
+
+
+@router.get("/v1/log/entries")
+def get_log_entries(start: Position, end: Position, connection: ReadConn):
+    """The events at log positions [start, end) in log order, each exactly as stored, in the JSON form whose
+    fields recompute its hash (docs/canonical.md): at most 1000, and none past the log's size, so the answer's
+    `end` says where they stop. What a mirror fetches (docs/mirror.md)."""
+    return FastJSON(mirror.log_entries(connection, start, end))

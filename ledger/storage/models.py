@@ -232,4 +232,14 @@ erasures = Table(
     Column("erased_at", TIME, nullable=False),
 )
 
+# The log a mirror's database copies (ledger mirror follow; docs/mirror.md); empty in a ledger's own database.
+mirrored_log = Table(
+    "mirrored_log",
+    metadata,
+    Column("origin", String(200), primary_key=True),
+    Column("vkey", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("since", TIME, nullable=False),
+)
+
 APPEND_ONLY = ("events", "checkpoints", "finding_actions", "erasures")

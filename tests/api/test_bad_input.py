@@ -165,6 +165,7 @@ def test_absurd_registrations_are_4xx(unchanged: World, change: dict) -> None:
     "/v1/parties?kind=castle", "/v1/parties?regon=330110", "/v1/risk/enterprises?colour=red", "/v1/log/consistency?old=0&new=1", "/v1/log/consistency?old=5&new=2",
     "/v1/log/consistency?old=1&new=999999", "/v1/events/0/proof?size=0", "/v1/events/0/proof?size=999999",
     "/v1/cylinders/X/events?after_seq=-5", "/v1/cylinders/X/events?cursor=eyJhZnRlciI6ICJ4In0",
+    "/v1/log/entries?start=5&end=5", "/v1/log/entries?start=-1&end=3", "/v1/log/entries?start=0",
 ])
 def test_absurd_queries_are_422(unchanged: World, path: str) -> None:
     world = unchanged

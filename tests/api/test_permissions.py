@@ -147,6 +147,7 @@ ROWS = [
     Row("checkpoint", ALL, 200, _get(lambda w, r: "/v1/log/checkpoint"), public=True),
     Row("log public key", ALL, 200, _get(lambda w, r: "/v1/log/public-key"), public=True),
     Row("consistency proof", ALL, 200, _get(lambda w, r: "/v1/log/consistency?old=1&new=2"), public=True),
+    Row("log entries", ALL, 200, _get(lambda w, r: "/v1/log/entries?start=0&end=10"), public=True),
     Row("label public key", ALL, 200, _get(lambda w, r: "/v1/labels/public-key"), public=True),
     Row("health", ALL, 200, _get(lambda w, r: "/healthz"), public=True),
 ]
