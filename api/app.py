@@ -21,6 +21,7 @@ from ledger.storage import Database
 from . import errors
 from .accounts import AccountCache
 from .coalesce import WriteCoalescer
+from .auditor import Auditor, LedgerStatus
 from .review import Reviewer
 from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit
 from .pages import router as pages
@@ -42,13 +43,14 @@ company to the end user. JSON over `/v1` with `Authorization: Bearer <token>`; e
 
 def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *,
                max_body_bytes: int = MAX_BODY_BYTES, token_ttl: float = 5.0, settle_heap: bool = False,
-               clock: Callable[[], datetime] | None = None) -> FastAPI:
+               clock: Callable[[], datetime] | None = None, audit: bool = False) -> FastAPI:
     """An application serving ``ledger`` (built from ``settings``, else from the environment).
 
     ``token_ttl``: seconds a token's account is remembered (a disabled account is refused at most that late).
     ``settle_heap``: freeze what start-up built out of the garbage collector's sight once serving (``served_app``);
     left off where many apps share one process, as in the tests.
     ``clock``: what the pages' sign-ins take as now (their idle and absolute limits); default: the system's.
+    ``audit``: run the auditor every ``checkpoint_interval`` seconds (``served_app``; docs/audit.md).
     """
     owned = ledger is None
     if ledger is None:
@@ -57,13 +59,18 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
 
     coalescer = WriteCoalescer(ledger)
     reviewer = Reviewer(ledger)
+    auditor = Auditor(ledger) if audit else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settle_heap:
             _settle_heap()
         reviewer.start()
+        if auditor is not None:
+            auditor.start()
         yield
+        if auditor is not None:
+            await auditor.close()
         await coalescer.close()
         await reviewer.close()
         if owned:  # finish with the pool only once uvicorn has drained in-flight requests
@@ -77,6 +84,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     app.state.ledger = ledger
     app.state.coalescer = coalescer
     app.state.reviewer = reviewer
+    app.state.auditor = auditor
+    app.state.ledger_status = LedgerStatus(ledger)
     app.state.accounts = AccountCache(token_ttl)
     app.state.clock = clock or _utc_now
     errors.install(app)
@@ -96,7 +105,7 @@ def _utc_now() -> datetime:
 
 def served_app() -> FastAPI:
     """The application as ``ledger serve`` runs it in each worker process: from the environment, heap settled."""
-    return create_app(settle_heap=True)
+    return create_app(settle_heap=True, audit=True)
 
 
 def _settle_heap() -> None:

@@ -26,6 +26,8 @@ class BreakKind(enum.StrEnum):
     SEQUENCE_GAP = "sequence_gap"  # a seq is missing or out of place
     CHECKPOINT_MISMATCH = "checkpoint_mismatch"  # the log disagrees with a signed checkpoint
     LOG_GAP = "log_gap"  # a log position holds no event
+    PROJECTION_EDITED = "projection_edited"  # a cylinder's stored projection differs from its replayed chain
+    FINDING_STATUS_EDITED = "finding_status_edited"  # a finding's stored status has no matching step
 
 
 @dataclass(frozen=True, slots=True)
