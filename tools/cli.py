@@ -106,7 +106,7 @@ def verify(
                       TimeElapsedColumn(), console=err, disable=not show_progress) as progress:
             task = progress.add_task("events", total=total)
             for found in audit(connection, verifier, progress=lambda n: progress.advance(task, n),
-                               database_url=settings.database_url, workers=workers):
+                               database_url=settings.database_url, workers=workers, projected=_projected()):
                 breaks += 1
                 if as_json:
                     typer.echo(json.dumps(found.as_dict(), ensure_ascii=False))
@@ -119,6 +119,16 @@ def verify(
         typer.echo(f"{'BROKEN' if breaks else 'intact'}: {total} events checked, {breaks} breaks")
     database.dispose()
     raise typer.Exit(1 if breaks else 0)
+
+
+def _projected():
+    """Each cylinder's projection re-derived from its chain, as the server's judge derives it."""
+    from datetime import datetime, timezone
+
+    from ledger.supervision import Supervisor
+
+    judge, now = Supervisor(), datetime.now(timezone.utc)
+    return lambda connection, ids: judge.projections(connection, ids, now)
 
 
 def _verifier(settings: Settings, public_key: str | None) -> NoteVerifier | None:

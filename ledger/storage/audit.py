@@ -173,10 +173,11 @@ def projections_after(connection: Connection, after: str, limit: int) -> list[tu
 
 
 def projections_of(connection: Connection, cylinders: list[str]) -> list[tuple]:
-    """The projected columns of the given cylinders (``ledger verify``)."""
+    """The projected columns of the given cylinders not queued for review (``ledger verify``)."""
     if not cylinders:
         return []
-    sql = f"SELECT {_PROJECTED} FROM cylinders WHERE id IN ({placeholders(connection, len(cylinders))}) ORDER BY id"
+    sql = (f"SELECT {_PROJECTED} FROM cylinders c WHERE id IN ({placeholders(connection, len(cylinders))}) AND NOT "
+           "EXISTS (SELECT 1 FROM review_queue q WHERE q.cylinder = c.id) ORDER BY id")
     return [tuple(row) for row in connection.exec_driver_sql(sql, tuple(cylinders))]
 
 
