@@ -203,7 +203,7 @@ def edited_statuses(connection: Connection) -> list[tuple[int, str | None, str, 
 
 def audit_findings(connection: Connection) -> dict[str, tuple[int, str]]:
     """The findings the auditor raised, by key: (id, status)."""
-    rows = connection.exec_driver_sql("SELECT key, id, status FROM findings WHERE key LIKE 'audit:%'")
+    rows = connection.execute(text("SELECT key, id, status FROM findings WHERE key LIKE 'audit:%'"))
     return {key: (id_, status) for key, id_, status in rows}
 
 
