@@ -12,7 +12,7 @@ from .events import marker, placeholders
 __all__ = ["log_size", "event_pages", "chain_breaks", "range_breaks", "state", "save_state", "chunk_roots",
            "chunk_prints", "add_chunks", "leaves", "range_cylinders", "shortened_chains", "projections_after",
            "projections_of", "cylinder_pages", "edited_statuses", "audit_findings", "open_ledger_wide",
-           "disputed_count", "checkpoints_from"]
+           "disputed_count", "checkpoints_from", "disputes_of"]
 
 _COLUMNS = ("id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
             "location, data, idempotency_key, prev_hash, hash")
@@ -218,3 +218,11 @@ def disputed_count(connection: Connection, kinds: tuple[str, ...]) -> int:
     sql = (f"SELECT COUNT(DISTINCT cylinder) FROM findings WHERE cylinder IS NOT NULL AND kind IN "
            f"({placeholders(connection, len(kinds))}) AND status IN ('open', 'dispatched', 'handled')")
     return connection.exec_driver_sql(sql, kinds).scalar_one()
+
+
+def disputes_of(connection: Connection, cylinder: str, kinds: tuple[str, ...]) -> list[dict]:
+    """The open findings of the given kinds about one cylinder: {finding, kind, note}."""
+    sql = (f"SELECT id, kind, note FROM findings WHERE cylinder = {marker(connection)} AND kind IN "
+           f"({placeholders(connection, len(kinds))}) AND status IN ('open', 'dispatched', 'handled') ORDER BY id")
+    return [{"finding": id_, "kind": kind, "note": note}
+            for id_, kind, note in connection.exec_driver_sql(sql, (cylinder, *kinds))]

@@ -16,6 +16,7 @@ from api.app import create_app
 from api.auditor import Auditor
 from ledger import audit
 from ledger.chain import BreakKind, recomputed
+from ledger.errors import CheckpointMismatch
 from ledger.storage import tampering
 from ledger.supervision import Supervisor
 from ledger.verify import audit as full_audit
@@ -147,6 +148,12 @@ def test_each_attack_is_found_by_the_next_round_and_the_cylinder_is_disputed_eve
         trace = ledger.trace(c, cylinder)
         assert audit.status(c)["status"] == ("disputed" if mismatch else "consistent")
     assert trace["chain"]["status"] == "broken"
+    if attack == "delete_newest":  # the log no longer reproduces its signed checkpoint: nothing is proven
+        with pytest.raises(CheckpointMismatch):
+            ledger.bundle(cylinder)
+    else:
+        bundle = ledger.bundle(cylinder)
+        assert bundle["disputed"] and kind in {d["kind"] for d in bundle["disputes"]}
     with TestClient(create_app(ledger=ledger)) as client:
         page = client.get(f"/c/{cylinder}").text
         assert DISPUTED in page and INTACT not in page
