@@ -261,6 +261,8 @@ def _matches(size: int, chunks: dict[int, bytes], tail: list[bytes], memo: dict,
 def _recheck(connection, read: Position, base: int, budget: int, found: Examined) -> int:
     """Step 3: re-hash up to ``budget`` audited events in complete chunks, from where the last round stopped;
     returns where the next round starts."""
+    if budget <= 0:
+        return read.recheck
     start = read.recheck - read.recheck % CHUNK if read.recheck < base else 0
     stop = min(base, start + max(CHUNK, budget - budget % CHUNK))
     if stop <= start:
