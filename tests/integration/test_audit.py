@@ -7,6 +7,7 @@ says ``broken`` and the public label page says disputed, never intact. Runs on b
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -20,9 +21,12 @@ from ledger.errors import CheckpointMismatch
 from ledger.storage import tampering
 from ledger.supervision import Supervisor
 from ledger.verify import audit as full_audit
+from ledger.domain import Role
 from tests.conftest import NOW, build_town, fill, register
+from tests.pages.conftest import sign_in
 
 INTACT = "完整，校验通过"
+EDITED_DUE = re.compile(r"2099[-年/]")
 DISPUTED = "有争议"
 BANNER = 'id="ledger-disputed"'
 COLUMNS = ("id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, location, data, "
@@ -154,10 +158,16 @@ def test_each_attack_is_found_by_the_next_round_and_the_cylinder_is_disputed_eve
     else:
         bundle = ledger.bundle(cylinder)
         assert bundle["disputed"] and kind in {d["kind"] for d in bundle["disputes"]}
-    with TestClient(create_app(ledger=ledger)) as client:
+    with ledger.db.writing() as c:
+        token = ledger.create_account(c, role=Role.REGULATOR, party=None, name="regulator")
+    with TestClient(create_app(ledger=ledger), follow_redirects=False) as client:
         page = client.get(f"/c/{cylinder}").text
         assert DISPUTED in page and INTACT not in page
-        assert "2099" not in page  # the chain's due date, never an edited projection's
+        assert not EDITED_DUE.search(page)  # the chain's due date, never an edited projection's
+        sign_in(client, token)
+        staff = client.get(f"/trace/{cylinder}").text
+        assert DISPUTED in staff and INTACT not in staff
+        assert not EDITED_DUE.search(staff.split('id="findings"')[0])  # only the finding's note quotes it
         assert (BANNER in client.get("/").text) is mismatch
         assert client.get("/v1/audit").json()["status"] == ("disputed" if mismatch else "consistent")
         untouched = next(code for code in codes[6:-1] if code != cylinder)
