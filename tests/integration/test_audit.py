@@ -7,8 +7,12 @@ says ``broken`` and the public label page says disputed, never intact. Runs on b
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,6 +29,7 @@ from ledger.domain import Role
 from tests.conftest import NOW, build_town, fill, register
 from tests.pages.conftest import sign_in
 
+ROOT = Path(__file__).resolve().parents[2]
 INTACT = "完整，校验通过"
 EDITED_DUE = re.compile(r"2099[-年/]")
 DISPUTED = "有争议"
@@ -229,3 +234,19 @@ def test_a_late_event_never_resolves_an_audit_finding(ledger):
         finding = ledger.finding(c, raised[0]["id"])
         assert finding["status"] == "open"
         assert ledger.trace(c, codes[5])["chain"]["status"] == "broken"
+
+
+def test_the_ledger_verify_command_names_an_edited_projection(ledger, tmp_path):
+    town, codes = build_city(ledger, cylinders=6, fills=4)
+    ledger.checkpoint()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "LEDGER_KEY_FILE": str(ledger.settings.key_file),
+           "LEDGER_LOG_ORIGIN": ledger.settings.log_origin}
+    command = [sys.executable, "-m", "tools.cli", "verify", "--db", ledger.settings.database_url, "--json"]
+    clean = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    edit_due_date(ledger, codes)
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(b["kind"], b["cylinder"]) for b in lines[:-1]] == [("projection_edited", codes[5])]
+    assert "next_inspection_due" in lines[0]["detail"] and lines[-1]["status"] == "broken"
