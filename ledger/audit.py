@@ -170,7 +170,8 @@ def examine(connection: Connection, verifier: NoteVerifier | None, *, recheck: i
                                       f"the log no longer reproduces the audited checkpoint at size {read.size}"))
     if target < read.size:
         found.breaks.append(Break(BreakKind.CHECKPOINT_MISMATCH, None, None,
-                                  f"the newest signed checkpoint ({target}) is older than the audited size {read.size}"))
+                                  f"the newest signed checkpoint ({target}) is older than the audited size "
+                                  f"{read.size}"))
     if log_size < target:
         found.breaks.append(Break(BreakKind.CHECKPOINT_MISMATCH, None, None,
                                   f"the log holds {log_size} events, fewer than its signed checkpoint at {target}"))
@@ -359,8 +360,8 @@ def record(connection: Connection, examined: Examined, now: datetime) -> list[in
             finding_id, status = existing[key]
             if status not in _OPEN:
                 store.set_status(connection, finding_id, "open", at, resolved_by=None)
-                store.add_action(connection, finding_id, "reopen", "open", "ledger", f"found again by the audit: {note}",
-                                 at)
+                store.add_action(connection, finding_id, "reopen", "open", "ledger",
+                                 f"found again by the audit: {note}", at)
                 raised.append(finding_id)
             continue
         finding_id = store.insert_finding(

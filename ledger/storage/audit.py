@@ -195,9 +195,11 @@ def cylinder_pages(connection: Connection, page: int = 500) -> Iterator[list[str
 
 def edited_statuses(connection: Connection) -> list[tuple[int, str | None, str, str | None]]:
     """(finding, cylinder, stored status, status its newest closed-loop step left) where the two differ."""
-    sql = ("SELECT f.id, f.cylinder, f.status, a.status FROM findings f LEFT JOIN finding_actions a ON a.id = "
+    # A finding with no step at all is left alone: every finding the ledger raises records its detection,
+    # but one written by an older or outside process may not have.
+    sql = ("SELECT f.id, f.cylinder, f.status, a.status FROM findings f JOIN finding_actions a ON a.id = "
            "(SELECT MAX(b.id) FROM finding_actions b WHERE b.finding = f.id) "
-           "WHERE a.status IS NULL OR a.status <> f.status ORDER BY f.id")
+           "WHERE a.status <> f.status ORDER BY f.id")
     return [tuple(row) for row in connection.exec_driver_sql(sql)]
 
 
