@@ -26,9 +26,11 @@ from ledger.storage import tampering
 from ledger.supervision import Supervisor
 from ledger.verify import audit as full_audit
 from ledger.domain import Role
+from ledger.service import Actor
 from tests.conftest import NOW, build_town, fill, register
 from tests.pages.conftest import sign_in
 
+REGULATOR = Actor(Role.REGULATOR, None, "Officer Zhao")
 ROOT = Path(__file__).resolve().parents[2]
 INTACT = "完整，校验通过"
 EDITED_DUE = re.compile(r"2099[-年/]")
@@ -194,6 +196,14 @@ def test_a_clean_ledger_under_traffic_raises_nothing_and_the_position_follows_th
         done, raised = audited(ledger)
         assert (done.breaks, raised) == (0, [])
     with ledger.db.reading() as c:
+        (overfill,) = ledger.findings(c, kind="overfill")["items"]
+    for action in ("close", "reopen"):  # the closed loop's own steps are no edit
+        with ledger.db.writing() as c:
+            ledger.finding_action(c, REGULATOR, overfill["id"], action=action, note=f"{action}: checked on site",
+                                  now=NOW + timedelta(days=3))
+        done, raised = audited(ledger)
+        assert (done.breaks, raised) == (0, [])
+    with ledger.db.reading() as c:
         status = audit.status(c)
         checkpoint = ledger.checkpoint()
     assert status["status"] == "consistent" and status["audited_size"] == checkpoint.size == ledger_size(ledger)
@@ -223,16 +233,22 @@ def test_ledger_verify_names_an_edited_projection_and_an_edited_finding_status(l
     assert "next_inspection_due" in detail and "2099-01-01" in detail
 
 
-def test_a_late_event_never_resolves_an_audit_finding(ledger):
+def test_an_audit_finding_is_closed_only_by_a_person_and_reopened_while_the_defect_stays(ledger):
     town, codes = build_city(ledger, cylinders=6, fills=4)
     ledger.checkpoint()
     audited(ledger)
     edit_due_date(ledger, codes)
-    _, raised = audited(ledger)
-    more_traffic(ledger, town, codes, 50)  # codes[5] is judged again; its projection is rewritten
+    _, (finding,) = audited(ledger)
+    with ledger.db.writing() as c:  # closed while the edit is still there: the next round reopens it
+        ledger.finding_action(c, REGULATOR, finding["id"], action="close", note="looked fine", now=NOW)
+    audited(ledger)
     with ledger.db.reading() as c:
-        finding = ledger.finding(c, raised[0]["id"])
-        assert finding["status"] == "open"
+        history = ledger.finding(c, finding["id"])["history"]
+    assert [h["action"] for h in history] == ["detect", "close", "reopen"] and history[-1]["status"] == "open"
+    more_traffic(ledger, town, codes, 50)  # codes[5] is judged again and its projection rewritten
+    audited(ledger)
+    with ledger.db.reading() as c:  # no event explains an edit away: the finding waits for a person
+        assert ledger.finding(c, finding["id"])["status"] == "open"
         assert ledger.trace(c, codes[5])["chain"]["status"] == "broken"
 
 
