@@ -158,6 +158,7 @@ def test_each_attack_is_found_by_the_next_round_and_the_cylinder_is_disputed_eve
     with ledger.db.reading() as c:
         trace = ledger.trace(c, cylinder)
         assert audit.status(c)["status"] == ("disputed" if mismatch else "consistent")
+        assert cylinder in {i["cylinder"] for i in ledger.risk_cylinders(c, reason="broken_chain")["items"]}
     assert trace["chain"]["status"] == "broken"
     if attack == "delete_newest":  # the log no longer reproduces its signed checkpoint: nothing is proven
         with pytest.raises(CheckpointMismatch):
