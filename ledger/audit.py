@@ -101,8 +101,12 @@ def _split(n: int) -> int:
 def merkle_root(leaves: list[bytes], start: int = 0, end: int | None = None) -> bytes:
     """RFC 9162 §2.1.1 MTH over already leaf-hashed ``leaves[start:end]``."""
     end = len(leaves) if end is None else end
-    if end - start == 1:
-        return leaves[start]
+    width = end - start
+    if width and width & (width - 1) == 0:  # a perfect tree (every full chunk): level by level
+        level = leaves[start:end]
+        while len(level) > 1:
+            level = [_pair(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+        return level[0]
     if end == start:
         return hashlib.sha256(b"").digest()
     k = _split(end - start)
