@@ -326,6 +326,7 @@ class CylinderOut(Answer):
     last_event_at: str
     last_fill_kg: float | None
     chain_length: int
+    disputed: bool = Field(False, description="an audit found this cylinder's stored record altered")
 
 
 # -- proofs -----------------------------------------------------------------------

@@ -178,7 +178,11 @@ def test_each_attack_is_found_by_the_next_round_and_the_cylinder_is_disputed_eve
         assert not EDITED_DUE.search(staff.split('id="findings"')[0])  # only the finding's note quotes it
         assert (BANNER in client.get("/").text) is mismatch
         assert client.get("/v1/audit").json()["status"] == ("disputed" if mismatch else "consistent")
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert client.get(f"/v1/cylinders/{cylinder}", headers=bearer).json()["disputed"] is True
+        assert client.get(f"/v1/cylinders/{cylinder}/trace", headers=bearer).json()["chain"]["status"] == "broken"
         untouched = next(code for code in codes[6:-1] if code != cylinder)
+        assert client.get(f"/v1/cylinders/{untouched}", headers=bearer).json()["disputed"] is False
         if not mismatch:
             assert INTACT in client.get(f"/c/{untouched}").text
     again, raised_again = audited(ledger)  # still found, and not raised twice
