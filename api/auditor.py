@@ -53,6 +53,7 @@ class Auditor:
         self.recheck = recheck
         self.projections = projections
         self.last: Round | None = None
+        self.found: list = []  # the defects of the last round
         self._running: dict[asyncio.AbstractEventLoop, tuple[asyncio.Task, asyncio.Event]] = {}
 
     def start(self) -> None:
@@ -100,6 +101,7 @@ class Auditor:
                                      projections=self.projections)
         with self.ledger.db.writing() as connection:
             raised = audit.record(connection, examined, now)
+        self.found = examined.breaks
         for item in examined.breaks:
             log.error("audit: %s %s seq %s: %s", item.kind.value, item.cylinder, item.seq, item.detail)
         self.last = Round(examined.new_events, examined.rechecked, len(examined.breaks), raised or [],

@@ -271,3 +271,20 @@ def test_the_ledger_verify_command_names_an_edited_projection(ledger, tmp_path):
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(b["kind"], b["cylinder"]) for b in lines[:-1]] == [("projection_edited", codes[5])]
     assert "next_inspection_due" in lines[0]["detail"] and lines[-1]["status"] == "broken"
+
+
+def test_the_ledger_audit_command_runs_a_round_and_names_what_it_found(ledger, tmp_path):
+    town, codes = build_city(ledger, cylinders=6, fills=4)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "LEDGER_KEY_FILE": str(ledger.settings.key_file),
+           "LEDGER_LABEL_KEY_FILE": str(ledger.settings.label_key_file), "LEDGER_LOG_ORIGIN": ledger.settings.log_origin}
+    command = [sys.executable, "-m", "tools.cli", "audit", "--db", ledger.settings.database_url, "--json"]
+    clean = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert json.loads(clean.stdout.splitlines()[-1])["new_events"] == ledger_size(ledger)
+    edit_due_date(ledger, codes)
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(b["kind"], b["cylinder"]) for b in lines[:-1]] == [("projection_edited", codes[5])]
+    with ledger.db.reading() as c:
+        assert ledger.trace(c, codes[5])["chain"]["status"] == "broken"
