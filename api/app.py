@@ -21,6 +21,7 @@ from ledger.storage import Database
 from . import errors
 from .accounts import AccountCache
 from .coalesce import WriteCoalescer
+from .auditor import Auditor, LedgerStatus
 from .review import Reviewer
 from .sweeping import PeriodicSweeper
 from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit
@@ -44,13 +45,14 @@ company to the end user. JSON over `/v1` with `Authorization: Bearer <token>`; e
 
 def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *,
                max_body_bytes: int = MAX_BODY_BYTES, token_ttl: float = 5.0, settle_heap: bool = False,
-               clock: Callable[[], datetime] | None = None) -> FastAPI:
+               clock: Callable[[], datetime] | None = None, audit: bool = False) -> FastAPI:
     """An application serving ``ledger`` (built from ``settings``, else from the environment).
 
     ``token_ttl``: seconds a token's account is remembered (a disabled account is refused at most that late).
     ``settle_heap``: freeze what start-up built out of the garbage collector's sight once serving (``served_app``);
     left off where many apps share one process, as in the tests.
     ``clock``: what the pages' sign-ins take as now (their idle and absolute limits); default: the system's.
+    ``audit``: run the auditor every ``checkpoint_interval`` seconds (``served_app``; docs/audit.md).
     """
     owned = ledger is None
     if ledger is None:
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     coalescer = WriteCoalescer(ledger)
     reviewer = Reviewer(ledger)
     sweeper = PeriodicSweeper(ledger, ledger.settings.sweep_interval_seconds)
+    auditor = Auditor(ledger) if audit else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -67,7 +70,11 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
             _settle_heap()
         reviewer.start()
         sweeper.start()
+        if auditor is not None:
+            auditor.start()
         yield
+        if auditor is not None:
+            await auditor.close()
         await coalescer.close()
         await reviewer.close()
         await sweeper.close()
@@ -82,6 +89,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     app.state.ledger = ledger
     app.state.coalescer = coalescer
     app.state.reviewer = reviewer
+    app.state.auditor = auditor
+    app.state.ledger_status = LedgerStatus(ledger)
     app.state.accounts = AccountCache(token_ttl)
     app.state.clock = clock or _utc_now
     errors.install(app)
@@ -102,7 +111,7 @@ def _utc_now() -> datetime:
 
 def served_app() -> FastAPI:
     """The application as ``ledger serve`` runs it in each worker process: from the environment, heap settled."""
-    return create_app(settle_heap=True)
+    return create_app(settle_heap=True, audit=True)
 
 
 def _settle_heap() -> None:

@@ -326,6 +326,7 @@ class CylinderOut(Answer):
     last_event_at: str
     last_fill_kg: float | None
     chain_length: int
+    disputed: bool = Field(False, description="an audit found this cylinder's stored record altered")
 
 
 # -- proofs -----------------------------------------------------------------------
@@ -351,12 +352,20 @@ class BundleProof(Answer):
     audit_path: list[Hex32]
 
 
+class Dispute(Answer):
+    finding: int
+    kind: str
+    note: str
+
+
 class Bundle(Answer):
     format: str
     cylinder: str
     checkpoint: str
     events: list[EventOut]
     proofs: list[BundleProof]
+    disputed: bool = False  # an audit found this cylinder's stored record altered (docs/audit.md)
+    disputes: list[Dispute] = []
 
 
 class Health(Answer):

@@ -29,6 +29,8 @@ class BreakKind(enum.StrEnum):
     EVENT_DIFFERS = "event_differs"  # a stored event differs from a mirror's verified copy
     EVENT_DELETED = "event_deleted"  # a mirror verified an event at a log position the ledger no longer holds
     EVENT_INSERTED = "event_inserted"  # the ledger holds an event at a position the mirror verified none at
+    PROJECTION_EDITED = "projection_edited"  # a cylinder's stored projection differs from its replayed chain
+    FINDING_STATUS_EDITED = "finding_status_edited"  # a finding's stored status has no matching step
 
 
 @dataclass(frozen=True, slots=True)

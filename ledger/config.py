@@ -10,6 +10,7 @@
 | LEDGER_SESSION_IDLE     | 43200 (12 h)                    | seconds a page sign-in lasts unused      |
 | LEDGER_SESSION_MAX      | 86400 (24 h)                    | seconds a page sign-in lasts at most     |
 | LEDGER_SWEEP_INTERVAL   | 3600 (1 h)                      | seconds between a server's sweeps        |
+| LEDGER_CHECKPOINT_INTERVAL | 10                           | seconds between checkpoints and audits   |
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Settings:
     session_idle_seconds: int = 12 * 3600  # a working shift without a page view ends the sign-in
     session_max_seconds: int = 24 * 3600  # however busy, one sign-in never outlasts a day
     sweep_interval_seconds: int = 3600  # the clock's findings (vanished, unconfirmed) are at most this late
+    checkpoint_interval: float = 10.0  # the auditor's round (docs/audit.md)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -45,6 +47,7 @@ class Settings:
             session_idle_seconds=_seconds(env, "LEDGER_SESSION_IDLE", cls.session_idle_seconds),
             session_max_seconds=_seconds(env, "LEDGER_SESSION_MAX", cls.session_max_seconds),
             sweep_interval_seconds=_seconds(env, "LEDGER_SWEEP_INTERVAL", cls.sweep_interval_seconds),
+            checkpoint_interval=_interval(env.get("LEDGER_CHECKPOINT_INTERVAL"), cls.checkpoint_interval),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings
@@ -57,3 +60,15 @@ def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
     if not value.isdigit() or not 60 <= int(value) <= 30 * 86400:
         raise ValueError(f"{name} must be a number of seconds between 60 and 2592000, not {value!r}")
     return int(value)
+
+
+def _interval(value: str | None, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0.1 <= seconds <= 86400:
+        raise ValueError(f"LEDGER_CHECKPOINT_INTERVAL must be seconds between 0.1 and 86400, not {value!r}")
+    return seconds

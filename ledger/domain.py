@@ -117,6 +117,8 @@ class FindingKind(str, enum.Enum):
     UNREGISTERED_CODE = "unregistered_code"
     VANISHED = "vanished"
     IMPOSSIBLE_MOVEMENT = "impossible_movement"
+    PROJECTION_EDITED = "projection_edited"  # a cylinder's stored projection differs from its chain (ledger.audit)
+    FINDING_STATUS_EDITED = "finding_status_edited"  # a finding's status differs from its closed-loop history
 
 
 class Severity(str, enum.Enum):

@@ -23,6 +23,7 @@ from .storage import registry as reg
 from .rules import RulesConfig
 from .supervision import DatabaseRegistry
 from .text import readable
+from .audit import DISPUTING
 from .verify import check_chain
 
 __all__ = [
@@ -70,9 +71,12 @@ def trace(ledger, connection: Connection, cylinder: str, registry: DatabaseRegis
     breaks = check_chain(event_rows.raw_history(connection, cylinder))
     tampered = findings(ledger, connection, cylinder=cylinder, limit=200)["items"]
     breaks += [{"kind": f["kind"], "cylinder": cylinder, "seq": None, "detail": f["note"]} for f in tampered
-               if f["kind"] in ("chain_tampered", "sequence_gap", "checkpoint_mismatch") and f["status"] in OPEN]
+               if f["kind"] in DISPUTING and f["status"] in OPEN]
     standing = rules.standing(replayed, config, datetime.now(timezone.utc))
     answer["cylinder"] = _cylinder(ledger.cylinder(connection, cylinder), standing)
+    # The chain's own answer, not the stored projection a database edit could change (docs/audit.md).
+    due = replayed.next_inspection_due
+    answer["cylinder"]["next_inspection_due"] = None if due is None else due.isoformat()
     answer["chain"] = {"status": "broken" if breaks else "intact", "length": len(history),
                        "head": history[-1].hash.hex(), "breaks": breaks}
     answer["findings"] = [f for f in tampered if f["status"] in OPEN]

@@ -259,6 +259,12 @@ class Supervisor:
         judgement = rules.judge(events, registry, self.config, now, carried=carried)
         return Assessment(events, judgement, stored, _projection(cylinder, judgement))
 
+    def projections(self, connection: Connection, cylinders, now: datetime) -> dict[str, dict[str, Any]]:
+        """Each cylinder's projection re-derived from its whole chain, as judging it would write it; reads only
+        (the audit compares it with the stored one, ``ledger.audit``)."""
+        return {cylinder: assessment.projection
+                for cylinder, assessment in self._assess_whole(connection, cylinders, now).items()}
+
     def _apply(self, connection: Connection, assessed: dict[str, Assessment], triggers: dict[str, Event | None],
                now: datetime, latest_explains: bool = False) -> dict[str, list]:
         """Store new findings, resolve and reopen stored ones, rewrite the projection.
@@ -274,9 +280,12 @@ class Supervisor:
             events, judgement = assessment.events, assessment.judgement
             trigger = (events[-1] if events else None) if latest_explains else triggers.get(cylinder)
             ids = {event.seq: event.id for event in events}
-            keyed = {key: id_ for key, _, id_ in stored[cylinder]}
+            # The audit's findings (``audit:`` keys, ledger.audit) are about the stored rows, not the story:
+            # no event explains them away.
+            ours = [item for item in stored[cylinder] if not item[0].startswith("audit:")]
+            keyed = {key: id_ for key, _, id_ in ours}
             fresh = judgement.findings
-            outcome = rules.reconcile(stored[cylinder], fresh, trigger, judgement.scope)
+            outcome = rules.reconcile(ours, fresh, trigger, judgement.scope)
             for draft in outcome.new:
                 keyed[draft.key] = self._store(connection, draft, ids, at)
             for resolution in outcome.resolved:

@@ -10,7 +10,11 @@ It trusts nothing that is stored and recomputes, in three numbered steps:
 3. the Merkle root at every stored signed checkpoint, against the checkpoint's
    signature and root; the first mismatch is narrowed to the log positions
    between the last checkpoint that still matches and it, and the cylinders
-   with events there are named.
+   with events there are named;
+4. what is derived from the chains: each cylinder's projection (holder, state,
+   inspection due, ...) re-derived by the judge's replay and rules and compared
+   column by column (``projected``), and each finding's status against the
+   status its newest closed-loop step left (``ledger.audit``).
 
 ``against_mirror`` compares the ledger with a mirror's verified copy
 (docs/mirror.md) and names every event that differs, was deleted or inserted.
@@ -26,6 +30,7 @@ import multiprocessing
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
+from .audit import projection_breaks
 from .chain import Break, BreakKind, check_chain, recomputed
 from .errors import CheckpointMismatch, ProofInvalid
 from .log import LogTree, SubrootCache, checkpoints
@@ -46,18 +51,21 @@ def audit(
     progress: Callable[[int], None] | None = None,
     database_url: str | None = None,
     workers: int = 1,
+    projected: Callable[[Connection, list[str]], dict[str, dict]] | None = None,
 ) -> Iterator[Break]:
     """Yield every break in the ledger behind ``connection`` (one read snapshot).
 
     With ``workers`` > 1 and the ``database_url``, step 1 runs in that many
     processes, each over a range of log positions, while this process does
     steps 2 and 3. Rows below the snapshot's size never change (the triggers),
-    so the ranges need no shared snapshot.
+    so the ranges need no shared snapshot. ``projected``: each cylinder's projection re-derived from its chain
+    (``Supervisor.projections``); without it step 4 checks only the findings' statuses.
     """
     if workers <= 1 or database_url is None:
         yield from _events(connection, progress)
         yield from _chains(connection)
         yield from _checkpoints(connection, verifier)
+        yield from _derived(connection, projected)
         return
     size = audit_rows.log_size(connection)
     step = max(_BATCH, -(-size // (workers * 4)))
@@ -72,6 +80,16 @@ def audit(
             yield from found
             if progress is not None:
                 progress(count)
+        yield from _derived(connection, projected)
+
+
+def _derived(connection: Connection, projected) -> Iterator[Break]:
+    if projected is not None:
+        for ids in audit_rows.cylinder_pages(connection):
+            yield from projection_breaks(audit_rows.projections_of(connection, ids), projected(connection, ids))
+    for finding, cylinder, status, left in audit_rows.edited_statuses(connection):
+        yield Break(BreakKind.FINDING_STATUS_EDITED, cylinder, None,
+                    f"finding {finding} says {status!r}; its closed-loop history says {left!r}")
 
 
 def _hash_range(database_url: str, start: int, end: int) -> tuple[int, list[Break]]:

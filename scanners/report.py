@@ -37,6 +37,8 @@ _WORDS = {
     FindingKind.UNREGISTERED_CODE: "NOT REGISTERED (unknown cylinder)",
     FindingKind.VANISHED: "was missing for a long time",
     FindingKind.IMPOSSIBLE_MOVEMENT: "impossible movement",
+    FindingKind.PROJECTION_EDITED: "RECORD ALTERED (disputed)",
+    FindingKind.FINDING_STATUS_EDITED: "RECORD ALTERED (disputed)",
 }
 # The cylinder itself is unsafe or not the driver's to hand over (DOMAIN.md "broken chain").
 _STOP = {

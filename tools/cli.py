@@ -25,6 +25,7 @@ from scanners.cli import app as scan_app
 from tools.witness import app as witness_app
 from tools.epcis import export_epcis
 from tools.mirror import app as mirror_app
+from tools.audit import audit_command
 
 app = typer.Typer(help="cylinder-ledger: the traceability ledger for bottled LPG cylinders.", no_args_is_help=True)
 accounts = typer.Typer(help="Manage API accounts.", no_args_is_help=True)
@@ -33,6 +34,7 @@ app.add_typer(scan_app, name="scan", help="The driver's handheld: scan into an o
 app.add_typer(witness_app, name="witness")
 app.command("export-epcis")(export_epcis)
 app.add_typer(mirror_app, name="mirror")
+app.command("audit")(audit_command)  # tools/audit.py
 err = Console(stderr=True)
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: LEDGER_DATABASE_URL or sqlite:///ledger.db)")]
@@ -114,7 +116,8 @@ def verify(
                       TimeElapsedColumn(), console=err, disable=not show_progress) as progress:
             task = progress.add_task("events", total=total)
             for found in chain(audit(connection, verifier, progress=lambda n: progress.advance(task, n),
-                                     database_url=settings.database_url, workers=workers), _compared(connection, mirror)):
+                                     database_url=settings.database_url, workers=workers, projected=_projected()),
+                               _compared(connection, mirror)):
                 breaks += 1
                 if as_json:
                     typer.echo(json.dumps(found.as_dict(), ensure_ascii=False))
@@ -127,6 +130,16 @@ def verify(
         typer.echo(f"{'BROKEN' if breaks else 'intact'}: {total} events checked, {breaks} breaks")
     database.dispose()
     raise typer.Exit(1 if breaks else 0)
+
+
+def _projected():
+    """Each cylinder's projection re-derived from its chain, as the server's judge derives it."""
+    from datetime import datetime, timezone
+
+    from ledger.supervision import Supervisor
+
+    judge, now = Supervisor(), datetime.now(timezone.utc)
+    return lambda connection, ids: judge.projections(connection, ids, now)
 
 
 def _verifier(settings: Settings, public_key: str | None) -> NoteVerifier | None:

@@ -98,7 +98,9 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     lang = language(request)
     t = Translator(lang)
     session = getattr(request.state, "page_session", None)
+    audited = getattr(request.app.state, "ledger_status", None)
     html = ENV.get_template(template).render(
+        ledger_disputed=audited is not None and audited.disputed(),
         t=t, session=session, path=request.url.path, nav=navigation(session.actor.role if session else None),
         switch={other: _switch(request, other) for other in LANGUAGES if other != lang}, **context)
     response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)

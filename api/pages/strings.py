@@ -88,7 +88,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "danger.past_design_life": ("已超过设计使用年限", "It is past its design service life"),
     "danger.broken_chain": ("追溯记录链校验失败", "Its trace record fails verification"),
     "chain.intact": ("完整，校验通过", "intact, verified"),
-    "chain.broken": ("已断裂", "broken"),
+    "chain.broken": ("有争议：审计发现记录与签名不符", "disputed: an audit found the record altered"),
+    "banner.disputed": ("账本有争议：日志与其已签名的检查点不一致，所有记录在核查前均不可信。",
+                        "The ledger is disputed: its log disagrees with its own signed checkpoints; "
+                        "no record can be vouched for until this is investigated."),
     # -- the trace page --------------------------------------------------------------------------
     "trace.lookup_title": ("气瓶追溯", "Trace a cylinder"),
     "trace.lookup_hint": ("扫描标签二维码，或输入标签上印的编码。", "Scan the label's QR code, or type the code printed under it."),
@@ -316,6 +319,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "finding.unregistered_code": ("未登记气瓶（黑气瓶）", "unregistered code"),
     "finding.vanished": ("失联气瓶", "vanished"),
     "finding.impossible_movement": ("异常移动（疑似套码）", "impossible movement"),
+    "finding.projection_edited": ("台账数据被改动", "projection edited"),
+    "finding.finding_status_edited": ("问题状态被改动", "finding status edited"),
     "severity.critical": ("严重", "critical"),
     "severity.high": ("高", "high"),
     "severity.medium": ("中", "medium"),

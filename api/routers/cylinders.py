@@ -37,8 +37,10 @@ def register_cylinder(
 
 @router.get("/v1/cylinders/{cylinder_id}", response_model=CylinderOut)
 def get_cylinder(cylinder_id: CylinderId, actor: Allowed("cylinders.read"), connection: ReadConn, ledger: LedgerDep):
-    """The registration facts and where the chain stands (holder, state, length)."""
-    return ledger.cylinder(connection, cylinder_code(cylinder_id))
+    """The registration facts and where the chain stands (holder, state, length); `disputed` when an audit found
+    its stored record altered (docs/audit.md)."""
+    code = cylinder_code(cylinder_id)
+    return {**ledger.cylinder(connection, code), "disputed": bool(ledger.disputes(connection, code))}
 
 
 @router.get("/v1/cylinders/{cylinder_id}/events", response_model=Page[EventOut], tags=["events"])

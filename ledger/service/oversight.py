@@ -7,7 +7,9 @@ from typing import Any
 
 from .. import oversight
 from ..rules import RulesConfig
+from ..audit import DISPUTING
 from ..storage import Connection
+from ..storage import audit as audit_rows
 from ..storage import findings as finding_rows
 from ..supervision import DatabaseRegistry
 from .judge import judge
@@ -31,6 +33,10 @@ class OversightService:
         return self.judge.registry(connection) if self.judge is not None else DatabaseRegistry(connection)
 
     # -- the three questions, findings, risk lists (ledger.oversight) ---------
+
+    def disputes(self, connection: Connection, cylinder: str) -> list[dict[str, Any]]:
+        """The open findings by which an audit disputes the cylinder's stored record (docs/audit.md)."""
+        return audit_rows.disputes_of(connection, cylinder, DISPUTING)
 
     def trace(self, connection: Connection, cylinder: str) -> dict[str, Any]:
         return oversight.trace(self, connection, cylinder, self.registry(connection), self.rules_config)

@@ -16,7 +16,9 @@ from ..domain import Event, Role
 from ..errors import NotFound
 from ..log import LogTree, checkpoint_at, leaf_hash
 from ..signednote import Checkpoint
+from ..audit import DISPUTING
 from ..storage import Connection
+from ..storage import audit as audit_rows
 from ..storage import events as event_rows
 from ..storage import registry as reg
 from ..wire import event_json
@@ -88,8 +90,12 @@ class ProofService:
              "audit_path": [node.hex() for node in tree.inclusion_path(e.log_index, checkpoint.size)]}
             for e in history
         ]
+        # What an audit found about the stored rows (ledger.audit): the bundle proves what the log signed,
+        # and says when the ledger itself disputes this cylinder's record.
+        disputes = audit_rows.disputes_of(connection, cylinder, DISPUTING)
         return {"format": FORMAT, "cylinder": cylinder, "checkpoint": checkpoint.note,
-                "events": [event_json(e) for e in history], "proofs": proofs}
+                "events": [event_json(e) for e in history], "proofs": proofs,
+                "disputed": bool(disputes), "disputes": disputes}
 
     # -- personal data beside the chain (ledger.privacy) ----------------------
 

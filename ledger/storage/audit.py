@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
-__all__ = ["log_size", "event_pages", "chain_breaks"]
+from .events import marker, placeholders
+
+__all__ = ["log_size", "event_pages", "chain_breaks", "range_breaks", "state", "save_state", "chunk_roots",
+           "chunk_prints", "add_chunks", "leaves", "range_cylinders", "shortened_chains", "projections_after",
+           "projections_of", "cylinder_pages", "edited_statuses", "audit_findings", "open_ledger_wide",
+           "disputed_count", "checkpoints_from", "disputes_of"]
 
 _COLUMNS = ("id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
             "location, data, idempotency_key, prev_hash, hash")
@@ -60,3 +66,165 @@ def chain_breaks(connection: Connection) -> Iterator[tuple[str, str, int, str]]:
             yield "sequence_gap", cylinder, seq, "the previous event of the chain is missing"
         else:
             yield "chain_tampered", cylinder, seq, "prev_hash does not equal the previous event's hash"
+
+
+# -- the incremental audit's state and reads (ledger.audit) ------------------------------------
+
+class _Checkpoint(NamedTuple):
+    size: int
+    root: bytes
+    note: str
+
+
+_STATE = "SELECT size, root, recheck, projections, status, detail, audited_at FROM audits WHERE id = 1"
+
+
+def state(connection: Connection):
+    """The auditor's stored position (one row), or None before its first audit."""
+    return connection.exec_driver_sql(_STATE).first()
+
+
+def save_state(connection: Connection, values: dict) -> None:
+    """Insert or replace the auditor's one row."""
+    params = {**values, "id": 1}
+    if connection.exec_driver_sql("SELECT 1 FROM audits WHERE id = 1").first() is None:
+        connection.execute(text(
+            "INSERT INTO audits (id, size, root, recheck, projections, status, detail, audited_at) "
+            "VALUES (:id, :size, :root, :recheck, :projections, :status, :detail, :audited_at)"), params)
+    else:
+        connection.execute(text(
+            "UPDATE audits SET size = :size, root = :root, recheck = :recheck, projections = :projections, "
+            "status = :status, detail = :detail, audited_at = :audited_at WHERE id = 1"), params)
+
+
+def checkpoints_from(connection: Connection, size: int):
+    """Checkpoint rows (size, root, note) of size ``size`` and larger, by size."""
+    for row in connection.exec_driver_sql(f"SELECT size, root, note FROM checkpoints WHERE size >= {int(size)} "
+                                          "ORDER BY size"):
+        yield _Checkpoint(row[0], bytes(row[1]), row[2])
+
+
+def chunk_roots(connection: Connection, below: int) -> dict[int, bytes]:
+    """The stored root of every audited chunk starting below ``below``."""
+    rows = connection.exec_driver_sql(f"SELECT start, root FROM audit_chunks WHERE start < {int(below)}")
+    return {start: bytes(root) for start, root in rows}
+
+
+def chunk_prints(connection: Connection, start: int, end: int) -> dict[int, bytes]:
+    """The stored leaf fingerprints of the audited chunks starting in ``start`` .. ``end`` - 1."""
+    rows = connection.exec_driver_sql(
+        f"SELECT start, prints FROM audit_chunks WHERE start >= {int(start)} AND start < {int(end)}")
+    return {first: bytes(prints) for first, prints in rows}
+
+
+def add_chunks(connection: Connection, chunks: dict[int, tuple[bytes, bytes]]) -> None:
+    """Store audited chunks: start -> (root, leaf fingerprints)."""
+    if chunks:
+        connection.execute(text("INSERT INTO audit_chunks (start, root, prints) VALUES (:s, :r, :p)"),
+                           [{"s": start, "r": root, "p": prints} for start, (root, prints) in sorted(chunks.items())])
+
+
+def leaves(connection: Connection, start: int, end: int) -> list[tuple[int, bytes]]:
+    """(position, stored hash) of the events at positions ``start`` .. ``end`` - 1, in order."""
+    rows = connection.exec_driver_sql(
+        f"SELECT id, hash FROM events WHERE id >= {int(start)} AND id < {int(end)} ORDER BY id")
+    return [(position, bytes(digest)) for position, digest in rows]
+
+
+def range_cylinders(connection: Connection, start: int, end: int) -> list[str]:
+    """The cylinders with an event at a position in ``start`` .. ``end`` - 1."""
+    rows = connection.exec_driver_sql(
+        f"SELECT DISTINCT cylinder FROM events WHERE id >= {int(start)} AND id < {int(end)} ORDER BY cylinder")
+    return [row[0] for row in rows]
+
+
+def range_breaks(connection: Connection, start: int, end: int) -> Iterator[tuple[str, str, int, str]]:
+    """``chain_breaks`` restricted to the events at positions ``start`` .. ``end`` - 1 (index lookups only)."""
+    within = f"id >= {int(start)} AND id < {int(end)}"
+    for kind, detail, sql in _RULES[1:]:
+        for cylinder, seq in connection.exec_driver_sql(f"{sql} AND {within}"):
+            yield kind, cylinder, seq, detail
+    links = _LINKS.replace("WHERE e.seq > 0", f"WHERE e.id >= {int(start)} AND e.id < {int(end)} AND e.seq > 0")
+    for cylinder, seq, previous in connection.exec_driver_sql(links):
+        if previous is None:
+            yield "sequence_gap", cylinder, seq, "the previous event of the chain is missing"
+        else:
+            yield "chain_tampered", cylinder, seq, "prev_hash does not equal the previous event's hash"
+
+
+def shortened_chains(connection: Connection) -> list[str]:
+    """Cylinders whose projection counts more events than their chain now holds (rows were deleted)."""
+    rows = connection.exec_driver_sql(
+        "SELECT c.id FROM cylinders c LEFT JOIN (SELECT cylinder, COUNT(*) AS n FROM events GROUP BY cylinder) e "
+        "ON e.cylinder = c.id WHERE c.chain_length > COALESCE(e.n, 0) ORDER BY c.id")
+    return [row[0] for row in rows]
+
+
+_PROJECTED = ("id, holder, state, state_since, last_event_at, next_inspection_due, last_fill_kg, chain_length, "
+              "life_ends_on")
+
+
+def projections_after(connection: Connection, after: str, limit: int) -> list[tuple]:
+    """Up to ``limit`` cylinders' projected columns, by id after ``after``, leaving out those queued for review
+    (their projection is about to be rewritten)."""
+    sql = (f"SELECT {_PROJECTED} FROM cylinders c WHERE c.id > {marker(connection)} AND NOT EXISTS "
+           f"(SELECT 1 FROM review_queue q WHERE q.cylinder = c.id) ORDER BY c.id LIMIT {int(limit)}")
+    return [tuple(row) for row in connection.exec_driver_sql(sql, (after,))]
+
+
+def projections_of(connection: Connection, cylinders: list[str]) -> list[tuple]:
+    """The projected columns of the given cylinders not queued for review (``ledger verify``)."""
+    if not cylinders:
+        return []
+    sql = (f"SELECT {_PROJECTED} FROM cylinders c WHERE id IN ({placeholders(connection, len(cylinders))}) AND NOT "
+           "EXISTS (SELECT 1 FROM review_queue q WHERE q.cylinder = c.id) ORDER BY id")
+    return [tuple(row) for row in connection.exec_driver_sql(sql, tuple(cylinders))]
+
+
+def cylinder_pages(connection: Connection, page: int = 500) -> Iterator[list[str]]:
+    """Every cylinder id, a page at a time, in id order."""
+    last = ""
+    while True:
+        sql = f"SELECT id FROM cylinders WHERE id > {marker(connection)} ORDER BY id LIMIT {int(page)}"
+        ids = [row[0] for row in connection.exec_driver_sql(sql, (last,))]
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def edited_statuses(connection: Connection) -> list[tuple[int, str | None, str, str | None]]:
+    """(finding, cylinder, stored status, status its newest closed-loop step left) where the two differ."""
+    # A finding with no step at all is left alone: every finding the ledger raises records its detection,
+    # but one written by an older or outside process may not have.
+    sql = ("SELECT f.id, f.cylinder, f.status, a.status FROM findings f JOIN finding_actions a ON a.id = "
+           "(SELECT MAX(b.id) FROM finding_actions b WHERE b.finding = f.id) "
+           "WHERE a.status <> f.status ORDER BY f.id")
+    return [tuple(row) for row in connection.exec_driver_sql(sql)]
+
+
+def audit_findings(connection: Connection) -> dict[str, tuple[int, str]]:
+    """The findings the auditor raised, by key: (id, status)."""
+    rows = connection.execute(text("SELECT key, id, status FROM findings WHERE key LIKE 'audit:%'"))
+    return {key: (id_, status) for key, id_, status in rows}
+
+
+def open_ledger_wide(connection: Connection, kinds: tuple[str, ...]) -> list[tuple[int, str, str]]:
+    """(id, kind, note) of open findings about the whole log (no cylinder) of the given kinds."""
+    sql = (f"SELECT id, kind, note FROM findings WHERE cylinder IS NULL AND kind IN "
+           f"({placeholders(connection, len(kinds))}) AND status IN ('open', 'dispatched', 'handled') ORDER BY id")
+    return [tuple(row) for row in connection.exec_driver_sql(sql, kinds)]
+
+
+def disputed_count(connection: Connection, kinds: tuple[str, ...]) -> int:
+    sql = (f"SELECT COUNT(DISTINCT cylinder) FROM findings WHERE cylinder IS NOT NULL AND kind IN "
+           f"({placeholders(connection, len(kinds))}) AND status IN ('open', 'dispatched', 'handled')")
+    return connection.exec_driver_sql(sql, kinds).scalar_one()
+
+
+def disputes_of(connection: Connection, cylinder: str, kinds: tuple[str, ...]) -> list[dict]:
+    """The open findings of the given kinds about one cylinder: {finding, kind, note}."""
+    sql = (f"SELECT id, kind, note FROM findings WHERE cylinder = {marker(connection)} AND kind IN "
+           f"({placeholders(connection, len(kinds))}) AND status IN ('open', 'dispatched', 'handled') ORDER BY id")
+    return [{"finding": id_, "kind": kind, "note": note}
+            for id_, kind, note in connection.exec_driver_sql(sql, (cylinder, *kinds))]

@@ -176,7 +176,8 @@ def risk_cylinders(
         # ledger.standing: a lapse holds once the day in its fact has passed (``lapsed``)
         **{lapse.caution.value: and_(live, c[lapse.fact] < today) for lapse in LAPSES},
         "inspection_due_soon": and_(live, c.next_inspection_due >= today, c.next_inspection_due <= soon),
-        "broken_chain": c.id.in_(cylinders_with_open(("chain_tampered", "sequence_gap"))),
+        "broken_chain": c.id.in_(cylinders_with_open(("chain_tampered", "sequence_gap", "projection_edited",
+                                                      "finding_status_edited"))),
         "vanished": c.id.in_(cylinders_with_open(("vanished",))),
         "short_weight": c.id.in_(cylinders_with_open(("short_weight",))),
         "open_findings": c.id.in_(cylinders_with_open()),

@@ -201,6 +201,32 @@ review_queue = Table(
     Column("since", TIME, nullable=False),
 )
 
+# The auditor's position (ledger.audit): one row. ``size`` and ``root``: the log prefix it verified
+# against a signed checkpoint; ``recheck``: where its rolling re-check of older events resumes;
+# ``projections``: the cylinder id after which its rolling projection check resumes.
+audits = Table(
+    "audits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("root", LargeBinary(32)),
+    Column("recheck", BigInteger, nullable=False),
+    Column("projections", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("audited_at", TIME, nullable=False),
+)
+
+# The root of each complete, aligned run of AUDIT_CHUNK leaves below the audited size, as the
+# auditor verified it: the log's root at any size is rebuilt from these and a partial tail.
+audit_chunks = Table(
+    "audit_chunks",
+    metadata,
+    Column("start", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("prints", LargeBinary, nullable=False),  # 4 bytes of each leaf hash, to name what changed
+)
+
 Index("ix_findings_status_kind", findings.c.status, findings.c.kind)
 Index("ux_cylinders_stamp_key", cylinders.c.stamp_key, unique=True)
 

@@ -41,7 +41,7 @@ def test_a_tampered_chain_is_broken_here_and_its_proof_fails(town: Town, client)
     sign_in(client, town.tokens["inspector"])
     code = town.cylinders["tampered"]
     page = visible(client.get(f"/trace/{code}").text)
-    assert "不得充装或配送" in page and "已断裂" in page
+    assert "不得充装或配送" in page and "有争议" in page
     proof = visible(client.get(f"/trace/{code}/proof").text)
     assert "证明校验失败" in proof and "altered" in proof
 

@@ -13,6 +13,7 @@ OWNERS = {
     "api/review.py": "the reviewer",
     "ledger/publisher.py": "the checkpoint publisher",
     "ledger/sweeper.py": "the sweeper (the review queue's leftovers and the clock's findings)",
+    "api/auditor.py": "the auditor",
 }
 # Storage is where transactions are made.
 ELSEWHERE = ("ledger/storage/", "tools/")

@@ -1,0 +1,135 @@
+"""The auditor: the incremental audit (``ledger.audit``) of a serving ledger, every interval.
+
+Each round it first has the publisher sign a checkpoint if the log grew (so the
+log is checkpointed at most ``interval`` seconds apart, CONTRACT.md
+``LEDGER_CHECKPOINT_INTERVAL``), then examines in a read snapshot what is new
+since the audited position plus a rolling share of the older events and of the
+cylinders' projections, and stores the outcome — the new position, the chunk
+roots, a finding per broken cylinder — in one short write transaction.
+
+The auditor is a named background worker: it begins its own transactions, here
+and nowhere else (the publisher owns the one that signs). With several server
+processes each runs one; a round whose position another process moved meanwhile
+stores nothing (``ledger.audit.record``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from fastapi.concurrency import run_in_threadpool
+
+from ledger import audit
+from ledger.errors import CheckpointMismatch
+from ledger.service import Ledger
+
+__all__ = ["Auditor", "LedgerStatus", "Round"]
+
+log = logging.getLogger("ledger.audit")
+
+
+@dataclass(frozen=True)
+class Round:
+    """What one round did: events audited for the first time, older ones re-checked, defects, findings raised."""
+
+    new_events: int
+    rechecked: int
+    breaks: int
+    raised: list[int]
+    seconds: float
+
+
+class Auditor:
+    """One background task per process; ``close`` lets the round under way finish."""
+
+    def __init__(self, ledger: Ledger, *, interval: float | None = None, recheck: int = 20_000,
+                 projections: int = 2_000) -> None:
+        self.ledger = ledger
+        self.interval = ledger.settings.checkpoint_interval if interval is None else interval
+        self.recheck = recheck
+        self.projections = projections
+        self.last: Round | None = None
+        self.found: list = []  # the defects of the last round
+        self._running: dict[asyncio.AbstractEventLoop, tuple[asyncio.Task, asyncio.Event]] = {}
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop not in self._running:
+            stopping = asyncio.Event()
+            self._running[loop] = (loop.create_task(self._run(stopping)), stopping)
+
+    async def close(self) -> None:
+        running = self._running.pop(asyncio.get_running_loop(), None)
+        if running is not None:
+            task, stopping = running
+            stopping.set()
+            await task
+
+    async def _run(self, stopping: asyncio.Event) -> None:
+        failing_since: float | None = None
+        while not stopping.is_set():
+            try:
+                await run_in_threadpool(self.audit_once)
+                failing_since = None
+            except Exception:  # noqa: BLE001 - the position stays where it was; the next round tries again
+                clock = time.monotonic()
+                if failing_since is None or clock - failing_since > 60:
+                    log.exception("audit round failed; tried again next interval")
+                    failing_since = clock
+            try:
+                await asyncio.wait_for(stopping.wait(), self.interval)
+            except TimeoutError:
+                pass
+
+    def audit_once(self, now: datetime | None = None) -> Round:
+        """One round: checkpoint, examine (read snapshot), record (write transaction)."""
+        began = time.perf_counter()
+        try:
+            self.ledger.publisher.latest()
+        except CheckpointMismatch as exc:  # the log no longer reproduces its signed past: the audit says where
+            log.error("refused to sign a checkpoint: %s", exc)
+        now = now or datetime.now(timezone.utc)
+        judge = self.ledger.judge
+        derive = getattr(judge, "projections", None)
+        projected = None if derive is None else (lambda connection, ids: derive(connection, ids, now))
+        with self.ledger.db.reading() as connection:
+            examined = audit.examine(connection, self.ledger.verifier, recheck=self.recheck, projected=projected,
+                                     projections=self.projections)
+        with self.ledger.db.writing() as connection:
+            raised = audit.record(connection, examined, now)
+        self.found = examined.breaks
+        for item in examined.breaks:
+            log.error("audit: %s %s seq %s: %s", item.kind.value, item.cylinder, item.seq, item.detail)
+        self.last = Round(examined.new_events, examined.rechecked, len(examined.breaks), raised or [],
+                          time.perf_counter() - began)
+        return self.last
+
+
+class LedgerStatus:
+    """The ledger-wide audit answer (``ledger.audit.status``) as the pages' banner reads it, at most
+    ``ttl`` seconds old, so a page view costs no query of its own."""
+
+    def __init__(self, ledger: Ledger, ttl: float = 2.0) -> None:
+        self.ledger = ledger
+        self.ttl = ttl
+        self._read_at = -float("inf")
+        self._answer: dict | None = None
+
+    def answer(self) -> dict:
+        clock = time.monotonic()
+        if self._answer is None or clock - self._read_at > self.ttl:
+            with self.ledger.db.reading() as connection:
+                self._answer = audit.status(connection)
+            self._read_at = clock
+        return self._answer
+
+    def disputed(self) -> bool:
+        try:
+            return self.answer()["status"] == "disputed"
+        except Exception:  # noqa: BLE001 - a schema not yet migrated: no banner rather than no page
+            log.exception("could not read the audit status")
+            return False

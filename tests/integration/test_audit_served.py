@@ -1,0 +1,74 @@
+"""The auditor of a real ``ledger serve`` process: on its interval it finds what was planted in the database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ledger.domain import Role
+from tests.api.served import free_port
+from tests.integration.test_audit import (BANNER, DISPUTED, INTACT, build_city, edit_due_date, ledger_size,
+                                          rewrite_consistently)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def poll(condition, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("the served auditor never got there")
+
+
+@pytest.mark.slow
+def test_a_served_ledger_audits_on_its_interval_and_says_disputed(ledger, tmp_path):
+    town, codes = build_city(ledger)
+    with ledger.db.writing() as c:
+        token = ledger.create_account(c, role=Role.REGULATOR, party=None, name="auditor test")
+    size = ledger_size(ledger)
+    settings = ledger.settings
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LEDGER_KEY_FILE": str(settings.key_file),
+           "LEDGER_LABEL_KEY_FILE": str(settings.label_key_file), "LEDGER_LOG_ORIGIN": settings.log_origin,
+           "LEDGER_BASE_URL": settings.base_url, "LEDGER_CHECKPOINT_INTERVAL": "0.5"}
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen([sys.executable, "-m", "tools.cli", "serve", "--db", settings.database_url,
+                               "--host", "127.0.0.1", "--port", str(port)], cwd=tmp_path, env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        # Nobody asked for a checkpoint: the auditor has one signed, then audits up to it, and finds nothing.
+        status = poll(lambda: _status(base, size))
+        assert status["status"] == "consistent" and status["disputed_cylinders"] == 0
+        assert INTACT in httpx.get(f"{base}/c/{codes[3]}").text
+        victim, edited = rewrite_consistently(ledger, codes), edit_due_date(ledger, codes)
+        poll(lambda: httpx.get(f"{base}/v1/audit").json()["status"] == "disputed")
+        poll(lambda: httpx.get(f"{base}/v1/audit").json()["disputed_cylinders"] >= 2)
+        for cylinder in (victim, edited):
+            page = httpx.get(f"{base}/c/{cylinder}").text
+            assert DISPUTED in page and INTACT not in page
+            trace = httpx.get(f"{base}/v1/cylinders/{cylinder}/trace", headers={"Authorization": f"Bearer {token}"})
+            assert trace.json()["chain"]["status"] == "broken"
+        poll(lambda: BANNER in httpx.get(f"{base}/").text)
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()
+    assert "audit: chain_tampered" in (tmp_path / "serve.log").read_text()
+
+
+def _status(base: str, size: int):
+    try:
+        answer = httpx.get(f"{base}/v1/audit", timeout=2).json()
+    except httpx.TransportError:
+        return None
+    return answer if answer["audited_size"] == size else None
