@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 
 from ledger.config import Settings
 from ledger.service import Ledger
@@ -42,13 +43,14 @@ company to the end user. JSON over `/v1` with `Authorization: Bearer <token>`; e
 
 def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *,
                max_body_bytes: int = MAX_BODY_BYTES, token_ttl: float = 5.0, settle_heap: bool = False,
-               clock: Callable[[], datetime] | None = None) -> FastAPI:
+               clock: Callable[[], datetime] | None = None, publish: bool | None = None) -> FastAPI:
     """An application serving ``ledger`` (built from ``settings``, else from the environment).
 
     ``token_ttl``: seconds a token's account is remembered (a disabled account is refused at most that late).
     ``settle_heap``: freeze what start-up built out of the garbage collector's sight once serving (``served_app``);
     left off where many apps share one process, as in the tests.
     ``clock``: what the pages' sign-ins take as now (their idle and absolute limits); default: the system's.
+    ``publish``: run the checkpoint publisher (ledger.publisher) while serving; default: when the app builds its ledger.
     """
     owned = ledger is None
     if ledger is None:
@@ -57,13 +59,18 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
 
     coalescer = WriteCoalescer(ledger)
     reviewer = Reviewer(ledger)
+    publishing = owned if publish is None else publish
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settle_heap:
             _settle_heap()
         reviewer.start()
+        if publishing:
+            ledger.publisher.start()
         yield
+        if publishing:
+            await run_in_threadpool(ledger.publisher.stop)
         await coalescer.close()
         await reviewer.close()
         if owned:  # finish with the pool only once uvicorn has drained in-flight requests

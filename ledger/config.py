@@ -9,6 +9,9 @@
 | LEDGER_BASE_URL         | http://127.0.0.1:8000           | the public base of label URLs            |
 | LEDGER_SESSION_IDLE     | 43200 (12 h)                    | seconds a page sign-in lasts unused      |
 | LEDGER_SESSION_MAX      | 86400 (24 h)                    | seconds a page sign-in lasts at most     |
+| LEDGER_CHECKPOINT_INTERVAL | 10                           | seconds between published checkpoints, at least |
+| LEDGER_WITNESSES        | (none)                          | file: one witness a line, `<name> <url> <vkey>` |
+| LEDGER_WITNESS_QUORUM   | all of them                     | cosignatures a checkpoint needs (docs/trust.md) |
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ class Settings:
     base_url: str = "http://127.0.0.1:8000"
     session_idle_seconds: int = 12 * 3600  # a working shift without a page view ends the sign-in
     session_max_seconds: int = 24 * 3600  # however busy, one sign-in never outlasts a day
+    checkpoint_interval: float = 10.0  # the checkpoint publisher signs at most this often (docs/trust.md)
+    witnesses_file: Path | None = None
+    witness_quorum: int | None = None  # None: every listed witness
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -42,6 +48,9 @@ class Settings:
             base_url=env.get("LEDGER_BASE_URL", cls.base_url).rstrip("/"),
             session_idle_seconds=_seconds(env, "LEDGER_SESSION_IDLE", cls.session_idle_seconds),
             session_max_seconds=_seconds(env, "LEDGER_SESSION_MAX", cls.session_max_seconds),
+            checkpoint_interval=_interval(env.get("LEDGER_CHECKPOINT_INTERVAL"), cls.checkpoint_interval),
+            witnesses_file=Path(env["LEDGER_WITNESSES"]) if env.get("LEDGER_WITNESSES") else None,
+            witness_quorum=_quorum(env.get("LEDGER_WITNESS_QUORUM")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings
@@ -53,4 +62,24 @@ def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
         return default
     if not value.isdigit() or not 60 <= int(value) <= 30 * 86400:
         raise ValueError(f"{name} must be a number of seconds between 60 and 2592000, not {value!r}")
+    return int(value)
+
+
+def _interval(value: str | None, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0.1 <= seconds <= 86400:
+        raise ValueError(f"LEDGER_CHECKPOINT_INTERVAL must be a number of seconds between 0.1 and 86400, not {value!r}")
+    return seconds
+
+
+def _quorum(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"LEDGER_WITNESS_QUORUM must be a whole number of witnesses, at least 1, not {value!r}")
     return int(value)
