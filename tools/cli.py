@@ -22,7 +22,7 @@ from ledger.storage import events as event_rows
 from ledger.verify import audit
 from scanners.cli import app as scan_app
 from tools.witness import app as witness_app
-from tools.witness_keys import witness_keys
+from tools.witness_keys import check_witnesses, witness_keys
 
 app = typer.Typer(help="cylinder-ledger: the traceability ledger for bottled LPG cylinders.", no_args_is_help=True)
 accounts = typer.Typer(help="Manage API accounts.", no_args_is_help=True)
@@ -255,6 +255,7 @@ def serve(
     database.dispose()
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
+    check_witnesses(settings)  # a broken LEDGER_WITNESSES stops here, named, before any worker starts
     err.print(f"serving {settings.database_url.split('@')[-1]} on http://{host}:{port} with {workers} worker(s)")
     # uvicorn drains in-flight requests on SIGTERM/SIGINT before the workers exit.
     uvicorn.run("api.app:served_app", factory=True, host=host, port=port, workers=workers,

@@ -1,4 +1,4 @@
-"""``ledger verify-bundle --witness-key KEY ... --quorum K``: the witnesses' keys, read and checked."""
+"""The witnesses' keys on the command line: ``ledger verify-bundle --witness-key``, and ``ledger serve``'s list."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from ledger.cosigning import WitnessKey
+from ledger.config import Settings
+from ledger.cosigning import WitnessKey, read_witnesses
 from ledger.errors import LedgerError
 
 err = Console(stderr=True)
@@ -28,3 +29,16 @@ def witness_keys(values: list[str], quorum: int | None) -> list[WitnessKey]:
         err.print(f"[red]error:[/red] --quorum {quorum} needs at least {quorum} --witness-key (got {len(keys)})")
         raise typer.Exit(2)
     return keys
+
+
+def check_witnesses(settings: Settings) -> None:
+    """``ledger serve``: exit 2 naming what is wrong with ``LEDGER_WITNESSES`` or ``LEDGER_WITNESS_QUORUM``."""
+    try:
+        witnesses = read_witnesses(settings.witnesses_file, settings.witness_quorum)
+    except LedgerError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    if witnesses:
+        quorum = settings.witness_quorum or len(witnesses)
+        err.print(f"checkpoints go to {len(witnesses)} witness(es), quorum {quorum}: "
+                  + ", ".join(w.name for w in witnesses))

@@ -53,3 +53,21 @@ def test_verify_bundle_names_what_is_missing_and_refuses_impossible_options(worl
     assert too_many.returncode == 2 and "--quorum 2 needs at least 2 --witness-key" in too_many.stderr
     log_key_as_witness = check("--witness-key", vkey)
     assert log_key_as_witness.returncode == 2 and "0x04" in log_key_as_witness.stderr
+
+
+def test_serve_refuses_a_broken_witness_list_or_quorum_before_starting(tmp_path) -> None:
+    import os
+    import subprocess
+
+    from .served import LEDGER
+
+    listed = tmp_path / "witnesses.txt"
+    key = WitnessKey("witness.test/w1", Ed25519PrivateKey.generate().public_key()).vkey()
+    for content, quorum, why in (("alpha http://127.0.0.1:9 not-a-key\n", "", "line 1: a witness key reads"),
+                                 (f"alpha http://127.0.0.1:9 {key}\n", "2", "QUORUM is 2, but 1 witness(es)")):
+        listed.write_text(content)
+        env = {**os.environ, "LEDGER_WITNESSES": str(listed), "LEDGER_WITNESS_QUORUM": quorum,
+               "LEDGER_KEY_FILE": str(tmp_path / "log.key"), "LEDGER_LABEL_KEY_FILE": str(tmp_path / "label.key")}
+        done = subprocess.run([LEDGER, "serve", "--db", f"sqlite:///{tmp_path / 'l.db'}", "--port", "9"], env=env,
+                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and why in " ".join(done.stderr.split()), done.stderr
