@@ -49,6 +49,12 @@ CLAIM = timedelta(seconds=60)  # a process that claimed a witness and died leave
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 
+def _due(state: tuple, size: int, stamp: str) -> bool:
+    """A witness is asked if it has not cosigned ``size`` and neither rests after a failure nor is claimed."""
+    cosigned, _failures, retry_at, claimed_until, _error = state
+    return cosigned < size and not (retry_at and retry_at > stamp) and not (claimed_until and claimed_until > stamp)
+
+
 class Witnessed:
     """A checkpoint with the cosignatures stored for it."""
 
@@ -147,26 +153,25 @@ class CheckpointPublisher:
         if not witnesses:
             return {}
         now = self.clock()
-        with self.db.writing() as connection:
+        stamp = format_time(now)
+        with self.db.reading() as connection:  # most rounds find nothing to do: no write transaction then
             checkpoint = latest_checkpoint(connection)
-            if checkpoint is None:
-                return {}
-            rows.ensure_states(connection, [w.name for w in witnesses])
+            known = rows.states(connection)
+        if checkpoint is None:
+            return {}
+        due = [w for w in witnesses if w.name not in known or _due(known[w.name], checkpoint.size, stamp)]
+        if not due:
+            return {}
+        with self.db.writing() as connection:
+            rows.ensure_states(connection, [w.name for w in due])
+            claimed = [w for w in due
+                       if rows.claim(connection, w.name, format_time(now + CLAIM), stamp, checkpoint.size)]
             states = rows.states(connection)
-            claimed = [w for w in witnesses if self._claim(connection, w, states[w.name], checkpoint.size, now)]
         if not claimed:
             return {}
         with ThreadPoolExecutor(max_workers=min(8, len(claimed))) as pool:
             outcomes = pool.map(lambda w: self._ask(client, w, states[w.name][0], checkpoint), claimed)
             return dict(zip((w.name for w in claimed), outcomes))
-
-    @staticmethod
-    def _claim(connection, witness: Witness, state: tuple, size: int, now: datetime) -> bool:
-        cosigned, _failures, retry_at, claimed_until, _error = state
-        stamp = format_time(now)
-        if cosigned >= size or (retry_at and retry_at > stamp) or (claimed_until and claimed_until > stamp):
-            return False
-        return rows.claim(connection, witness.name, format_time(now + CLAIM), stamp, size)
 
     def _ask(self, client: httpx.Client, witness: Witness, old: int, checkpoint: Checkpoint) -> str:
         """Ask one witness (again from the size it names, after a ``409``); store what it answers."""
