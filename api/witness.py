@@ -8,6 +8,7 @@ submission and monitoring prefixes are both the root of this server.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ __all__ = ["WitnessState", "witness_app"]
 
 SIZE_TYPE = "text/x.tlog.size"  # tlog-witness: the content type of a 409's body
 _HEX = re.compile(r"[0-9a-f]{64}")
+_log = logging.getLogger("ledger.api")
 
 
 class WitnessState(Protocol):
@@ -37,7 +39,8 @@ def _refusal(refused: Refused) -> Response:
     if refused.status == 409 and refused.known_size is not None:
         # "The response body MUST consist of the tree size of the latest cosigned checkpoint in decimal,
         # followed by a newline", with Content-Type text/x.tlog.size.
-        return Response(f"{refused.known_size}\n", status_code=409, media_type=SIZE_TYPE)
+        # Given as a header, not a media type, so no charset parameter is added to it.
+        return Response(f"{refused.known_size}\n".encode(), status_code=409, headers={"content-type": SIZE_TYPE})
     return PlainTextResponse(refused.message + "\n", status_code=refused.status)
 
 
@@ -62,6 +65,11 @@ def witness_app(state: WitnessState, cosigner: Cosigner, clock: Callable[[], flo
         try:
             done = state.advance(parsed.origin, lambda log: decide(log, parsed, cosigner, int(clock())))
         except Refused as refused:
+            if refused.status == 422:
+                # Signed by the log's own key yet not consistent with what was cosigned: possible evidence
+                # of a split view, which tlog-witness lets a witness keep. The checkpoint is public.
+                _log.warning("witness refused an inconsistent checkpoint signed by %s: %s\n%s",
+                             parsed.origin, refused.message, parsed.note)
             return _refusal(refused)
         return PlainTextResponse(done.cosignature)
 

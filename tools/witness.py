@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 
 from ledger.errors import LedgerError
@@ -45,12 +46,18 @@ def _fail(message: str) -> None:
 
 
 def _open(db: str | None) -> WitnessStore:
-    store = WitnessStore(_url(db))
+    try:
+        store = WitnessStore(_url(db))
+    except ValueError as exc:  # not a sqlite or postgresql URL
+        _fail(str(exc))
     try:
         store.create()
     except LedgerError as exc:
         store.dispose()
         _fail(exc.message)
+    except Exception as exc:  # noqa: BLE001 - the database does not answer: say why, in one line
+        store.dispose()
+        _fail(f"cannot open the witness database: {str(exc).splitlines()[0]}")
     return store
 
 
@@ -63,6 +70,10 @@ def init(
 ) -> None:
     """Create the witness's key and database; prints its verifier key alone on stdout. Safe to run twice."""
     key_file = (key or Path(os.environ.get("LEDGER_WITNESS_KEY_FILE", DEFAULT_KEY))).resolve()
+    try:
+        Cosigner(name, Ed25519PrivateKey.generate())  # a bad name is refused before any file is made
+    except LedgerError as exc:
+        _fail(exc.message)
     store = _open(db)
     try:
         private_key, created = ensure_key(key_file)

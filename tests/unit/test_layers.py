@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("ledger", "api", "scanners", "tools")
 
 PURE = ["ledger.domain", "ledger.facts", "ledger.errors", "ledger.text", "ledger.cursor", "ledger.canonical", "ledger.signednote",
-        "ledger.proofs", "ledger.bundle", "ledger.cosigning", "ledger.wire", "ledger.tracecode", "ledger.custody", "ledger.rules",
-        "ledger.stamp"]
+        "ledger.proofs", "ledger.bundle", "ledger.cosigning", "ledger.wire", "ledger.tracecode", "ledger.custody",
+        "ledger.rules", "ledger.stamp", "ledger.witness"]
 
 # The use cases and the parts of the ledger that read or write their own rows; every other module
 # of ``ledger`` outside ``ledger.storage`` is core, so a new module starts out held to the core's rule.
