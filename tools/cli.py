@@ -223,7 +223,7 @@ def erase(
 
 @app.command()
 def checkpoint(db: DbOption = None) -> None:
-    """Sign a checkpoint of the log now (the service also does this on demand) and print it."""
+    """Sign a checkpoint of the log now, if it grew, and print it (a server publishes one each interval by itself)."""
     from ledger.service import Ledger
 
     ledger = Ledger(_settings(db))
