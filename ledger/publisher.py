@@ -32,6 +32,7 @@ import httpx
 
 from .cosigning import Cosignature, Witness, with_cosignatures
 from .domain import format_time, parse_time
+from .errors import CheckpointMismatch
 from .log import LogTree, SubrootCache, latest_checkpoint, publish_checkpoint
 from .signednote import Checkpoint, NoteSigner
 from .storage import checkpoints as checkpoint_rows
@@ -249,6 +250,11 @@ class CheckpointPublisher:
                 try:
                     self.run_once(client)
                     failing_since = None
+                except CheckpointMismatch as exc:  # stored rows were changed: say so, and sign nothing
+                    now = self.clock()
+                    if failing_since is None or now - failing_since > timedelta(minutes=1):
+                        log.error("%s; run `ledger verify`", exc.message)
+                        failing_since = now
                 except Exception:  # noqa: BLE001 - logged; the next round tries again
                     now = self.clock()
                     if failing_since is None or now - failing_since > timedelta(minutes=1):

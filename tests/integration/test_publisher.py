@@ -179,3 +179,31 @@ def _other_vkey() -> str:
     from ledger.cosigning import WitnessKey
 
     return WitnessKey("witness.test/down", Ed25519PrivateKey.generate().public_key()).vkey()
+
+
+def test_the_running_publisher_signs_nothing_over_a_changed_log_and_says_so_once(ledger, tmp_path, caplog) -> None:
+    from ledger.storage.tampering import suspend_triggers
+
+    published, clock = publishing(ledger, tmp_path, interval=0.2)
+    town = build_town(published)
+    codes = register(published, town, 2)
+    assert published.publisher.publish_due().size == 2
+    with published.db.writing() as c:  # an event's hash rewritten behind the ledger's back
+        restore = suspend_triggers(c)
+        c.execute(text("UPDATE events SET hash = :h WHERE id = 0"), {"h": bytes(32)})
+        restore()
+    grow(published, town, codes)
+    clock.advance(1)
+    caplog.set_level(logging.INFO, "ledger.publisher")
+    published.publisher.start()
+    try:
+        import time
+
+        time.sleep(1.5)  # several rounds
+    finally:
+        published.publisher.stop()
+    assert count(published, "checkpoints") == 1
+    refusals = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(refusals) == 1 and refusals[0].exc_info is None
+    assert "does not reproduce the signed checkpoint at size 2" in refusals[0].getMessage()
+    assert "ledger verify" in refusals[0].getMessage()
