@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 
 from ledger.config import Settings
 from ledger.service import Ledger
@@ -45,7 +46,8 @@ company to the end user. JSON over `/v1` with `Authorization: Bearer <token>`; e
 
 def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *,
                max_body_bytes: int = MAX_BODY_BYTES, token_ttl: float = 5.0, settle_heap: bool = False,
-               clock: Callable[[], datetime] | None = None, audit: bool = False) -> FastAPI:
+               clock: Callable[[], datetime] | None = None, audit: bool = False,
+               publish: bool | None = None) -> FastAPI:
     """An application serving ``ledger`` (built from ``settings``, else from the environment).
 
     ``token_ttl``: seconds a token's account is remembered (a disabled account is refused at most that late).
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     left off where many apps share one process, as in the tests.
     ``clock``: what the pages' sign-ins take as now (their idle and absolute limits); default: the system's.
     ``audit``: run the auditor every ``checkpoint_interval`` seconds (``served_app``; docs/audit.md).
+    ``publish``: run the checkpoint publisher (ledger.publisher) while serving; default: when the app builds its ledger.
     """
     owned = ledger is None
     if ledger is None:
@@ -63,6 +66,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     reviewer = Reviewer(ledger)
     sweeper = PeriodicSweeper(ledger, ledger.settings.sweep_interval_seconds)
     auditor = Auditor(ledger) if audit else None
+    publishing = owned if publish is None else publish
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -70,11 +74,15 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
             _settle_heap()
         reviewer.start()
         sweeper.start()
+        if publishing:
+            ledger.publisher.start()
         if auditor is not None:
             auditor.start()
         yield
         if auditor is not None:
             await auditor.close()
+        if publishing:
+            await run_in_threadpool(ledger.publisher.stop)
         await coalescer.close()
         await reviewer.close()
         await sweeper.close()

@@ -1,8 +1,8 @@
 """The auditor: the incremental audit (``ledger.audit``) of a serving ledger, every interval.
 
-Each round it first has the publisher sign a checkpoint if the log grew (so the
-log is checkpointed at most ``interval`` seconds apart, CONTRACT.md
-``LEDGER_CHECKPOINT_INTERVAL``), then examines in a read snapshot what is new
+Each round it first has the publisher sign a checkpoint if one is due (the log
+grew and the newest is ``LEDGER_CHECKPOINT_INTERVAL`` old; the publisher's own
+thread does the same, so whichever comes first signs), then examines in a read snapshot what is new
 since the audited position plus a rolling share of the older events and of the
 cylinders' projections, and stores the outcome — the new position, the chunk
 roots, a finding per broken cylinder — in one short write transaction.
@@ -89,7 +89,7 @@ class Auditor:
         """One round: checkpoint, examine (read snapshot), record (write transaction)."""
         began = time.perf_counter()
         try:
-            self.ledger.publisher.latest()
+            self.ledger.publisher.publish_due()
         except CheckpointMismatch as exc:  # the log no longer reproduces its signed past: the audit says where
             log.error("refused to sign a checkpoint: %s", exc)
         now = now or datetime.now(timezone.utc)

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .chain import BreakKind
+from .cosigning import Cosignature, WitnessKey, verify_cosignatures
 from .errors import ChainBroken, ProofInvalid
 from .proofs import leaf_hash, verify_inclusion
 from .signednote import Checkpoint, NoteVerifier, open_checkpoint
@@ -39,6 +41,7 @@ class VerifiedBundle:
     events: int
     checkpoint: Checkpoint
     head: str
+    cosignatures: tuple[Cosignature, ...] = ()
 
 
 def load_bundle(raw: bytes) -> dict[str, Any]:
@@ -63,7 +66,10 @@ def _hex32(value: Any, what: str) -> bytes:
     return raw
 
 
-def verify_bundle(bundle: dict[str, Any], verifier: NoteVerifier) -> VerifiedBundle:
+def verify_bundle(bundle: dict[str, Any], verifier: NoteVerifier, witnesses: Sequence[WitnessKey] = (),
+                  quorum: int | None = None) -> VerifiedBundle:
+    """Check ``bundle`` against the log's key and, given ``witnesses``, for ``quorum`` of their cosignatures
+    on its checkpoint (default: all of them)."""
     # 1. The shape.
     if bundle.get("format") != FORMAT:
         raise ProofInvalid(f"not a {FORMAT} bundle")
@@ -78,6 +84,8 @@ def verify_bundle(bundle: dict[str, Any], verifier: NoteVerifier) -> VerifiedBun
 
     # 2. The checkpoint is signed by the log's key.
     checkpoint = open_checkpoint(verifier, note)
+    # 2b. Witnesses vouch for it: a quorum of their cosignatures (c2sp.org/tlog-cosignature).
+    cosignatures = tuple(verify_cosignatures(note, witnesses, quorum)) if witnesses or quorum else ()
 
     def broken(message: str, seq: int, kind: BreakKind = BreakKind.CHAIN_TAMPERED) -> ChainBroken:
         return ChainBroken(message, cylinder=cylinder if isinstance(cylinder, str) else None, seq=seq, kind=kind)
@@ -121,4 +129,4 @@ def verify_bundle(bundle: dict[str, Any], verifier: NoteVerifier) -> VerifiedBun
             verify_inclusion(leaf_hash(stated), index, size, hashes, checkpoint.root)
         except ProofInvalid as exc:
             raise ProofInvalid(f"{where}: {exc}") from None
-    return VerifiedBundle(cylinder, len(events), checkpoint, previous.hex())
+    return VerifiedBundle(cylinder, len(events), checkpoint, previous.hex(), cosignatures)

@@ -10,7 +10,9 @@
 | LEDGER_SESSION_IDLE     | 43200 (12 h)                    | seconds a page sign-in lasts unused      |
 | LEDGER_SESSION_MAX      | 86400 (24 h)                    | seconds a page sign-in lasts at most     |
 | LEDGER_SWEEP_INTERVAL   | 3600 (1 h)                      | seconds between a server's sweeps        |
-| LEDGER_CHECKPOINT_INTERVAL | 10                           | seconds between checkpoints and audits   |
+| LEDGER_CHECKPOINT_INTERVAL | 10                           | seconds between published checkpoints (at least) and audit rounds |
+| LEDGER_WITNESSES        | (none)                          | file: one witness a line, `<name> <url> <vkey>` |
+| LEDGER_WITNESS_QUORUM   | all of them                     | cosignatures a checkpoint needs (docs/trust.md) |
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ class Settings:
     session_idle_seconds: int = 12 * 3600  # a working shift without a page view ends the sign-in
     session_max_seconds: int = 24 * 3600  # however busy, one sign-in never outlasts a day
     sweep_interval_seconds: int = 3600  # the clock's findings (vanished, unconfirmed) are at most this late
-    checkpoint_interval: float = 10.0  # the auditor's round (docs/audit.md)
+    checkpoint_interval: float = 10.0  # the publisher signs at most this often; the auditor's round (docs/trust.md, audit.md)
+    witnesses_file: Path | None = None
+    witness_quorum: int | None = None  # None: every listed witness
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -48,6 +52,8 @@ class Settings:
             session_max_seconds=_seconds(env, "LEDGER_SESSION_MAX", cls.session_max_seconds),
             sweep_interval_seconds=_seconds(env, "LEDGER_SWEEP_INTERVAL", cls.sweep_interval_seconds),
             checkpoint_interval=_interval(env.get("LEDGER_CHECKPOINT_INTERVAL"), cls.checkpoint_interval),
+            witnesses_file=Path(env["LEDGER_WITNESSES"]) if env.get("LEDGER_WITNESSES") else None,
+            witness_quorum=_quorum(env.get("LEDGER_WITNESS_QUORUM")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings
@@ -70,5 +76,13 @@ def _interval(value: str | None, default: float) -> float:
     except ValueError:
         seconds = -1.0
     if not 0.1 <= seconds <= 86400:
-        raise ValueError(f"LEDGER_CHECKPOINT_INTERVAL must be seconds between 0.1 and 86400, not {value!r}")
+        raise ValueError(f"LEDGER_CHECKPOINT_INTERVAL must be a number of seconds between 0.1 and 86400, not {value!r}")
     return seconds
+
+
+def _quorum(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"LEDGER_WITNESS_QUORUM must be a whole number of witnesses, at least 1, not {value!r}")
+    return int(value)

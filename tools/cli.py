@@ -26,6 +26,7 @@ from tools.witness import app as witness_app
 from tools.epcis import export_epcis
 from tools.mirror import app as mirror_app
 from tools.audit import audit_command
+from tools.witness_keys import check_witnesses, witness_keys
 
 app = typer.Typer(help="cylinder-ledger: the traceability ledger for bottled LPG cylinders.", no_args_is_help=True)
 accounts = typer.Typer(help="Manage API accounts.", no_args_is_help=True)
@@ -184,22 +185,26 @@ def _read_vkey(value: str) -> NoteVerifier:
 def verify_bundle_command(
     file: Annotated[Path, typer.Argument(help="A bundle from GET /v1/cylinders/{id}/bundle")],
     public_key: Annotated[str, typer.Option("--public-key", help="The log's verifier key, or a file holding it")],
+    witness_key: Annotated[Optional[list[str]], typer.Option("--witness-key", help="A witness's verifier key (type 0x04), or a file holding it; repeat for each")] = None,
+    quorum: Annotated[Optional[int], typer.Option("--quorum", min=1, help="Cosignatures required (default: one from every --witness-key)")] = None,
 ) -> None:
-    """Check a cylinder's exported bundle offline, with nothing but the log's public key."""
+    """Check a cylinder's exported bundle offline, with nothing but the log's public key (and the witnesses' keys)."""
     verifier = _read_vkey(public_key)
+    witnesses = witness_keys(witness_key or [], quorum)
     try:
         raw = file.read_bytes()
     except OSError as exc:
         err.print(f"[red]error:[/red] cannot read {file}: {exc.strerror}")
         raise typer.Exit(2)
     try:
-        result = verify_bundle(load_bundle(raw), verifier)
+        result = verify_bundle(load_bundle(raw), verifier, witnesses, quorum)
     except LedgerError as exc:
         typer.echo(f"INVALID: {exc.message}")
         raise typer.Exit(1)
     typer.echo(
         f"valid: cylinder {result.cylinder}, {result.events} events, head {result.head}, "
         f"in log {result.checkpoint.origin} at size {result.checkpoint.size}"
+        + "".join(f", cosigned by {c.name} at {c.timestamp}" for c in result.cosignatures)
     )
 
 
@@ -247,7 +252,7 @@ def erase(
 
 @app.command()
 def checkpoint(db: DbOption = None) -> None:
-    """Sign a checkpoint of the log now (the service also does this on demand) and print it."""
+    """Sign a checkpoint of the log now, if it grew, and print it (a server publishes one each interval by itself)."""
     from ledger.service import Ledger
 
     ledger = Ledger(_settings(db))
@@ -279,6 +284,7 @@ def serve(
     database.dispose()
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
+    check_witnesses(settings)  # a broken LEDGER_WITNESSES stops here, named, before any worker starts
     err.print(f"serving {settings.database_url.split('@')[-1]} on http://{host}:{port} with {workers} worker(s)")
     # uvicorn drains in-flight requests on SIGTERM/SIGINT before the workers exit.
     uvicorn.run("api.app:served_app", factory=True, host=host, port=port, workers=workers,

@@ -120,4 +120,7 @@ def label_page(
         trace = ledger.trace(connection, canonical)
     except NotFound:
         return render(request, "unknown.html", status=404, problem="unregistered", typed=tracecode.printed(canonical))
-    return render(request, "label.html", facts=label_facts(trace, label_check(canonical, s, ledger)))
+    facts = label_facts(trace, label_check(canonical, s, ledger))
+    facts["witnessed"] = [{"name": name, "at": at} for name, at in ledger.witnessed_by(connection, canonical)]
+    facts["witnessing"] = bool(facts["witnessed"] or ledger.witnesses)  # a log without witnesses says nothing
+    return render(request, "label.html", facts=facts)

@@ -56,10 +56,10 @@ def get_event(event_id: EventId, actor: Allowed("events.read"), connection: Read
 @router.get("/v1/events/{event_id:int}/proof", response_model=InclusionProof, tags=["proofs"])
 def get_inclusion_proof(
     event_id: EventId, actor: Allowed("proofs.read"), slot: ProofSlot, ledger: LedgerDep,
-    size: Annotated[int | None, Query(ge=1, le=2**53, description="tree size; default: the latest checkpoint's")] = None,
+    size: Annotated[int | None, Query(ge=1, le=2**53, description="tree size; default: the newest checkpoint's (one is signed if it does not hold the event yet)")] = None,
 ):
     """The RFC 9162 inclusion proof of the event's leaf in the tree of `size` leaves."""
     if size is None:
-        size = ledger.checkpoint().size
+        size = ledger.checkpoint_for(event_id).size
     with ledger.db.reading() as connection:
         return ledger.inclusion(connection, event_id, size)

@@ -20,8 +20,10 @@ Size = Annotated[int, Query(ge=1, le=2**53)]
 
 @router.get("/v1/log/checkpoint", response_class=PlainTextResponse, responses=TEXT)
 def get_checkpoint(slot: ProofSlot, ledger: LedgerDep):
-    """The latest C2SP tlog-checkpoint signed note (origin, tree size, base64 root, Ed25519 signature line)."""
-    return PlainTextResponse(ledger.checkpoint().note)
+    """The newest C2SP tlog-checkpoint the log published, as one signed note: origin, tree size, base64 root,
+    the log's Ed25519 signature line, then one cosignature line per witness that has cosigned it
+    (c2sp.org/tlog-cosignature). The log publishes one at most every `LEDGER_CHECKPOINT_INTERVAL` seconds."""
+    return PlainTextResponse(ledger.published().note)
 
 
 @router.get("/v1/log/public-key", response_class=PlainTextResponse, responses=TEXT)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import secrets
 
 from ..config import Settings
+from ..cosigning import Witness, read_witnesses
 from ..cursor import CursorCodec
 from ..keys import load_key
 from ..log import SubrootCache
@@ -62,7 +63,9 @@ class Ledger(RegistryService, RecordingService, ProofService, OversightService):
 
             judge = Supervisor(rules_config)
         self.judge: Judge | None = judge
-        self.publisher = CheckpointPublisher(self.db, self.cache, lambda: self.signer, settings.log_origin)
+        self._witnesses: list[Witness] | None = None
+        self.publisher = CheckpointPublisher(self.db, self.cache, lambda: self.signer, settings.log_origin,
+                                             interval=settings.checkpoint_interval, witnesses=lambda: self.witnesses)
 
     @property
     def supervisor(self) -> Judge | None:
@@ -80,6 +83,19 @@ class Ledger(RegistryService, RecordingService, ProofService, OversightService):
     @property
     def verifier(self) -> NoteVerifier:
         return self.signer.verifier
+
+    @property
+    def witnesses(self) -> list[Witness]:
+        """The witnesses of ``LEDGER_WITNESSES`` (read once); ``InvalidInput`` saying what is wrong with the list."""
+        if self._witnesses is None:
+            self._witnesses = read_witnesses(self.settings.witnesses_file, self.settings.witness_quorum)
+        return self._witnesses
+
+    @property
+    def witness_quorum(self) -> int:
+        """How many cosignatures make a checkpoint witnessed: ``LEDGER_WITNESS_QUORUM``, by default every witness."""
+        quorum = self.settings.witness_quorum
+        return len(self.witnesses) if quorum is None else quorum
 
     @property
     def label_key(self):

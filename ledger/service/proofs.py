@@ -7,7 +7,7 @@ checkpoint publisher (``ledger.publisher``) signs in its own transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .. import privacy
@@ -15,8 +15,10 @@ from ..bundle import FORMAT
 from ..domain import Event, Role
 from ..errors import NotFound
 from ..log import LogTree, checkpoint_at, leaf_hash
-from ..signednote import Checkpoint
 from ..audit import DISPUTING
+from ..publisher import Witnessed
+from ..signednote import Checkpoint
+from ..storage import cosignatures as cosignature_rows
 from ..storage import Connection
 from ..storage import audit as audit_rows
 from ..storage import events as event_rows
@@ -55,6 +57,12 @@ class ProofService:
         """The newest checkpoint, covering the whole log (the publisher signs one first if the log has grown)."""
         return self.publisher.latest()
 
+    def checkpoint_for(self, event_id: int) -> Checkpoint:
+        """The newest stored checkpoint if it holds the event, else a fresh one of the whole log."""
+        with self.db.reading() as connection:
+            position = self.event(connection, event_id).log_index
+        return self.publisher.latest() if position is None else self.publisher.covering(position)
+
     def inclusion(self, connection: Connection, event_id: int, size: int | None = None) -> dict[str, Any]:
         """The event's RFC 9162 inclusion proof: ``entry_hash`` is the event's hash (the log entry),
         ``leaf_hash`` is SHA-256(0x00 || entry), the value a verifier starts the audit path from."""
@@ -69,21 +77,35 @@ class ProofService:
         path = self.tree(connection).consistency_path(old, new)
         return {"old_size": old, "new_size": new, "proof": [node.hex() for node in path]}
 
-    def bundle(self, cylinder: str) -> dict[str, Any]:
-        """A self-contained proof of a cylinder's whole history (see ``ledger.bundle``), under the newest
-        checkpoint the publisher has signed; the bundle itself is read in one snapshot."""
-        checkpoint = self.publisher.latest()
-        with self.db.reading() as connection:
-            if self.history(connection, cylinder)[-1].log_index < checkpoint.size:
-                return self.bundle_at(connection, cylinder, checkpoint)
-        checkpoint = self.publisher.latest()  # written after the checkpoint we read: have a newer one signed
-        with self.db.reading() as connection:
-            return self.bundle_at(connection, cylinder, checkpoint)
+    def published(self) -> Witnessed:
+        """The newest stored checkpoint with every witness's cosignature on it (``Witnessed.note``)."""
+        return self.publisher.newest()
 
-    def bundle_at(self, connection: Connection, cylinder: str, checkpoint: Checkpoint) -> dict[str, Any]:
-        """The bundle of the cylinder's events ``checkpoint`` covers; reads only."""
+    def witnessed_by(self, connection: Connection, cylinder: str) -> list[tuple[str, datetime]]:
+        """``(witness, when)`` of each witness's first cosignature on a checkpoint holding the cylinder's newest event."""
+        newest = self.history(connection, cylinder)[-1].log_index
+        if newest is None:
+            return []
+        return [(witness, datetime.fromtimestamp(stamp, timezone.utc))
+                for witness, stamp in cosignature_rows.first_covering(connection, newest)]
+
+    def bundle(self, cylinder: str) -> dict[str, Any]:
+        """A self-contained proof of a cylinder's whole history (see ``ledger.bundle``), under the newest stored
+        checkpoint with its cosignatures if it covers the cylinder's newest event; otherwise the publisher signs
+        one at once (and submits it to the witnesses on its next round). The bundle is read in one snapshot."""
+        with self.db.reading() as connection:
+            newest = self.history(connection, cylinder)[-1].log_index
+        checkpoint = self.publisher.latest() if newest is None else self.publisher.covering(newest)
+        note = self.publisher.witnessed(checkpoint).note
+        with self.db.reading() as connection:
+            return self.bundle_at(connection, cylinder, checkpoint, note)
+
+    def bundle_at(self, connection: Connection, cylinder: str, checkpoint: Checkpoint,
+                  note: str | None = None) -> dict[str, Any]:
+        """The bundle of the cylinder's events ``checkpoint`` covers (``note``: it with cosignatures); reads only."""
         checkpoint_at(connection, checkpoint.size)
-        history = [event for event in self.history(connection, cylinder) if event.log_index < checkpoint.size]
+        history = [event for event in self.history(connection, cylinder)
+                   if event.log_index is not None and event.log_index < checkpoint.size]
         tree = self.tree(connection)
         proofs = [
             {"log_index": e.log_index, "tree_size": checkpoint.size,
@@ -93,7 +115,7 @@ class ProofService:
         # What an audit found about the stored rows (ledger.audit): the bundle proves what the log signed,
         # and says when the ledger itself disputes this cylinder's record.
         disputes = audit_rows.disputes_of(connection, cylinder, DISPUTING)
-        return {"format": FORMAT, "cylinder": cylinder, "checkpoint": checkpoint.note,
+        return {"format": FORMAT, "cylinder": cylinder, "checkpoint": note or checkpoint.note,
                 "events": [event_json(e) for e in history], "proofs": proofs,
                 "disputed": bool(disputes), "disputes": disputes}
 

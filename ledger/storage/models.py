@@ -268,4 +268,29 @@ mirrored_log = Table(
     Column("since", TIME, nullable=False),
 )
 
-APPEND_ONLY = ("events", "checkpoints", "finding_actions", "erasures")
+# A witness's verified cosignature on a checkpoint (ledger.cosigning), one per size and witness.
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    Column("size", BigInteger, ForeignKey("checkpoints.size"), primary_key=True, autoincrement=False),
+    Column("witness", String(100), primary_key=True),
+    Column("key_name", String(200), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("line", Text, nullable=False),
+    Column("received_at", TIME, nullable=False),
+)
+Index("ix_cosignatures_witness_size", cosignatures.c.witness, cosignatures.c.size)
+
+# Per witness: the size it last cosigned, and the lease and back-off of submitting to it.
+witness_states = Table(
+    "witness_states",
+    metadata,
+    Column("witness", String(100), primary_key=True),
+    Column("cosigned_size", BigInteger, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("retry_at", TIME),
+    Column("claimed_until", TIME),
+    Column("last_error", Text),
+)
+
+APPEND_ONLY = ("events", "checkpoints", "finding_actions", "erasures", "cosignatures")

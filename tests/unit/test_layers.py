@@ -26,13 +26,14 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("ledger", "api", "scanners", "tools")
 
 PURE = ["ledger.domain", "ledger.facts", "ledger.errors", "ledger.text", "ledger.cursor", "ledger.canonical", "ledger.signednote",
-        "ledger.proofs", "ledger.bundle", "ledger.wire", "ledger.tracecode", "ledger.custody", "ledger.rules",
-        "ledger.stamp", "ledger.witness"]
+        "ledger.proofs", "ledger.bundle", "ledger.cosigning", "ledger.wire", "ledger.tracecode", "ledger.custody",
+        "ledger.rules", "ledger.stamp", "ledger.witness"]
 
 # The use cases and the parts of the ledger that read or write their own rows; every other module
 # of ``ledger`` outside ``ledger.storage`` is core, so a new module starts out held to the core's rule.
 SERVICES = ("ledger.service", "ledger.supervision", "ledger.oversight", "ledger.privacy", "ledger.sessions",
-            "ledger.verify", "ledger.log", "ledger.ingest", "ledger.publisher", "ledger.sweeper", "ledger.audit")
+            "ledger.verify", "ledger.log", "ledger.ingest", "ledger.publisher", "ledger.sweeper", "ledger.audit",
+            "ledger.witness_client")
 
 MAY_IMPORT = {
     "tools": {"tools", "api", "scanners", "service", "core", "storage"},

@@ -147,7 +147,7 @@ def serve(settings: Settings, ledger: Ledger, host: str, port: int, console: Con
                 console.print(f"\n[bold green]Serving[/bold green] {settings.base_url}  "
                               f"(API {settings.base_url}/v1, OpenAPI {settings.base_url}/openapi.json) — Ctrl-C stops")
 
-    app = create_app(settings, ledger)
+    app = create_app(settings, ledger, publish=True)
     server = Announcing(uvicorn.Config(app, host=host, port=port, access_log=False, log_config=LOG_CONFIG,
                                        server_header=False))
     # uvicorn drains requests on SIGINT/SIGTERM, then raises the signal again for the

@@ -5,14 +5,14 @@ a ledger's own database holds none. The key is the log's public verifier key, so
 mirror answers ``GET /v1/log/public-key`` with the key its checkpoints verify under.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

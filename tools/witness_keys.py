@@ -1,0 +1,44 @@
+"""The witnesses' keys on the command line: ``ledger verify-bundle --witness-key``, and ``ledger serve``'s list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from ledger.config import Settings
+from ledger.cosigning import WitnessKey, read_witnesses
+from ledger.errors import LedgerError
+
+err = Console(stderr=True)
+
+
+def witness_keys(values: list[str], quorum: int | None) -> list[WitnessKey]:
+    """Each value a witness verifier key or a file holding one; exits 2 on a bad key or an impossible quorum."""
+    keys = []
+    for value in values:
+        path = Path(value)
+        try:
+            text = path.read_text() if "+" not in value and path.exists() else value
+            keys.append(WitnessKey.from_vkey(text))
+        except LedgerError as exc:
+            err.print(f"[red]error:[/red] --witness-key {value[:60]}: {exc.message}")
+            raise typer.Exit(2) from None
+    if quorum is not None and quorum > len(keys):
+        err.print(f"[red]error:[/red] --quorum {quorum} needs at least {quorum} --witness-key (got {len(keys)})")
+        raise typer.Exit(2)
+    return keys
+
+
+def check_witnesses(settings: Settings) -> None:
+    """``ledger serve``: exit 2 naming what is wrong with ``LEDGER_WITNESSES`` or ``LEDGER_WITNESS_QUORUM``."""
+    try:
+        witnesses = read_witnesses(settings.witnesses_file, settings.witness_quorum)
+    except LedgerError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    if witnesses:
+        quorum = settings.witness_quorum or len(witnesses)
+        err.print(f"checkpoints go to {len(witnesses)} witness(es), quorum {quorum}: "
+                  + ", ".join(w.name for w in witnesses))
