@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection
 
+from .citus import log_table
+
 __all__ = ["log_size", "event_pages", "chain_breaks"]
 
 _COLUMNS = ("id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
@@ -13,7 +15,7 @@ _COLUMNS = ("id, cylinder, seq, kind, occurred_at, recorded_at, party, person, t
 
 
 def log_size(connection: Connection) -> int:
-    return connection.exec_driver_sql("SELECT COALESCE(MAX(id) + 1, 0) FROM events").scalar_one()
+    return connection.exec_driver_sql(f"SELECT COALESCE(MAX(id) + 1, 0) FROM {log_table(connection)}").scalar_one()
 
 
 def event_pages(connection: Connection, page: int = 20_000, start: int = 0,

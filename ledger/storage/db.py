@@ -257,6 +257,12 @@ class Database:
         with self.writer.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        if self.dialect == "postgresql":
+            from . import citus  # a Citus coordinator: the schema is then spread over its workers
+
+            with self.writer.begin() as connection:
+                if citus.available(connection):
+                    citus.distribute(connection)
         with self.reader.connect() as connection:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
 
