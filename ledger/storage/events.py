@@ -87,6 +87,15 @@ def lock_cylinders(connection: Connection, cylinders: Iterable[str]) -> None:
 def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[int, bytes]]:
     """The last (seq, hash) of each given cylinder's chain."""
     result: dict[str, tuple[int, bytes]] = {}
+    if citus.distributed(connection):
+        # One table, filtered on its distribution column: Citus sends it only to the shards holding these
+        # cylinders (the correlated form below would go to every shard).
+        for chunk in chunks(cylinders):
+            sql = ("SELECT DISTINCT ON (cylinder) cylinder, seq, hash FROM events "
+                   f"WHERE cylinder IN ({placeholders(connection, len(chunk))}) ORDER BY cylinder, seq DESC")
+            for cylinder, seq, digest in connection.exec_driver_sql(sql, tuple(chunk)):
+                result[cylinder] = (seq, bytes(digest))
+        return result
     for chunk in chunks(cylinders):
         # MAX over the (cylinder, seq) index is one seek per cylinder, whatever the chain's length.
         sql = (
