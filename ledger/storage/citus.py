@@ -9,13 +9,15 @@ guarantees where Citus cannot enforce a constraint across shards (docs/scale.md)
 * The registry, accounts, sessions, findings and their actions, notes, checkpoints and erasures
   are reference tables: a copy on every node, joinable with any shard.
 * Citus enforces a unique constraint of a distributed table only if it holds the distribution
-  column. The log position (``events.id``), the idempotency key and the cylinder's stamp are unique
-  across the whole ledger, so each gets a guard on the coordinator, a plain table written in the
-  same transaction: ``log_index`` (position → cylinder and idempotency key, appended under the log
-  lock that already makes the log one sequence; it also says which shard holds a position) and
-  ``stamp_index`` (stamp key and manufacturer's serial → cylinder). On the shards the events'
-  primary key becomes (cylinder, id) and the key is unique per cylinder. The leaves' hashes are
-  read from the events themselves, never from a copy.
+  column. The log position (``events.id``) and the idempotency key are unique across the whole
+  ledger through ``log_index`` on the coordinator (position → cylinder and idempotency key),
+  appended in the same transaction under the log lock that already makes the log one sequence; it
+  also says which shard holds a position. On the shards the events' primary key becomes
+  (cylinder, id) and the key is unique per cylinder. The leaves' hashes are read from the events
+  themselves, never from a copy.
+* The stamp of a cylinder is unique through ``stamp_index``, a reference table (stamp key and
+  manufacturer's serial → cylinder), which every cylinder row must refer to with its own id: a
+  second row of one stamp has no claim to refer to, so the database itself refuses it.
 
 Everything else in the schema stays as the migrations made it, including the triggers that refuse
 UPDATE and DELETE of events, checkpoints, finding actions and erasures: they run on every shard
@@ -29,13 +31,13 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, Engine
 
-__all__ = ["available", "distributed", "distribute", "log_table", "positions", "claim_stamp", "DISTRIBUTED", "REFERENCE"]
+__all__ = ["available", "distributed", "distribute", "before_writing", "log_table", "positions", "claim_stamp", "DISTRIBUTED", "REFERENCE"]
 
 # Distributed by cylinder, in co-location order: the first is the group's anchor.
 DISTRIBUTED = (("cylinders", "id"), ("events", "cylinder"), ("review_queue", "cylinder"))
 # In foreign-key order: a reference table refers only to reference tables made before it.
 REFERENCE = ("parties", "people", "accounts", "page_sessions", "end_users", "checkpoints",
-             "findings", "finding_actions", "notes", "erasures")
+             "findings", "finding_actions", "notes", "erasures", "stamp_index")
 
 _CHILDREN = tuple(table for table, _ in DISTRIBUTED[1:])
 
@@ -62,7 +64,8 @@ _GUARDS = (
         manufacturer VARCHAR(200) NOT NULL,
         serial VARCHAR(64) NOT NULL,
         cylinder VARCHAR(16) NOT NULL UNIQUE,
-        UNIQUE (manufacturer, serial))""",
+        UNIQUE (manufacturer, serial),
+        UNIQUE (stamp_key, cylinder))""",
     "INSERT INTO stamp_index (stamp_key, manufacturer, serial, cylinder) "
     "SELECT stamp_key, manufacturer, serial, id FROM cylinders",
 )
@@ -99,6 +102,16 @@ def distributed(connection: Connection) -> bool:
     if known is None:
         known = _known[engine] = _is_distributed(connection)
     return known
+
+
+def before_writing(connection: Connection) -> None:
+    """Prepare a write transaction on a cluster: one connection per worker for all of it.
+
+    A transaction that read several shards in parallel (one connection per shard) may then not
+    write a reference table that others refer to: Citus must see both over the same connection.
+    Sequential mode keeps every statement of the transaction on one connection per node."""
+    if distributed(connection):
+        connection.exec_driver_sql("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
 
 
 def log_table(connection: Connection) -> str:
@@ -163,6 +176,11 @@ def distribute(connection: Connection) -> bool:
             f"ALTER TABLE {table} ADD CONSTRAINT fk_{table}_cylinder_cylinders "
             "FOREIGN KEY (cylinder) REFERENCES cylinders (id)"
         )
+    # Every cylinder row needs its own claim on its stamp: a second row of one stamp has none.
+    connection.exec_driver_sql(
+        "ALTER TABLE cylinders ADD CONSTRAINT fk_cylinders_stamp_key_stamp_index "
+        "FOREIGN KEY (stamp_key, id) REFERENCES stamp_index (stamp_key, cylinder)"
+    )
     _known[connection.engine] = True
     return True
 

@@ -185,6 +185,10 @@ class Database:
         """A write transaction: committed when the block ends, rolled back on error."""
         if self._turn_file is None:
             with self.writer.begin() as connection:
+                if self.dialect == "postgresql":
+                    from . import citus
+
+                    citus.before_writing(connection)
                 yield connection
             return
         if self._turn is None:  # taken on first use, and again after dispose()

@@ -58,7 +58,7 @@ def test_init_distributes_by_cylinder_and_replicates_the_registry(on_cluster):
     assert layout["cylinders"] == f"h:id:{anchor}"
     assert layout["events"] == layout["review_queue"] == f"h:cylinder:{anchor}"
     assert {name for name, shape in layout.items() if shape.startswith("n:")} == set(citus.REFERENCE)
-    assert local == {"alembic_version", "log_index", "stamp_index"}
+    assert local == {"alembic_version", "log_index"}
     with on_cluster.db.writing() as c:  # a second init changes nothing
         assert citus.distribute(c) is False
 
