@@ -115,7 +115,7 @@ def before_writing(connection: Connection) -> None:
 
 
 def log_table(connection: Connection) -> str:
-    """The table whose rows are the log's positions and leaf hashes: ``log_index`` on a cluster."""
+    """The table whose rows number the log's positions: ``log_index`` on a cluster, else ``events``."""
     return "log_index" if distributed(connection) else "events"
 
 
