@@ -43,6 +43,9 @@ from ledger.service import Ledger  # noqa: E402
 __all__ = ["City", "add_city_arguments", "open_city", "Timing", "measure", "raw_cursor", "mark", "line", "percentile"]
 
 POSTGRES = os.environ.get("LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+# --backend citus: a schema of its own on this coordinator (.ci/citus-cluster prints one)
+CITUS = os.environ.get("LEDGER_TEST_CITUS", "postgresql://postgres@127.0.0.1:9700/postgres")
+_CITUS_SCHEMA = "?options=-csearch_path%3D"
 
 
 @dataclass
@@ -60,7 +63,9 @@ class City:
     def close(self) -> None:
         self.ledger.db.dispose()
         if self.temporary:
-            if self.url.startswith("postgresql"):
+            if _CITUS_SCHEMA in self.url:
+                _drop_citus(self.url)
+            elif self.url.startswith("postgresql"):
                 _drop_postgres(self.url)
             shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -69,7 +74,7 @@ def add_city_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="small", help="a named demo size")
     parser.add_argument("--events", type=int, help="instead of --size: a city of about this many events")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "citus"), default="sqlite")
     parser.add_argument("--keep", type=Path, help="build the city into this folder once and reuse it")
 
 
@@ -84,10 +89,22 @@ def _drop_postgres(url: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
+def _drop_citus(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(CITUS, autocommit=True) as admin:
+        admin.execute(f'DROP SCHEMA IF EXISTS "{url.rsplit("%3D", 1)[1]}" CASCADE')
+
+
 def _database(args: argparse.Namespace, folder: Path, name: str) -> str:
     if args.backend == "sqlite":
         return f"sqlite:///{folder / 'city.db'}"
     import psycopg
+
+    if args.backend == "citus":
+        with psycopg.connect(CITUS, autocommit=True) as admin:
+            admin.execute(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
+        return f"{CITUS}{_CITUS_SCHEMA}{name}"
 
     with psycopg.connect(POSTGRES, autocommit=True) as admin:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, text
 
+from .citus import log_table
 from .events import marker, placeholders
 
 __all__ = ["log_size", "event_pages", "chain_breaks", "range_breaks", "state", "save_state", "chunk_roots",
@@ -19,7 +20,7 @@ _COLUMNS = ("id, cylinder, seq, kind, occurred_at, recorded_at, party, person, t
 
 
 def log_size(connection: Connection) -> int:
-    return connection.exec_driver_sql("SELECT COALESCE(MAX(id) + 1, 0) FROM events").scalar_one()
+    return connection.exec_driver_sql(f"SELECT COALESCE(MAX(id) + 1, 0) FROM {log_table(connection)}").scalar_one()
 
 
 def event_pages(connection: Connection, page: int = 20_000, start: int = 0,

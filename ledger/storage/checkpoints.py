@@ -6,12 +6,18 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, text
 
+from . import citus
 from .db import LOG_LOCK
 
 __all__ = ["event_hash_at", "event_hashes", "take_log_lock", "latest", "all_sizes", "at_size", "insert"]
 
 
 def event_hash_at(connection: Connection, position: int) -> bytes:
+    if citus.distributed(connection):  # the position's cylinder names the one shard that holds it
+        ((cylinder, _),) = citus.positions(connection, "id", [int(position)])
+        row = connection.exec_driver_sql(
+            f"SELECT hash FROM events WHERE cylinder = %s AND id = {int(position)}", (cylinder,)).first()
+        return bytes(row[0])
     row = connection.exec_driver_sql(f"SELECT hash FROM events WHERE id = {int(position)}").first()
     return bytes(row[0])
 

@@ -185,6 +185,10 @@ class Database:
         """A write transaction: committed when the block ends, rolled back on error."""
         if self._turn_file is None:
             with self.writer.begin() as connection:
+                if self.dialect == "postgresql":
+                    from . import citus
+
+                    citus.before_writing(connection)
                 yield connection
             return
         if self._turn is None:  # taken on first use, and again after dispose()
@@ -257,6 +261,12 @@ class Database:
         with self.writer.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        if self.dialect == "postgresql":
+            from . import citus  # a Citus coordinator: the schema is then spread over its workers
+
+            with self.writer.begin() as connection:
+                if citus.available(connection):
+                    citus.distribute(connection)
         with self.reader.connect() as connection:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
 

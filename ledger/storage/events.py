@@ -22,6 +22,7 @@ from sqlalchemy import Connection, text
 from ..canonical import as_doubles, canonical_json, event_bytes, event_hash
 from ..domain import Event, EventKind, Location, NewEvent, format_time
 from ..notes import Note
+from . import citus
 from .checkpoints import take_log_lock
 
 __all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "every_history", "raw_history", "heads", "log_size", "COLUMNS", "from_row", "marker", "placeholders", "chunks"]
@@ -73,6 +74,11 @@ def lock_cylinders(connection: Connection, cylinders: Iterable[str]) -> None:
     made this the only writer."""
     if connection.dialect.name == "sqlite":
         return
+    if citus.distributed(connection):
+        # One row, one shard: a lock taken shard by shard in parallel would not keep the global order.
+        for cylinder in sorted(set(cylinders)):
+            connection.exec_driver_sql("SELECT id FROM cylinders WHERE id = %s FOR UPDATE", (cylinder,)).fetchall()
+        return
     for chunk in chunks(cylinders):
         sql = f"SELECT id FROM cylinders WHERE id IN ({placeholders(connection, len(chunk))}) ORDER BY id FOR UPDATE"
         connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
@@ -81,6 +87,15 @@ def lock_cylinders(connection: Connection, cylinders: Iterable[str]) -> None:
 def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[int, bytes]]:
     """The last (seq, hash) of each given cylinder's chain."""
     result: dict[str, tuple[int, bytes]] = {}
+    if citus.distributed(connection):
+        # One table, filtered on its distribution column: Citus sends it only to the shards holding these
+        # cylinders (the correlated form below would go to every shard).
+        for chunk in chunks(cylinders):
+            sql = ("SELECT DISTINCT ON (cylinder) cylinder, seq, hash FROM events "
+                   f"WHERE cylinder IN ({placeholders(connection, len(chunk))}) ORDER BY cylinder, seq DESC")
+            for cylinder, seq, digest in connection.exec_driver_sql(sql, tuple(chunk)):
+                result[cylinder] = (seq, bytes(digest))
+        return result
     for chunk in chunks(cylinders):
         # MAX over the (cylinder, seq) index is one seek per cylinder, whatever the chain's length.
         sql = (
@@ -105,7 +120,7 @@ def lock_heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tu
 
 
 def log_size(connection: Connection) -> int:
-    return connection.exec_driver_sql("SELECT COALESCE(MAX(id) + 1, 0) FROM events").scalar_one()
+    return connection.exec_driver_sql(f"SELECT COALESCE(MAX(id) + 1, 0) FROM {citus.log_table(connection)}").scalar_one()
 
 
 def append(
@@ -161,6 +176,11 @@ def append(
     connection.exec_driver_sql(
         f"INSERT INTO events ({COLUMNS}) VALUES ({placeholders(connection, 14)})", rows
     )
+    if citus.distributed(connection):
+        connection.exec_driver_sql(
+            "INSERT INTO log_index (id, cylinder, idempotency_key) VALUES (%s, %s, %s)",
+            [(row[0], row[1], row[11]) for row in rows],
+        )
     return stored
 
 
@@ -191,6 +211,12 @@ def from_row(row: Sequence) -> Event:
 
 def by_idempotency_keys(connection: Connection, keys: Iterable[str]) -> dict[str, Event]:
     found: dict[str, Event] = {}
+    if citus.distributed(connection):
+        for cylinder, id_ in citus.positions(connection, "idempotency_key", keys):
+            event = _on_shard(connection, cylinder, id_)
+            if event is not None:
+                found[event.idempotency_key] = event
+        return found
     for chunk in chunks(keys):
         sql = f"SELECT {COLUMNS} FROM events WHERE idempotency_key IN ({placeholders(connection, len(chunk))})"
         for row in connection.exec_driver_sql(sql, tuple(chunk)):
@@ -200,7 +226,17 @@ def by_idempotency_keys(connection: Connection, keys: Iterable[str]) -> dict[str
 
 
 def get(connection: Connection, event_id: int) -> Event | None:
+    if citus.distributed(connection):
+        located = citus.positions(connection, "id", [int(event_id)])
+        return None if not located else _on_shard(connection, *located[0])
     row = connection.execute(text(f"SELECT {COLUMNS} FROM events WHERE id = :id"), {"id": event_id}).first()
+    return None if row is None else from_row(row)
+
+
+def _on_shard(connection: Connection, cylinder: str, event_id: int) -> Event | None:
+    """The event at ``event_id`` of ``cylinder``'s chain: one shard's query on a Citus cluster."""
+    row = connection.execute(text(f"SELECT {COLUMNS} FROM events WHERE cylinder = :c AND id = :id"),
+                             {"c": cylinder, "id": event_id}).first()
     return None if row is None else from_row(row)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..domain import EventKind, Paper, Party, PartyKind, Person, PersonRole
+from . import citus
 from . import models as m
 from .events import chunks
 
@@ -159,6 +160,10 @@ def insert_cylinders(connection: Connection, rows: Sequence[dict[str, object]]) 
     if not rows:
         return set()
     dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    if citus.distributed(connection):  # the coordinator's stamp_index holds the stamps' unique keys
+        rows = [row for row in rows if citus.claim_stamp(connection, row)]
+        if not rows:
+            return set()
     connection.execute(dialect_insert(m.cylinders).on_conflict_do_nothing(), list(rows))
     return existing_cylinders(connection, {str(row["id"]) for row in rows})
 

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, text
 
+from . import citus
+
 __all__ = ["suspend_triggers", "fills", "mid_chain_events", "event_data", "rewrite_event_data", "delete_event"]
 
 # Enough candidates for any demo city's few victims, without reading a large log whole.
@@ -28,6 +30,8 @@ def suspend_triggers(connection: Connection) -> Callable[[], None]:
             connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
         statements = [sql for _, sql in rows]
     else:
+        if citus.distributed(connection):  # Citus alters a distributed table's triggers only when told to
+            connection.exec_driver_sql("SET LOCAL citus.enable_unsafe_triggers = on")
         connection.exec_driver_sql("ALTER TABLE events DISABLE TRIGGER USER")
         statements = ["ALTER TABLE events ENABLE TRIGGER USER"]
 

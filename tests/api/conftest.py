@@ -24,16 +24,14 @@ from ledger.config import Settings
 from ledger.domain import Paper, PartyKind, PersonRole, Role
 from ledger.keys import ensure_key
 from ledger.service import Actor, Ledger, Registration
-from tests.conftest import create_postgres_database, drop_postgres_database
-
-BACKENDS = ("sqlite", "postgresql")
+from tests.conftest import BACKENDS, create_database, drop_database
 TABLES = ("parties", "people", "accounts", "end_users", "cylinders", "events", "checkpoints", "findings")
 ADMIN = Actor(Role.ADMIN, None, "fixture")
 LICENCE = Paper("LIC-2026-001", date(2031, 12, 31))
 
 
 def database_url(backend: str, folder: Path) -> str:
-    return f"sqlite:///{folder / 'ledger.db'}" if backend == "sqlite" else create_postgres_database()
+    return create_database(backend, folder)
 
 
 def make_ledger(url: str, folder: Path) -> Ledger:
@@ -122,8 +120,7 @@ def build_world(backend: str, folder: Path) -> Iterator[World]:
             yield world
     finally:
         ledger.db.dispose()
-        if backend == "postgresql":
-            drop_postgres_database(url)
+        drop_database(url)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -137,8 +134,7 @@ def offline_world(request, tmp_path: Path) -> Iterator[tuple[World, str]]:
         yield world, url
     finally:
         ledger.db.dispose()
-        if request.param == "postgresql":
-            drop_postgres_database(url)
+        drop_database(url)
 
 
 @pytest.fixture(params=BACKENDS)

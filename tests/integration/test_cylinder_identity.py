@@ -20,6 +20,7 @@ from ledger.domain import EventKind, NewEvent, Paper, PartyKind, Role
 from ledger.errors import Conflict
 from ledger.service import Actor, Registration
 from ledger.stamp import stamp_key
+from ledger.storage import citus
 from ledger.storage import registry as reg
 from ledger.storage.db import _MIGRATIONS
 from tests.conftest import ADMIN, NOW, build_town
@@ -137,6 +138,9 @@ def _at_revision(ledger, revision: str) -> None:
 def before_the_key(ledger):
     """A database at revision 0003 (no stamp key) holding one gas company; the ``ledger`` fixture migrated
     a throwaway database to the head, so this starts from another one."""
+    with ledger.db.reading() as c:
+        if citus.distributed(c):
+            pytest.skip("a cluster starts at the newest revision: ledger init distributes a migrated schema")
     ledger.db.dispose()
     with ledger.db.writer.begin() as c:
         if ledger.db.is_sqlite:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ledger.keys import ensure_key
 from ledger.service import Ledger
-from tests.conftest import BACKENDS, create_postgres_database, drop_postgres_database, make_settings
+from tests.conftest import BACKENDS, create_database, drop_database, make_settings
 
 from .city import Town, populate
 
@@ -20,7 +20,7 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def open_ledger(backend: str, folder: Path) -> tuple[Ledger, str]:
-    url = f"sqlite:///{folder / 'ledger.db'}" if backend == "sqlite" else create_postgres_database()
+    url = create_database(backend, folder)
     settings = make_settings(url, folder)
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
@@ -31,8 +31,7 @@ def open_ledger(backend: str, folder: Path) -> tuple[Ledger, str]:
 
 def close_ledger(ledger: Ledger, backend: str, url: str) -> None:
     ledger.db.dispose()
-    if backend == "postgresql":
-        drop_postgres_database(url)
+    drop_database(url)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

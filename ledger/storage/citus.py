@@ -1,0 +1,190 @@
+"""The ledger on a Citus cluster: which tables are distributed, and the guards that keep the schema's
+guarantees where Citus cannot enforce a constraint across shards (docs/scale.md).
+
+``distribute`` runs once, after the migrations, when ``ledger init`` finds the ``citus`` extension:
+
+* ``cylinders`` is distributed by its id; ``events`` and ``review_queue`` by ``cylinder``, co-located
+  with it, so everything about one cylinder lives on one shard and a trace, an append or a chain
+  head is a single-shard (router) query.
+* The registry, accounts, sessions, findings and their actions, notes, checkpoints and erasures
+  are reference tables: a copy on every node, joinable with any shard.
+* Citus enforces a unique constraint of a distributed table only if it holds the distribution
+  column. The log position (``events.id``) and the idempotency key are unique across the whole
+  ledger through ``log_index`` on the coordinator (position → cylinder and idempotency key),
+  appended in the same transaction under the log lock that already makes the log one sequence; it
+  also says which shard holds a position. On the shards the events' primary key becomes
+  (cylinder, id) and the key is unique per cylinder. The leaves' hashes are read from the events
+  themselves, never from a copy.
+* The stamp of a cylinder is unique through ``stamp_index``, a reference table (stamp key and
+  manufacturer's serial → cylinder), which every cylinder row must refer to with its own id: a
+  second row of one stamp has no claim to refer to, so the database itself refuses it.
+
+Everything else in the schema stays as the migrations made it, including the triggers that refuse
+UPDATE and DELETE of events, checkpoints, finding actions and erasures: they run on every shard
+and every reference table's copy (``citus.enable_unsafe_triggers``; they write nothing).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy import Connection, Engine
+
+__all__ = ["available", "distributed", "distribute", "before_writing", "log_table", "positions", "claim_stamp", "DISTRIBUTED", "REFERENCE"]
+
+# Distributed by cylinder, in co-location order: the first is the group's anchor.
+DISTRIBUTED = (("cylinders", "id"), ("events", "cylinder"), ("review_queue", "cylinder"))
+# In foreign-key order: a reference table refers only to reference tables made before it.
+REFERENCE = ("parties", "people", "accounts", "page_sessions", "end_users", "checkpoints",
+             "findings", "finding_actions", "notes", "erasures", "stamp_index")
+
+_CHILDREN = tuple(table for table, _ in DISTRIBUTED[1:])
+
+_known: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+_GUARDS = (
+    # One row per log position; the position, the idempotency key are unique across the ledger.
+    """CREATE TABLE log_index (
+        id BIGINT PRIMARY KEY,
+        cylinder VARCHAR(16) NOT NULL,
+        idempotency_key VARCHAR(128) NOT NULL UNIQUE)""",
+    """CREATE FUNCTION log_index_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'log_index is append-only: %% refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+    END $$""",
+    "CREATE TRIGGER log_index_append_only BEFORE UPDATE OR DELETE ON log_index "
+    "FOR EACH ROW EXECUTE FUNCTION log_index_append_only()",
+    "CREATE TRIGGER log_index_no_truncate BEFORE TRUNCATE ON log_index "
+    "FOR EACH STATEMENT EXECUTE FUNCTION log_index_append_only()",
+    "INSERT INTO log_index (id, cylinder, idempotency_key) SELECT id, cylinder, idempotency_key FROM events",
+    # One physical cylinder, one code: the stamp key and the manufacturer's serial are unique.
+    """CREATE TABLE stamp_index (
+        stamp_key VARCHAR(64) PRIMARY KEY,
+        manufacturer VARCHAR(200) NOT NULL,
+        serial VARCHAR(64) NOT NULL,
+        cylinder VARCHAR(16) NOT NULL UNIQUE,
+        UNIQUE (manufacturer, serial),
+        UNIQUE (stamp_key, cylinder))""",
+    "INSERT INTO stamp_index (stamp_key, manufacturer, serial, cylinder) "
+    "SELECT stamp_key, manufacturer, serial, id FROM cylinders",
+)
+
+_RESHAPE = (
+    # notes is a reference table, and a reference table cannot refer to a distributed one
+    "ALTER TABLE notes DROP CONSTRAINT fk_notes_event_events",
+    # a local table may not refer to a distributed one: dropped here, made again once all are distributed
+    *(f"ALTER TABLE {table} DROP CONSTRAINT fk_{table}_cylinder_cylinders" for table in _CHILDREN),
+    "ALTER TABLE events DROP CONSTRAINT pk_events",
+    "ALTER TABLE events ADD CONSTRAINT pk_events PRIMARY KEY (cylinder, id)",
+    "ALTER TABLE events DROP CONSTRAINT uq_events_idempotency_key",
+    "ALTER TABLE events ADD CONSTRAINT uq_events_idempotency_key UNIQUE (cylinder, idempotency_key)",
+    "CREATE INDEX ix_events_id ON events (id)",
+    "ALTER TABLE cylinders DROP CONSTRAINT uq_cylinders_manufacturer_serial",
+    "DROP INDEX ux_cylinders_stamp_key",
+    "CREATE INDEX ix_cylinders_stamp_key ON cylinders (stamp_key)",
+)
+
+
+def available(connection: Connection) -> bool:
+    """Whether the database has the ``citus`` extension (a Citus coordinator)."""
+    if connection.dialect.name != "postgresql":
+        return False
+    return connection.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'citus'").first() is not None
+
+
+def distributed(connection: Connection) -> bool:
+    """Whether this database's events are distributed by ``distribute``; asked once per engine."""
+    if connection.dialect.name != "postgresql":
+        return False
+    engine = connection.engine
+    known = _known.get(engine)
+    if known is None:
+        known = _known[engine] = _is_distributed(connection)
+    return known
+
+
+def before_writing(connection: Connection) -> None:
+    """Prepare a write transaction on a cluster: one connection per worker for all of it.
+
+    A transaction that read several shards in parallel (one connection per shard) may then not
+    write a reference table that others refer to: Citus must see both over the same connection.
+    Sequential mode keeps every statement of the transaction on one connection per node."""
+    if distributed(connection):
+        connection.exec_driver_sql("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
+
+
+def log_table(connection: Connection) -> str:
+    """The table whose rows number the log's positions: ``log_index`` on a cluster, else ``events``."""
+    return "log_index" if distributed(connection) else "events"
+
+
+def positions(connection: Connection, column: str, values: Iterable[object]) -> list[tuple[str, int]]:
+    """(cylinder, log position) of the events whose ``column`` (``id`` or ``idempotency_key``) is
+    among ``values``, read from the coordinator's ``log_index``."""
+    assert column in ("id", "idempotency_key")
+    wanted = sorted(set(values))
+    found: list[tuple[str, int]] = []
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ", ".join(["%s"] * len(chunk))
+        found.extend((str(c), int(i)) for c, i in connection.exec_driver_sql(
+            f"SELECT cylinder, id FROM log_index WHERE {column} IN ({marks}) ORDER BY id", tuple(chunk)))
+    return found
+
+
+def claim_stamp(connection: Connection, row: Mapping[str, object]) -> bool:
+    """Record a new cylinder's stamp in ``stamp_index``; False if another cylinder holds it (a racing
+    registration's insert waits for the first one's commit, then finds it taken)."""
+    return connection.exec_driver_sql(
+        "INSERT INTO stamp_index (stamp_key, manufacturer, serial, cylinder) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT DO NOTHING RETURNING cylinder",
+        (row["stamp_key"], row["manufacturer"], row["serial"], row["id"]),
+    ).first() is not None
+
+
+def _is_distributed(connection: Connection) -> bool:
+    if not available(connection):
+        return False
+    return connection.exec_driver_sql(
+        "SELECT 1 FROM pg_dist_partition WHERE logicalrelid = to_regclass('events')"
+    ).first() is not None
+
+
+def distribute(connection: Connection) -> bool:
+    """Distribute the migrated schema over the cluster, in the caller's transaction; returns False
+    when it already is. Tables keep their rows (Citus copies them into the shards)."""
+    if _is_distributed(connection):
+        _known[connection.engine] = True
+        return False
+    # The append-only triggers only raise: safe to run on the shards. One connection per node keeps
+    # the DDL of one transaction visible to what follows it.
+    connection.exec_driver_sql("SET LOCAL citus.enable_unsafe_triggers = on")
+    connection.exec_driver_sql("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
+    _run(connection, _RESHAPE)
+    _run(connection, _GUARDS)
+    for table in REFERENCE:
+        connection.exec_driver_sql(f"SELECT create_reference_table('{table}')")
+    anchor = DISTRIBUTED[0][0]
+    for table, column in DISTRIBUTED:
+        colocate = "none" if table == anchor else anchor
+        connection.exec_driver_sql(
+            f"SELECT create_distributed_table('{table}', '{column}', colocate_with => '{colocate}')"
+        )
+    for table in _CHILDREN:
+        connection.exec_driver_sql(
+            f"ALTER TABLE {table} ADD CONSTRAINT fk_{table}_cylinder_cylinders "
+            "FOREIGN KEY (cylinder) REFERENCES cylinders (id)"
+        )
+    # Every cylinder row needs its own claim on its stamp: a second row of one stamp has none.
+    connection.exec_driver_sql(
+        "ALTER TABLE cylinders ADD CONSTRAINT fk_cylinders_stamp_key_stamp_index "
+        "FOREIGN KEY (stamp_key, id) REFERENCES stamp_index (stamp_key, cylinder)"
+    )
+    _known[connection.engine] = True
+    return True
+
+
+def _run(connection: Connection, statements: Sequence[str]) -> None:
+    for statement in statements:
+        connection.exec_driver_sql(statement)
