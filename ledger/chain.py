@@ -31,6 +31,7 @@ class BreakKind(enum.StrEnum):
     EVENT_INSERTED = "event_inserted"  # the ledger holds an event at a position the mirror verified none at
     PROJECTION_EDITED = "projection_edited"  # a cylinder's stored projection differs from its replayed chain
     FINDING_STATUS_EDITED = "finding_status_edited"  # a finding's stored status has no matching step
+    CHECKPOINT_DELETED = "checkpoint_deleted"  # a checkpoint a witness cosigned is no longer stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,8 @@ It trusts nothing that is stored and recomputes, in three numbered steps:
 
 ``against_mirror`` compares the ledger with a mirror's verified copy
 (docs/mirror.md) and names every event that differs, was deleted or inserted.
+``against_witnessed`` holds the log to what its witnesses cosigned, which no
+one with access to the ledger's database can delete (docs/trust.md).
 
 Each defect is yielded as a ``Break`` as soon as it is found, so memory does not
 grow with the ledger and a caller can stream the report.
@@ -27,14 +29,14 @@ from __future__ import annotations
 
 import hmac
 import multiprocessing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from .audit import projection_breaks
 from .chain import Break, BreakKind, check_chain, recomputed
 from .errors import CheckpointMismatch, ProofInvalid
 from .log import LogTree, SubrootCache, checkpoints
-from .signednote import NoteVerifier, open_checkpoint
+from .signednote import Checkpoint, NoteVerifier, open_checkpoint
 from .storage import Connection
 from .storage import audit as audit_rows
 from .storage import mirror as mirror_rows
@@ -160,6 +162,41 @@ def _checkpoints(connection: Connection, verifier: NoteVerifier | None) -> Itera
             continue
         narrowed = True
         yield _narrowed(connection, detail, matched, checkpoint.size)
+
+
+def against_witnessed(connection: Connection, witnessed: Sequence[tuple[str, Checkpoint]]) -> Iterator[Break]:
+    """The log held to each witness's newest cosigned checkpoint, ``(witness name, checkpoint)``.
+
+    A cosigned checkpoint that is no longer stored was deleted; a log that no
+    longer reproduces a cosigned root was rewritten (or cut short), and the first
+    changed event is narrowed to the range after the last stored checkpoint that
+    still matches, as ``audit`` narrows a mismatch with its own checkpoints.
+    """
+    tree = LogTree(connection, SubrootCache())
+    size = tree.get_size()
+    tree.shared.settle(size)
+    stored = {checkpoint.size: checkpoint for checkpoint in checkpoints(connection)}
+
+    def reproduced(checkpoint: Checkpoint) -> bool:
+        try:
+            return checkpoint.size <= size and hmac.compare_digest(tree.get_root(checkpoint.size), checkpoint.root)
+        except CheckpointMismatch:
+            return False
+
+    for name, cosigned in witnessed:
+        kept = stored.get(cosigned.size)
+        if kept is None or kept.root != cosigned.root:
+            yield Break(BreakKind.CHECKPOINT_DELETED, None, None,
+                        f"witness {name} cosigned the log at size {cosigned.size}, and the ledger no longer "
+                        "stores that checkpoint")
+        if reproduced(cosigned):
+            continue
+        detail = (f"the log holds {size} events, fewer than the {cosigned.size} witness {name} cosigned"
+                  if cosigned.size > size else
+                  f"the log's root at size {cosigned.size} differs from the one witness {name} cosigned")
+        start = max((checkpoint.size for checkpoint in stored.values()
+                     if checkpoint.size < cosigned.size and reproduced(checkpoint)), default=0)
+        yield _narrowed(connection, detail, start, min(cosigned.size, max(size, start + 1)))
 
 
 _NAMED = 50

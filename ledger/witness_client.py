@@ -16,9 +16,10 @@ import httpx
 
 from .cosigning import Cosignature, Witness, add_checkpoint_body, parse_size, split_note
 from .errors import LedgerError, ProofInvalid
-from .signednote import Checkpoint
+from .signednote import Checkpoint, NoteVerifier, open_checkpoint
+from .witness import origin_hash
 
-__all__ = ["WitnessConflict", "WitnessFailed", "request_cosignature"]
+__all__ = ["WitnessConflict", "WitnessFailed", "latest_cosigned", "request_cosignature"]
 
 # A cosignature dated this far ahead of our clock is refused (c2sp.org/tlog-cosignature: verifiers MAY).
 FUTURE_SLACK = 600
@@ -68,3 +69,34 @@ def request_cosignature(client: httpx.Client, witness: Witness, old_size: int, p
     if found.timestamp > time.time() + FUTURE_SLACK:
         raise WitnessFailed(f"the cosignature is dated {found.timestamp}, in the future")
     return found
+
+
+def latest_cosigned(client: httpx.Client, witness: Witness, origin: str, log: NoteVerifier) -> Checkpoint | None:
+    """The newest checkpoint of log ``origin`` that ``witness`` cosigned, or None if it cosigned none.
+
+    Read from the witness itself (c2sp.org/tlog-witness, "Monitor Retrieval
+    Mechanism": ``GET <url>/<hex SHA-256 of the origin>/checkpoint``), so it is what
+    the log promised whatever its own database holds now. The note must carry the
+    log's signature and a cosignature by the witness's configured key; anything
+    else is a ``WitnessFailed``.
+    """
+    try:
+        answer = client.get(f"{witness.url}/{origin_hash(origin)}/checkpoint")
+    except httpx.HTTPError as exc:
+        raise WitnessFailed(f"{witness.url} did not answer: {type(exc).__name__}: {exc}") from None
+    if answer.status_code == 404:
+        return None
+    if answer.status_code != 200:
+        raise WitnessFailed(f"HTTP {answer.status_code}: {answer.text[:200].strip()}")
+    try:
+        checkpoint = open_checkpoint(log, answer.text, origin)
+    except (ProofInvalid, LedgerError) as exc:
+        raise WitnessFailed(f"its checkpoint does not carry the log's signature: {exc.message}") from None
+    text, lines = split_note(answer.text)
+    for line in lines:
+        try:
+            if witness.key.verify_line(line, text) is not None:
+                return checkpoint
+        except (ProofInvalid, LedgerError):
+            continue
+    raise WitnessFailed(f"its checkpoint carries no cosignature by the key {witness.key.name}")

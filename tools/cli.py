@@ -20,13 +20,13 @@ from ledger.keys import ensure_key
 from ledger.signednote import NoteSigner, NoteVerifier
 from ledger.storage import Database
 from ledger.storage import events as event_rows
-from ledger.verify import audit
+from ledger.verify import against_witnessed, audit
 from scanners.cli import app as scan_app
 from tools.witness import app as witness_app
 from tools.epcis import export_epcis
 from tools.mirror import app as mirror_app
 from tools.audit import audit_command
-from tools.witness_keys import check_witnesses, witness_keys
+from tools.witness_keys import check_witnesses, witness_keys, witnessed
 
 app = typer.Typer(help="cylinder-ledger: the traceability ledger for bottled LPG cylinders.", no_args_is_help=True)
 accounts = typer.Typer(help="Manage API accounts.", no_args_is_help=True)
@@ -104,13 +104,16 @@ def verify(
     workers: Annotated[int, typer.Option("--workers", min=1, max=64,
                                          help="Processes re-hashing events (worth it on an otherwise idle multi-core host)")] = 1,
     mirror: Annotated[Optional[str], typer.Option("--mirror", help="A mirror's database: name every event that differs from its verified copy")] = None,
+    witnesses_file: Annotated[Optional[Path], typer.Option(
+        "--witnesses", help="The witnesses whose cosigned checkpoints the log must still hold (default: LEDGER_WITNESSES)")] = None,
 ) -> None:
-    """Audit the whole ledger. Exit 0: intact. Exit 1: each break is listed (cylinder, seq, kind). Exit 2: no key."""
+    """Audit the whole ledger. Exit 0: intact. Exit 1: each break is listed (cylinder, seq, kind). Exit 2: no key, or a listed witness could not be asked."""
     settings = _settings(db)
     verifier = _verifier(settings, public_key)
     database = Database(settings.database_url)
     breaks = 0
     show_progress = sys.stderr.isatty() and not as_json
+    cosigned, unasked = witnessed(settings, witnesses_file or settings.witnesses_file, verifier)
     with database.reading() as connection:
         total = event_rows.log_size(connection)
         with Progress(TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} events"),
@@ -118,19 +121,23 @@ def verify(
             task = progress.add_task("events", total=total)
             for found in chain(audit(connection, verifier, progress=lambda n: progress.advance(task, n),
                                      database_url=settings.database_url, workers=workers, projected=_projected()),
-                               _compared(connection, mirror)):
+                               _compared(connection, mirror), against_witnessed(connection, cosigned)):
                 breaks += 1
                 if as_json:
                     typer.echo(json.dumps(found.as_dict(), ensure_ascii=False))
                 else:
                     where = f"{found.cylinder} seq {found.seq}" if found.cylinder else "log"
                     typer.echo(f"BROKEN {where}: {found.kind} — {found.detail}")
+    for reason in unasked:
+        err.print(f"[red]error:[/red] could not hold the log to witness {reason}")
     if as_json:
-        typer.echo(json.dumps({"status": "broken" if breaks else "intact", "events": total, "breaks": breaks}))
+        typer.echo(json.dumps({"status": "broken" if breaks else "intact", "events": total, "breaks": breaks,
+                               "witnessed": [name for name, _ in cosigned], "unasked": unasked}))
     else:
-        typer.echo(f"{'BROKEN' if breaks else 'intact'}: {total} events checked, {breaks} breaks")
+        typer.echo(f"{'BROKEN' if breaks else 'intact'}: {total} events checked, {breaks} breaks"
+                   + (f"; held to {len(cosigned)} witnesses' cosigned checkpoints" if cosigned else ""))
     database.dispose()
-    raise typer.Exit(1 if breaks else 0)
+    raise typer.Exit(1 if breaks else 2 if unasked else 0)
 
 
 def _projected():

@@ -42,3 +42,30 @@ def check_witnesses(settings: Settings) -> None:
         quorum = settings.witness_quorum or len(witnesses)
         err.print(f"checkpoints go to {len(witnesses)} witness(es), quorum {quorum}: "
                   + ", ".join(w.name for w in witnesses))
+
+
+def witnessed(settings: Settings, witnesses_file: Path | None, log_verifier) -> tuple[list, list[str]]:
+    """``ledger verify``: each listed witness's newest cosigned checkpoint of this log, and the witnesses that
+    could not be asked (named with the reason). Exits 2 on a broken witness list."""
+    import httpx
+
+    from ledger.witness_client import WitnessFailed, latest_cosigned
+
+    if witnesses_file is None:
+        return [], []
+    try:
+        witnesses = read_witnesses(witnesses_file, None)
+    except LedgerError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    found, unasked = [], []
+    with httpx.Client(timeout=10) as client:
+        for witness in witnesses:
+            try:
+                checkpoint = latest_cosigned(client, witness, settings.log_origin, log_verifier)
+            except WitnessFailed as exc:
+                unasked.append(f"{witness.name}: {exc}")
+                continue
+            if checkpoint is not None:
+                found.append((witness.name, checkpoint))
+    return found, unasked

@@ -1,5 +1,6 @@
 """Cylinders: registration (which issues the trace code), the cylinder, its chain of events, its bundle."""
 
+import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
@@ -40,7 +41,7 @@ def get_cylinder(cylinder_id: CylinderId, actor: Allowed("cylinders.read"), conn
     """The registration facts and where the chain stands (holder, state, length); `disputed` when an audit found
     its stored record altered (docs/audit.md)."""
     code = cylinder_code(cylinder_id)
-    return {**ledger.cylinder(connection, code), "disputed": bool(ledger.disputes(connection, code))}
+    return {**dataclasses.asdict(ledger.cylinder(connection, code)), "disputed": bool(ledger.disputes(connection, code))}
 
 
 @router.get("/v1/cylinders/{cylinder_id}/events", response_model=Page[EventOut], tags=["events"])
