@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
 
@@ -22,6 +23,9 @@ from . import errors
 from .accounts import AccountCache
 from .coalesce import WriteCoalescer
 from .review import Reviewer
+from .capture import CaptureWorker
+from .routers.epcis_capture import CAPTURE_PATH
+from ledger.capture import CaptureSettings
 from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit
 from .pages import router as pages
 from .pages import static_files
@@ -41,7 +45,8 @@ company to the end user. JSON over `/v1` with `Authorization: Bearer <token>`; e
 
 
 def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *,
-               max_body_bytes: int = MAX_BODY_BYTES, token_ttl: float = 5.0, settle_heap: bool = False,
+               max_body_bytes: int = MAX_BODY_BYTES, capture_max_bytes: int | None = None,
+               capture_settings: CaptureSettings | None = None, token_ttl: float = 5.0, settle_heap: bool = False,
                clock: Callable[[], datetime] | None = None) -> FastAPI:
     """An application serving ``ledger`` (built from ``settings``, else from the environment).
 
@@ -57,15 +62,19 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
 
     coalescer = WriteCoalescer(ledger)
     reviewer = Reviewer(ledger)
+    capture_settings = capture_settings or CaptureSettings.from_env()
+    capture_worker = CaptureWorker(ledger, capture_settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settle_heap:
             _settle_heap()
         reviewer.start()
+        capture_worker.start()
         yield
         await coalescer.close()
         await reviewer.close()
+        await capture_worker.close()
         if owned:  # finish with the pool only once uvicorn has drained in-flight requests
             ledger.db.dispose()
 
@@ -77,6 +86,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     app.state.ledger = ledger
     app.state.coalescer = coalescer
     app.state.reviewer = reviewer
+    app.state.capture_settings, app.state.capture_worker = capture_settings, capture_worker
     app.state.accounts = AccountCache(token_ttl)
     app.state.clock = clock or _utc_now
     errors.install(app)
@@ -84,10 +94,16 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     app.include_router(pages)
     app.mount("/static", static_files(), name="static")
     # Added last is outermost: the log sees every answer, including 413.
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(BodyLimit, limit=max_body_bytes, wider={CAPTURE_PATH: (
+        capture_max_bytes or _capture_max_bytes(), "epcisException:CaptureLimitExceededException")})
     app.add_middleware(AccessLog)
     _ensure_problem_schema(app)
     return app
+
+
+def _capture_max_bytes() -> int:
+    """``LEDGER_EPCIS_CAPTURE_MAX_BYTES``: the largest EPCIS document ``POST /v1/epcis/capture`` takes (50 MiB)."""
+    return int(os.environ.get("LEDGER_EPCIS_CAPTURE_MAX_BYTES", str(50 * 1024 * 1024)))
 
 
 def _utc_now() -> datetime:

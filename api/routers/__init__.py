@@ -4,13 +4,13 @@ from fastapi import APIRouter, Depends
 
 from ..deps import request_checks
 
-from . import cylinders, events, health, labels, log, oversight, parties, risk
+from . import cylinders, epcis_capture, events, health, labels, log, oversight, parties, risk
 
 __all__ = ["ROUTERS", "include"]
 
 # Matched in this order: the drivers' hot path first.
 ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in (
-    events, cylinders, parties, oversight, risk, log, labels, health))
+    events, cylinders, parties, oversight, risk, log, labels, health, epcis_capture))
 
 
 def include(app) -> None:

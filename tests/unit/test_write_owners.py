@@ -12,6 +12,7 @@ OWNERS = {
     "ledger/ingest.py": "the ingest use case: the group writer, a batch, the pages' syncs and reports",
     "api/review.py": "the reviewer",
     "ledger/publisher.py": "the checkpoint publisher",
+    "ledger/capture.py": "the EPCIS capture worker: claiming a job, storing each chunk's outcomes",
 }
 # Storage is where transactions are made.
 ELSEWHERE = ("ledger/storage/", "tools/")
