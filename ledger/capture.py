@@ -118,7 +118,8 @@ def accept(connection: Connection, ledger: Ledger, actor: Actor, document: Any, 
         raise DocumentRefused(f"a {actor.role.value} account holds no custody and captures no events; "
                               "capture with the account of a company, transporter, shop or inspection station",
                               exception="SecurityException", status=403)
-    events = read_document(document, limit=settings.max_events)
+    own = frozenset(step.biz_step for step in _mapping().BIZSTEPS.values())
+    events = read_document(document, limit=settings.max_events, own_bizsteps=own)
     check_prefixes(connection, ledger, actor, events, settings)
     job_id = new_id("CAP", 13)
     jobs.insert_job(connection, id=job_id, account=actor.account, role=actor.role.value, party=actor.party,
@@ -176,7 +177,10 @@ def capture_chunk(ledger: Ledger, actor: Actor, part: list[dict[str, Any]], firs
     items: list[NewEvent | LedgerError] = []
     spans: list[tuple[int, int, Any]] = []  # per EPCIS event: its items' span, and the mapping's answer
     for event in part:
-        mapped = mapping.from_epcis(event, context=context)
+        try:
+            mapped = mapping.from_epcis(event, context=context)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:  # a member of a shape the mapping cannot read
+            mapped = mapping.Refusal(f"the event cannot be read: {str(error)[:200]}")
         start = len(items)
         if isinstance(mapped, mapping.MappedEvent):
             if mapped.party is not None and mapped.party != actor.party:

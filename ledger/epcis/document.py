@@ -14,7 +14,9 @@ The whole document is refused when
   list of JSON objects, or is empty, or holds more events than ``limit``;
 - an event names a ``bizStep`` that is not one of the CBV 2.0 business steps
   (CBV 2.0 §7.1; written bare, as ``urn:epcglobal:cbv:bizstep:...`` or as
-  ``https://ref.gs1.org/cbv/BizStep-...``).
+  ``https://ref.gs1.org/cbv/BizStep-...``) nor one of the ledger's own
+  (``https://ns.cylinder-ledger.example/epcis/bizstep/filling``: CBV has no step
+  for filling a cylinder with gas).
 
 GS1's JSON Schema (EPCIS-JSON-Schema.json) is not applied to the whole
 document: GS1's own examples fail it (a blank-node document ``id``, EPCIS 1.x
@@ -46,7 +48,8 @@ CBV_BIZSTEPS = frozenset({
     "staging_outbound", "stock_taking", "stocking", "storing", "transporting", "unloading", "unpacking",
     "void_shipping", "sensor_reporting", "sampling",
 })
-_BIZSTEP_PREFIXES = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-")
+_BIZSTEP_PREFIXES = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", "https://gs1.org/voc/BizStep-",
+                     "cbv:BizStep-")
 
 
 @dataclass
@@ -78,8 +81,11 @@ def _contexts(value: Any) -> list[str]:
     return [item for item in items if isinstance(item, str)]
 
 
-def read_document(document: Any, *, limit: int) -> list[dict[str, Any]]:
-    """The document's events, in its order; ``DocumentRefused`` for the first reason to refuse all of it."""
+def read_document(document: Any, *, limit: int, own_bizsteps: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The document's events, in its order; ``DocumentRefused`` for the first reason to refuse all of it.
+
+    ``own_bizsteps``: business steps of the ledger's own vocabulary (CBV 2.0 §8.4 allows private URIs), known too.
+    """
     if not isinstance(document, dict):
         raise DocumentRefused("the body is not a JSON object; send an EPCISDocument")
     kind = document.get("type")
@@ -109,7 +115,8 @@ def read_document(document: Any, *, limit: int) -> list[dict[str, Any]]:
     for index, event in enumerate(events):
         if not isinstance(event, dict):
             raise DocumentRefused(f"event {index} is not a JSON object", pointer=f"{pointer}/{index}")
-        if "bizStep" in event and bizstep_name(event["bizStep"]) is None:
+        step = event.get("bizStep")
+        if step is not None and step not in own_bizsteps and bizstep_name(step) is None:
             raise DocumentRefused(f"event {index} names bizStep {_show(event['bizStep'])}, which is not a CBV 2.0 "
                                   "business step", pointer=f"{pointer}/{index}/bizStep")
     return events
