@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .domain import NewEvent, Role, format_time
+from .custody import recording_roles
+from .domain import EventKind, NewEvent, Role
 from .epcis.document import DocumentRefused, read_document
 from .errors import LedgerError, NotFound, PermissionDenied
 from .outcomes import Outcome
@@ -44,8 +45,10 @@ __all__ = ["CaptureSettings", "DocumentRefused", "accept", "work", "report", "MA
 log = logging.getLogger("ledger.capture")
 
 MAX_ATTEMPTS = 5
-# Roles that hold custody and may record it: the enterprises of DOMAIN.md "Parties and their papers".
-CAPTURING_ROLES = frozenset({Role.COMPANY, Role.TRANSPORTER, Role.SHOP, Role.INSPECTION})
+# Roles that may record some kind of event (the permission table's source): the enterprises of DOMAIN.md
+# "Parties and their papers", and the regulator's people, who record field reports.
+CAPTURING_ROLES = frozenset(role for kind, roles in recording_roles().items() if kind is not EventKind.REGISTER
+                            for role in roles)
 _GRAI = re.compile(r"urn:epc:id:grai:([0-9]{6,12})\.([0-9]*)\.(.+)")
 
 
@@ -115,8 +118,8 @@ def accept(connection: Connection, ledger: Ledger, actor: Actor, document: Any, 
            settings: CaptureSettings, now: datetime | None = None) -> str:
     """Check ``document`` and store it as a job; its id. ``DocumentRefused`` (nothing stored) otherwise."""
     if actor.role not in CAPTURING_ROLES or actor.party is None:
-        raise DocumentRefused(f"a {actor.role.value} account holds no custody and captures no events; "
-                              "capture with the account of a company, transporter, shop or inspection station",
+        raise DocumentRefused(f"a {actor.role.value} account records no events for a party, so it captures none; "
+                              "capture with the account of the party whose events these are",
                               exception="SecurityException", status=403)
     own = frozenset(step.biz_step for step in _mapping().BIZSTEPS.values())
     events = read_document(document, limit=settings.max_events, own_bizsteps=own)
@@ -132,7 +135,10 @@ def accept(connection: Connection, ledger: Ledger, actor: Actor, document: Any, 
 
 
 def work(ledger: Ledger, settings: CaptureSettings, clock: Callable[[], datetime] | None = None) -> int:
-    """Claim the oldest open job and capture the rest of it; the number of events captured (0: none open)."""
+    """Claim the oldest open job and capture the rest of it; the number of events captured (0: none open).
+
+    ``clock``: what is now, for the lease and for the ingest (events are checked and judged as arriving then).
+    """
     clock = clock or (lambda: datetime.now(timezone.utc))
     lease = timedelta(seconds=settings.lease)
     with ledger.db.writing() as connection:
@@ -158,7 +164,7 @@ def work(ledger: Ledger, settings: CaptureSettings, clock: Callable[[], datetime
     captured = 0
     while first < job.total:
         part = events[first:first + settings.chunk]
-        results = capture_chunk(ledger, actor, part, first, context)
+        results = capture_chunk(ledger, actor, part, first, context, clock())
         with ledger.db.writing() as connection:
             if not jobs.advance_job(connection, job.id, first, results, clock() + lease):
                 log.warning("capture job %s was taken over by another worker", job.id)
@@ -171,7 +177,7 @@ def work(ledger: Ledger, settings: CaptureSettings, clock: Callable[[], datetime
 
 
 def capture_chunk(ledger: Ledger, actor: Actor, part: list[dict[str, Any]], first: int,
-                  context: Any = None) -> list[dict[str, Any]]:
+                  context: Any = None, now: datetime | None = None) -> list[dict[str, Any]]:
     """Map and ingest one chunk of EPCIS events (``context``: their document's ``@context``); each one's outcome."""
     mapping = _mapping()
     items: list[NewEvent | LedgerError] = []
@@ -190,7 +196,7 @@ def capture_chunk(ledger: Ledger, actor: Actor, part: list[dict[str, Any]], firs
                 continue
             items.extend(mapped.new_events(actor.party))
         spans.append((start, len(items), mapped))
-    outcomes = ledger.ingest_one(actor, items, judge=True) if items else []
+    outcomes = ledger.ingest_one(actor, items, now, judge=True) if items else []
     results = []
     for n, (event, (start, end, mapped)) in enumerate(zip(part, spans)):
         if isinstance(mapped, LedgerError):
