@@ -30,6 +30,7 @@ from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit
 from .pages import router as pages
 from .pages import static_files
 from . import routers
+from .routers import epcis as epcis_routes
 
 __all__ = ["create_app", "served_app"]
 
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     app.state.clock = clock or _utc_now
     errors.install(app)
     routers.include(app)  # first: a driver's scan is matched before any page (their paths never overlap)
+    epcis_routes.include(app)
     app.include_router(pages)
     app.mount("/static", static_files(), name="static")
     # Added last is outermost: the log sees every answer, including 413.

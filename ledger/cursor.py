@@ -2,7 +2,7 @@
 
 A cursor is ``<payload>.<tag>``, both base64url without padding. The payload
 is ``<list>:<position>``: the list it pages (``parties``, ``events``,
-``findings``, ``risk``) and the last position a page showed. The tag is the
+``findings``, ``risk``, ``epcis``) and the last position a page showed. The tag is the
 first 16 bytes of HMAC-SHA256 (RFC 2104) of the payload under a key only the
 server holds, so a client can only hand back a cursor it was given, for the
 list it was given for.
@@ -35,10 +35,10 @@ from .errors import InvalidInput
 
 __all__ = ["CursorCodec", "ListName", "MAX_POSITION", "MAX_CURSOR"]
 
-ListName = Literal["parties", "events", "findings", "risk"]
-# What each list's positions are: an event's seq and a finding's id are whole numbers, parties and
-# cylinders are paged by their identifiers.
-_WHOLE: frozenset[str] = frozenset({"events", "findings"})
+ListName = Literal["parties", "events", "findings", "risk", "epcis"]
+# What each list's positions are: an event's seq, a finding's id and an EPCIS query's log position are
+# whole numbers, parties and cylinders are paged by their identifiers.
+_WHOLE: frozenset[str] = frozenset({"events", "findings", "epcis"})
 MAX_POSITION = 2**31 - 1  # PostgreSQL's integer, the narrowest column a position meets
 MAX_CURSOR = 200
 _TAG_BYTES = 16

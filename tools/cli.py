@@ -21,11 +21,13 @@ from ledger.storage import Database
 from ledger.storage import events as event_rows
 from ledger.verify import audit
 from scanners.cli import app as scan_app
+from tools.epcis import export_epcis
 
 app = typer.Typer(help="cylinder-ledger: the traceability ledger for bottled LPG cylinders.", no_args_is_help=True)
 accounts = typer.Typer(help="Manage API accounts.", no_args_is_help=True)
 app.add_typer(accounts, name="accounts")
 app.add_typer(scan_app, name="scan", help="The driver's handheld: scan into an offline outbox, sync later.")
+app.command("export-epcis")(export_epcis)
 err = Console(stderr=True)
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: LEDGER_DATABASE_URL or sqlite:///ledger.db)")]

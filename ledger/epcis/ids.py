@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .. import tracecode
+
 __all__ = ["ID_SCHEME", "LPG_CLASS", "grai_for", "cylinder_uri", "party_uri", "site_uri", "user_uri",
            "cylinder_of", "party_of", "user_of"]
 
@@ -62,11 +64,16 @@ def _private(uri: Any, kinds: tuple[str, ...]) -> str | None:
 
 
 def cylinder_of(epc: Any) -> str | None:
-    """The trace code an EPC names (a GRAI's serial, or the private scheme), or ``None``."""
+    """The trace code an EPC names (a GRAI's serial, or the private scheme), in its canonical spelling
+    when it is a well-formed trace code; ``None`` for any other EPC."""
     match = _GRAI_URN.fullmatch(epc) if isinstance(epc, str) else None
-    if match and len(match.group(1)) + len(match.group(2)) == 12:
-        return match.group(3)
-    return _private(epc, ("cyl",))
+    code = match.group(3) if match and len(match.group(1)) + len(match.group(2)) == 12 else _private(epc, ("cyl",))
+    if code is None:
+        return None
+    try:
+        return tracecode.normalize(code)
+    except tracecode.TraceCodeError:
+        return code
 
 
 def party_of(uri: Any) -> str | None:

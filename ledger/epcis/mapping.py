@@ -89,14 +89,14 @@ def _parties(kind: str, pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
 
 
 def to_epcis(event: Event, *, owner: str | None = None, sender: str | None = None,
-             company_prefix: str | None = None, checkpoint_size: int | None = None,
-             with_id: bool = True) -> dict[str, Any]:
+             company_prefix: str | None = None, with_id: bool = True) -> dict[str, Any]:
     """``event`` as an EPCIS 2.0 ObjectEvent (a dict ready for JSON).
 
     ``owner``: the cylinder's owning party (a register event names it itself); ``sender``: for a
     receive, the party that handed it over; ``company_prefix``: the owner's GS1 company prefix, if it
-    has one (then the EPC is a GRAI); ``checkpoint_size``: the tree size of a signed checkpoint that
-    covers the event. ``with_id`` adds ``eventID``, the GS1 event hash ID (CBV 2.0 §8.9).
+    has one (then the EPC is a GRAI). ``with_id`` adds ``eventID``, the GS1 event hash ID (CBV 2.0 §8.9).
+    The proof members (``cl:seq``, ``cl:event_hash``, ``cl:prev_hash``, ``cl:log_index``) never change once
+    the event is stored, so neither does its ID; the checkpoint that covers it is the document's.
     """
     kind, data = event.kind, event.data
     step = BIZSTEPS[kind]
@@ -144,8 +144,6 @@ def to_epcis(event: Event, *, owner: str | None = None, sender: str | None = Non
         out[_ext("prev_hash")] = event.prev_hash.hex()
     if event.log_index is not None:
         out[_ext("log_index")] = event.log_index
-        if checkpoint_size is not None and event.log_index < checkpoint_size:
-            out[_ext("checkpoint_size")] = checkpoint_size
     if with_id:
         out = {"eventID": event_hash_id(out, {EXT_PREFIX: EXT_NS}), **out}
     return out
