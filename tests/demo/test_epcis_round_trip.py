@@ -2,8 +2,8 @@
 
 The fresh ledger gets the city's registry (parties, people, end users: copied rows) and its cylinders,
 registered under the same trace codes (``Ledger.register_batch``; only the drawing of new codes is
-replaced by the city's). Every other event of the city, written as an ObjectEvent by the export side's
-``to_epcis``, is then captured through ``ledger.capture`` (accept, worker, the one ingest use case) by
+replaced by the city's). The whole city is exported as one EPCISDocument (``ledger export-epcis``'s
+``write_document``); every event of it but the registrations is then captured through ``ledger.capture`` (accept, worker, the one ingest use case) by
 the account of the party that recorded it, in the order the city's events arrived and as of when they
 arrived. Then both ledgers are swept as of the city's end, and compared: each cylinder's story, its
 trace (origin, custody, state, responsible, chain, findings), the findings, and every risk list.
@@ -12,8 +12,8 @@ trace (origin, custody, state, responsible, chain, findings), the findings, and 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-from collections import defaultdict
 from datetime import datetime
 from itertools import groupby
 
@@ -25,6 +25,7 @@ from ledger.domain import EventKind, PartyKind, Role
 from ledger.epcis import mapping
 from ledger.oversight import REASONS
 from ledger.service import Actor, Registration
+from ledger.service import epcis as epcis_export
 from ledger.storage import events as event_rows
 from ledger.storage import models
 from tests.conftest import BACKENDS, create_postgres_database, drop_postgres_database
@@ -78,22 +79,28 @@ def _notes(ledger, events: list) -> dict[int, str]:
     return {item["id"]: (item["note"] or {}).get("text") for item in shown}
 
 
-def _exported(city, events: list, owners: dict[str, str]) -> list[dict]:
-    """The export side's ObjectEvents; a report also carries its note, as the inspector's own system
-    (which wrote it) sends it: the export itself carries only the note's commitment."""
+def _exported(city) -> list[dict]:
+    """The city as the export writes it: one EPCISDocument of every event, in log order. A report also
+    gets its note, as the inspector's own system (which wrote it) sends it: the export carries only the
+    note's commitment (docs/privacy.md)."""
+    out = io.StringIO()
+    with city.db.reading() as connection:
+        epcis_export.write_document(connection, out)
+        events = list(event_rows.every_history(connection))
+    exported = json.loads(out.getvalue())["epcisBody"]["eventList"]
     notes = _notes(city, events)
-    out = []
-    for event in events:
-        written = mapping.to_epcis(event, owner=owners[event.cylinder])
+    by_position = sorted(events, key=lambda event: event.id)
+    assert len(exported) == len(by_position)
+    for event, written in zip(by_position, exported):
+        assert written[f"{mapping.EXT_PREFIX}:seq"] == event.seq and event.cylinder in written["epcList"][0]
         if event.id in notes:
             written[f"{mapping.EXT_PREFIX}:note"] = notes[event.id]
-        out.append(written)
-    return out
+    return exported
 
 
-def _capture(city, target, actor: Actor, events: list, owners: dict[str, str], arrived: datetime) -> dict:
+def _capture(target, actor: Actor, exported: list[dict], arrived: datetime) -> dict:
     document = {"@context": mapping.CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0",
-                "creationDate": arrived.isoformat(), "epcisBody": {"eventList": _exported(city, events, owners)}}
+                "creationDate": arrived.isoformat(), "epcisBody": {"eventList": exported}}
     body = json.dumps(document).encode()
     with target.db.writing() as connection:
         job = capture.accept(connection, target, actor, json.loads(body), hashlib.sha256(body).digest(),
@@ -147,14 +154,17 @@ def test_a_demo_city_captured_from_its_epcis_export_answers_the_three_questions_
             parties = {row.id: PartyKind(row.kind) for row in connection.execute(select(models.parties))}
         events.sort(key=lambda event: event.id)  # the order they arrived in
         owners = {e.cylinder: e.data["owner"] for e in events if e.kind is EventKind.REGISTER}
+        exported = _exported(city)
         captured, errors = 0, []
-        runs = groupby(events, key=lambda e: (e.kind is EventKind.REGISTER, e.recorded_at, e.party))
+        runs = groupby(zip(events, exported), key=lambda pair: (pair[0].kind is EventKind.REGISTER,
+                                                                pair[0].recorded_at, pair[0].party))
         for (registering, arrived, party), run in runs:
             run = list(run)
             if registering:
-                _register(fresh, run)
+                _register(fresh, [event for event, _ in run])
                 continue
-            job = _capture(city, fresh, Actor(ROLE_OF[parties[party]], party, party), run, owners, arrived)
+            job = _capture(fresh, Actor(ROLE_OF[parties[party]], party, party), [written for _, written in run],
+                           arrived)
             captured += job["eventCount"]
             errors += job["errors"]
         assert captured == sum(e.kind is not EventKind.REGISTER for e in events)
