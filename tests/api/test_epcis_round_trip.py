@@ -1,7 +1,7 @@
 """A story exported as EPCIS 2.0 and captured again tells the same story, with the same findings and answers.
 
 Cylinders X live a whole round (fill, dispatch, receive, onward, deliver, collect, return, receive) through
-``POST /v1/events``; their events are written as ObjectEvents by the export side's ``to_epcis``; the
+``POST /v1/events``; their events are exported by ``GET /v1/cylinders/{id}/epcis``; the
 same document, its EPCs turned to cylinders Y registered alike (and so its eventIDs computed anew), is
 captured by each acting party's account in the order things happened. Y's histories, traces and
 findings must be X's.
@@ -35,11 +35,14 @@ def _story(world, code: str, start: datetime, delivered_kg: float) -> None:
 
 
 def _exported(world, codes: list[str]) -> list[dict]:
-    """Every non-genesis event of ``codes`` as the export side writes it, in the order they happened."""
-    with world.ledger.db.reading() as connection:
-        events = [event for code in codes for event in world.ledger.history(connection, code)[1:]]
-    events.sort(key=lambda event: (event.occurred_at, event.cylinder))
-    return [mapping.to_epcis(event, owner=world.parties["company"]) for event in events]
+    """Every event of ``codes`` but their registration, from ``GET /v1/cylinders/{id}/epcis``, in the order
+    they happened."""
+    events = []
+    for code in codes:
+        answer = world.client.get(f"/v1/cylinders/{code}/epcis", headers=world.auth("admin"))
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/ld+json")
+        events += [e for e in answer.json()["epcisBody"]["eventList"] if e["bizStep"] != "commissioning"]
+    return sorted(events, key=lambda event: (event["eventTime"], event["epcList"][0]))
 
 
 def _capture_as_each_party(world, events: list[dict]) -> list[dict]:
