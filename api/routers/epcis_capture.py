@@ -24,7 +24,7 @@ from ..errors import PROBLEM, problem_responses
 
 __all__ = ["router", "CAPTURE_PATH", "epcis_problem"]
 
-router = APIRouter(tags=["epcis"])
+router = APIRouter(tags=["epcis"], responses=problem_responses(422))
 CAPTURE_PATH = "/v1/epcis/capture"
 _HEADERS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0", "GS1-Capture-Error-Behaviour": "proceed"}
 _TITLES = {400: "Document refused", 403: "Forbidden", 413: "Capture payload too large"}
