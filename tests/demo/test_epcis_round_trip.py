@@ -139,7 +139,14 @@ def _answers(ledger, cylinders: list[str]) -> dict:
         for reason in REASONS:
             page = ledger.risk_cylinders(connection, reason=reason, limit=10_000, today=TOWN.now.date())
             risks[reason] = sorted(json.dumps(item, default=str, sort_keys=True) for item in page["items"])
-    return {"stories": stories, "traces": traces, "risks": risks}
+        findings, cursor = [], None
+        while True:  # every finding, about a cylinder or about a party alone
+            page = ledger.findings(connection, cursor=cursor, limit=500)
+            findings += [(f["kind"], f["severity"], f["cylinder"], f["party"], f["status"]) for f in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    return {"stories": stories, "traces": traces, "risks": risks, "findings": sorted(findings, key=str)}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -179,6 +186,7 @@ def test_a_demo_city_captured_from_its_epcis_export_answers_the_three_questions_
         differing = [code for code in cylinders if got["traces"][code] != expected["traces"][code]]
         assert not differing, (expected["traces"][differing[0]], got["traces"][differing[0]])
         assert got["risks"] == expected["risks"]
+        assert got["findings"] == expected["findings"]
     finally:
         fresh.db.dispose()
         if backend == "postgresql":
