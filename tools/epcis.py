@@ -44,6 +44,16 @@ def export_epcis(
     partial = out.with_name(out.name + ".partial")
     database = Database(Settings.from_env(database_url=db).database_url)
     try:
+        ready = database.is_migrated()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the database is the user's to fix
+        database.dispose()
+        err.print(f"[red]error:[/red] cannot read the ledger's database: {str(exc).splitlines()[0]}")
+        raise typer.Exit(2) from exc
+    if not ready:
+        database.dispose()
+        err.print("[red]error:[/red] this database holds no ledger (or an older schema): run `ledger init` first")
+        raise typer.Exit(2)
+    try:
         with database.reading() as connection, open(partial, "w", encoding="utf-8") as file:
             total = count_events(connection, start, end)
             with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TextColumn("events"),

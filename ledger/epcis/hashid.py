@@ -17,11 +17,14 @@ Not covered (``ValueError``): sensor data, error declarations and extension memb
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from .ids import check_digit
 
 __all__ = ["event_hash_id", "pre_hash", "digital_link", "CBV_VERSION"]
 
@@ -41,51 +44,50 @@ _ORDERED = ("epcList", "parentID", "inputEPCList", "childEPCs", "quantityList", 
 _KNOWN = set(_ORDERED) | {"eventTime", "eventTimeZoneOffset", "certificationInfo", "sourceList"} | _IGNORED
 
 
-def _check_digit(digits: str) -> str:
-    """GS1 General Specifications §7.9.1: weights 3 and 1 from the right, to the next multiple of ten."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return str(-total % 10)
+_EPC_URN = re.compile(r"urn:epc:(id|class):([a-z]+):([0-9]+)\.([^.]*)(?:\.(.*))?")
+_CBV_URN = re.compile(r"urn:epcglobal:cbv:([a-z]+):(.+)")
+_BARE_WORD = re.compile(r"[a-z_]+")
 
 
 def digital_link(uri: str) -> str:
     """An EPC or EPC class URN (EPC Tag Data Standard) as its canonical GS1 Digital Link URI; others unchanged."""
-    match = re.fullmatch(r"urn:epc:(id|class):([a-z]+):([0-9]+)\.([^.]*)(?:\.(.*))?", uri)
+    match = _EPC_URN.fullmatch(uri)
     if not match:
         return uri
     _, scheme, prefix, middle, last = match.groups()
     if scheme == "sgtin" and last is not None:
         gtin = middle[:1] + prefix + middle[1:]
-        return f"{_DL}01/{gtin}{_check_digit(gtin)}/21/{last}"
+        return f"{_DL}01/{gtin}{check_digit(gtin)}/21/{last}"
     if scheme == "lgtin" and last is not None:
         gtin = middle[:1] + prefix + middle[1:]
-        return f"{_DL}01/{gtin}{_check_digit(gtin)}/10/{last}"
+        return f"{_DL}01/{gtin}{check_digit(gtin)}/10/{last}"
     if scheme == "sscc" and last is None:
         body = middle[:1] + prefix + middle[1:]
-        return f"{_DL}00/{body}{_check_digit(body)}"
+        return f"{_DL}00/{body}{check_digit(body)}"
     if scheme == "sgln" and last is not None:
         gln = prefix + middle
         tail = "" if last == "0" else f"/254/{last}"
-        return f"{_DL}414/{gln}{_check_digit(gln)}{tail}"
+        return f"{_DL}414/{gln}{check_digit(gln)}{tail}"
     if scheme == "pgln" and last is None:
         gln = prefix + middle
-        return f"{_DL}417/{gln}{_check_digit(gln)}"
+        return f"{_DL}417/{gln}{check_digit(gln)}"
     if scheme == "grai" and last is not None:
         body = "0" + prefix + middle
-        return f"{_DL}8003/{body}{_check_digit(body)}{last}"
+        return f"{_DL}8003/{body}{check_digit(body)}{last}"
     if scheme == "giai" and last is None:
         return f"{_DL}8004/{prefix}{middle}"
     if scheme == "gdti" and last is not None:
         body = prefix + middle
-        return f"{_DL}253/{body}{_check_digit(body)}{last}"
+        return f"{_DL}253/{body}{check_digit(body)}{last}"
     return uri
 
 
 def _vocab(value: str, web_prefix: str) -> str:
     """A CBV value as its Web URI: bare words and ``urn:epcglobal:cbv:`` URNs are expanded."""
-    match = re.fullmatch(r"urn:epcglobal:cbv:([a-z]+):(.+)", value)
+    match = _CBV_URN.fullmatch(value)
     if match and match.group(1) in _URN_VOCAB:
         return _CBV + _URN_VOCAB[match.group(1)] + match.group(2)
-    if re.fullmatch(r"[a-z_]+", value):
+    if _BARE_WORD.fullmatch(value):
         return _CBV + web_prefix + value
     return value
 
@@ -103,9 +105,14 @@ def _time(value: Any) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+_NUMERIC_START = frozenset("0123456789+-.")
+
+
 def _number(text: str) -> str:
     """A value that reads as a decimal number, written without trailing zeros (the algorithm's rule 6,
     which the reference applies to every value that parses as one, text included); others unchanged."""
+    if not text or text[0] not in _NUMERIC_START:  # the common case, without an exception
+        return text
     try:
         number = float(text)
     except ValueError:
@@ -119,9 +126,11 @@ def _scalar(value: Any) -> str:
     """A value's text in the pre-hash string: trimmed, CBV URNs as Web URIs, numbers canonical, EPCs as
     Digital Link URIs."""
     text = str(value).strip()  # True / False as the reference spells them
-    for name, web in _URN_VOCAB.items():
-        text = text.replace(f"urn:epcglobal:cbv:{name}:", _CBV + web)
-    return digital_link(_number(text))
+    if "urn:epcglobal:cbv:" in text:
+        for name, web in _URN_VOCAB.items():
+            text = text.replace(f"urn:epcglobal:cbv:{name}:", _CBV + web)
+    text = _number(text)
+    return digital_link(text) if text.startswith("urn:epc:") else text
 
 
 def _expand(key: str, prefixes: dict[str, str]) -> str:
@@ -133,6 +142,11 @@ def _expand(key: str, prefixes: dict[str, str]) -> str:
     namespace = prefixes.get(prefix) or _STANDARD_PREFIXES.get(prefix)
     if not local or namespace is None:
         raise ValueError(f"{key!r} is not a member of EPCIS nor of a declared namespace")
+    return _braced(namespace, local)
+
+
+@functools.lru_cache(maxsize=1024)
+def _braced(namespace: str, local: str) -> str:
     return "{" + namespace + "}" + local
 
 

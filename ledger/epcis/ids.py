@@ -15,7 +15,7 @@ from typing import Any
 from .. import tracecode
 
 __all__ = ["ID_SCHEME", "LPG_CLASS", "grai_for", "cylinder_uri", "party_uri", "site_uri", "user_uri",
-           "cylinder_of", "party_of", "user_of"]
+           "cylinder_of", "party_of", "user_of", "check_digit"]
 
 ID_SCHEME = "urn:x-cylinder-ledger:"
 LPG_CLASS = ID_SCHEME + "class:lpg"  # the gas a fill puts in: the class of a quantityList element
@@ -23,6 +23,9 @@ LPG_CLASS = ID_SCHEME + "class:lpg"  # the gas a fill puts in: the class of a qu
 _GRAI_URN = re.compile(r"urn:epc:id:grai:([0-9]{6,12})\.([0-9]{0,6})\.([!-~]{1,16})")
 _PRIVATE = re.compile(re.escape(ID_SCHEME) + r"(cyl|party|site|user|person):([A-Za-z0-9][A-Za-z0-9._:\-]{0,63})")
 _COMPANY_PREFIX = re.compile(r"[0-9]{6,12}")
+# A GRAI as a GS1 Digital Link URI (GS1 Digital Link URI Syntax 1.2 §4): AI 8003, a 14-digit
+# GRAI (a zero, the prefix and asset type, a check digit), then the serial; on any resolver's domain.
+_GRAI_LINK = re.compile(r"https?://[A-Za-z0-9.\-]+(?::[0-9]+)?/8003/([0-9]{14})([!-~]{1,16})")
 
 
 def grai_for(code: str, company_prefix: str | None = None, asset_type: str = "") -> str:
@@ -64,16 +67,27 @@ def _private(uri: Any, kinds: tuple[str, ...]) -> str | None:
 
 
 def cylinder_of(epc: Any) -> str | None:
-    """The trace code an EPC names (a GRAI's serial, or the private scheme), in its canonical spelling
-    when it is a well-formed trace code; ``None`` for any other EPC."""
+    """The trace code an EPC names (a GRAI's serial, as an EPC URN or a GS1 Digital Link URI, or the
+    private scheme), in its canonical spelling when it is a well-formed trace code; ``None`` for any other EPC."""
     match = _GRAI_URN.fullmatch(epc) if isinstance(epc, str) else None
-    code = match.group(3) if match and len(match.group(1)) + len(match.group(2)) == 12 else _private(epc, ("cyl",))
+    link = _GRAI_LINK.fullmatch(epc) if isinstance(epc, str) and match is None else None
+    if match and len(match.group(1)) + len(match.group(2)) == 12:
+        code = match.group(3)
+    elif link and link.group(1)[0] == "0" and check_digit(link.group(1)[:13]) == link.group(1)[13]:
+        code = link.group(2)
+    else:
+        code = _private(epc, ("cyl",))
     if code is None:
         return None
     try:
         return tracecode.normalize(code)
     except tracecode.TraceCodeError:
         return code
+
+
+def check_digit(digits: str) -> str:
+    """GS1 General Specifications §7.9.1: weights 3 and 1 from the right, to the next multiple of ten."""
+    return str(-sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits))) % 10)
 
 
 def party_of(uri: Any) -> str | None:

@@ -112,6 +112,10 @@ def test_identifiers():
     assert cylinder_of("urn:epc:id:grai:0614141.12345.C1") == "C1"
     assert cylinder_of("urn:x-cylinder-ledger:cyl:C1") == "C1"
     assert cylinder_of("urn:epc:id:sgtin:0614141.107346.2017") is None
+    link = hashid.digital_link("urn:epc:id:grai:0614141.12345.C1")
+    assert link == "https://id.gs1.org/8003/00614141123452C1" and cylinder_of(link) == "C1"
+    assert cylinder_of("https://example.com/8003/00614141123452C1") == "C1"
+    assert cylinder_of("https://id.gs1.org/8003/00614141123453C1") is None  # wrong check digit
     assert party_of("urn:x-cylinder-ledger:site:P1") == "P1"
     assert hashid.digital_link("urn:epc:id:grai:0614141.12345.ABC1") == "https://id.gs1.org/8003/00614141123452ABC1"
 
