@@ -81,7 +81,7 @@ def _accept(ledger: Ledger, actor: Actor, body: bytes, content_type: str | None,
         return capture.accept(connection, ledger, actor, document, digest, settings)
 
 
-@router.get(CAPTURE_PATH + "/{capture_id}", responses=problem_responses(401, 404))
+@router.get(CAPTURE_PATH + "/{capture_id}", responses=problem_responses(401, 403, 404))
 def capture_job(capture_id: Annotated[str, Path(max_length=64)], actor: Allowed("epcis.capture.read"),
                 connection: ReadConn) -> JSONResponse:
     """The capture job: `running`, `success`, `errors` (EPCIS exceptions) and each event's outcome so far.
