@@ -18,13 +18,13 @@ from fastapi.responses import JSONResponse, Response
 from ledger import capture
 from ledger.service import Actor, Ledger
 
-from ..body import BodyRefused, strict_json
+from ..body import BodyRefused, JSONRoute, strict_json
 from ..deps import Allowed, LedgerDep, ReadConn, request_transaction
 from ..errors import PROBLEM, problem_responses
 
 __all__ = ["router", "CAPTURE_PATH", "epcis_problem"]
 
-router = APIRouter(tags=["epcis"], responses=problem_responses(422))
+router = APIRouter(route_class=JSONRoute, tags=["epcis"], responses=problem_responses(422))
 CAPTURE_PATH = "/v1/epcis/capture"
 _HEADERS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0", "GS1-Capture-Error-Behaviour": "proceed"}
 _TITLES = {400: "Document refused", 403: "Forbidden", 413: "Capture payload too large"}
