@@ -141,6 +141,9 @@ def work(ledger: Ledger, settings: CaptureSettings, clock: Callable[[], datetime
     """
     clock = clock or (lambda: datetime.now(timezone.utc))
     lease = timedelta(seconds=settings.lease)
+    with ledger.db.reading() as connection:
+        if not jobs.any_open(connection, clock()):
+            return 0
     with ledger.db.writing() as connection:
         now = clock()
         job = jobs.claim_job(connection, now, now + lease)

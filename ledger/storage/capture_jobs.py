@@ -22,7 +22,7 @@ from sqlalchemy import (
 from ..domain import format_time
 from .models import TIME, metadata
 
-__all__ = ["JobRow", "QUEUED", "RUNNING", "FINISHED", "insert_job", "claim_job", "advance_job", "finish_job",
+__all__ = ["JobRow", "QUEUED", "RUNNING", "FINISHED", "insert_job", "any_open", "claim_job", "advance_job", "finish_job",
            "job_by_id", "job_results"]
 
 capture_jobs = Table(
@@ -88,11 +88,20 @@ def insert_job(connection: Connection, *, id: str, account: int | None, role: st
         done=0, events=_json(events)))
 
 
+def _open(stamp: str):
+    return or_(capture_jobs.c.status == QUEUED,
+               and_(capture_jobs.c.status == RUNNING, capture_jobs.c.lease_until < stamp))
+
+
+def any_open(connection: Connection, now: datetime) -> bool:
+    """Whether some job waits to be claimed: read first, so an idle worker never takes the write lock."""
+    return connection.execute(select(capture_jobs.c.id).where(_open(format_time(now))).limit(1)).first() is not None
+
+
 def claim_job(connection: Connection, now: datetime, lease_until: datetime) -> JobRow | None:
     """The oldest job that is queued or whose worker's lease ran out, now leased to the caller; or None."""
     stamp = format_time(now)
-    open_ = or_(capture_jobs.c.status == QUEUED,
-                and_(capture_jobs.c.status == RUNNING, capture_jobs.c.lease_until < stamp))
+    open_ = _open(stamp)
     candidates = connection.execute(
         select(capture_jobs.c.id).where(open_).order_by(capture_jobs.c.received_at).limit(5)).scalars().all()
     for job_id in candidates:
