@@ -220,7 +220,16 @@ def pre_hash(event: dict[str, Any], prefixes: dict[str, str] | None = None) -> s
             parts.append(name + "".join(sorted(t for k, v in value.items() for t in _extension(k, v, prefixes))))
         else:
             parts.append(f"{name}={_scalar(value)}")
-    tail = [t for k, v in event.items() if k not in _KNOWN for t in _extension(k, v, prefixes)]
+    tail = []
+    for key, value in event.items():
+        if key in _KNOWN:
+            continue
+        if isinstance(value, (dict, list)):
+            tail += _extension(key, value, prefixes)
+        else:  # most extension members: one scalar, written here without the general walk
+            text = _scalar(value)
+            name = _expand(key, prefixes)
+            tail.append(f"{name}={text}" if text else name)
     if "sourceList" in event:
         tail.append("sourceList" + _parties(event["sourceList"], "source", "SDT-"))
     parts.extend(sorted(tail))
