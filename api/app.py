@@ -9,21 +9,25 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from ledger.capture import CaptureSettings
 from ledger.config import Settings
 from ledger.service import Ledger
 from ledger.storage import Database
 
 from . import errors
 from .accounts import AccountCache
-from .coalesce import WriteCoalescer
 from .auditor import Auditor, LedgerStatus
+from .capture import CaptureWorker
+from .coalesce import WriteCoalescer
 from .review import Reviewer
+from .routers.epcis_capture import CAPTURE_PATH
 from .sweeping import PeriodicSweeper
 from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit
 from .pages import router as pages
@@ -45,7 +49,8 @@ company to the end user. JSON over `/v1` with `Authorization: Bearer <token>`; e
 
 
 def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *,
-               max_body_bytes: int = MAX_BODY_BYTES, token_ttl: float = 5.0, settle_heap: bool = False,
+               max_body_bytes: int = MAX_BODY_BYTES, capture_max_bytes: int | None = None,
+               capture_settings: CaptureSettings | None = None, token_ttl: float = 5.0, settle_heap: bool = False,
                clock: Callable[[], datetime] | None = None, audit: bool = False,
                publish: bool | None = None) -> FastAPI:
     """An application serving ``ledger`` (built from ``settings``, else from the environment).
@@ -67,6 +72,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     sweeper = PeriodicSweeper(ledger, ledger.settings.sweep_interval_seconds)
     auditor = Auditor(ledger) if audit else None
     publishing = owned if publish is None else publish
+    capture_settings = capture_settings or CaptureSettings.from_env()
+    capture_worker = CaptureWorker(ledger, capture_settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -78,6 +85,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
             ledger.publisher.start()
         if auditor is not None:
             auditor.start()
+        capture_worker.start()
         yield
         if auditor is not None:
             await auditor.close()
@@ -86,6 +94,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
         await coalescer.close()
         await reviewer.close()
         await sweeper.close()
+        await capture_worker.close()
         if owned:  # finish with the pool only once uvicorn has drained in-flight requests
             ledger.db.dispose()
 
@@ -99,6 +108,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     app.state.reviewer = reviewer
     app.state.auditor = auditor
     app.state.ledger_status = LedgerStatus(ledger)
+    app.state.capture_settings, app.state.capture_worker = capture_settings, capture_worker
     app.state.accounts = AccountCache(token_ttl)
     app.state.clock = clock or _utc_now
     errors.install(app)
@@ -107,10 +117,16 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     app.include_router(pages)
     app.mount("/static", static_files(), name="static")
     # Added last is outermost: the log sees every answer, including 413.
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(BodyLimit, limit=max_body_bytes, wider={CAPTURE_PATH: (
+        capture_max_bytes or _capture_max_bytes(), "epcisException:CaptureLimitExceededException")})
     app.add_middleware(AccessLog)
     _ensure_problem_schema(app)
     return app
+
+
+def _capture_max_bytes() -> int:
+    """``LEDGER_EPCIS_CAPTURE_MAX_BYTES``: the largest EPCIS document ``POST /v1/epcis/capture`` takes (50 MiB)."""
+    return int(os.environ.get("LEDGER_EPCIS_CAPTURE_MAX_BYTES", str(50 * 1024 * 1024)))
 
 
 def _utc_now() -> datetime:

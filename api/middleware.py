@@ -49,8 +49,8 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body exceeds {limit} bytes")
 
 
-async def _send_problem(send: Send, status: int, detail: str) -> None:
-    body = json.dumps(problem_body(status, detail)).encode()
+async def _send_problem(send: Send, status: int, detail: str, kind: str | None = None) -> None:
+    body = json.dumps({**problem_body(status, detail), **({"type": kind} if kind else {})}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -66,17 +66,20 @@ def _header(scope: Scope, name: bytes) -> str | None:
 class BodyLimit:
     """Refuses bodies over ``limit`` bytes by counting what arrives, whatever Content-Length says."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES, wider: dict[str, tuple[int, str]] | None = None) -> None:
+        """``wider``: path -> (limit, problem type) for the few routes that take larger bodies (EPCIS capture)."""
         self.app = app
         self.limit = limit
+        self.wider = wider or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, kind = self.wider.get(scope.get("path", ""), (self.limit, None))
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _send_problem(send, 413, f"the request body exceeds {self.limit} bytes")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _send_problem(send, 413, f"the request body exceeds {limit} bytes", kind)
             return
         seen = 0
 
@@ -85,8 +88,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, counted, send)

@@ -42,6 +42,8 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "findings.read": EVERYONE,  # admin, regulator, inspector: all; others: findings about their own party
     "findings.act": frozenset({ADMIN, REGULATOR, INSPECTOR}),  # the service then checks each action
     "risk.read": frozenset({ADMIN, REGULATOR, INSPECTOR}),
+    "epcis.capture": EVERYONE,  # roles that record some kind (ledger.capture), then event by event
+    "epcis.capture.read": EVERYONE,  # the capturing account and admins only (ledger.capture.report)
 }
 
 # Which event kinds each role may record: derived from the custody tables (the party kinds a

@@ -14,6 +14,7 @@ OWNERS = {
     "ledger/publisher.py": "the checkpoint publisher",
     "ledger/sweeper.py": "the sweeper (the review queue's leftovers and the clock's findings)",
     "api/auditor.py": "the auditor",
+    "ledger/capture.py": "the EPCIS capture worker: claiming a job, storing each chunk's outcomes",
 }
 # Storage is where transactions are made.
 ELSEWHERE = ("ledger/storage/", "tools/")
