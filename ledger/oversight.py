@@ -104,7 +104,8 @@ def responsible_at(ledger, connection: Connection, cylinder: str, at: datetime, 
 
 def _finding_json(row, history: list[dict[str, Any]]) -> dict[str, Any]:
     return {"id": row.id, "kind": row.kind, "severity": row.severity, "cylinder": row.cylinder, "party": row.party,
-            "region": row.region, "events": json.loads(row.events), "note": row.note, "detected_at": row.detected_at,
+            "region": row.region, "events": json.loads(row.events), "note": row.note,
+            "evidence": store.evidence_of(row.evidence), "detected_at": row.detected_at,
             "status": row.status, "assignee": row.assignee, "resolved_by": row.resolved_by, "history": history}
 
 

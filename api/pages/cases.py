@@ -88,6 +88,8 @@ def case_page(request: Request, session: Session, connection, ledger, finding_id
     finding = ledger.finding(connection, finding_id)
     parties = directory(ledger, connection)
     names = {pid: p.name for pid, p in parties.items()}
+    if finding["party"] in parties:  # drivers and escorts its evidence may name, as the trace page names them
+        names.update({person.id: person.name for person in ledger.people(connection, finding["party"])})
     inspectors = ledger.inspectors(connection)
     # An assignee is an account id; a disabled account's id, or a name from older cases, shows as it is.
     assignees = {str(i["account"]): f'{i["name"]} · {names.get(i["party"], i["party"])}' for i in inspectors}
