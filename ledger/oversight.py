@@ -116,7 +116,7 @@ def finding(ledger, connection: Connection, finding_id: int) -> dict[str, Any]:
     return _finding_json(row, store.actions_of(connection, [row.id])[row.id])
 
 
-def findings(ledger, connection: Connection, *, kind: str | None = None, status: str | None = None,
+def findings(ledger, connection: Connection, *, kind: str | None = None, status: str | tuple[str, ...] | None = None,
              cylinder: str | None = None, party: str | None = None, region: str | None = None,
              cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
     for name, value in (("cylinder", cylinder), ("party", party)):

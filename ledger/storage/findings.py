@@ -80,7 +80,8 @@ def actions_of(connection: Connection, finding_ids: Sequence[int]) -> dict[int, 
 
 
 def list_findings(
-    connection: Connection, *, kind: str | None = None, status: str | None = None, cylinder: str | None = None,
+    connection: Connection, *, kind: str | None = None, status: str | tuple[str, ...] | None = None,
+    cylinder: str | None = None,
     party: str | None = None, region: str | None = None, before_id: int | None = None, limit: int = 50,
 ) -> list:
     """Findings newest first (by id), after the cursor ``before_id``."""
@@ -88,7 +89,9 @@ def list_findings(
     query = select(m.findings).order_by(f.id.desc()).limit(limit)
     for column, value in ((f.kind, kind), (f.status, status), (f.cylinder, cylinder), (f.party, party),
                           (f.region, region)):
-        if value is not None:
+        if isinstance(value, tuple):  # any of several (the pages' "not yet closed")
+            query = query.where(column.in_(value))
+        elif value is not None:
             query = query.where(column == value)
     if before_id is not None:
         query = query.where(f.id < before_id)

@@ -2,7 +2,8 @@
 
 ``add_stories(town)`` adds cylinders whose stories raise them: a trip with no
 escort, an overfill, a short delivery, fills overdue and past design life, a
-cylinder silent for weeks in transit, a handover a late record explained, and one
+cylinder silent for weeks in transit, a handover a late record explained, a scan of a
+code never issued, and one
 finding stored as rows were before evidence was kept (English note, no evidence).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from ledger import tracecode
 from ledger.domain import EventKind
 from ledger.storage import findings as store
 
@@ -50,6 +52,9 @@ def add_stories(town: Town) -> Town:
     town.record("station", late, K.FILL, 101, data={"net_kg": 14.5})
     town.record("station", late, K.DISPATCH, 100, to=P["transporter"], data=crew)  # unconfirmed past 24 h
     town.record("transporter", late, K.RECEIVE, 99)  # synced only now: explains the open handover
+
+    stranger = town.cylinders["stranger"] = tracecode.generate()  # a code nobody registered: 黑气瓶
+    town.record("shop", stranger, K.RECEIVE, 1)
 
     with town.ledger.db.writing() as c:  # a finding as stored before evidence was kept
         at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

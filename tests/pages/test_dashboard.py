@@ -27,7 +27,7 @@ def test_open_findings_by_kind_and_by_district(town: Town, client):
     html = client.get("/dashboard").text
     assert "未关闭问题按类型（共 2 件）" in html
     assert re.search(r"交接断档</a><span class=\"n\">2<", section(html, "by-kind"))
-    assert re.search(r"330110</a><span class=\"n\">2<", section(html, "by-region"))
+    assert re.search(r"余杭区</a> <span class=\"hint mono\">330110</span><span class=\"n\">2<", section(html, "by-region"))
     assert "已自动解除" in section(html, "by-region")
 
 
@@ -93,10 +93,10 @@ def test_the_downloads_are_the_whole_list_as_csv_and_xlsx(town: Town, client):
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
     assert "attachment" in answer.headers["content-disposition"]
     table = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
-    assert [row["cylinder"] for row in table] == [town.cylinders["old"]]
+    assert [row["气瓶编码"] for row in table] == [town.cylinders["old"]]
     xlsx = client.get("/risk/export.xlsx", params={"reason": "overdue_inspection"})
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
-    codes = {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    codes = {row[0] for row in sheet.iter_rows(min_row=3, values_only=True)}  # under the title and the header
     assert town.cylinders["overdue"] in codes
     assert client.get("/risk/export.pdf", params={"reason": "vanished"}).status_code in (404, 422)
 

@@ -52,8 +52,8 @@ def main_text(html: str) -> str:
 
 
 def english_words(text: str, town: Town) -> set[str]:
-    codes = set(town.cylinders.values())
-    text = " ".join(w for w in text.split() if w.replace("-", "") not in codes)  # trace codes shown as codes
+    for code in town.cylinders.values():  # trace codes are shown as codes
+        text = text.replace(code, " ")
     return {w for w in WORD.findall(text) if w not in ALLOWED}
 
 
