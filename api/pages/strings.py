@@ -186,7 +186,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dash.reason_expired": ("证照已于 {day} 过期", "licence expired on {day}"),
     "dash.reason_no_licence": ("未登记证照", "no licence on file"),
     "chart.title": ("每日新发现问题", "Findings detected per day"),
-    "chart.desc": ("{first} 至 {last}，共 {n} 件", "{first} to {last}: {n} in all"),
+    "chart.desc": ("{first} 至 {last}，共 {n} 件。计入尚未办结和经人工办结的问题；后到记录随即解释、已自动解除的问题不计入。",
+                   "{first} to {last}: {n} in all, counting findings still open or closed by people; those a late "
+                   "record explained (resolved by themselves) are not counted."),
     "chart.bar": ("{n} 件", "{n} findings"),
     # -- risk lists ----------------------------------------------------------------------------------
     "risk.title": ("风险清单", "Risk lists"),
