@@ -15,15 +15,14 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from ledger.storage import problems
 
 __all__ = ["run", "NO_SCHEMA", "NO_DRIVER"]
 
 NO_SCHEMA = "the database has no ledger schema yet: run `ledger init` first (with the same --db)"
 NO_DRIVER = "PostgreSQL needs its driver: pip install 'cylinder-ledger[postgres]'"
 _DRIVERS = frozenset({"psycopg", "psycopg2", "psycopg_binary", "asyncpg", "pg8000"})
-_NO_TABLE = ("no such table", "does not exist")  # SQLite; PostgreSQL's UndefinedTable (42P01)
 
 err = Console(stderr=True)
 
@@ -38,8 +37,8 @@ def run(app: Callable[[], object], argv: list[str] | None = None) -> None:
         if (exc.name or "").split(".")[0] not in _DRIVERS:
             raise
         _fail(NO_DRIVER)
-    except DBAPIError as exc:
-        if not _no_table(exc):
+    except Exception as exc:
+        if not problems.no_schema(exc):
             raise
         for path, was in existed.items():
             if not was and path.exists():
@@ -47,26 +46,15 @@ def run(app: Callable[[], object], argv: list[str] | None = None) -> None:
         _fail(NO_SCHEMA)
 
 
-def _no_table(exc: DBAPIError) -> bool:
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return code == "42P01" or (code is None and any(text in str(exc.orig) for text in _NO_TABLE))
-
-
 def _sqlite_files(argv: list[str]) -> list[Path]:
-    """The SQLite file (with its writer's turn file and SQLite's own beside it) the command will open."""
+    """The SQLite files the command will open, when its database is a SQLite file."""
     url = os.environ.get("LEDGER_DATABASE_URL", "sqlite:///ledger.db")
     for i, arg in enumerate(argv):
         if arg == "--db" and i + 1 < len(argv):
             url = argv[i + 1]
         elif arg.startswith("--db="):
             url = arg.split("=", 1)[1]
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return []
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return []
-    return [Path(parsed.database + suffix) for suffix in ("", "-writer", "-wal", "-shm", "-journal")]
+    return problems.sqlite_files(url)
 
 
 def _fail(message: str) -> None:
