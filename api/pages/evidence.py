@@ -11,10 +11,11 @@ before evidence was kept, shows its stored English note, made readable
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["SENTENCES", "describe"]
+__all__ = ["SENTENCES", "describe", "break_detail"]
 
 # code -> (中文, English); ``{name}`` is a parameter as ``_shown`` makes it readable.
 SENTENCES: dict[str, tuple[str, str]] = {
@@ -168,6 +169,27 @@ def _shown(name: str, value: Any, evidence: Mapping[str, Any], t, names: Mapping
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+# What the chain check (ledger/chain.py) says of a break, in both languages; others show as written.
+BREAKS: tuple[tuple[re.Pattern[str], tuple[str, str]], ...] = (
+    (re.compile(r"expected seq (\d+)"), ("此处应为第 {0} 条记录（序号 {0}）", "expected seq {0}")),
+    (re.compile(r"the event does not link to the one before"),
+     ("这条记录与前一条记录的哈希链接不上", "the event does not link to the one before")),
+    (re.compile(r"the stored event does not match its hash"),
+     ("存储的记录与其哈希值不符：记录被改动过", "the stored event does not match its hash")),
+)
+
+
+def break_detail(text: str | None, lang: str) -> str:
+    """A chain break's detail in ``lang`` when the check wrote one of its known sentences."""
+    if not text:
+        return ""
+    for pattern, sentences in BREAKS:
+        match = pattern.fullmatch(text)
+        if match:
+            return sentences[0 if lang == "zh" else 1].format(*match.groups())
+    return text
 
 
 class _Blank(dict):

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from starlette.requests import Request
 
-from .evidence import describe
+from .evidence import break_detail, describe
 from .strings import STRINGS
 
 __all__ = ["LANGUAGES", "COOKIE", "language", "Translator"]
@@ -78,6 +78,10 @@ class Translator:
         (``evidence.describe``), else its stored note made readable (rows from before evidence)."""
         told = describe(item.get("evidence"), self, names)
         return told if told is not None else self.note(item.get("note"), names)  # type: ignore[arg-type]
+
+    def detail(self, text: str | None) -> str:
+        """A chain break's detail in this language (``evidence.break_detail``)."""
+        return break_detail(text, self.lang)
 
     def day(self, value: object) -> str:
         if value is None:

@@ -132,3 +132,11 @@ def test_the_api_keeps_the_english_note_and_adds_evidence(town: Town, client):
     legacy = client.get(f"/v1/findings/{town.legacy_finding}",
                         headers={"Authorization": f"Bearer {town.tokens['regulator']}"}).json()
     assert legacy["evidence"] is None and legacy["note"] == OLD_NOTE
+
+
+def test_a_chain_break_is_explained_in_chinese(town: Town, client):
+    sign_in(client, town.tokens["inspector"])
+    zh = visible(client.get(f"/trace/{town.cylinders['tampered']}").text)
+    assert "存储的记录与其哈希值不符" in zh and "does not match its hash" not in zh
+    en = visible(client.get(f"/trace/{town.cylinders['tampered']}?lang=en").text)
+    assert "the stored event does not match its hash" in en
