@@ -77,8 +77,8 @@ def title(t: Translator, what: str, filters: dict[str, Any], names: dict[str, st
     """``风险清单：超期未检 · 导出于 2026-12-07 02:34:56（北京时间） · 区县：西湖区（330106）``."""
     parts = [what, t("sheet.exported", at=local(datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S"))]
     shown = {
-        "region": lambda v: f"{district_label(v)}（{v}）" if t.lang == "zh" else f"{district_label(v)} ({v})", "owner": lambda v: names.get(v, v),
-        "party": lambda v: names.get(v, v), "kind": lambda v: t.term("finding", v),
+        "region": lambda v: f"{district_label(v)}（{v}）" if t.lang == "zh" else f"{district_label(v)} ({v})",
+        "owner": lambda v: names.get(v, v), "party": lambda v: names.get(v, v), "kind": lambda v: t.term("finding", v),
         "status": lambda v: t("status.active") if isinstance(v, tuple) else t.term("status", v), "cylinder": str,
     }
     for key, show in shown.items():
@@ -109,10 +109,10 @@ def risk_rows(ledger, connection, items: list[dict[str, Any]], reason: str, t: T
         if reason == "unregistered":
             row["status"] = t.term("status", item["status"])
         elif reason in FOUND_KINDS:
-            mine = found.get(item["cylinder"], [])
+            mine, joined = found.get(item["cylinder"], []), "、" if t.lang == "zh" else ", "
             row["finding"] = " ".join(f"#{f['id']}" for f in mine)
-            row["finding_kind"] = "、".join(dict.fromkeys(t.term("finding", f["kind"]) for f in mine))
-            row["status"] = "、".join(dict.fromkeys(t.term("status", f["status"]) for f in mine))
+            row["finding_kind"] = joined.join(dict.fromkeys(t.term("finding", f["kind"]) for f in mine))
+            row["status"] = joined.join(dict.fromkeys(t.term("status", f["status"]) for f in mine))
         rows.append(row)
     return rows
 
