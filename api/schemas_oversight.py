@@ -74,6 +74,9 @@ class FindingStep(Answer):
     note: str = Field(description="empty once erased")
     at: str
     erased_at: str | None = Field(None, description="when the note was erased (PIPL art. 47)")
+    evidence: dict[str, Any] | None = Field(None, description=(
+        "a system step's note as data: `code` and its parameters (docs/api.md, Evidence); null for steps "
+        "people took and for steps recorded before evidence was kept"))
 
 
 class FindingOut(Answer):
@@ -84,7 +87,10 @@ class FindingOut(Answer):
     party: str | None
     region: str | None
     events: list[int]
-    note: str
+    note: str = Field(description="what was found, in English, with ids and UTC times (kept for compatibility)")
+    evidence: dict[str, Any] | None = Field(None, description=(
+        "what was found, as data: `code` and its parameters (docs/api.md, Evidence); null for findings "
+        "recorded before evidence was kept"))
     detected_at: str
     status: FindingStatus
     assignee: str | None = Field(description="the account id the finding was dispatched to, as text "

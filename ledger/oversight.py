@@ -110,7 +110,8 @@ def responsible_at(ledger, connection: Connection, cylinder: str, at: datetime, 
 
 def _finding_json(row, history: list[dict[str, Any]]) -> dict[str, Any]:
     return {"id": row.id, "kind": row.kind, "severity": row.severity, "cylinder": row.cylinder, "party": row.party,
-            "region": row.region, "events": json.loads(row.events), "note": row.note, "detected_at": row.detected_at,
+            "region": row.region, "events": json.loads(row.events), "note": row.note,
+            "evidence": store.evidence_of(row.evidence), "detected_at": row.detected_at,
             "status": row.status, "assignee": row.assignee, "resolved_by": row.resolved_by, "history": history}
 
 
@@ -121,7 +122,7 @@ def finding(ledger, connection: Connection, finding_id: int) -> dict[str, Any]:
     return _finding_json(row, store.actions_of(connection, [row.id])[row.id])
 
 
-def findings(ledger, connection: Connection, *, kind: str | None = None, status: str | None = None,
+def findings(ledger, connection: Connection, *, kind: str | None = None, status: str | tuple[str, ...] | None = None,
              cylinder: str | None = None, party: str | None = None, region: str | None = None,
              cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
     for name, value in (("cylinder", cylinder), ("party", party)):

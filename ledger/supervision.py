@@ -292,11 +292,13 @@ class Supervisor:
                 finding_id = keyed[resolution.key]
                 explained_by = None if resolution.event is None else ids[resolution.event]
                 store.set_status(connection, finding_id, "resolved", at, resolved_by=explained_by)
-                store.add_action(connection, finding_id, "resolve", "resolved", SYSTEM, resolution.note, at)
+                store.add_action(connection, finding_id, "resolve", "resolved", SYSTEM, resolution.note, at,
+                                 evidence=resolution.evidence)
             for draft in outcome.reopened:
                 store.set_status(connection, keyed[draft.key], "open", at, resolved_by=None)
                 store.add_action(connection, keyed[draft.key], "reopen", "open", SYSTEM,
-                                 f"implied again by the history: {draft.note}", at)
+                                 f"implied again by the history: {draft.note}", at,
+                                 evidence={"code": "implied_again", "finding": draft.evidence})
             result[cylinder] = [
                 (draft.events, RaisedFinding(keyed[draft.key], draft.kind, draft.severity, draft.party, draft.note))
                 for draft in fresh
@@ -313,10 +315,10 @@ class Supervisor:
         finding_id = store.insert_finding(
             connection, key=draft.key, kind=draft.kind.value, severity=draft.severity.value,
             cylinder=draft.cylinder, party=draft.party, region=party.region if party else None,
-            events=[ids[seq] for seq in draft.events], note=draft.note, detected_at=at, status="open",
-            assignee=None, resolved_by=None, updated_at=at,
+            events=[ids[seq] for seq in draft.events], note=draft.note, evidence=draft.evidence, detected_at=at,
+            status="open", assignee=None, resolved_by=None, updated_at=at,
         )
-        store.add_action(connection, finding_id, "detect", "open", SYSTEM, draft.note, at)
+        store.add_action(connection, finding_id, "detect", "open", SYSTEM, draft.note, at, evidence=draft.evidence)
         return finding_id
 
     # -- codes with no chain -------------------------------------------------------
@@ -330,13 +332,15 @@ class Supervisor:
         party = reg.get_party(connection, item.party)
         note = (f"{item.party} scanned {item.cylinder} ({item.kind.value}, {format_time(item.occurred_at)}), "
                 "a code the platform never issued")
+        evidence = {"code": "unregistered_scan", "party": item.party, "cylinder": item.cylinder,
+                    "kind": item.kind.value, "at": format_time(item.occurred_at)}
         finding_id = store.insert_finding(
             connection, key=key, kind=FindingKind.UNREGISTERED_CODE.value,
             severity=rules.SEVERITY[FindingKind.UNREGISTERED_CODE].value, cylinder=item.cylinder, party=item.party,
-            region=party.region if party else None, events=[], note=note, detected_at=at, status="open",
-            assignee=None, resolved_by=None, updated_at=at,
+            region=party.region if party else None, events=[], note=note, evidence=evidence, detected_at=at,
+            status="open", assignee=None, resolved_by=None, updated_at=at,
         )
-        store.add_action(connection, finding_id, "detect", "open", SYSTEM, note, at)
+        store.add_action(connection, finding_id, "detect", "open", SYSTEM, note, at, evidence=evidence)
 
 
 def _by_event(written: Sequence[Event], drafts: dict[str, list]) -> dict[int, list[RaisedFinding]]:

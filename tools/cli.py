@@ -357,7 +357,9 @@ def demo(
 
 
 def main() -> None:
-    app()
+    from tools import friendly
+
+    friendly.run(app)  # a fixable mistake ends in one line saying what to run, not a traceback
 
 
 if __name__ == "__main__":

@@ -18,15 +18,29 @@ from ledger.errors import LedgerError, NotFound
 from ledger.wire import event_json
 
 from ..deps import LedgerDep, ReadConn, WriteConn
+from .. import sheets
 from ..errors import status_of
 from .dashboard import region_filter
 from .gather import directory, regions
+from .i18n import language
 from .render import PageError, PageRoute, render
 from .session import Oversight, Session, check_form
 
 router = APIRouter(route_class=PageRoute)
 FindingId = Annotated[int, Path(ge=1, le=2**53)]
 STATUSES = ("open", "dispatched", "handled", "closed", "resolved")
+# The list's default: cases people still have to act on. "all" lifts the filter.
+ACTIVE = ("open", "dispatched", "handled")
+
+
+def status_filter(status: str | None) -> tuple[str, Any]:
+    """The status chosen on the list (``active`` when none), and what the ledger filters by."""
+    chosen = status or "active"
+    if chosen == "active":
+        return chosen, ACTIVE
+    if chosen == "all":
+        return chosen, None
+    return chosen, _choice(chosen, STATUSES)
 PAGE = 50
 _REGULATORS = frozenset({Role.REGULATOR, Role.ADMIN})
 # action -> (statuses it starts from, roles that may take it)
@@ -63,14 +77,30 @@ def finding_list(request: Request, session: Oversight, connection: ReadConn, led
                  party: Annotated[str | None, Query(max_length=64)] = None,
                  cylinder: Annotated[str | None, Query(max_length=64)] = None,
                  cursor: Annotated[str | None, Query(max_length=200)] = None):
-    chosen = {"kind": _choice(kind, {k.value for k in FindingKind}), "status": _choice(status, STATUSES),
+    shown, statuses = status_filter(status)
+    chosen = {"kind": _choice(kind, {k.value for k in FindingKind}), "status": shown,
               "region": region_filter(region), "party": party or None, "cylinder": cylinder or None}
-    page = ledger.findings(connection, **chosen, cursor=cursor or None, limit=PAGE)
+    page = ledger.findings(connection, **{**chosen, "status": statuses}, cursor=cursor or None, limit=PAGE)
     parties = directory(ledger, connection)
     return render(request, "findings.html", items=page["items"], next_cursor=page["next_cursor"],
                   first_page=not cursor, chosen=chosen, query={k: v for k, v in chosen.items() if v},
                   kinds=[k.value for k in FindingKind], statuses=STATUSES, region=chosen["region"] or "",
                   regions=regions(parties), names={pid: p.name for pid, p in parties.items()})
+
+
+@router.get("/findings/export.{file_format}")
+def finding_export(request: Request, session: Oversight, connection: ReadConn, ledger: LedgerDep,
+                   file_format: Annotated[str, Path(pattern="^(csv|xlsx)$")],
+                   kind: Annotated[str | None, Query(max_length=40)] = None,
+                   status: Annotated[str | None, Query(max_length=20)] = None,
+                   region: Annotated[str | None, Query(max_length=6)] = None,
+                   party: Annotated[str | None, Query(max_length=64)] = None,
+                   cylinder: Annotated[str | None, Query(max_length=64)] = None):
+    """The list as filtered on the page, every page of it, as a spreadsheet (the API's own export)."""
+    shown, statuses = status_filter(status)
+    chosen = {"kind": _choice(kind, {k.value for k in FindingKind}), "status": statuses,
+              "region": region_filter(region), "party": party or None, "cylinder": cylinder or None}
+    return sheets.findings_file(ledger, connection, chosen, file_format, language(request))
 
 
 def _evidence(ledger, connection, ids: list[int]) -> list[dict[str, Any]]:
@@ -88,6 +118,8 @@ def case_page(request: Request, session: Session, connection, ledger, finding_id
     finding = ledger.finding(connection, finding_id)
     parties = directory(ledger, connection)
     names = {pid: p.name for pid, p in parties.items()}
+    if finding["party"] in parties:  # drivers and escorts its evidence may name, as the trace page names them
+        names.update({person.id: person.name for person in ledger.people(connection, finding["party"])})
     inspectors = ledger.inspectors(connection)
     # An assignee is an account id; a disabled account's id, or a name from older cases, shows as it is.
     assignees = {str(i["account"]): f'{i["name"]} · {names.get(i["party"], i["party"])}' for i in inspectors}

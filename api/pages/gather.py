@@ -17,6 +17,8 @@ from .i18n import Translator, local_today
 __all__ = ["OPEN", "all_findings", "directory", "regions", "companies", "tallies", "daily"]
 
 OPEN = ("open", "dispatched", "handled")
+# What the daily chart counts: findings that were real to somebody (gather.daily).
+COUNTED = frozenset({"open", "dispatched", "handled", "closed"})
 FINDINGS_CAP = 50_000  # far above a city's open cases; the dashboard says so if it is reached
 PARTIES_CAP = 10_000
 
@@ -67,9 +69,14 @@ def tallies(findings: list[dict[str, Any]]) -> dict[str, Counter]:
 
 
 def daily(findings: list[dict[str, Any]], t: Translator, days: int = 30) -> tuple[list[date], dict[date, Counter]]:
-    """Findings detected per local day by severity, over the ``days`` ending on the latest detection."""
+    """Findings detected per local day by severity, over the ``days`` ending on the latest detection.
+
+    Counted: findings still open (open, dispatched, handled) or closed by people. Not counted:
+    those resolved by themselves, which a late record explained (docs/regulator.md)."""
     per_day: dict[date, Counter] = {}
     for finding in findings:
+        if finding["status"] not in COUNTED:
+            continue
         day = date.fromisoformat(t.day(finding["detected_at"]))
         per_day.setdefault(day, Counter())[finding["severity"]] += 1
     last = max(per_day) if per_day else local_today()

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from starlette.requests import Request
 
+from .evidence import break_detail, describe
 from .strings import STRINGS
 
 __all__ = ["LANGUAGES", "COOKIE", "language", "Translator"]
@@ -71,6 +72,16 @@ class Translator:
             return ""
         text = _TIME.sub(lambda match: self.when(match.group()), text)
         return _IDENTIFIER.sub(lambda match: names.get(match.group(), match.group()), text)
+
+    def said(self, item: Mapping[str, object], names: Mapping[str, str]) -> str:
+        """What a finding or one of its steps says: its evidence told in this language
+        (``evidence.describe``), else its stored note made readable (rows from before evidence)."""
+        told = describe(item.get("evidence"), self, names)
+        return told if told is not None else self.note(item.get("note"), names)  # type: ignore[arg-type]
+
+    def detail(self, text: str | None) -> str:
+        """A chain break's detail in this language (``evidence.break_detail``)."""
+        return break_detail(text, self.lang)
 
     def day(self, value: object) -> str:
         if value is None:

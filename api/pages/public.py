@@ -27,6 +27,12 @@ router = APIRouter(route_class=PageRoute)
 
 # Why a cylinder must not be used, in the order the warning lists them.
 DANGERS = ("forged_label", "scrapped", "overdue_inspection", "past_design_life", "broken_chain")
+# Open findings that keep a cylinder off the green verdict: its story is impossible or illegal and
+# nobody has closed the case yet (DOMAIN.md "What counts as a broken chain", custody gaps). Tampering
+# is a danger of its own (broken_chain); papers and lateness (medium, low) do not concern the user.
+CONCERNING = frozenset({"high", "critical"})
+_TAMPERING = frozenset({"chain_tampered", "sequence_gap", "checkpoint_mismatch"})
+_OPEN = frozenset({"open", "dispatched", "handled"})
 
 
 def _company(party: dict[str, Any] | None) -> str | None:
@@ -57,7 +63,15 @@ def label_facts(trace: dict[str, Any], label: str | None) -> dict[str, Any]:
         "state": state, "responsible": _company(trace["responsible"]["now"]),
         "chain": trace["chain"]["status"], "records": trace["chain"]["length"],
         "label": label, "dangers": [name for name in DANGERS if flags[name]],
+        "concerns": concerns(trace["findings"]),
     }
+
+
+def concerns(findings: list[dict[str, Any]]) -> list[str]:
+    """The kinds of the open high or critical custody findings, for the amber verdict; no party,
+    no person and no note: what kind of problem is under review, nothing about whom."""
+    return sorted({f["kind"] for f in findings if f["severity"] in CONCERNING and f["status"] in _OPEN
+                   and f["kind"] not in _TAMPERING})
 
 
 def label_check(code: str, signature: str | None, ledger) -> str | None:

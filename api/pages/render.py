@@ -24,6 +24,7 @@ from starlette.requests import Request
 from ledger.errors import LedgerError, NotFound, PermissionDenied
 
 from ..body import JSONRoute
+from ..districts import district_label
 from ..errors import status_of
 from .i18n import COOKIE, LANGUAGES, Translator, language
 from .roles import navigation
@@ -82,6 +83,7 @@ def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(("html", "svg")),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["static"] = static_url
+    env.globals["district"] = district_label  # a region code as its district's name (api/districts.py)
     return env
 
 

@@ -18,6 +18,7 @@ from ..deps import LedgerDep, ReadConn
 from ..routers import risk as api_risk
 from .dashboard import region_filter
 from .gather import companies, directory, regions
+from .i18n import language
 from .render import PageError, PageRoute, render
 from .session import Oversight
 
@@ -55,7 +56,7 @@ def risk_list(request: Request, session: Oversight, connection: ReadConn, ledger
 
 
 @router.get("/risk/export.{file_format}")
-def risk_export(session: Oversight, connection: ReadConn, ledger: LedgerDep,
+def risk_export(request: Request, session: Oversight, connection: ReadConn, ledger: LedgerDep,
                 file_format: Annotated[str, Path(pattern="^(csv|xlsx)$")],
                 reason: Annotated[str, Query(max_length=40)] = "overdue_inspection",
                 region: Annotated[str | None, Query(max_length=6)] = None,
@@ -63,4 +64,4 @@ def risk_export(session: Oversight, connection: ReadConn, ledger: LedgerDep,
     """The whole list as a spreadsheet, by the API's export."""
     chosen = filters(reason, region, owner)
     return api_risk.risk_cylinders(actor=session.actor, connection=connection, ledger=ledger,
-                                   file_format=file_format, limit=100, cursor=None, **chosen)
+                                   file_format=file_format, limit=100, cursor=None, lang=language(request), **chosen)

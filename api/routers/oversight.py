@@ -1,18 +1,20 @@
 """The three questions (trace, responsible), findings and their closed loop."""
 
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
 from ledger.domain import FindingKind
 from ledger.errors import PermissionDenied
 
+from .. import sheets
 from ..body import JSONRoute
 from .. import permissions
 from ..deps import Allowed, LedgerDep, ReadConn, WriteConn
 from ..errors import problem_responses
 from ..schemas import Identifier, Moment, Page, Region
+from .risk import FILES, Language
 from ..schemas_oversight import FindingActionIn, FindingOut, FindingStatus, ResponsibleAt, TraceOut
 from ..views import cylinder_code
 
@@ -36,18 +38,23 @@ def get_responsible(
     return ledger.responsible_at(connection, cylinder_code(cylinder_id), at or datetime.now(timezone.utc))
 
 
-@router.get("/v1/findings", response_model=Page[FindingOut], tags=["findings"])
+@router.get("/v1/findings", response_model=Page[FindingOut], tags=["findings"], responses=FILES)
 def list_findings(
     actor: Allowed("findings.read"), connection: ReadConn, ledger: LedgerDep,
     kind: FindingKind | None = None, status: FindingStatus | None = None,
     cylinder: Annotated[str | None, Query(max_length=64)] = None,
     party: Annotated[Identifier | None, Query()] = None, region: Annotated[Region | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50, cursor: Annotated[str | None, Query(max_length=200)] = None,
+    file_format: Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")] = "json", lang: Language = "zh",
 ):
-    """Findings, newest first. A party's own accounts see the findings about that party only."""
-    return ledger.findings(connection, kind=kind.value if kind else None, status=status,
-                           cylinder=cylinder_code(cylinder) if cylinder else None,
-                           party=permissions.findings_of(actor, party), region=region, cursor=cursor, limit=limit)
+    """Findings, newest first. A party's own accounts see the findings about that party only.
+    `format=csv|xlsx` exports every finding the filters select as a spreadsheet (docs/regulator.md)."""
+    filters = {"kind": kind.value if kind else None, "status": status,
+               "cylinder": cylinder_code(cylinder) if cylinder else None,
+               "party": permissions.findings_of(actor, party), "region": region}
+    if file_format == "json":
+        return ledger.findings(connection, **filters, cursor=cursor, limit=limit)
+    return sheets.findings_file(ledger, connection, filters, file_format, lang)
 
 
 @router.get("/v1/findings/{finding_id}", response_model=FindingOut, tags=["findings"])

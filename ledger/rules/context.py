@@ -64,6 +64,7 @@ class Context:
         note: str,
         key: tuple[object, ...],
         severity: Severity | None = None,
+        evidence: dict[str, Any] | None = None,
     ) -> FindingDraft:
         return FindingDraft(
             key=finding_key(kind, self.cylinder, *key),
@@ -74,4 +75,5 @@ class Context:
             events=events,
             occurred_at=at,
             note=note,
+            evidence=evidence,
         )

@@ -114,10 +114,12 @@ def filled_overdue_inspection(ctx: Context) -> Iterator[FindingDraft]:
         if step.inspection_failed:
             note = f"{e.party} filled the cylinder on {day} after it failed its last inspection"
             yield ctx.finding(F.FILLED_OVERDUE_INSPECTION, e.party, (e.seq,), e.occurred_at, note, (e.seq,),
-                              Severity.CRITICAL)
+                              Severity.CRITICAL, {"code": "fill_after_failed", "party": e.party, "day": str(day)})
         elif step.inspection_due is not None and day > step.inspection_due:
             note = f"{e.party} filled the cylinder on {day}; its inspection was due {step.inspection_due}"
-            yield ctx.finding(F.FILLED_OVERDUE_INSPECTION, e.party, (e.seq,), e.occurred_at, note, (e.seq,))
+            evidence = {"code": "fill_overdue", "party": e.party, "day": str(day), "due": str(step.inspection_due)}
+            yield ctx.finding(F.FILLED_OVERDUE_INSPECTION, e.party, (e.seq,), e.occurred_at, note, (e.seq,),
+                              evidence=evidence)
 
 
 def filled_past_design_life(ctx: Context) -> Iterator[FindingDraft]:
@@ -136,12 +138,15 @@ def filled_past_design_life(ctx: Context) -> Iterator[FindingDraft]:
             continue
         if day > life.last_day:
             note = f"{e.party} filled the cylinder on {day}, past its last permitted day {life.last_day}: it must be scrapped"
+            evidence = {"code": "fill_past_last_day", "party": e.party, "day": str(day), "last_day": str(life.last_day)}
             yield ctx.finding(F.FILLED_PAST_DESIGN_LIFE, e.party, (e.seq,), e.occurred_at, note, (e.seq,),
-                              Severity.CRITICAL)
+                              Severity.CRITICAL, evidence)
         elif not extended:
             note = (f"{e.party} filled the cylinder on {day}; its design life ended {life.end} and no "
                     f"passed end-of-life inspection extended it")
-            yield ctx.finding(F.FILLED_PAST_DESIGN_LIFE, e.party, (e.seq,), e.occurred_at, note, (e.seq,))
+            evidence = {"code": "fill_past_design_life", "party": e.party, "day": str(day), "end": str(life.end)}
+            yield ctx.finding(F.FILLED_PAST_DESIGN_LIFE, e.party, (e.seq,), e.occurred_at, note, (e.seq,),
+                              evidence=evidence)
     ctx.carry["filled_past_design_life"] = extended
 
 
@@ -153,7 +158,8 @@ def filled_by_non_owner(ctx: Context) -> Iterator[FindingDraft]:
         if station is None or ctx.owner in (station.id, station.parent):
             continue
         note = f"{e.party} (of {station.parent or 'no company'}) filled a cylinder owned by {ctx.owner}"
-        yield ctx.finding(F.FILLED_BY_NON_OWNER, e.party, (e.seq,), e.occurred_at, note, (e.seq,))
+        evidence = {"code": "non_owner_fill", "party": e.party, "company": station.parent, "owner": ctx.owner}
+        yield ctx.finding(F.FILLED_BY_NON_OWNER, e.party, (e.seq,), e.occurred_at, note, (e.seq,), evidence=evidence)
 
 
 def overfill(ctx: Context) -> Iterator[FindingDraft]:
@@ -167,7 +173,9 @@ def overfill(ctx: Context) -> Iterator[FindingDraft]:
         if kg is not None and kg > limit.max_kg + 1e-9:
             note = (f"{e.party} filled {kg:g} kg into a {model}; allowed {limit.allowed_kg:g} ± "
                     f"{limit.tolerance_kg:g} kg")
-            yield ctx.finding(F.OVERFILL, e.party, (e.seq,), e.occurred_at, note, (e.seq,))
+            evidence = {"code": "overfill", "party": e.party, "kg": kg, "model": model, "allowed": limit.allowed_kg,
+                        "tolerance": limit.tolerance_kg}
+            yield ctx.finding(F.OVERFILL, e.party, (e.seq,), e.occurred_at, note, (e.seq,), evidence=evidence)
 
 
 def short_weight(ctx: Context) -> Iterator[FindingDraft]:
@@ -185,7 +193,9 @@ def short_weight(ctx: Context) -> Iterator[FindingDraft]:
                 continue
             note = (f"{e.party} delivered {weighed:g} kg at {format_time(e.occurred_at)}; {station} "
                     f"filled {filled:g} kg: {filled - weighed:.2f} kg short")
-            yield ctx.finding(F.SHORT_WEIGHT, e.party, (seq, e.seq), e.occurred_at, note, (e.seq,))
+            evidence = {"code": "short_weight", "party": e.party, "kg": weighed, "at": format_time(e.occurred_at),
+                        "station": station, "filled": filled, "short": round(filled - weighed, 2)}
+            yield ctx.finding(F.SHORT_WEIGHT, e.party, (seq, e.seq), e.occurred_at, note, (e.seq,), evidence=evidence)
     ctx.carry["short_weight"] = fill
 
 

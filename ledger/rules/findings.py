@@ -72,6 +72,9 @@ class FindingDraft:
     events: tuple[int, ...]
     occurred_at: datetime  # when the irregularity happened, in device time
     note: str
+    # what the note says, as data: {"code": ..., parameters}; pages render it in the reader's
+    # language (docs/regulator.md). Times are UTC text, days ISO dates, parties and people ids.
+    evidence: Mapping[str, Any] | None = None
 
     def as_dict(self, ids: Mapping[int, Any] | None = None) -> dict[str, Any]:
         return {
@@ -79,6 +82,7 @@ class FindingDraft:
             "cylinder": self.cylinder, "party": self.party,
             "events": list(self.events) if ids is None else [ids[s] for s in self.events],
             "occurred_at": format_time(self.occurred_at), "note": self.note,
+            "evidence": None if self.evidence is None else dict(self.evidence),
         }
 
 
@@ -90,6 +94,7 @@ class Resolution:
     stored: Any
     event: int | None  # seq of the event whose arrival explained it
     note: str
+    evidence: Mapping[str, Any] | None = None
 
 
 class Reconciliation(NamedTuple):
@@ -120,7 +125,8 @@ def reconcile(stored: Iterable[Any], fresh: Iterable[FindingDraft], trigger: Eve
             if status == "resolved":
                 reopened.append(fresh_by_key[key])
         elif status in RESOLVABLE and (scope is None or key in scope):
-            resolved.append(Resolution(key, item, trigger.seq if trigger else None, _explain(trigger)))
+            resolved.append(Resolution(key, item, trigger.seq if trigger else None, _explain(trigger),
+                                       explained(trigger)))
     new = [f for k, f in fresh_by_key.items() if k not in seen]
     return Reconciliation(new, resolved, reopened)
 
@@ -133,6 +139,15 @@ def _key_status(item: Any) -> tuple[str, str]:
     if isinstance(item, Mapping):
         return item["key"], item.get("status", "open")
     return item.key, getattr(item, "status", "open")
+
+
+def explained(trigger: Event | None) -> dict[str, Any]:
+    """``_explain``'s note as evidence: which event explained a finding, or none (the clock)."""
+    if trigger is None:
+        return {"code": "no_longer_implied"}
+    return {"code": "explained", "kind": trigger.kind.value, "seq": trigger.seq, "party": trigger.party,
+            "occurred_at": format_time(trigger.occurred_at), "recorded_at": format_time(trigger.recorded_at),
+            "late": trigger.recorded_at - trigger.occurred_at >= _LATE}
 
 
 def _explain(trigger: Event | None) -> str:

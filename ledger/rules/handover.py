@@ -37,12 +37,14 @@ def custody_jump(ctx: Context) -> Iterator[FindingDraft]:
         if step.jump is UNCONFIRMED:
             note = (f"{e.party} {did} the cylinder at {format_time(e.occurred_at)} without confirming "
                     f"the handover from {step.holder_before}")
-            severity = Severity.MEDIUM
+            severity, code = Severity.MEDIUM, "jump_unconfirmed"
         else:
             note = (f"{e.party} {did} the cylinder at {format_time(e.occurred_at)} though nobody handed "
                     f"it over; the last recorded holder was {step.holder_before}")
-            severity = Severity.HIGH
-        yield ctx.finding(F.CUSTODY_JUMP, e.party, (e.seq,), e.occurred_at, note, (e.seq,), severity)
+            severity, code = Severity.HIGH, "jump_no_handover"
+        evidence = {"code": code, "party": e.party, "kind": e.kind.value, "at": format_time(e.occurred_at),
+                    "holder": step.holder_before}
+        yield ctx.finding(F.CUSTODY_JUMP, e.party, (e.seq,), e.occurred_at, note, (e.seq,), severity, evidence)
 
 
 def handover_unconfirmed(ctx: Context) -> Iterator[FindingDraft]:
@@ -54,19 +56,24 @@ def handover_unconfirmed(ctx: Context) -> Iterator[FindingDraft]:
     for h in ctx.trace.handovers:
         deadline = h.opened_at + limit
         sent = f"handover (seq {h.event}) from {h.sender} to {h.receiver} at {format_time(h.opened_at)}"
+        evidence = {"seq": h.event, "sender": h.sender, "receiver": h.receiver, "at": format_time(h.opened_at),
+                    "hours": ctx.config.handover_hours}
         if h.outcome is None:
             if ctx.now <= deadline:
                 continue
             note, events, severity = f"{sent} not confirmed after {hours}", (h.event,), Severity.MEDIUM
+            evidence["code"] = "handover_open"
         elif h.outcome is HandoverEnd.TAKEN or h.closed_at is None or h.closed_at <= deadline or h.closed_by is None:
             continue
         elif h.outcome is HandoverEnd.RECEIVED:
             note = f"{sent} confirmed only at {format_time(h.closed_at)}, later than {hours}"
             events, severity = (h.event, h.closed_by), Severity.LOW
+            evidence.update(code="handover_late", closed_at=format_time(h.closed_at))
         else:
             note = f"{sent} left unconfirmed for more than {hours}, then {h.outcome} (seq {h.closed_by})"
             events, severity = (h.event, h.closed_by), Severity.MEDIUM
-        yield ctx.finding(F.HANDOVER_UNCONFIRMED, h.sender, events, deadline, note, (h.event,), severity)
+            evidence.update(code="handover_then", outcome=str(h.outcome.value), closed_by=h.closed_by)
+        yield ctx.finding(F.HANDOVER_UNCONFIRMED, h.sender, events, deadline, note, (h.event,), severity, evidence)
 
 
 def event_after_scrap(ctx: Context) -> Iterator[FindingDraft]:
@@ -86,5 +93,8 @@ def event_after_scrap(ctx: Context) -> Iterator[FindingDraft]:
         party = step.holder if e.kind is K.REPORT else e.party
         note = (f"{e.kind.value} by {e.party} at {format_time(e.occurred_at)}, after the cylinder was "
                 f"scrapped by {scrap[0]} at {format_time(scrapped_at)}")
-        yield ctx.finding(F.EVENT_AFTER_SCRAP, party, (scrap[1], e.seq), e.occurred_at, note, (e.seq,))
+        evidence = {"code": "after_scrap", "kind": e.kind.value, "party": e.party, "at": format_time(e.occurred_at),
+                    "scrapped_by": scrap[0], "scrapped_at": format_time(scrapped_at)}
+        yield ctx.finding(F.EVENT_AFTER_SCRAP, party, (scrap[1], e.seq), e.occurred_at, note, (e.seq,),
+                          evidence=evidence)
     ctx.carry["event_after_scrap"] = scrap

@@ -23,36 +23,38 @@ _HANDOVERS = (K.DISPATCH, K.RETURN)
 _CREW = ("vehicle", "driver", "escort")
 
 
-def _lapse(paper: Paper | None, day: object, what: str) -> str | None:
+def _lapse(paper: Paper | None, day: object, what: str) -> tuple[str, dict] | None:
+    """Why ``paper`` does not cover ``day`` (text, and as evidence), or ``None``."""
     if paper is None:
-        return f"has no {what} on record"
+        return f"has no {what} on record", {"paper": None, "expired": None}
     if day > paper.valid_until:  # type: ignore[operator]
-        return f"{what} {paper.number} expired {paper.valid_until}"
+        return f"{what} {paper.number} expired {paper.valid_until}", {"paper": paper.number,
+                                                                     "expired": str(paper.valid_until)}
     return None
 
 
 class _Tally:
     """One finding per cylinder and party (or person), however many events it spans.
 
-    Kept in ``ctx.carry[name]`` between pieces of a story: who → [why, party, seqs, first time].
+    Kept in ``ctx.carry[name]`` between pieces of a story: who → [why, party, seqs, first time, evidence].
     """
 
     def __init__(self, ctx: Context, name: str) -> None:
         self.ctx, self.name = ctx, name
-        self.seen: dict[str, list] = {who: [why, party, list(seqs), at]
-                                      for who, (why, party, seqs, at) in ctx.carry.get(name, {}).items()}
+        self.seen: dict[str, list] = {who: [why, party, list(seqs), at, evidence]
+                                      for who, (why, party, seqs, at, evidence) in ctx.carry.get(name, {}).items()}
 
-    def add(self, who: str, party: str | None, seq: int, at: datetime, why: str) -> None:
+    def add(self, who: str, party: str | None, seq: int, at: datetime, why: str, evidence: dict) -> None:
         if who in self.seen:
             self.seen[who][2].append(seq)
         else:
-            self.seen[who] = [why, party, [seq], format_time(at)]
+            self.seen[who] = [why, party, [seq], format_time(at), evidence]
 
-    def entries(self) -> Iterator[tuple[str, str, str | None, tuple[int, ...], datetime]]:
-        """Each tallied (who, why, party, seqs, first time); carries the tally on."""
+    def entries(self) -> Iterator[tuple[str, str, str | None, tuple[int, ...], datetime, dict]]:
+        """Each tallied (who, why, party, seqs, first time, evidence); carries the tally on."""
         self.ctx.carry[self.name] = self.seen
-        for who, (why, party, seqs, at) in self.seen.items():
-            yield who, why, party, tuple(seqs), datetime.fromisoformat(at)
+        for who, (why, party, seqs, at, evidence) in self.seen.items():
+            yield who, why, party, tuple(seqs), datetime.fromisoformat(at), evidence
 
 
 def unlicensed_party(ctx: Context) -> Iterator[FindingDraft]:
@@ -67,12 +69,13 @@ def unlicensed_party(ctx: Context) -> Iterator[FindingDraft]:
             party = ctx.party(name)
             if party is None or party.kind is PartyKind.REGULATOR:
                 continue
-            why = _lapse(party.licence, day, "licence")
-            if why is not None:
-                tally.add(party.id, party.id, e.seq, e.occurred_at, f"{party.id} {why}")
-    for who, why, party, seqs, at in tally.entries():
+            lapse = _lapse(party.licence, day, "licence")
+            if lapse is not None:
+                tally.add(party.id, party.id, e.seq, e.occurred_at, f"{party.id} {lapse[0]}",
+                          {"code": "unlicensed", "party": party.id, **lapse[1]})
+    for who, why, party, seqs, at, evidence in tally.entries():
         note = f"{why}; it acted or received in {len(seqs)} event(s) of this cylinder"
-        yield ctx.finding(F.UNLICENSED_PARTY, party, seqs, at, note, (who,))
+        yield ctx.finding(F.UNLICENSED_PARTY, party, seqs, at, note, (who,), evidence={**evidence, "events": len(seqs)})
 
 
 def certificate_expired(ctx: Context) -> Iterator[FindingDraft]:
@@ -89,13 +92,15 @@ def certificate_expired(ctx: Context) -> Iterator[FindingDraft]:
             if not isinstance(name, str):
                 continue
             person = ctx.person(name)
-            why = ("is not registered, so has no certificate on record" if person is None
-                   else _lapse(person.certificate, day, "certificate"))
-            if why is not None:
+            lapse = (("is not registered, so has no certificate on record", {"registered": False})
+                     if person is None else _lapse(person.certificate, day, "certificate"))
+            if lapse is not None:
                 employer = person.party if person is not None else e.party
-                tally.add(name, employer, e.seq, e.occurred_at, f"{role} {name} {why}")
-    for who, why, party, seqs, at in tally.entries():
-        yield ctx.finding(F.CERTIFICATE_EXPIRED, party, seqs, at, f"{why} ({len(seqs)} trip event(s))", (who,))
+                tally.add(name, employer, e.seq, e.occurred_at, f"{role} {name} {lapse[0]}",
+                          {"code": "certificate", "role": role, "person": name, **lapse[1]})
+    for who, why, party, seqs, at, evidence in tally.entries():
+        yield ctx.finding(F.CERTIFICATE_EXPIRED, party, seqs, at, f"{why} ({len(seqs)} trip event(s))", (who,),
+                          evidence={**evidence, "events": len(seqs)})
 
 
 def _crew_lapse(data: dict) -> str | None:
@@ -110,6 +115,16 @@ def _crew_lapse(data: dict) -> str | None:
     return None
 
 
+def _crew_code(data: dict) -> dict:
+    """``_crew_lapse`` as evidence."""
+    driver, escort = data.get("driver"), data.get("escort")
+    if not escort:
+        return {"why": "no_escort"}
+    if escort == driver:
+        return {"why": "same_person", "person": driver}
+    return {"why": "no_driver"}
+
+
 def missing_escort(ctx: Context) -> Iterator[FindingDraft]:
     """Every trip has a driver and a different escort (DOMAIN.md 3), whoever records its leg.
 
@@ -119,7 +134,8 @@ def missing_escort(ctx: Context) -> Iterator[FindingDraft]:
     transporter received the cylinder (the handover its ``receive`` confirmed), judged as that
     trip was; having received it on no trip, its leg names no crew at all. The recorder answers.
     """
-    # the open handover and the one its holder received the cylinder on: [receiver, trip seq, lapse]
+    # the open handover and the one its holder received the cylinder on:
+    # [receiver, trip seq, lapse, lapse as evidence]
     sent, aboard = ctx.carry.get("missing_escort") or [None, None]
     for step in ctx.steps:
         e = step.event
@@ -130,18 +146,23 @@ def missing_escort(ctx: Context) -> Iterator[FindingDraft]:
         if e.kind not in _HANDOVERS:
             continue
         carrier = ctx.party(e.party)
-        trip, lapse, why = None, None, None
+        trip, lapse, why, code, lapse_code = None, None, None, None, None
         if any(e.data.get(part) for part in _CREW):
             trip = e.seq
             lapse = why = _crew_lapse(e.data)
+            lapse_code = code = None if why is None else _crew_code(e.data)
         elif carrier is not None and carrier.kind is PartyKind.TRANSPORTER:
             if aboard is None or aboard[1] is None:
                 why = "names no crew, and the transporter received the cylinder on no trip that named one"
+                code = {"why": "no_crew"}
             else:
-                trip, lapse = aboard[1], aboard[2]
+                trip, lapse, lapse_code = aboard[1], aboard[2], aboard[3]
                 why = None if lapse is None else f"continues the trip of seq {trip}, which {lapse}"
-        sent = None if e.to is None else [e.to, trip, lapse]
+                code = {"why": "continues", "trip": trip, "then": lapse_code}
+        sent = None if e.to is None else [e.to, trip, lapse, lapse_code]
         if why is not None:
             note = f"{e.kind.value} (seq {e.seq}) by {e.party} to {e.to} {why}"
-            yield ctx.finding(F.MISSING_ESCORT, e.party, (e.seq,), e.occurred_at, note, (e.seq,))
+            evidence = {"code": "missing_escort", "kind": e.kind.value, "seq": e.seq, "party": e.party, "to": e.to,
+                        **(code or {})}
+            yield ctx.finding(F.MISSING_ESCORT, e.party, (e.seq,), e.occurred_at, note, (e.seq,), evidence=evidence)
     ctx.carry["missing_escort"] = [sent, aboard]

@@ -42,7 +42,9 @@ def vanished(ctx: Context) -> Iterator[FindingDraft]:
         until = "up to now" if last else f"until {format_time(end)}"
         days = (end - start) / timedelta(days=1)
         note = f"no event for {days:.0f} days while {state} with {holder}, from {format_time(start)} {until}"
-        yield ctx.finding(F.VANISHED, holder, (seq,), start + limit, note, (seq,))
+        evidence = {"code": "vanished", "days": round(days), "state": state, "holder": holder,
+                    "since": format_time(start), "until": None if last else format_time(end)}
+        yield ctx.finding(F.VANISHED, holder, (seq,), start + limit, note, (seq,), evidence=evidence)
     if points:
         state, holder, seq, at = points[-1]
         ctx.carry["vanished"] = [state, holder, seq, format_time(at)]
@@ -69,7 +71,11 @@ def impossible_movement(ctx: Context) -> Iterator[FindingDraft]:
             if km > 0 and km / hours > cfg.plausible_speed_kmh:
                 note = (f"{e.kind.value} by {e.party} at {format_time(e.occurred_at)} is {km:.0f} km from "
                         f"{kind} by {party} at {format_time(at)}: {km / hours:.0f} km/h")
-                yield ctx.finding(F.IMPOSSIBLE_MOVEMENT, step.holder, (seq, e.seq), e.occurred_at, note, (e.seq,))
+                evidence = {"code": "impossible_movement", "kind": e.kind.value, "party": e.party,
+                            "at": format_time(e.occurred_at), "km": round(km), "before_kind": kind,
+                            "before_party": party, "before_at": format_time(at), "kmh": round(km / hours)}
+                yield ctx.finding(F.IMPOSSIBLE_MOVEMENT, step.holder, (seq, e.seq), e.occurred_at, note, (e.seq,),
+                                  evidence=evidence)
         previous = (e.kind.value, e.party, e.occurred_at, e.location, e.seq)
     if previous is not None:
         kind, party, at, where, seq = previous

@@ -15,7 +15,7 @@ from . import models as m
 from .events import COLUMNS, chunks, marker, placeholders
 
 __all__ = [
-    "stored_for", "insert_finding", "set_status", "add_action", "get_finding", "actions_of", "list_findings",
+    "stored_for", "insert_finding", "evidence_of", "set_status", "add_action", "get_finding", "actions_of", "list_findings",
     "histories", "judged_and_later", "coverage", "event_ids", "write_projection", "risk_cylinders", "party_scores", "cylinders_with_open", "holdings",
     "sweep_candidates", "enqueue_review", "dequeue_review", "requeue_review", "queued_for_review", "review_backlog",
 ]
@@ -37,6 +37,7 @@ def stored_for(connection: Connection, cylinders: Iterable[str]) -> dict[str, li
 
 def insert_finding(connection: Connection, **values: Any) -> int:
     values["events"] = json.dumps(list(values["events"]))
+    values["evidence"] = _json(values.get("evidence"))
     return connection.execute(insert(m.findings).values(**values)).inserted_primary_key[0]
 
 
@@ -47,9 +48,19 @@ def set_status(connection: Connection, finding_id: int, status: str, at: str, **
 
 
 def add_action(connection: Connection, finding_id: int, action: str, status: str, actor: str,
-               note: str, at: str, assignee: str | None = None) -> None:
+               note: str, at: str, assignee: str | None = None, evidence: Any = None) -> None:
     connection.execute(insert(m.finding_actions).values(
-        finding=finding_id, action=action, status=status, actor=actor, assignee=assignee, note=note, at=at))
+        finding=finding_id, action=action, status=status, actor=actor, assignee=assignee, note=note, at=at,
+        evidence=_json(evidence)))
+
+
+def _json(evidence: Any) -> str | None:
+    return None if evidence is None else json.dumps(evidence, ensure_ascii=False, sort_keys=True)
+
+
+def evidence_of(text: str | None) -> dict[str, Any] | None:
+    """A stored evidence column as data; None for rows written before it existed."""
+    return None if not text else json.loads(text)
 
 
 def get_finding(connection: Connection, finding_id: int):
@@ -64,12 +75,13 @@ def actions_of(connection: Connection, finding_ids: Sequence[int]) -> dict[int, 
         for row in rows:
             result[row.finding].append({"id": row.id, "action": row.action, "status": row.status, "actor": row.actor,
                                         "assignee": row.assignee, "note": row.note, "at": row.at,
-                                        "erased_at": row.erased_at})
+                                        "erased_at": row.erased_at, "evidence": evidence_of(row.evidence)})
     return result
 
 
 def list_findings(
-    connection: Connection, *, kind: str | None = None, status: str | None = None, cylinder: str | None = None,
+    connection: Connection, *, kind: str | None = None, status: str | tuple[str, ...] | None = None,
+    cylinder: str | None = None,
     party: str | None = None, region: str | None = None, before_id: int | None = None, limit: int = 50,
 ) -> list:
     """Findings newest first (by id), after the cursor ``before_id``."""
@@ -77,7 +89,9 @@ def list_findings(
     query = select(m.findings).order_by(f.id.desc()).limit(limit)
     for column, value in ((f.kind, kind), (f.status, status), (f.cylinder, cylinder), (f.party, party),
                           (f.region, region)):
-        if value is not None:
+        if isinstance(value, tuple):  # any of several (the pages' "not yet closed")
+            query = query.where(column.in_(value))
+        elif value is not None:
             query = query.where(column == value)
     if before_id is not None:
         query = query.where(f.id < before_id)

@@ -171,6 +171,7 @@ findings = Table(
     Column("region", String(6), index=True),
     Column("events", Text, nullable=False),
     Column("note", Text, nullable=False),
+    Column("evidence", Text),  # JSON {"code": ..., parameters}: the note as data (migration 0012)
     Column("detected_at", TIME, nullable=False),
     Column("status", String(16), nullable=False, index=True),
     Column("assignee", String(200)),
@@ -190,6 +191,7 @@ finding_actions = Table(
     Column("note", Text, nullable=False),
     Column("at", TIME, nullable=False),
     Column("erased_at", TIME),  # the note was erased (PIPL art. 47): note is '' since
+    Column("evidence", Text),  # a system step's note as data, JSON (migration 0012)
 )
 
 # Cylinders with events the custody rules have not yet looked at: a batch's events are

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 
 from sqlalchemy import text
@@ -161,15 +162,16 @@ def test_risk_lists_export_to_spreadsheets_without_formulas(world: World) -> Non
     listed = world.client.get("/v1/risk/cylinders?reason=open_findings", headers=world.auth("regulator")).json()
     assert [item["cylinder"] for item in listed["items"]] == [world.cylinders[2]]
     exported = world.client.get("/v1/risk/cylinders?reason=open_findings&format=csv", headers=world.auth("inspector"))
-    assert exported.headers["content-disposition"] == 'attachment; filename="risk-open_findings.csv"'
+    assert re.fullmatch(r'attachment; filename="risk-open_findings-\d{8}-\d{4}\.csv"',
+                        exported.headers["content-disposition"])
     rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
-    assert [row["cylinder"] for row in rows] == [world.cylinders[2]] and rows[0]["reason"] == "open_findings"
+    assert [row["气瓶编码"] for row in rows] == [world.cylinders[2]] and rows[0]["风险类别"] == "有未关闭问题"
     xlsx = world.client.get("/v1/risk/cylinders?reason=open_findings&format=xlsx", headers=world.auth("regulator"))
     assert world.cylinders[2] in zipfile.ZipFile(io.BytesIO(xlsx.content)).read("xl/sharedStrings.xml").decode()
-    from api.export import to_csv
+    from api.export import Column, to_csv
 
-    assert to_csv([{"cylinder": "=HYPERLINK(\"x\")"}], ["cylinder"]).decode("utf-8-sig").splitlines()[1] \
-        == "\"'=HYPERLINK(\"\"x\"\")\""
+    assert to_csv([{"cylinder": "=HYPERLINK(\"x\")"}], [Column("cylinder", "气瓶编码", "Cylinder", 15)]
+                  ).decode("utf-8-sig").splitlines()[1] == "\"'=HYPERLINK(\"\"x\"\")\""
     colours = world.client.get("/v1/risk/enterprises", headers=world.auth("regulator")).json()
     station = next(c for c in colours if c["party"]["id"] == world.parties["station"])
     assert station["colour"] in ("yellow", "red") and station["reasons"]

@@ -146,3 +146,40 @@ def test_no_personal_data_on_any_label_page_of_a_generated_city(tmp_path):
             assert leak is None, f"/c/{code} shows {leak.group()!r}"
     finally:
         close_ledger(ledger, "sqlite", url)
+
+
+def test_an_open_custody_gap_is_not_shown_as_a_complete_record(town: Town, client):
+    """docs/regulator.md section 5: an open high-severity custody finding turns the verdict amber."""
+    page = client.get(f"/c/{town.cylinders['jump']}").text
+    text = visible(page)
+    assert 'class="verdict caution" role="alert"' in page and GO not in text and "记录完整" not in text
+    assert "此气瓶的流转记录有待核查的问题" in text and "有一段经手记录缺失" in text
+    assert "校验通过，但有待核查的问题" in text
+    leaked = [secret for secret in town.secrets if secret in html.unescape(page)]
+    assert not leaked  # what kind of problem, never who
+    english = html.unescape(visible(client.get(f"/c/{town.cylinders['jump']}?lang=en").text))
+    assert "This cylinder's record has a problem under review" in english and "A gap in who held it" in english
+
+
+def test_a_closed_case_gives_the_green_verdict_back(tmp_path):
+    """Once people close the case (after looking into it), the page is green again."""
+    from ledger.domain import Role
+    from ledger.service import Actor
+
+    from .conftest import close_ledger, open_ledger
+    from .city import populate
+    from fastapi.testclient import TestClient
+    from api.app import create_app
+
+    ledger, url = open_ledger("sqlite", tmp_path)
+    try:
+        town = populate(ledger)
+        regulator = Actor(Role.REGULATOR, town.parties["regulator"], "regulator desk")
+        with ledger.db.writing() as c:
+            (case,) = ledger.findings(c, cylinder=town.cylinders["jump"])["items"]
+            ledger.finding_action(c, regulator, case["id"], action="close", note="核实：门店代收，已补交接记录")
+        with TestClient(create_app(ledger=ledger)) as client:
+            text = visible(client.get(f"/c/{town.cylinders['jump']}").text)
+        assert GO in text and "有待核查" not in text
+    finally:
+        close_ledger(ledger, "sqlite", url)

@@ -8,6 +8,7 @@ worth a look, and serves until Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import signal
+from copy import deepcopy
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -131,12 +132,40 @@ def announce(console: Console, settings: Settings, built: CityBuild, accounts: d
         console.print(f"  {role:<12} {token}   {party or ''} {name}")
 
 
-def serve(settings: Settings, ledger: Ledger, host: str, port: int, console: Console) -> None:
-    """Serve the API and pages until Ctrl-C or SIGTERM; uvicorn drains requests before it returns."""
+def access_log_path(db: Path) -> Path:
+    """Where the demo writes its access log (``demo-access.log`` for ``demo.db``), off the terminal."""
+    db = db.resolve()
+    return db.with_name(db.stem + "-access.log")
+
+
+def next_steps(console: Console, settings: Settings, built: CityBuild, accounts: dict, db: Path) -> None:
+    """What to try first, with the tokens just printed: the pages, a label, the API, the log's check."""
+    base, showcase = settings.base_url, built.showcase()
+    code = next(iter(showcase.values()), None)
+    regulator = accounts.get("regulator", ("<token>",))[0]
+    console.print("\n[bold]What to do next[/bold]")
+    console.print(f"  1. Open {base}/signin and sign in with the regulator token: dashboard, risk lists, cases.")
+    if code:
+        console.print(f"  2. A citizen's view needs no sign-in: open {base}/c/{code} on a phone.")
+    console.print(f"  3. Drivers scan at {base}/driver (sign in with the transporter token).")
+    console.print(f"  4. The API: curl -H 'Authorization: Bearer {regulator}' '{base}/v1/risk/cylinders?reason=overdue_inspection'")
+    console.print(f"  5. Check the whole log afterwards: ledger verify --db sqlite:///{db.resolve()}")
+    console.print(f"  Requests are logged to {access_log_path(db)}, not here.")
+
+
+def serve(settings: Settings, ledger: Ledger, host: str, port: int, console: Console,
+          access_log: Path | None = None) -> None:
+    """Serve the API and pages until Ctrl-C or SIGTERM; uvicorn drains requests before it returns.
+    ``access_log``: a file the access log goes to instead of standard output."""
     import uvicorn
 
     from api.app import create_app
     from api.logs import LOG_CONFIG
+
+    log_config = deepcopy(LOG_CONFIG)
+    if access_log is not None:
+        log_config["handlers"]["access"] = {"class": "logging.FileHandler", "formatter": "line",
+                                            "filename": str(access_log), "encoding": "utf-8"}
 
     class Announcing(uvicorn.Server):
         """Says "Serving" once the socket listens, so whoever reads it can connect at once."""
@@ -148,7 +177,7 @@ def serve(settings: Settings, ledger: Ledger, host: str, port: int, console: Con
                               f"(API {settings.base_url}/v1, OpenAPI {settings.base_url}/openapi.json) — Ctrl-C stops")
 
     app = create_app(settings, ledger, publish=True)
-    server = Announcing(uvicorn.Config(app, host=host, port=port, access_log=False, log_config=LOG_CONFIG,
+    server = Announcing(uvicorn.Config(app, host=host, port=port, access_log=False, log_config=log_config,
                                        server_header=False))
     # uvicorn drains requests on SIGINT/SIGTERM, then raises the signal again for the
     # process; both then end here, as a normal stop.
@@ -209,6 +238,7 @@ def run(*, db: Path, port: int, host: str, seed: int, size: str, now: datetime |
     if show_report:
         out.print("\n" + report(ledger, built))
     if keep_serving:
-        serve(settings, ledger, host, port, out)
+        next_steps(out, settings, built, accounts, db)
+        serve(settings, ledger, host, port, out, access_log_path(db))
     else:
         ledger.db.dispose()
