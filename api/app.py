@@ -23,6 +23,7 @@ from .accounts import AccountCache
 from .coalesce import WriteCoalescer
 from .review import Reviewer
 from .sweeping import PeriodicSweeper
+from .delivering import PeriodicDeliverer
 from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit
 from .pages import router as pages
 from .pages import static_files
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     coalescer = WriteCoalescer(ledger)
     reviewer = Reviewer(ledger)
     sweeper = PeriodicSweeper(ledger, ledger.settings.sweep_interval_seconds)
+    deliverer = PeriodicDeliverer(ledger)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -67,7 +69,9 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
             _settle_heap()
         reviewer.start()
         sweeper.start()
+        deliverer.start()
         yield
+        await deliverer.close()
         await coalescer.close()
         await reviewer.close()
         await sweeper.close()

@@ -74,6 +74,8 @@ class FindingStep(Answer):
     note: str = Field(description="empty once erased")
     at: str
     erased_at: str | None = Field(None, description="when the note was erased (PIPL art. 47)")
+    photos: list[str] = Field([], description="SHA-256 (hex) of each photo the step brought; "
+                                              "GET /v1/findings/{id}/photos/{sha256}")
 
 
 class FindingOut(Answer):
@@ -90,7 +92,22 @@ class FindingOut(Answer):
     assignee: str | None = Field(description="the account id the finding was dispatched to, as text "
                                              "(findings dispatched by name in earlier versions hold the name)")
     resolved_by: int | None
+    due_at: str | None = Field(None, description="the deadline the last dispatch set (docs/cases.md)")
+    escalated_at: str | None = Field(None, description="when the deadline passed unhandled and the case was "
+                                                       "escalated to the supervising regulator (督办)")
     history: list[FindingStep]
+
+
+class DeliveryOut(Answer):
+    id: int
+    job: int
+    hook: str
+    event: str
+    attempt: int
+    at: str
+    status_code: int | None
+    error: str | None
+    ok: bool
 
 
 class TraceOut(Answer):

@@ -10,6 +10,9 @@
 | LEDGER_SESSION_IDLE     | 43200 (12 h)                    | seconds a page sign-in lasts unused      |
 | LEDGER_SESSION_MAX      | 86400 (24 h)                    | seconds a page sign-in lasts at most     |
 | LEDGER_SWEEP_INTERVAL   | 3600 (1 h)                      | seconds between a server's sweeps        |
+| LEDGER_CASE_DEADLINES   | critical=24h,high=72h,medium=7d,low=14d | a dispatched case's deadline (docs/cases.md) |
+| LEDGER_WEBHOOKS         | (none)                          | file of webhooks (docs/cases.md)         |
+| LEDGER_PHOTO_GPS        | strip                           | `keep` keeps a case photo's EXIF GPS     |
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ class Settings:
     session_idle_seconds: int = 12 * 3600  # a working shift without a page view ends the sign-in
     session_max_seconds: int = 24 * 3600  # however busy, one sign-in never outlasts a day
     sweep_interval_seconds: int = 3600  # the clock's findings (vanished, unconfirmed) are at most this late
+    case_deadlines: str = "critical=24h,high=72h,medium=7d,low=14d"  # parsed by ledger.cases.deadlines
+    webhooks_file: Path | None = None
+    photo_gps: str = "strip"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -45,6 +51,9 @@ class Settings:
             session_idle_seconds=_seconds(env, "LEDGER_SESSION_IDLE", cls.session_idle_seconds),
             session_max_seconds=_seconds(env, "LEDGER_SESSION_MAX", cls.session_max_seconds),
             sweep_interval_seconds=_seconds(env, "LEDGER_SWEEP_INTERVAL", cls.sweep_interval_seconds),
+            case_deadlines=env.get("LEDGER_CASE_DEADLINES", cls.case_deadlines),
+            webhooks_file=Path(env["LEDGER_WEBHOOKS"]) if env.get("LEDGER_WEBHOOKS") else None,
+            photo_gps=env.get("LEDGER_PHOTO_GPS", cls.photo_gps),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings
