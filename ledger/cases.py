@@ -53,9 +53,8 @@ def due_at(severity: str, dispatched: datetime, deadlines: dict[str, timedelta])
 def on_dispatch(connection: Connection, row, account: str, now: datetime, deadlines: dict[str, timedelta]) -> dict:
     """What a dispatch sets beside the status (a new deadline, not yet escalated), and its announcement."""
     due = due_at(row.severity, now, deadlines)
-    store.enqueue(connection, "case.dispatched", {"event": "case.dispatched", "case": _case(row, due=due,
-                                                                                            assignee=account)},
-                  format_time(now))
+    case = _case(row, due_at=due, status="dispatched", assignee=account)
+    store.enqueue(connection, "case.dispatched", {"event": "case.dispatched", "case": case}, format_time(now))
     return {"due_at": due, "escalated_at": None}
 
 
