@@ -61,7 +61,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     coalescer = WriteCoalescer(ledger)
     reviewer = Reviewer(ledger)
     sweeper = PeriodicSweeper(ledger, ledger.settings.sweep_interval_seconds)
-    deliverer = PeriodicDeliverer(ledger)
+    deliverer = PeriodicDeliverer(ledger)  # reads LEDGER_WEBHOOKS: a malformed file stops the start
+    ledger.case_deadlines  # noqa: B018 - as does a malformed LEDGER_CASE_DEADLINES
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

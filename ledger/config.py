@@ -55,6 +55,8 @@ class Settings:
             webhooks_file=Path(env["LEDGER_WEBHOOKS"]) if env.get("LEDGER_WEBHOOKS") else None,
             photo_gps=env.get("LEDGER_PHOTO_GPS", cls.photo_gps),
         )
+        if settings.photo_gps not in ("strip", "keep"):
+            raise ValueError(f"LEDGER_PHOTO_GPS must be strip or keep, not {settings.photo_gps!r}")
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings
 
