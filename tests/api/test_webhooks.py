@@ -7,10 +7,12 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -177,3 +179,37 @@ def test_a_malformed_hooks_file_is_refused_naming_the_line(tmp_path: Path, line:
     path.write_text(f"# ok\n{line}\n", encoding="utf-8")
     with pytest.raises(ValueError, match=f"{path}:2"):
         webhooks.load_hooks(path)
+
+
+@pytest.mark.slow
+def test_ledger_serve_delivers_in_the_background(offline_world, tmp_path: Path) -> None:
+    """A real `ledger serve` with LEDGER_WEBHOOKS: a dispatch over HTTP reaches the receiver, signed."""
+    from .served import Server
+
+    world, url = offline_world
+    receiver = Receiver(failures=0)
+    try:
+        path = hooks_file(tmp_path, receiver.url, "case.dispatched")
+        server = Server(url, tmp_path, workers=1)
+        server.env["LEDGER_WEBHOOKS"] = str(path)
+        with server:
+            def auth(name: str) -> dict[str, str]:
+                return {"Authorization": f"Bearer {world.tokens[name]}"}
+
+            fill = httpx.post(f"{server.base}/v1/events", headers=auth("station"),
+                              json=event_body(world.cylinders[0], data={"net_kg": 16.9}))
+            finding = next(f["id"] for f in fill.json()["findings"] if f["kind"] == "overfill")
+            with world.ledger.db.reading() as c:
+                inspector = world.ledger.authenticate(c, world.tokens["inspector"]).account
+            sent = httpx.post(f"{server.base}/v1/findings/{finding}/actions", headers=auth("regulator"),
+                              json={"action": "dispatch", "assignee": inspector, "note": "go"})
+            assert sent.status_code == 200 and sent.json()["due_at"]
+            deadline = time.monotonic() + 30
+            while not receiver.got and time.monotonic() < deadline:
+                time.sleep(0.2)
+        assert len(receiver.got) == 1
+        headers, body = receiver.got[0]
+        assert headers["x-ledger-signature"] == webhooks.sign(SECRET.encode(), body)
+        assert json.loads(body)["case"]["id"] == finding
+    finally:
+        receiver.close()
