@@ -96,6 +96,9 @@ class Deliverer:
         return len(due)
 
     def fan_out(self, now: datetime) -> None:
+        with self.ledger.db.reading() as connection:  # most rounds find nothing: no write lock for them
+            if not store.unfanned(connection, limit=1):
+                return
         with self.ledger.db.writing() as connection:
             for outbox, event in store.unfanned(connection):
                 if not store.mark_fanned(connection, outbox):  # another process fanned it out
