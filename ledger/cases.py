@@ -18,6 +18,7 @@ from .domain import Role, format_time, parse_time
 from .errors import InvalidInput, PermissionDenied
 from .storage import Connection
 from .storage import cases as store
+from .storage import findings as finding_rows
 
 __all__ = ["SEVERITIES", "parse_deadlines", "due_at", "on_dispatch", "escalate_overdue", "my_cases", "Photo",
            "photo", "MAX_PHOTOS", "MAX_PHOTO_BYTES", "SYSTEM"]
@@ -64,7 +65,7 @@ def _case(row, **changed: Any) -> dict[str, Any]:
     return {**case, **changed}
 
 
-def escalate_overdue(connection: Connection, now: datetime, add_action) -> list[int]:
+def escalate_overdue(connection: Connection, now: datetime) -> list[int]:
     """Escalate each dispatched case past its deadline to the supervising regulator (督办), once.
 
     ``mark_escalated`` sets ``escalated_at`` only where it is still empty, so of two sweepers racing
@@ -75,7 +76,7 @@ def escalate_overdue(connection: Connection, now: datetime, add_action) -> list[
     for row in store.overdue(connection, at):
         if not store.mark_escalated(connection, row.id, at):
             continue
-        add_action(connection, row.id, "escalate", row.status, SYSTEM,
+        finding_rows.add_action(connection, row.id, "escalate", row.status, SYSTEM,
                    f"deadline {row.due_at} passed without handling: escalated to the supervising regulator (督办)",
                    at, row.assignee)
         store.enqueue(connection, "case.overdue", {"event": "case.overdue", "case": _case(row, escalated_at=at)}, at)

@@ -83,7 +83,7 @@ class OversightService:
 
     def escalate_overdue(self, connection: Connection, now: datetime | None = None) -> list[int]:
         """Escalate, in the caller's transaction, the dispatched cases past their deadline; returns their ids."""
-        return cases.escalate_overdue(connection, now or _now(), finding_rows.add_action)
+        return cases.escalate_overdue(connection, now or _now())
 
     def risk_cylinders(self, connection: Connection, **filters: Any) -> dict[str, Any]:
         return oversight.risk_cylinders(self, connection, self.rules_config, **filters)

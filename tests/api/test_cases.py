@@ -236,3 +236,29 @@ def test_a_photo_comes_with_a_handling_of_a_case_sent_to_this_inspector_only(wor
     answer = world.client.post(f"/v1/findings/{finding}/handle", headers={"Authorization": f"Bearer {token}"},
                                data={"note": "x"}, files=[("photos", ("a.png", png(), "image/png"))])
     assert answer.status_code == 403 and stored_photos(world) == 0
+
+
+def test_sweepers_racing_escalate_a_case_once(world: World) -> None:
+    import threading
+
+    finding = overfill(world, world.cylinders[2])
+    desk = Actor(Role.REGULATOR, world.parties["regulator"], "regulator desk")
+    with world.ledger.db.writing() as c:
+        world.ledger.finding_action(c, desk, finding, action="dispatch", note="go",
+                                    assignee=world.account_id("inspector"), now=T0)
+    late = T0 + timedelta(days=30)
+    start, counts = threading.Barrier(4), []
+
+    def sweep() -> None:
+        start.wait()
+        counts.append(Sweeper(world.ledger).escalate(late))
+
+    threads = [threading.Thread(target=sweep) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(counts) == 1 and history(world, finding).count("escalate") == 1
+    with world.ledger.db.reading() as c:
+        overdue = c.execute(text("SELECT COUNT(*) FROM webhook_outbox WHERE event = 'case.overdue'")).scalar_one()
+    assert overdue == 1
