@@ -29,6 +29,7 @@ from .coalesce import WriteCoalescer
 from .review import Reviewer
 from .routers.epcis_capture import CAPTURE_PATH
 from .sweeping import PeriodicSweeper
+from .delivering import PeriodicDeliverer
 from .middleware import MAX_BODY_BYTES, AccessLog, BodyLimit
 from .pages import router as pages
 from .pages import static_files
@@ -74,6 +75,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     publishing = owned if publish is None else publish
     capture_settings = capture_settings or CaptureSettings.from_env()
     capture_worker = CaptureWorker(ledger, capture_settings)
+    deliverer = PeriodicDeliverer(ledger)  # reads LEDGER_WEBHOOKS: a malformed file stops the start
+    ledger.case_deadlines  # noqa: B018 - as does a malformed LEDGER_CASE_DEADLINES
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -86,11 +89,13 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
         if auditor is not None:
             auditor.start()
         capture_worker.start()
+        deliverer.start()
         yield
         if auditor is not None:
             await auditor.close()
         if publishing:
             await run_in_threadpool(ledger.publisher.stop)
+        await deliverer.close()
         await coalescer.close()
         await reviewer.close()
         await sweeper.close()

@@ -10,6 +10,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import time
 from typing import Any
 
@@ -21,6 +22,9 @@ from .errors import PROBLEM, problem_body
 __all__ = ["BodyTooLarge", "BodyLimit", "AccessLog", "MAX_BODY_BYTES"]
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+# A handling with photos (docs/cases.md): three of at most 5 MB each, and the form around them.
+PHOTO_BODY_BYTES = 16 * 1024 * 1024
+_PHOTO_PATHS = re.compile(r"/(v1/findings/\d+/handle|findings/\d+/actions)")
 access = logging.getLogger("ledger.access")
 
 
@@ -77,6 +81,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit, kind = self.wider.get(scope.get("path", ""), (self.limit, None))
+        if _PHOTO_PATHS.fullmatch(scope["path"]):
+            limit = max(limit, PHOTO_BODY_BYTES)
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _send_problem(send, 413, f"the request body exceeds {limit} bytes", kind)

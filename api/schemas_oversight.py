@@ -77,6 +77,8 @@ class FindingStep(Answer):
     evidence: dict[str, Any] | None = Field(None, description=(
         "a system step's note as data: `code` and its parameters (docs/api.md, Evidence); null for steps "
         "people took and for steps recorded before evidence was kept"))
+    photos: list[str] = Field([], description="SHA-256 (hex) of each photo the step brought; "
+                                              "GET /v1/findings/{id}/photos/{sha256}")
 
 
 class FindingOut(Answer):
@@ -96,7 +98,22 @@ class FindingOut(Answer):
     assignee: str | None = Field(description="the account id the finding was dispatched to, as text "
                                              "(findings dispatched by name in earlier versions hold the name)")
     resolved_by: int | None
+    due_at: str | None = Field(None, description="the deadline the last dispatch set (docs/cases.md)")
+    escalated_at: str | None = Field(None, description="when the deadline passed unhandled and the case was "
+                                                       "escalated to the supervising regulator (督办)")
     history: list[FindingStep]
+
+
+class DeliveryOut(Answer):
+    id: int
+    job: int
+    hook: str
+    event: str
+    attempt: int
+    at: str
+    status_code: int | None
+    error: str | None
+    ok: bool
 
 
 class TraceOut(Answer):

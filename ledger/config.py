@@ -13,6 +13,9 @@
 | LEDGER_CHECKPOINT_INTERVAL | 10                           | seconds between published checkpoints (at least) and audit rounds |
 | LEDGER_WITNESSES        | (none)                          | file: one witness a line, `<name> <url> <vkey>` |
 | LEDGER_WITNESS_QUORUM   | all of them                     | cosignatures a checkpoint needs (docs/trust.md) |
+| LEDGER_CASE_DEADLINES   | critical=24h,high=72h,medium=7d,low=14d | a dispatched case's deadline (docs/cases.md) |
+| LEDGER_WEBHOOKS         | (none)                          | file of webhooks (docs/cases.md)         |
+| LEDGER_PHOTO_GPS        | strip                           | `keep` keeps a case photo's EXIF GPS     |
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ class Settings:
     checkpoint_interval: float = 10.0  # the publisher signs at most this often; the auditor's round (docs/trust.md, audit.md)
     witnesses_file: Path | None = None
     witness_quorum: int | None = None  # None: every listed witness
+    case_deadlines: str = "critical=24h,high=72h,medium=7d,low=14d"  # parsed by ledger.cases.deadlines
+    webhooks_file: Path | None = None
+    photo_gps: str = "strip"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -54,7 +60,12 @@ class Settings:
             checkpoint_interval=_interval(env.get("LEDGER_CHECKPOINT_INTERVAL"), cls.checkpoint_interval),
             witnesses_file=Path(env["LEDGER_WITNESSES"]) if env.get("LEDGER_WITNESSES") else None,
             witness_quorum=_quorum(env.get("LEDGER_WITNESS_QUORUM")),
+            case_deadlines=env.get("LEDGER_CASE_DEADLINES", cls.case_deadlines),
+            webhooks_file=Path(env["LEDGER_WEBHOOKS"]) if env.get("LEDGER_WEBHOOKS") else None,
+            photo_gps=env.get("LEDGER_PHOTO_GPS", cls.photo_gps),
         )
+        if settings.photo_gps not in ("strip", "keep"):
+            raise ValueError(f"LEDGER_PHOTO_GPS must be strip or keep, not {settings.photo_gps!r}")
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings
 

@@ -13,7 +13,7 @@ import json
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from . import custody, rules
+from . import cases, custody, rules
 from .domain import CylinderView, PartyKind, Role, State, check_identifier, format_time
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from .storage import Connection
@@ -112,7 +112,8 @@ def _finding_json(row, history: list[dict[str, Any]]) -> dict[str, Any]:
     return {"id": row.id, "kind": row.kind, "severity": row.severity, "cylinder": row.cylinder, "party": row.party,
             "region": row.region, "events": json.loads(row.events), "note": row.note,
             "evidence": store.evidence_of(row.evidence), "detected_at": row.detected_at,
-            "status": row.status, "assignee": row.assignee, "resolved_by": row.resolved_by, "history": history}
+            "status": row.status, "assignee": row.assignee, "resolved_by": row.resolved_by, "due_at": row.due_at,
+            "escalated_at": row.escalated_at, "history": history}
 
 
 def finding(ledger, connection: Connection, finding_id: int) -> dict[str, Any]:
@@ -149,7 +150,8 @@ _LOOP = {
 
 
 def act_on_finding(ledger, connection: Connection, actor, finding_id: int, *, action: str, note: str,
-                   assignee: int | str | None = None, now: datetime) -> dict[str, Any]:
+                   assignee: int | str | None = None, now: datetime,
+                   photos: list[cases.Photo] | tuple = ()) -> dict[str, Any]:
     """One step of 流转、处置、督办、反馈: kept in the finding's history with who and when.
 
     ``dispatch`` names in ``assignee`` the account id of an enabled inspector account of a regulator
@@ -174,6 +176,10 @@ def act_on_finding(ledger, connection: Connection, actor, finding_id: int, *, ac
             actor.account is None or row.assignee != str(actor.account)):
         raise PermissionDenied("only the inspector this finding was dispatched to, or a regulator, "
                                "records how it was handled")
+    if photos and action != "handle":
+        raise InvalidInput("photos come with a handling only", field="photos")
+    if len(photos) > cases.MAX_PHOTOS:
+        raise InvalidInput(f"at most {cases.MAX_PHOTOS} photos a handling", field="photos")
     allowed, target = _LOOP[action]
     if row.status not in allowed:
         raise Conflict(f"a {row.status} finding cannot be {_PAST[action]}")
@@ -181,8 +187,12 @@ def act_on_finding(ledger, connection: Connection, actor, finding_id: int, *, ac
     status = target or row.status
     at = format_time(now)
     extra = {"assignee": named} if named is not None else {}
+    if named is not None:  # a deadline from this dispatch (docs/cases.md), announced to the webhooks
+        extra |= cases.on_dispatch(connection, row, named, now, ledger.case_deadlines)
     store.set_status(connection, row.id, status, at, **extra)
-    store.add_action(connection, row.id, action, status, actor.name, note.strip(), at, named)
+    store.add_action(connection, row.id, action, status, actor.name, note.strip(), at, named,
+                     photos=[item.sha256 for item in photos])
+    cases.store_photos(connection, row.id, list(photos), actor.name, at)
     return finding(ledger, connection, row.id)
 
 
@@ -223,9 +233,12 @@ def _assignee(ledger, connection: Connection, row, account_id: int) -> str:
     return str(account_id)
 
 
-def inspectors(ledger, connection: Connection) -> list[dict[str, Any]]:
-    """The accounts a finding may be dispatched to: enabled inspector accounts of regulator parties."""
-    return [{"account": row.id, "name": row.name, "party": row.party} for row in reg.inspector_accounts(connection)]
+def inspectors(ledger, connection: Connection, region: str | None = None) -> list[dict[str, Any]]:
+    """The accounts a finding may be dispatched to: enabled inspector accounts of regulator parties;
+    those whose party's region is ``region`` (the finding's district) first, then by name."""
+    found = [{"account": row.id, "name": row.name, "party": row.party, "region": row.region,
+              "local": region is not None and row.region == region} for row in reg.inspector_accounts(connection)]
+    return sorted(found, key=lambda item: not item["local"])
 
 
 _PAST = {"dispatch": "dispatched", "handle": "handled", "supervise": "supervised", "close": "closed",

@@ -7,6 +7,9 @@ Two kinds of cylinder wait for a judgement no write will bring:
 - those only the clock can turn into findings (``vanished``,
   ``handover_unconfirmed``), which the judge names as ``due``.
 
+It also escalates the dispatched cases past their deadline (督办, docs/cases.md),
+in one short transaction of their own.
+
 Each is judged the one way (``ledger.service.judge``): the work is assessed in a
 read snapshot and stored in a short write transaction, a chunk at a time, so
 the sweeper holds the write lock only while it stores and never long enough to
@@ -37,6 +40,7 @@ class Sweep:
 
     reviewed: int
     examined: int
+    escalated: int = 0
 
 
 class Sweeper:
@@ -47,9 +51,15 @@ class Sweeper:
     def run(self, now: datetime | None = None) -> Sweep:
         """The review queue first, then the cylinders the clock is due to judge."""
         now = now or datetime.now(timezone.utc)
+        escalated = self.escalate(now)
         if self.ledger.judge is None:
-            return Sweep(0, 0)
-        return Sweep(self.review(now), self.sweep(now))
+            return Sweep(0, 0, escalated)
+        return Sweep(self.review(now), self.sweep(now), escalated)
+
+    def escalate(self, now: datetime) -> int:
+        """Escalate the overdue cases (each once: ``ledger.cases.escalate_overdue``); returns how many."""
+        with self.ledger.db.writing() as connection:
+            return len(self.ledger.escalate_overdue(connection, now))
 
     def review(self, now: datetime) -> int:
         """Judge the review queue a chunk at a time until a chunk stores nothing new; returns how many."""

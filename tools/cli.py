@@ -225,6 +225,8 @@ def sweep(db: DbOption = None) -> None:
     if done.reviewed:
         typer.echo(f"{done.reviewed} cylinders reviewed after batches")
     typer.echo(f"{done.examined} cylinders examined")
+    if done.escalated:
+        typer.echo(f"{done.escalated} overdue cases escalated")
 
 
 @app.command()

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Query
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi.responses import RedirectResponse, Response
 from starlette.requests import Request
 
+from ledger import cases as case_rules
 from ledger.domain import FindingKind, Role
 from ledger.errors import LedgerError, NotFound
 from ledger.wire import event_json
@@ -24,6 +25,7 @@ from .dashboard import region_filter
 from .gather import directory, regions
 from .i18n import language
 from .render import PageError, PageRoute, render
+from .roles import REPORTERS
 from .session import Oversight, Session, check_form
 
 router = APIRouter(route_class=PageRoute)
@@ -120,12 +122,13 @@ def case_page(request: Request, session: Session, connection, ledger, finding_id
     names = {pid: p.name for pid, p in parties.items()}
     if finding["party"] in parties:  # drivers and escorts its evidence may name, as the trace page names them
         names.update({person.id: person.name for person in ledger.people(connection, finding["party"])})
-    inspectors = ledger.inspectors(connection)
+    inspectors = ledger.inspectors(connection, finding["region"])  # the case's district first
     # An assignee is an account id; a disabled account's id, or a name from older cases, shows as it is.
     assignees = {str(i["account"]): f'{i["name"]} · {names.get(i["party"], i["party"])}' for i in inspectors}
     return render(request, "case.html", status=status, f=finding, names=names, problem=problem, done=done,
                   evidence=_evidence(ledger, connection, finding["events"]), actions=offered(finding, session),
-                  inspectors=inspectors, assignees=assignees)
+                  inspectors=inspectors, assignees=assignees,
+                  overdue=case_rules.overdue(finding, request.app.state.clock()))
 
 
 @router.get("/findings/{finding_id}")
@@ -137,15 +140,45 @@ def case(request: Request, finding_id: FindingId, session: Oversight, connection
 @router.post("/findings/{finding_id}/actions")
 def act(request: Request, finding_id: FindingId, session: Oversight, connection: WriteConn, ledger: LedgerDep,
         action: Annotated[str, Form(max_length=20)], note: Annotated[str, Form(max_length=2000)] = "",
-        assignee: Annotated[str, Form(max_length=200)] = "", csrf: Annotated[str, Form(max_length=100)] = ""):
+        assignee: Annotated[str, Form(max_length=200)] = "", csrf: Annotated[str, Form(max_length=100)] = "",
+        photos: Annotated[list[UploadFile], File()] = []):  # noqa: B006
     check_form(request, session, csrf)
     try:
+        # a browser sends an empty file part when no photo was chosen
+        sent = [photo.file.read(case_rules.MAX_PHOTO_BYTES + 1) for photo in photos if photo.filename][
+            :case_rules.MAX_PHOTOS + 1]
         # a browser sends a textarea's lines with CR LF; the ledger keeps notes with LF alone
         ledger.finding_action(connection, session.actor, finding_id, action=action, note=note.replace("\r\n", "\n"),
-                              assignee=assignee.strip() or None)
+                              assignee=assignee.strip() or None, photos=sent,
+                              now=request.app.state.clock())
     except NotFound:
         raise
     except LedgerError as error:  # refused before anything is written: shown on the case, to be corrected
         return case_page(request, session, connection, ledger, finding_id, problem=error.message,
                          status=status_of(error))
     return RedirectResponse(f"/findings/{finding_id}?done={action}#history", status_code=303)
+
+
+@router.get("/findings/{finding_id}/photos/{sha256}")
+def photo(finding_id: FindingId, sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")], session: Oversight,
+          connection: ReadConn, ledger: LedgerDep):
+    """A photo of a handling: regulators and inspectors only, as in the API."""
+    if not session.can(REPORTERS):
+        raise PageError("error.forbidden", 403)
+    found = ledger.case_photo(connection, finding_id, sha256)
+    if found is None:
+        raise PageError("error.not_found", 404)
+    return Response(found.data, media_type=found.media_type,
+                    headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/cases/mine")
+def my_cases(request: Request, session: Oversight, connection: ReadConn, ledger: LedgerDep):
+    """An inspector's inbox: the cases dispatched to this account, nearest deadline first."""
+    if session.actor.role is not Role.INSPECTOR:
+        raise PageError("error.forbidden", 403)
+    items = ledger.my_cases(connection, session.actor)
+    now = request.app.state.clock()
+    parties = directory(ledger, connection)
+    return render(request, "my_cases.html", items=items, overdue={f["id"] for f in items if case_rules.overdue(f, now)},
+                  names={pid: p.name for pid, p in parties.items()})

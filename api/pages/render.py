@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
 
+from ledger.domain import Role
 from ledger.errors import LedgerError, NotFound, PermissionDenied
 
 from ..body import JSONRoute
@@ -104,12 +105,22 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     html = ENV.get_template(template).render(
         ledger_disputed=audited is not None and audited.disputed(),
         t=t, session=session, path=request.url.path, nav=navigation(session.actor.role if session else None),
+        nav_counts=_nav_counts(request, session),
         switch={other: _switch(request, other) for other in LANGUAGES if other != lang}, **context)
     response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie(COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
     response.headers["Cache-Control"] = "no-store" if session else "no-cache"
     return response
+
+
+def _nav_counts(request: Request, session) -> dict[str, int]:
+    """An inspector's menu shows how many cases wait in the inbox (/cases/mine)."""
+    if session is None or session.actor.role is not Role.INSPECTOR:
+        return {}
+    ledger = request.app.state.ledger
+    with ledger.db.reading() as connection:
+        return {"/cases/mine": ledger.count_my_cases(connection, session.actor)}
 
 
 def error_page(request: Request, error: PageError) -> Response:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .. import oversight
+from functools import cached_property
+
+from .. import cases, oversight
+from ..errors import InvalidInput
 from ..rules import RulesConfig
 from ..audit import DISPUTING
 from ..storage import Connection
@@ -52,13 +55,41 @@ class OversightService:
         return oversight.findings(self, connection, **filters)
 
     def finding_action(self, connection: Connection, actor: Actor, finding_id: int, *, action: str, note: str,
-                       assignee: int | str | None = None, now: datetime | None = None) -> dict[str, Any]:
+                       assignee: int | str | None = None, now: datetime | None = None,
+                       photos: list[bytes] = ()) -> dict[str, Any]:
+        """One step of the closed loop; ``photos`` (a handling's, raw JPEG or PNG bytes) are checked first."""
+        if len(photos) > cases.MAX_PHOTOS:
+            raise InvalidInput(f"at most {cases.MAX_PHOTOS} photos a handling", field="photos")
+        checked = [cases.photo(data, keep_gps=self.settings.photo_gps == "keep") for data in photos]
         return oversight.act_on_finding(self, connection, actor, finding_id, action=action, note=note,
-                                        assignee=assignee, now=now or _now())
+                                        assignee=assignee, now=now or _now(), photos=checked)
 
-    def inspectors(self, connection: Connection) -> list[dict[str, Any]]:
-        """The accounts findings may be dispatched to: ``{account, name, party}`` each."""
-        return oversight.inspectors(self, connection)
+    def inspectors(self, connection: Connection, region: str | None = None) -> list[dict[str, Any]]:
+        """The accounts findings may be dispatched to: ``{account, name, party, region, local}`` each,
+        those of ``region`` first."""
+        return oversight.inspectors(self, connection, region)
+
+    @cached_property
+    def case_deadlines(self):
+        """Per severity, how long a dispatched case has (``LEDGER_CASE_DEADLINES``)."""
+        return cases.parse_deadlines(self.settings.case_deadlines)
+
+    def my_cases(self, connection: Connection, actor: Actor) -> list[dict[str, Any]]:
+        """The open cases dispatched to an inspector's account, nearest deadline first."""
+        rows = cases.my_cases(connection, actor)
+        history = finding_rows.actions_of(connection, [row.id for row in rows])
+        return [oversight._finding_json(row, history[row.id]) for row in rows]
+
+    def count_my_cases(self, connection: Connection, actor: Actor) -> int:
+        return cases.count_mine(connection, actor)
+
+    def case_photo(self, connection: Connection, finding_id: int, sha256: str):
+        """(media type, bytes) of a photo of a case's handling, or None."""
+        return cases.get_photo(connection, finding_id, sha256)
+
+    def escalate_overdue(self, connection: Connection, now: datetime | None = None) -> list[int]:
+        """Escalate, in the caller's transaction, the dispatched cases past their deadline; returns their ids."""
+        return cases.escalate_overdue(connection, now or _now())
 
     def risk_cylinders(self, connection: Connection, **filters: Any) -> dict[str, Any]:
         return oversight.risk_cylinders(self, connection, self.rules_config, **filters)

@@ -38,7 +38,14 @@ def stored_for(connection: Connection, cylinders: Iterable[str]) -> dict[str, li
 def insert_finding(connection: Connection, **values: Any) -> int:
     values["events"] = json.dumps(list(values["events"]))
     values["evidence"] = _json(values.get("evidence"))
-    return connection.execute(insert(m.findings).values(**values)).inserted_primary_key[0]
+    finding_id = connection.execute(insert(m.findings).values(**values)).inserted_primary_key[0]
+    if values["severity"] == "critical":  # announced to the webhooks in the same transaction (ledger.webhooks)
+        from .cases import enqueue
+
+        enqueue(connection, "finding.critical", {"event": "finding.critical", "finding": {
+            "id": finding_id, **{k: values[k] for k in ("kind", "severity", "cylinder", "party", "region",
+                                                       "detected_at")}}}, values["detected_at"])
+    return finding_id
 
 
 def set_status(connection: Connection, finding_id: int, status: str, at: str, **extra: Any) -> None:
@@ -48,10 +55,11 @@ def set_status(connection: Connection, finding_id: int, status: str, at: str, **
 
 
 def add_action(connection: Connection, finding_id: int, action: str, status: str, actor: str,
-               note: str, at: str, assignee: str | None = None, evidence: Any = None) -> None:
+               note: str, at: str, assignee: str | None = None, evidence: Any = None,
+               photos: Sequence[str] = ()) -> None:
     connection.execute(insert(m.finding_actions).values(
         finding=finding_id, action=action, status=status, actor=actor, assignee=assignee, note=note, at=at,
-        evidence=_json(evidence)))
+        evidence=_json(evidence), photos=json.dumps(list(photos)) if photos else None))
 
 
 def _json(evidence: Any) -> str | None:
@@ -75,7 +83,8 @@ def actions_of(connection: Connection, finding_ids: Sequence[int]) -> dict[int, 
         for row in rows:
             result[row.finding].append({"id": row.id, "action": row.action, "status": row.status, "actor": row.actor,
                                         "assignee": row.assignee, "note": row.note, "at": row.at,
-                                        "erased_at": row.erased_at, "evidence": evidence_of(row.evidence)})
+                                        "erased_at": row.erased_at, "evidence": evidence_of(row.evidence),
+                                        "photos": json.loads(row.photos) if row.photos else []})
     return result
 
 

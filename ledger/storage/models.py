@@ -177,6 +177,8 @@ findings = Table(
     Column("assignee", String(200)),
     Column("resolved_by", BigInteger),
     Column("updated_at", TIME, nullable=False),
+    Column("due_at", TIME),  # the deadline the last dispatch set (ledger.cases)
+    Column("escalated_at", TIME),  # when that deadline passed unhandled and the case went to 督办
 )
 
 finding_actions = Table(
@@ -192,6 +194,7 @@ finding_actions = Table(
     Column("at", TIME, nullable=False),
     Column("erased_at", TIME),  # the note was erased (PIPL art. 47): note is '' since
     Column("evidence", Text),  # a system step's note as data, JSON (migration 0012)
+    Column("photos", Text),  # JSON list of the SHA-256 of the photos the step brought (case_photos)
 )
 
 # Cylinders with events the custody rules have not yet looked at: a batch's events are
@@ -229,6 +232,56 @@ audit_chunks = Table(
     Column("prints", LargeBinary, nullable=False),  # 4 bytes of each leaf hash, to name what changed
 )
 
+# Photos of a case's handling, outside the chain; the step's history names their SHA-256.
+case_photos = Table(
+    "case_photos",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("finding", Integer, ForeignKey("findings.id"), nullable=False, index=True),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("media_type", String(16), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("added_by", String(200), nullable=False),
+    Column("created_at", TIME, nullable=False),
+)
+
+# Webhooks (ledger.webhooks): the outbox is written in the transaction of the event it announces.
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("fanned_out", Boolean, nullable=False, default=False, index=True),
+)
+
+webhook_jobs = Table(
+    "webhook_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("outbox", Integer, ForeignKey("webhook_outbox.id"), nullable=False, index=True),
+    Column("hook", String(64), nullable=False),
+    Column("status", String(16), nullable=False, index=True),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", TIME, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", Integer, ForeignKey("webhook_jobs.id"), nullable=False, index=True),
+    Column("hook", String(64), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", TIME, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("ok", Boolean, nullable=False),
+)
+
+Index("ix_findings_assignee", findings.c.assignee)
 Index("ix_findings_status_kind", findings.c.status, findings.c.kind)
 Index("ux_cylinders_stamp_key", cylinders.c.stamp_key, unique=True)
 

@@ -118,9 +118,9 @@ def get_account(connection: Connection, account_id: int):
 
 
 def inspector_accounts(connection: Connection) -> list:
-    """Enabled inspector accounts of regulator parties, as (id, name, party), by name."""
+    """Enabled inspector accounts of regulator parties, as (id, name, party, region), by name."""
     a, p = m.accounts.c, m.parties.c
-    query = (select(a.id, a.name, a.party).select_from(m.accounts.join(m.parties, p.id == a.party))
+    query = (select(a.id, a.name, a.party, p.region).select_from(m.accounts.join(m.parties, p.id == a.party))
              .where(a.role == "inspector", a.disabled.is_(False), p.kind == "regulator").order_by(a.name, a.id))
     return list(connection.execute(query))
 

@@ -12,9 +12,10 @@ OWNERS = {
     "ledger/ingest.py": "the ingest use case: the group writer, a batch, the pages' syncs and reports",
     "api/review.py": "the reviewer",
     "ledger/publisher.py": "the checkpoint publisher",
-    "ledger/sweeper.py": "the sweeper (the review queue's leftovers and the clock's findings)",
     "api/auditor.py": "the auditor",
     "ledger/capture.py": "the EPCIS capture worker: claiming a job, storing each chunk's outcomes",
+    "ledger/sweeper.py": "the sweeper (the review queue's leftovers, the clock's findings, overdue cases)",
+    "ledger/webhooks.py": "the webhook deliverer (fan-out of the outbox, each attempt's log)",
 }
 # Storage is where transactions are made.
 ELSEWHERE = ("ledger/storage/", "tools/")
