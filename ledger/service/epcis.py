@@ -4,16 +4,19 @@ Reads only, in the caller's read transaction. Every event is mapped by ``ledger.
 (one ObjectEvent each, with its GS1 event hash ID); a document also names the newest signed checkpoint
 (``cl:checkpoint``, a C2SP signed note, and ``cl:checkpoint_size``) so that whoever holds it can ask for
 each event's inclusion proof (``cl:log_index``) against a tree the log signed.
+
+A cylinder whose owner has a GS1 company prefix (``LEDGER_EPCIS_COMPANY_PREFIXES``, which capture reads
+too) is named by its GRAI; any other by the ledger's private identifier (docs/epcis.md).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, TextIO
 
-from ..domain import format_time
+from ..domain import Event, format_time
 from ..epcis.mapping import CONTEXT, to_epcis
 from ..epcis.query import parse_query
 from ..errors import NotFound
@@ -39,18 +42,39 @@ def _head(connection: Connection, kind: str, now: datetime | None) -> dict[str, 
     return head
 
 
-def cylinder_document(connection: Connection, code: str, now: datetime | None = None) -> dict[str, Any]:
+def owner_prefixes() -> dict[str, str]:
+    """Each gas company's GS1 company prefix (party id -> prefix), as ``LEDGER_EPCIS_COMPANY_PREFIXES`` gives them."""
+    from ..capture import CaptureSettings
+
+    return {party: prefix for prefix, party in CaptureSettings.from_env().company_prefixes.items()}
+
+
+def _mapped(connection: Connection, events: Iterable[Event], prefixes: Mapping[str, str] | None) -> Iterator[dict]:
+    """Each event as an ObjectEvent, its cylinder a GRAI where its owner has a company prefix."""
+    prefixes = owner_prefixes() if prefixes is None else prefixes
+    if not prefixes:
+        yield from (to_epcis(event) for event in events)
+        return
+    events = list(events)
+    owners = epcis_rows.owners(connection, [event.cylinder for event in events])
+    for event in events:
+        yield to_epcis(event, company_prefix=prefixes.get(owners.get(event.cylinder, "")))
+
+
+def cylinder_document(connection: Connection, code: str, now: datetime | None = None,
+                      prefixes: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The EPCISDocument of the cylinder's whole life, oldest event first; ``NotFound`` for an unknown code."""
     events = event_rows.history(connection, code)
     if not events:
         raise NotFound(f"no cylinder {code}")
     document = _head(connection, "EPCISDocument", now)
-    document["epcisBody"] = {"eventList": [to_epcis(event) for event in events]}
+    document["epcisBody"] = {"eventList": list(_mapped(connection, events, prefixes))}
     return document
 
 
 def query_document(connection: Connection, params: dict[str, Any], after: int | None, per_page: int,
-                   now: datetime | None = None) -> tuple[dict[str, Any], int | None]:
+                   now: datetime | None = None,
+                   prefixes: Mapping[str, str] | None = None) -> tuple[dict[str, Any], int | None]:
     """One page of an EPCIS query: the EPCISQueryDocument and the log position the next page starts
     after (``None`` on the last page). ``InvalidInput`` names a parameter that is not understood."""
     selected = epcis_rows.EventFilter(**parse_query(params))
@@ -60,7 +84,7 @@ def query_document(connection: Connection, params: dict[str, Any], after: int | 
     document = _head(connection, "EPCISQueryDocument", now)
     document["epcisBody"] = {"queryResults": {
         "queryName": "SimpleEventQuery",
-        "resultsBody": {"eventList": [to_epcis(event) for event in events]},
+        "resultsBody": {"eventList": list(_mapped(connection, events, prefixes))},
     }}
     return document, (events[-1].id if more else None)
 
@@ -76,7 +100,8 @@ def count_events(connection: Connection, since: datetime | None = None, until: d
 
 def write_document(connection: Connection, out: TextIO, *, since: datetime | None = None,
                    until: datetime | None = None, progress: Callable[[int], None] | None = None,
-                   now: datetime | None = None, chunk: int = _CHUNK) -> int:
+                   now: datetime | None = None, chunk: int = _CHUNK,
+                   prefixes: Mapping[str, str] | None = None) -> int:
     """Write one EPCISDocument of every event recorded in [``since``, ``until``) to ``out``, in log order,
     one event at a time: memory stays flat whatever the size. Returns the number of events written.
 
@@ -87,12 +112,25 @@ def write_document(connection: Connection, out: TextIO, *, since: datetime | Non
     head = json.dumps(_head(connection, "EPCISDocument", now), ensure_ascii=False)
     out.write(head[:-1] + ', "epcisBody": {"eventList": [\n')
     written = 0
+    prefixes = owner_prefixes() if prefixes is None else prefixes
+    batch: list[Event] = []
     for event in epcis_rows.stream(connection, _window(since, until), chunk):
-        out.write((",\n" if written else "") + json.dumps(to_epcis(event), ensure_ascii=False))
-        written += 1
-        if progress is not None and written % chunk == 0:
+        batch.append(event)
+        if len(batch) < chunk:
+            continue
+        written = _write(connection, out, batch, prefixes, written)
+        batch = []
+        if progress is not None:
             progress(written)
+    written = _write(connection, out, batch, prefixes, written)
     out.write("\n]}}\n")
     if progress is not None:
         progress(written)
+    return written
+
+
+def _write(connection: Connection, out: TextIO, events: list[Event], prefixes: Mapping[str, str], written: int) -> int:
+    for mapped in _mapped(connection, events, prefixes):
+        out.write((",\n" if written else "") + json.dumps(mapped, ensure_ascii=False))
+        written += 1
     return written

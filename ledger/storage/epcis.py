@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from ..domain import Event
-from .events import COLUMNS, from_row, marker
+from .events import COLUMNS, chunks, from_row, marker, placeholders
 
 __all__ = ["EventFilter", "page", "stream", "count"]
 
@@ -89,3 +89,13 @@ def count(connection: Connection, selected: EventFilter) -> int:
     clauses = _where(selected, mark, params) or ["1 = 1"]
     return connection.exec_driver_sql(f"SELECT COUNT(*) FROM events WHERE {' AND '.join(clauses)}",
                                       tuple(params)).scalar_one()
+
+
+def owners(connection: Connection, codes: Sequence[str]) -> dict[str, str]:
+    """Each cylinder's owning party, by trace code."""
+    found: dict[str, str] = {}
+    for chunk in chunks(codes):
+        found.update(connection.exec_driver_sql(
+            f"SELECT id, owner FROM cylinders WHERE id IN ({placeholders(connection, len(chunk))})",
+            tuple(chunk)).all())
+    return found

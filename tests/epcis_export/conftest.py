@@ -20,7 +20,7 @@ from tests.api.conftest import database_url, make_ledger
 from tests.conftest import drop_postgres_database
 from tools.demo import DEFAULT_NOW, CityConfig, build_city
 
-SCHEMA_FILE = Path("/work/shared/epcis/EPCIS-JSON-Schema.json")
+SCHEMA_FILE = Path(__file__).resolve().parents[1] / "gs1_epcis" / "EPCIS-JSON-Schema.json"  # GS1, unchanged
 # Every kind of trip, delivery, inspection and plant, in a few seconds.
 VILLAGE = CityConfig(companies=2, stations=2, transporters=1, shops=4, households=80, restaurants=6,
                      inspection_stations=1, days=35, now=DEFAULT_NOW, anomaly_rate=0.005)

@@ -19,6 +19,7 @@ from epcis_event_hash_generator.hash_generator import epcis_hashes_from_events
 from epcis_event_hash_generator.json_to_py import event_list_from_epcis_document_json
 
 from ledger.domain import EventKind, format_time
+from ledger.epcis.ids import cylinder_of
 from ledger.epcis.mapping import CONTEXT, EXT_NS, from_epcis
 from ledger.service.epcis import write_document
 
@@ -185,3 +186,28 @@ def test_a_database_without_a_ledger_is_refused(tmp_path):
                           timeout=120)
     assert done.returncode == 2 and "run `ledger init` first" in " ".join(done.stderr.split())
     assert not out.exists() and not out.with_name("out.jsonld.partial").exists()
+
+
+def test_a_company_with_a_gs1_prefix_has_its_cylinders_named_by_grai(village, monkeypatch, tmp_path):
+    stored = village.events()
+    with village.ledger.db.reading() as connection:
+        owner = village.ledger.cylinder(connection, stored[0].cylinder).owner
+        owned = {code for code in {e.cylinder for e in stored}
+                 if village.ledger.cylinder(connection, code).owner == owner}
+    monkeypatch.setenv("LEDGER_EPCIS_COMPANY_PREFIXES", f"0614141={owner}")
+
+    code = sorted(owned)[0]
+    document = village.client.get(f"/v1/cylinders/{code}/epcis", headers=village.auth("regulator")).json()
+    assert schema_errors(document) == []
+    epcs = {e["epcList"][0] for e in document["epcisBody"]["eventList"]}
+    assert epcs == {f"urn:epc:id:grai:0614141.00000.{code}"}
+    assert cylinder_of(epcs.pop()) == code  # and capture reads it back as the same cylinder
+
+    out = tmp_path / "all.jsonld"
+    with village.ledger.db.reading() as connection, out.open("w", encoding="utf-8") as file:
+        write_document(connection, file, chunk=7)
+    exported = json.loads(out.read_text(encoding="utf-8"))["epcisBody"]["eventList"]
+    assert len(exported) == len(stored)
+    for event, mapped in zip(stored, exported):
+        grai = f"urn:epc:id:grai:0614141.00000.{event.cylinder}"
+        assert mapped["epcList"] == [grai if event.cylinder in owned else f"urn:x-cylinder-ledger:cyl:{event.cylinder}"]
