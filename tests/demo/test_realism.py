@@ -7,6 +7,7 @@ the verifier must all agree that nothing is wrong.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import date, timedelta
 
@@ -135,6 +136,20 @@ def test_end_users_are_opaque_references_in_events(story):
                 assert e.to in users
             assert not personal & {str(v) for v in e.data.values()}
             assert e.to is None or e.to not in personal
+
+
+def test_names_addresses_and_plates_are_written_as_a_chinese_city_writes_them(story):
+    chains, parties, people, users = story
+    chinese = re.compile(r"[\u4e00-\u9fff]")
+    for party in parties.values():  # firms' names: Chinese, numbers only inside （…号）, never a Latin word
+        assert chinese.search(party.name) and not re.search(r"[A-Za-z]", party.name), party.name
+    for person in people.values():
+        assert re.fullmatch(r"[\u4e00-\u9fff]{2,4}", person.name), person.name
+    for name, phone, address in users.values():
+        assert chinese.search(name) and not re.search(r"[A-Za-z]", name), name
+        assert re.fullmatch(r"1[3589]\d{9}", phone) and address.startswith("杭州市") and "区" in address, address
+    plates = {e.data["vehicle"] for events in chains.values() for e in events if "vehicle" in e.data}
+    assert plates and all(re.fullmatch(r"浙A·[A-HJ-NP-Z][0-9A-HJ-NP-Z]{3}[0-9]", plate) for plate in plates), plates
 
 
 def test_the_rules_the_ledger_and_the_verifier_find_nothing_wrong(clean_town):

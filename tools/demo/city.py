@@ -19,13 +19,14 @@ from ledger.storage import Connection
 
 from .config import CityConfig
 from .places import (
-    DISTRICTS, District, Point, km_between, near, person_name, phone_number, plate, street_address,
+    DISTRICTS, District, Point, km_between, near, person_name, phone_number, plate, street_address, trade_name,
 )
 
 __all__ = ["Site", "Crew", "Company", "Station", "Transporter", "Shop", "User", "InspectionStation", "City", "found_city"]
 
-_COMPANY_NAMES = ("Hangzhou Gas Group", "Zhejiang Energy LPG", "Qiantang Liquefied Gas",
-                  "Xiaoshan Huaxin Gas", "Yuhang Tianran Gas", "Binjiang Ranqi Supply")
+_COMPANY_NAMES = ("杭州燃气集团有限公司", "浙江能源液化气有限公司", "钱塘液化石油气有限公司",
+                  "萧山华鑫燃气有限公司", "余杭天然燃气有限公司", "滨江燃气供应有限公司")
+_EATERIES = ("小吃店", "面馆", "饭店", "菜馆", "快餐店", "大排档")
 _BLACK_POINT_USERS = 40  # enough regulars that a drop at the lapsed point sells within days
 
 
@@ -163,7 +164,7 @@ def found_city(ledger: Ledger, connection: Connection, rng: random.Random, confi
     f = _Founder(ledger, connection, rng, start, at)
     companies = []
     for n in range(config.companies):
-        name = _COMPANY_NAMES[n % len(_COMPANY_NAMES)] + ("" if n < len(_COMPANY_NAMES) else f" {n}")
+        name = (_COMPANY_NAMES[n] if n < len(_COMPANY_NAMES) else f"杭州{trade_name(rng)}燃气有限公司")
         pid, point, actor = f.party(PartyKind.GAS_COMPANY, name, DISTRICTS[n % len(DISTRICTS)], Role.COMPANY,
                                     f.licence("GC"))
         companies.append(Company(pid, name, point, DISTRICTS[n % len(DISTRICTS)].region, actor))
@@ -171,7 +172,7 @@ def found_city(ledger: Ledger, connection: Connection, rng: random.Random, confi
     for n in range(config.stations):
         company = companies[n % len(companies)]
         district = _district(rng)
-        name = f"{company.name} {district.name} Filling Station {n + 1}"
+        name = f"{company.name.removesuffix('有限公司')}{district.name}充装站（{n + 1}号）"
         pid, point, actor = f.party(PartyKind.FILLING_STATION, name, district, Role.COMPANY,
                                     f.licence("TS-FILL-"), parent=company.id)
         station = Station(pid, name, point, district.region, actor, company=company)
@@ -192,15 +193,15 @@ def found_city(ledger: Ledger, connection: Connection, rng: random.Random, confi
     inspection = []
     for n in range(config.inspection_stations):
         district = _district(rng)
-        name = f"Hangzhou Special Equipment Inspection Station {n + 1}"
+        name = f"杭州市特种设备检测研究院第{n + 1}检验站"
         pid, point, actor = f.party(PartyKind.INSPECTION_STATION, name, district, Role.INSPECTION, f.licence("INSP-"))
         site = InspectionStation(pid, name, point, district.region, actor)
         site.inspectors = [f.person(pid, PersonRole.INSPECTOR).id for _ in range(2)]
         inspection.append(site)
     centre = DISTRICTS[0]
-    pid, point, actor = f.party(PartyKind.REGULATOR, "Hangzhou Market Supervision Bureau", centre, Role.REGULATOR,
+    pid, point, actor = f.party(PartyKind.REGULATOR, "杭州市市场监督管理局", centre, Role.REGULATOR,
                                 None, radius=0.5)
-    regulator = Site(pid, "Hangzhou Market Supervision Bureau", point, centre.region, actor)
+    regulator = Site(pid, "杭州市市场监督管理局", point, centre.region, actor)
     grid = [f.person(pid, PersonRole.INSPECTOR).id for _ in range(4)]
     users = _users(f, config, shops, black)
     return City(companies, stations, transporters, shops, inspection, regulator, grid, black, users)
@@ -208,7 +209,7 @@ def found_city(ledger: Ledger, connection: Connection, rng: random.Random, confi
 
 def _transporter(f: _Founder, n: int) -> Transporter:
     district = DISTRICTS[(n * 3) % len(DISTRICTS)]
-    name = f"{district.name} Hazardous Goods Transport No. {n + 1}"
+    name = f"杭州{trade_name(f.rng)}危险货物运输有限公司（{district.name}{n + 1}号）"
     pid, point, actor = f.party(PartyKind.TRANSPORTER, name, district, Role.TRANSPORTER, f.licence("DG-TRANS-"))
     site = Transporter(pid, name, point, district.region, actor)
     # Certificates are renewed well ahead, except one escort's, which lapses mid-window.
@@ -222,7 +223,7 @@ def _transporter(f: _Founder, n: int) -> Transporter:
 
 def _shop(f: _Founder, n: int, companies: list[Company], district: District, lapsed: bool = False) -> Shop:
     company = companies[n % len(companies)]
-    name = f"{district.name} {'Roadside Gas Point' if lapsed else 'Gas Supply Point'} {n + 1}"
+    name = f"{district.name}{trade_name(f.rng)}{'液化气代售点' if lapsed else '液化气供应站'}（{n + 1}号）"
     until = f.start - timedelta(days=f.rng.randint(60, 200)) if lapsed else None
     pid, point, actor = f.party(PartyKind.SHOP, name, district, Role.SHOP, f.licence("GAS-OP-", until))
     shop = Shop(pid, name, point, district.region, actor, company=company, licensed=not lapsed)
@@ -252,7 +253,7 @@ def _users(f: _Founder, config: CityConfig, shops: list[Shop], black: Shop) -> l
         else:
             model = f.rng.choices(household_models, weights=model_weights)[0]
         district = next(d for d in DISTRICTS if d.region == shop.region)
-        name = person_name(f.rng) if kind == "household" else f"{person_name(f.rng)}'s Kitchen"
+        name = person_name(f.rng) if kind == "household" else f"{person_name(f.rng)[0]}记{f.rng.choice(_EATERIES)}"
         ref = f.ledger.create_end_user(f.c, shop.actor, kind=kind, name=name, phone=phone_number(f.rng),
                                        address=street_address(f.rng, district), now=f.at)
         user = User(ref, kind, near(f.rng, shop.point, 2.5), shop, model)

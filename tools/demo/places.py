@@ -1,7 +1,10 @@
 """The demo city's geography and names: districts of Hangzhou, distances, travel times.
 
 Everything is drawn from the caller's ``random.Random`` so the city is the same
-for the same seed. Distances are great-circle (haversine) kilometres.
+for the same seed. Distances are great-circle (haversine) kilometres. People's
+names come from Faker's zh_CN tables (surnames weighted by how common they are);
+a firm's trade name (字号) is two of the auspicious characters such names are
+commonly made of; the roads are real roads of the districts they are placed in.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
+from faker.providers.person.zh_CN import Provider as _People
+
 __all__ = [
     "District", "DISTRICTS", "Point", "km_between", "near", "truck_time", "bike_time",
-    "person_name", "street_address", "phone_number", "plate", "FAR_CITIES", "MANUFACTURERS",
+    "person_name", "trade_name", "street_address", "phone_number", "plate", "FAR_CITIES", "MANUFACTURERS",
 ]
 
 
@@ -25,22 +30,22 @@ class Point:
 
 @dataclass(frozen=True, slots=True)
 class District:
-    region: str  # 6-digit administrative division code
-    name: str
+    region: str  # 6-digit administrative division code (GB/T 2260)
+    name: str  # as people write it, 上城区
     centre: Point
     radius_km: float
     weight: float  # share of the city's users
 
 
 DISTRICTS = (
-    District("330102", "Shangcheng", Point(30.2425, 120.1693), 4.0, 0.16),
-    District("330105", "Gongshu", Point(30.3195, 120.1420), 4.5, 0.16),
-    District("330106", "Xihu", Point(30.2594, 120.1300), 5.5, 0.15),
-    District("330108", "Binjiang", Point(30.2084, 120.2119), 4.0, 0.10),
-    District("330109", "Xiaoshan", Point(30.1625, 120.2645), 7.0, 0.15),
-    District("330110", "Yuhang", Point(30.2733, 119.9790), 7.0, 0.10),
-    District("330113", "Linping", Point(30.4190, 120.3000), 6.0, 0.10),
-    District("330114", "Qiantang", Point(30.3230, 120.4930), 6.0, 0.08),
+    District("330102", "上城区", Point(30.2425, 120.1693), 4.0, 0.16),
+    District("330105", "拱墅区", Point(30.3195, 120.1420), 4.5, 0.16),
+    District("330106", "西湖区", Point(30.2594, 120.1300), 5.5, 0.15),
+    District("330108", "滨江区", Point(30.2084, 120.2119), 4.0, 0.10),
+    District("330109", "萧山区", Point(30.1625, 120.2645), 7.0, 0.15),
+    District("330110", "余杭区", Point(30.2733, 119.9790), 7.0, 0.10),
+    District("330113", "临平区", Point(30.4190, 120.3000), 6.0, 0.10),
+    District("330114", "钱塘区", Point(30.3230, 120.4930), 6.0, 0.08),
 )
 
 # Where a cloned label turns up: over 100 km from the city centre, so no truck gets there in an hour.
@@ -53,21 +58,29 @@ FAR_CITIES = (
 )
 
 MANUFACTURERS = (
-    "Zhejiang Jindun Pressure Vessel Co.",
-    "Ningbo Steel Cylinder Works",
-    "Jiangsu Minsheng Heavy Industry",
-    "Shandong Huachen Pressure Vessel Group",
-    "Anhui Chunhui Gas Cylinder Co.",
+    "浙江金盾压力容器有限公司",
+    "宁波钢瓶制造厂",
+    "江苏民生重工有限公司",
+    "山东华宸压力容器集团有限公司",
+    "安徽春辉气瓶有限公司",
 )
 
 _EARTH_KM = 6371.0088
-_SURNAMES = ("Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Xu", "Sun",
-             "Ma", "Zhu", "Hu", "Guo", "He", "Lin", "Luo", "Gao", "Zheng", "Shen", "Fang", "Jiang")
-_GIVEN = ("Wei", "Fang", "Na", "Min", "Jing", "Li", "Qiang", "Lei", "Jun", "Yang", "Yong", "Yan", "Jie",
-          "Tao", "Ming", "Chao", "Xiuying", "Hua", "Ping", "Gang", "Guilan", "Hui", "Xin", "Yu", "Hao")
-_ROADS = ("Wenyi West Road", "Moganshan Road", "Jiefang Road", "Qingchun Road", "Tianmushan Road",
-          "Jianguo North Road", "Binsheng Road", "Jiangnan Avenue", "Shixin Road", "Gudun Road",
-          "Fengqi Road", "Qiutao Road", "Xueyuan Road", "Dongxin Road", "Zhongshan Middle Road")
+_SURNAMES = tuple(_People.last_names)
+_SURNAME_WEIGHTS = tuple(_People.last_names.values())
+_GIVEN = tuple(_People.first_names)
+_TRADE_CHARACTERS = "华鑫瑞安盛泰恒通达丰源宏利嘉兴隆昌顺诚信"
+# Real roads of each district (by region code), where its shops, stations and households are.
+_ROADS = {
+    "330102": ("解放路", "庆春路", "建国北路", "中山中路", "凤起东路", "秋涛路"),
+    "330105": ("莫干山路", "湖墅南路", "上塘路", "大关路", "丽水路"),
+    "330106": ("文一西路", "天目山路", "古墩路", "学院路", "文三路", "留下路"),
+    "330108": ("滨盛路", "江南大道", "东信大道", "长河路", "江晖路"),
+    "330109": ("市心路", "金城路", "山阴路", "人民路", "通惠路"),
+    "330110": ("文一西路", "良睦路", "五常大道", "余杭塘路", "仓前街"),
+    "330113": ("迎宾路", "人民大道", "星桥街", "藕花洲大街", "荷禹路"),
+    "330114": ("学林街", "文泽路", "金沙大道", "义蓬街", "青六路"),
+}
 
 
 def km_between(a: Point, b: Point) -> float:
@@ -98,13 +111,20 @@ def bike_time(a: Point, b: Point) -> timedelta:
 
 
 def person_name(rng: random.Random) -> str:
-    given = rng.choice(_GIVEN) + (rng.choice(_GIVEN).lower() if rng.random() < 0.5 else "")
-    return f"{rng.choice(_SURNAMES)} {given}"
+    """A Chinese name: a surname drawn by how common it is, then a given name (one or two characters)."""
+    return rng.choices(_SURNAMES, weights=_SURNAME_WEIGHTS)[0] + rng.choice(_GIVEN)
+
+
+def trade_name(rng: random.Random) -> str:
+    """A firm's two-character trade name (字号), as in 杭州<字号>燃气有限公司."""
+    first, second = rng.sample(_TRADE_CHARACTERS, 2)
+    return first + second
 
 
 def street_address(rng: random.Random, district: District) -> str:
-    return (f"{rng.randint(1, 980)} {rng.choice(_ROADS)}, Building {rng.randint(1, 30)}, "
-            f"Room {rng.randint(1, 28)}{rng.randint(1, 4):02d}, {district.name} District, Hangzhou")
+    road = rng.choice(_ROADS.get(district.region, ("中山路",)))
+    return (f"杭州市{district.name}{road}{rng.randint(1, 980)}号"
+            f"{rng.randint(1, 30)}幢{rng.randint(1, 28)}{rng.randint(1, 4):02d}室")
 
 
 def phone_number(rng: random.Random) -> str:
@@ -112,7 +132,8 @@ def phone_number(rng: random.Random) -> str:
 
 
 def plate(rng: random.Random) -> str:
-    """A Zhejiang-A hazardous-goods plate, e.g. ``浙A·D3K217``."""
+    """A Hangzhou (浙A) truck plate: five characters, a letter then four letters or digits, e.g. ``浙A·D3K21``
+    (GA 36-2018; the letters I and O are not used)."""
     letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
-    tail = "".join(rng.choice("0123456789" + letters) for _ in range(4))
+    tail = "".join(rng.choice("0123456789" + letters) for _ in range(3))
     return f"浙A·{rng.choice(letters)}{tail}{rng.randint(0, 9)}"
