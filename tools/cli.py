@@ -18,15 +18,18 @@ from ledger.errors import LedgerError
 from ledger.keys import ensure_key
 from ledger.signednote import NoteSigner, NoteVerifier
 from ledger.storage import Database
+from ledger.storage import explain as explain_database
 from ledger.storage import events as event_rows
 from ledger.verify import audit
 from scanners.cli import app as scan_app
 from tools.witness import app as witness_app
 from tools.epcis import export_epcis
+from tools.accounts import install as install_accounts
 
 app = typer.Typer(help="cylinder-ledger: the traceability ledger for bottled LPG cylinders.", no_args_is_help=True)
 accounts = typer.Typer(help="Manage API accounts.", no_args_is_help=True)
 app.add_typer(accounts, name="accounts")
+install_accounts(accounts)
 app.add_typer(scan_app, name="scan", help="The driver's handheld: scan into an offline outbox, sync later.")
 app.add_typer(witness_app, name="witness")
 app.command("export-epcis")(export_epcis)
@@ -309,7 +312,14 @@ def demo(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:  # a database a first run cannot use is a sentence, not a traceback
+        reason = explain_database(exc)
+        if reason is None:
+            raise
+        sys.stderr.write(f"error: {reason}\n")  # written as is: rich would read [postgres] as markup
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
