@@ -19,6 +19,8 @@ def navigation(role: Role | None) -> list[tuple[str, str]]:
     items = [("/trace", "nav.trace")]
     if role in OVERSIGHT:
         items += [("/dashboard", "nav.dashboard"), ("/risk", "nav.risk"), ("/findings", "nav.findings")]
+    if role is Role.ADMIN:
+        items.append(("/admin/accounts", "nav.accounts"))
     if role in HOLDERS:
         items.append(("/driver", "nav.driver"))
     return items
