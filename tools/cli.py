@@ -25,6 +25,7 @@ from scanners.cli import app as scan_app
 from tools.witness import app as witness_app
 from tools.epcis import export_epcis
 from tools.accounts import install as install_accounts
+from tools.baseurl import labels_settings, warn_base_url
 
 app = typer.Typer(help="cylinder-ledger: the traceability ledger for bottled LPG cylinders.", no_args_is_help=True)
 accounts = typer.Typer(help="Manage API accounts.", no_args_is_help=True)
@@ -248,6 +249,7 @@ def serve(
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
     err.print(f"serving {settings.database_url.split('@')[-1]} on http://{host}:{port} with {workers} worker(s)")
+    warn_base_url(settings, host, port)
     # uvicorn drains in-flight requests on SIGTERM/SIGINT before the workers exit.
     uvicorn.run("api.app:served_app", factory=True, host=host, port=port, workers=workers,
                 access_log=False, log_config=LOG_CONFIG, server_header=False)
@@ -258,15 +260,16 @@ def labels(
     ids: Annotated[list[str], typer.Argument(help="Trace codes of registered cylinders")],
     out: Annotated[Path, typer.Option("--out", help="The PDF file to write")],
     db: DbOption = None,
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="Where phones open the labels (default: LEDGER_BASE_URL, which must then be set)")] = None,
 ) -> None:
-    """Write a printable A4 sheet of the cylinders' labels."""
+    """Write a printable A4 sheet of the cylinders' labels (their QR codes carry the base URL for good)."""
     from scanners.labels import label_sheet_pdf
     from scanners.payload import label_url
 
     from ledger import tracecode
     from ledger.service import Ledger
 
-    ledger = Ledger(_settings(db))
+    ledger = Ledger(labels_settings(_settings(db), base_url))
     items = []
     try:
         with ledger.db.reading() as connection:
