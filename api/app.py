@@ -18,7 +18,7 @@ from ledger.config import Settings
 from ledger.service import Ledger
 from ledger.storage import Database
 
-from . import errors
+from . import apidocs, errors
 from .accounts import AccountCache
 from .coalesce import WriteCoalescer
 from .review import Reviewer
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
             ledger.db.dispose()
 
     app = FastAPI(
-        title="cylinder-ledger", version="1", description=DESCRIPTION, lifespan=lifespan,
+        title="cylinder-ledger", version="1", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None,
         openapi_tags=[{"name": name} for name in
                       ("parties", "end users", "cylinders", "events", "proofs", "labels", "operations")],
     )
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     epcis_routes.include(app)
     app.include_router(pages)
     app.mount("/static", static_files(), name="static")
+    apidocs.install(app)  # /docs and /redoc without a CDN
     # Added last is outermost: the log sees every answer, including 413.
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(AccessLog)
