@@ -10,6 +10,7 @@
 | LEDGER_SESSION_IDLE     | 43200 (12 h)                    | seconds a page sign-in lasts unused      |
 | LEDGER_SESSION_MAX      | 86400 (24 h)                    | seconds a page sign-in lasts at most     |
 | LEDGER_SWEEP_INTERVAL   | 3600 (1 h)                      | seconds between a server's sweeps        |
+| LEDGER_HOTLINE          | (none)                          | the operator's phone, printed on labels  |
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Settings:
     session_idle_seconds: int = 12 * 3600  # a working shift without a page view ends the sign-in
     session_max_seconds: int = 24 * 3600  # however busy, one sign-in never outlasts a day
     sweep_interval_seconds: int = 3600  # the clock's findings (vanished, unconfirmed) are at most this late
+    hotline: str = ""  # the operator's service phone, printed on label sheets
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -45,6 +47,7 @@ class Settings:
             session_idle_seconds=_seconds(env, "LEDGER_SESSION_IDLE", cls.session_idle_seconds),
             session_max_seconds=_seconds(env, "LEDGER_SESSION_MAX", cls.session_max_seconds),
             sweep_interval_seconds=_seconds(env, "LEDGER_SWEEP_INTERVAL", cls.sweep_interval_seconds),
+            hotline=env.get("LEDGER_HOTLINE", cls.hotline).strip(),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings

@@ -277,8 +277,8 @@ def labels(
                 cylinder = ledger.cylinder(connection, tracecode.normalize(text))
                 owner = ledger.party(connection, cylinder.owner)
                 items.append((label_url(ledger.settings.base_url, cylinder.id, ledger.label_key),
-                              cylinder.id, owner.name))
-        pages = label_sheet_pdf(items, out)
+                              cylinder.id, owner.name, f"钢印号 {cylinder.serial} · {cylinder.model}"))
+        pages = label_sheet_pdf(items, out, hotline=ledger.settings.hotline)
     except LedgerError as exc:
         _fail(exc)
     finally:

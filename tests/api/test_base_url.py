@@ -57,5 +57,10 @@ def test_labels_cli_needs_a_base_url_someone_chose(offline_world, tmp_path) -> N
     assert given.returncode == 0, given.stderr
     assert (tmp_path / "sheet.pdf").read_bytes().startswith(b"%PDF")
     (tmp_path / "sheet.pdf").unlink()
-    from_env = _labels(world, url, tmp_path, LEDGER_BASE_URL="https://trace.city.example")
+    from_env = _labels(world, url, tmp_path, LEDGER_BASE_URL="https://trace.city.example", LEDGER_HOTLINE="0571-12345")
     assert from_env.returncode == 0, from_env.stderr
+    from tests.unit.scanners.test_label_sheet_details import _strings
+
+    shown = _strings((tmp_path / "sheet.pdf").read_bytes())  # the stamp serial, model and hotline reach the sheet
+    assert any(s.startswith("钢印号 SN-") and s.endswith("· YSP-15") for s in shown), shown
+    assert "扫码查验 · 服务电话 0571-12345" in shown

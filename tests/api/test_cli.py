@@ -13,7 +13,8 @@ from .served import LEDGER
 def _labels(offline_world, tmp_path, *codes: str) -> subprocess.CompletedProcess:
     world, url = offline_world
     env = {"LEDGER_KEY_FILE": str(tmp_path / "log.key"), "LEDGER_LABEL_KEY_FILE": str(tmp_path / "label.key"),
-           "PATH": "/usr/bin:/bin", "LEDGER_BASE_URL": "https://trace.example"}
+           "PATH": "/usr/bin:/bin", "LEDGER_BASE_URL": "https://trace.example",
+           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     return subprocess.run([LEDGER, "labels", *codes, "--out", str(tmp_path / "sheet.pdf"), "--db", url],
                           env=env, capture_output=True, text=True, timeout=60)
 
