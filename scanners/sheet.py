@@ -9,6 +9,7 @@ given (embedded, subset), else in Adobe's STSong-Light, which every PDF reader s
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import BinaryIO
@@ -33,6 +34,7 @@ LABEL_WIDTH = 25 * mm
 _CHINESE_FONT = "STSong-Light"
 
 _EMBEDDED_FONT = "LabelCJK"
+_UNUSABLE: set[str] = set()  # font files reportlab could not embed
 
 Label = tuple[list[list[bool]], str, str, str]  # modules, printed code, caption, stamp serial and model
 
@@ -104,14 +106,15 @@ def _chinese_font() -> str:
     """The embedded TrueType font of ``LEDGER_LABEL_FONT`` if it loads, else the readers' STSong-Light."""
     registered = pdfmetrics.getRegisteredFontNames()
     path = os.environ.get("LEDGER_LABEL_FONT", "")
-    if path.lower().endswith((".ttf", ".ttc")) and Path(path).is_file():
-        if _EMBEDDED_FONT in registered:
-            return _EMBEDDED_FONT
+    if path.lower().endswith((".ttf", ".ttc")) and path not in _UNUSABLE and Path(path).is_file():
+        name = f"{_EMBEDDED_FONT}-{hashlib.sha256(path.encode()).hexdigest()[:12]}"  # one per file named
+        if name in registered:
+            return name
         try:  # reportlab embeds only TrueType outlines; an OpenType/CFF file falls back below
-            pdfmetrics.registerFont(TTFont(_EMBEDDED_FONT, path, subfontIndex=0))
-            return _EMBEDDED_FONT
+            pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0))
+            return name
         except TTFError:
-            pass
+            _UNUSABLE.add(path)  # read once, not once per label
     if _CHINESE_FONT not in registered:
         pdfmetrics.registerFont(UnicodeCIDFont(_CHINESE_FONT))
     return _CHINESE_FONT

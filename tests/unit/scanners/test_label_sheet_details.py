@@ -51,3 +51,29 @@ def test_the_hotline_is_a_setting(monkeypatch):
     assert Settings.from_env().hotline == "0571-12345"
     monkeypatch.delenv("LEDGER_HOTLINE")
     assert Settings.from_env().hotline == ""
+
+
+WQY = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"  # Debian's fonts-wqy-microhei: TrueType outlines
+
+
+def test_a_truetype_cjk_font_is_embedded_when_named(monkeypatch):
+    import os
+
+    import pytest
+
+    if not os.path.exists(WQY):
+        pytest.skip("fonts-wqy-microhei is not installed")
+    monkeypatch.setenv("LEDGER_LABEL_FONT", WQY)
+    out = io.BytesIO()
+    label_sheet_pdf([(url_of(CODES[0]), CODES[0], "杭州燃气有限公司", "钢印号 ZJ15-1 · YSP-15")], out)
+    pdf = out.getvalue()
+    assert b"/FontFile2" in pdf and b"STSong-Light" not in pdf  # the glyphs travel inside the PDF
+
+
+def test_a_font_reportlab_cannot_embed_falls_back_to_the_readers_font(monkeypatch, tmp_path):
+    bogus = tmp_path / "not-a-font.ttf"
+    bogus.write_bytes(b"OTTO" + bytes(64))  # what an OpenType/CFF file starts with
+    monkeypatch.setenv("LEDGER_LABEL_FONT", str(bogus))
+    out = io.BytesIO()
+    label_sheet_pdf([(url_of(CODES[0]), CODES[0], "杭州燃气有限公司")], out)
+    assert b"STSong-Light" in out.getvalue()
