@@ -21,7 +21,7 @@ from ledger.config import Settings
 from ledger.service import Ledger
 from ledger.storage import Database
 
-from . import errors
+from . import apidocs, errors
 from .accounts import AccountCache
 from .auditor import Auditor, LedgerStatus
 from .capture import CaptureWorker
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
             ledger.db.dispose()
 
     app = FastAPI(
-        title="cylinder-ledger", version="1", description=DESCRIPTION, lifespan=lifespan,
+        title="cylinder-ledger", version="1", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None,
         openapi_tags=[{"name": name} for name in
                       ("parties", "end users", "cylinders", "events", "proofs", "labels", "operations")],
     )
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     epcis_routes.include(app)
     app.include_router(pages)
     app.mount("/static", static_files(), name="static")
+    apidocs.install(app)  # /docs and /redoc without a CDN
     # Added last is outermost: the log sees every answer, including 413.
     app.add_middleware(BodyLimit, limit=max_body_bytes, wider={CAPTURE_PATH: (
         capture_max_bytes or _capture_max_bytes(), "epcisException:CaptureLimitExceededException")})

@@ -16,6 +16,7 @@
 | LEDGER_CASE_DEADLINES   | critical=24h,high=72h,medium=7d,low=14d | a dispatched case's deadline (docs/cases.md) |
 | LEDGER_WEBHOOKS         | (none)                          | file of webhooks (docs/cases.md)         |
 | LEDGER_PHOTO_GPS        | strip                           | `keep` keeps a case photo's EXIF GPS     |
+| LEDGER_HOTLINE          | (none)                          | the operator's phone, printed on labels  |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Settings:
     case_deadlines: str = "critical=24h,high=72h,medium=7d,low=14d"  # parsed by ledger.cases.deadlines
     webhooks_file: Path | None = None
     photo_gps: str = "strip"
+    hotline: str = ""  # the operator's service phone, printed on label sheets
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -63,6 +65,7 @@ class Settings:
             case_deadlines=env.get("LEDGER_CASE_DEADLINES", cls.case_deadlines),
             webhooks_file=Path(env["LEDGER_WEBHOOKS"]) if env.get("LEDGER_WEBHOOKS") else None,
             photo_gps=env.get("LEDGER_PHOTO_GPS", cls.photo_gps),
+            hotline=env.get("LEDGER_HOTLINE", cls.hotline).strip(),
         )
         if settings.photo_gps not in ("strip", "keep"):
             raise ValueError(f"LEDGER_PHOTO_GPS must be strip or keep, not {settings.photo_gps!r}")

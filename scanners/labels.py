@@ -111,19 +111,22 @@ def label_png(
     return out.getvalue()
 
 
-def label_sheet_pdf(items: Iterable[tuple[str, str, str | None]], path_or_file: str | Path | BinaryIO) -> int:
-    """Writes an A4 PDF sheet of labels for ``(url, code, caption)`` items; returns the page count.
+def label_sheet_pdf(items: Iterable[tuple[str, ...]], path_or_file: str | Path | BinaryIO, *,
+                    hotline: str = "") -> int:
+    """Writes an A4 PDF sheet of labels for ``(url, code, caption[, details])`` items; returns the page count.
 
     Labels fill a grid of ``sheet.COLUMNS`` x ``sheet.ROWS`` per page in the
-    order given; every QR is vector-drawn at 25 mm with the code under it.
+    order given; every QR is vector-drawn at 25 mm with the code under it, then the caption
+    (the owner), ``details`` (the stamp serial and model) and "扫码查验" with ``hotline``.
     """
     labels = []
-    for url, code, caption in items:
+    for url, code, caption, *rest in items:
         printed, line = _checked_text(url, code, caption)
-        labels.append((qr_modules(url), printed, line))
+        details = " ".join((rest[0] if rest and rest[0] else "").split())[:_MAX_CAPTION]
+        labels.append((qr_modules(url), printed, line, details))
     if not labels:
         raise InvalidInput("there are no labels to print")
-    return sheet.write(labels, path_or_file)
+    return sheet.write(labels, path_or_file, " ".join(hotline.split())[:32])
 
 
 def _font(names: tuple[str, ...], text: str, size: int) -> ImageFont.FreeTypeFont | None:

@@ -1,11 +1,16 @@
 """A4 label sheets as PDF: a grid of 25 mm labels with light cut lines.
 
 Callers go through ``scanners.labels.label_sheet_pdf``, which checks every
-label first; this module only lays out and draws.
+label first; this module only lays out and draws. Under each QR: the printed code, the owner,
+the stamp serial (钢印号) and model, and "扫码查验" with the operator's hotline; a Chinese
+footer on every page. Chinese is set in a TrueType font named by ``LEDGER_LABEL_FONT`` when one is
+given (embedded, subset), else in Adobe's STSong-Light, which every PDF reader supplies.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 from typing import BinaryIO
 
@@ -13,6 +18,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from .qr import QUIET_ZONE, dark_runs
@@ -27,10 +33,13 @@ LABEL_WIDTH = 25 * mm
 # Adobe's CID font for Simplified Chinese ships with every PDF reader: no font file needed.
 _CHINESE_FONT = "STSong-Light"
 
-Label = tuple[list[list[bool]], str, str]  # modules, printed code, caption
+_EMBEDDED_FONT = "LabelCJK"
+_UNUSABLE: set[str] = set()  # font files reportlab could not embed
+
+Label = tuple[list[list[bool]], str, str, str]  # modules, printed code, caption, stamp serial and model
 
 
-def write(labels: list[Label], path_or_file: str | Path | BinaryIO) -> int:
+def write(labels: list[Label], path_or_file: str | Path | BinaryIO, hotline: str = "") -> int:
     """Draws ``labels`` in order, ``LABELS_PER_PAGE`` per page; returns the page count."""
     target = str(path_or_file) if isinstance(path_or_file, Path) else path_or_file
     canvas = Canvas(target, pagesize=A4, pageCompression=1)
@@ -40,10 +49,12 @@ def write(labels: list[Label], path_or_file: str | Path | BinaryIO) -> int:
     for page in range(pages):
         batch = labels[page * LABELS_PER_PAGE : (page + 1) * LABELS_PER_PAGE]
         for slot, label in enumerate(batch):
-            _draw_label(canvas, slot, *label)
-        canvas.setFont("Helvetica", 7)
+            _draw_label(canvas, slot, *label, hotline=hotline)
         canvas.setFillGray(0.4)
-        canvas.drawRightString(A4[0] - MARGIN, MARGIN / 2, f"page {page + 1} of {pages}")
+        footer = "气瓶一码通 · 手机扫码查验气瓶真伪、检验日期与流转记录" + (f" · 服务电话 {hotline}" if hotline else "")
+        canvas.setFont(_chinese_font(), 7)
+        canvas.drawString(MARGIN, MARGIN / 2, footer)
+        canvas.drawRightString(A4[0] - MARGIN, MARGIN / 2, f"第 {page + 1} / {pages} 页")
         canvas.showPage()
     canvas.save()
     return pages
@@ -57,7 +68,8 @@ def _cell(slot: int) -> tuple[float, float, float, float]:
     return MARGIN + column * width, A4[1] - MARGIN - row * height, width, height
 
 
-def _draw_label(canvas: Canvas, slot: int, modules: list[list[bool]], printed: str, caption: str) -> None:
+def _draw_label(canvas: Canvas, slot: int, modules: list[list[bool]], printed: str, caption: str, details: str,
+                *, hotline: str = "") -> None:
     left, top, width, height = _cell(slot)
     canvas.setStrokeGray(0.85)
     canvas.setLineWidth(0.3)
@@ -71,10 +83,15 @@ def _draw_label(canvas: Canvas, slot: int, modules: list[list[bool]], printed: s
     centre = left + width / 2
     symbol_bottom = top - 2 * mm - LABEL_WIDTH
     canvas.setFont("Courier-Bold", 10)
-    canvas.drawCentredString(centre, symbol_bottom - 3.4 * mm, printed)
+    canvas.drawCentredString(centre, symbol_bottom - 3.2 * mm, printed)
     if caption:
         canvas.setFont(_caption_font(caption), 7)
-        canvas.drawCentredString(centre, symbol_bottom - 6.6 * mm, caption)
+        canvas.drawCentredString(centre, symbol_bottom - 5.9 * mm, caption)
+    if details:
+        canvas.setFont(_caption_font(details), 6)
+        canvas.drawCentredString(centre, symbol_bottom - 8.4 * mm, details)
+    canvas.setFont(_chinese_font(), 6)
+    canvas.drawCentredString(centre, symbol_bottom - 10.8 * mm, "扫码查验" + (f" · 服务电话 {hotline}" if hotline else ""))
 
 
 def _caption_font(caption: str) -> str:
@@ -82,6 +99,22 @@ def _caption_font(caption: str) -> str:
         caption.encode("latin-1")
         return "Helvetica"
     except UnicodeEncodeError:
-        if _CHINESE_FONT not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(UnicodeCIDFont(_CHINESE_FONT))
-        return _CHINESE_FONT
+        return _chinese_font()
+
+
+def _chinese_font() -> str:
+    """The embedded TrueType font of ``LEDGER_LABEL_FONT`` if it loads, else the readers' STSong-Light."""
+    registered = pdfmetrics.getRegisteredFontNames()
+    path = os.environ.get("LEDGER_LABEL_FONT", "")
+    if path.lower().endswith((".ttf", ".ttc")) and path not in _UNUSABLE and Path(path).is_file():
+        name = f"{_EMBEDDED_FONT}-{hashlib.sha256(path.encode()).hexdigest()[:12]}"  # one per file named
+        if name in registered:
+            return name
+        try:  # reportlab embeds only TrueType outlines; an OpenType/CFF file falls back below
+            pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0))
+            return name
+        except TTFError:
+            _UNUSABLE.add(path)  # read once, not once per label
+    if _CHINESE_FONT not in registered:
+        pdfmetrics.registerFont(UnicodeCIDFont(_CHINESE_FONT))
+    return _CHINESE_FONT

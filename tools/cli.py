@@ -27,10 +27,13 @@ from tools.epcis import export_epcis
 from tools.mirror import app as mirror_app
 from tools.audit import audit_command
 from tools.witness_keys import check_witnesses, witness_keys, witnessed
+from tools.accounts import install as install_accounts
+from tools.baseurl import labels_settings, warn_base_url
 
 app = typer.Typer(help="cylinder-ledger: the traceability ledger for bottled LPG cylinders.", no_args_is_help=True)
 accounts = typer.Typer(help="Manage API accounts.", no_args_is_help=True)
 app.add_typer(accounts, name="accounts")
+install_accounts(accounts)
 app.add_typer(scan_app, name="scan", help="The driver's handheld: scan into an offline outbox, sync later.")
 app.add_typer(witness_app, name="witness")
 app.command("export-epcis")(export_epcis)
@@ -295,6 +298,7 @@ def serve(
     ensure_key(settings.label_key_file)
     check_witnesses(settings)  # a broken LEDGER_WITNESSES stops here, named, before any worker starts
     err.print(f"serving {settings.database_url.split('@')[-1]} on http://{host}:{port} with {workers} worker(s)")
+    warn_base_url(settings, host, port)
     # uvicorn drains in-flight requests on SIGTERM/SIGINT before the workers exit.
     uvicorn.run("api.app:served_app", factory=True, host=host, port=port, workers=workers,
                 access_log=False, log_config=LOG_CONFIG, server_header=False)
@@ -305,15 +309,16 @@ def labels(
     ids: Annotated[list[str], typer.Argument(help="Trace codes of registered cylinders")],
     out: Annotated[Path, typer.Option("--out", help="The PDF file to write")],
     db: DbOption = None,
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="Where phones open the labels (default: LEDGER_BASE_URL, which must then be set)")] = None,
 ) -> None:
-    """Write a printable A4 sheet of the cylinders' labels."""
+    """Write a printable A4 sheet of the cylinders' labels (their QR codes carry the base URL for good)."""
     from scanners.labels import label_sheet_pdf
     from scanners.payload import label_url
 
     from ledger import tracecode
     from ledger.service import Ledger
 
-    ledger = Ledger(_settings(db))
+    ledger = Ledger(labels_settings(_settings(db), base_url))
     items = []
     try:
         with ledger.db.reading() as connection:
@@ -321,8 +326,8 @@ def labels(
                 cylinder = ledger.cylinder(connection, tracecode.normalize(text))
                 owner = ledger.party(connection, cylinder.owner)
                 items.append((label_url(ledger.settings.base_url, cylinder.id, ledger.label_key),
-                              cylinder.id, owner.name))
-        pages = label_sheet_pdf(items, out)
+                              cylinder.id, owner.name, f"钢印号 {cylinder.serial} · {cylinder.model}"))
+        pages = label_sheet_pdf(items, out, hotline=ledger.settings.hotline)
     except LedgerError as exc:
         _fail(exc)
     finally:
@@ -361,7 +366,7 @@ def demo(
 def main() -> None:
     from tools import friendly
 
-    friendly.run(app)  # a fixable mistake ends in one line saying what to run, not a traceback
+    friendly.run(app)  # a fixable mistake ends in one line saying what to do, not a traceback
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """The command line's last word on errors a person can fix: what to do, not a traceback.
 
-Two mistakes a new operator makes first: running a command before ``ledger init``
-made the schema, and giving a PostgreSQL URL on an install without the driver.
-Both exit 2 with one line saying what to run. A SQLite file the failed command
-created (connecting creates it) is removed again, so the mistake changes nothing.
+The mistakes a new operator makes first: running a command before ``ledger init``
+made the schema, giving a PostgreSQL URL on an install without the driver, a URL
+that cannot be read, a server that does not answer (``ledger.storage.explain``
+names each). They exit 2 with one line saying what to do. A SQLite file the
+failed command created (connecting creates it) is removed again, so the mistake
+changes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from ledger.storage import problems
+from ledger.storage import explain, problems
 
 __all__ = ["run", "NO_SCHEMA", "NO_DRIVER"]
 
@@ -38,12 +40,13 @@ def run(app: Callable[[], object], argv: list[str] | None = None) -> None:
             raise
         _fail(NO_DRIVER)
     except Exception as exc:
-        if not problems.no_schema(exc):
+        reason = NO_SCHEMA if problems.no_schema(exc) else explain(exc)
+        if reason is None:
             raise
         for path, was in existed.items():
             if not was and path.exists():
                 path.unlink()  # the failed command's empty database file: leave the folder as it was
-        _fail(NO_SCHEMA)
+        _fail(reason)
 
 
 def _sqlite_files(argv: list[str]) -> list[Path]:

@@ -7,6 +7,7 @@
     risk       risk lists with filters, CSV and XLSX downloads
     cases      findings and their closed loop (dispatch, handle, supervise, close, reopen)
     driver     the driver's phone page: scan, queue offline, sync
+    admin      the administrator's accounts: disable, a new token
     scan       camera frames decoded on the server (zxing-cpp), scans checked online
 
 The pages share the API's ledger, accounts and roles; docs/pages.md says who sees what.
@@ -20,14 +21,14 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from . import account, cases, dashboard, driver, public, risk, scan, trace
+from . import account, admin, cases, dashboard, driver, public, risk, scan, trace
 
 __all__ = ["router", "STATIC", "static_files"]
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for module in (public, account, trace, dashboard, risk, cases, driver, scan):
+for module in (public, account, trace, dashboard, risk, cases, driver, scan, admin):
     router.include_router(module.router)
 
 

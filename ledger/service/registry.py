@@ -10,9 +10,11 @@ import ledger.service as package  # new_id is looked up when called: the demo se
 
 from .. import privacy
 from ..domain import CylinderView, Paper, Party, PartyKind, Person, PersonRole, Role, format_time
+from ..custody.authorize import ROLE_PARTY_KINDS
 from ..errors import InvalidInput, NotFound, PermissionDenied
 from ..storage import Connection
 from ..storage import registry as reg
+from ..storage import sessions as session_rows
 from .types import Actor, _now, _paper, _text, token_hash
 
 __all__ = ["RegistryService"]
@@ -65,16 +67,41 @@ class RegistryService:
         self, connection: Connection, *, role: Role, party: str | None, name: str, now: datetime | None = None
     ) -> str:
         """Create an account; returns its bearer token, which is stored only as a hash."""
-        if role in (Role.ADMIN, Role.REGULATOR):
+        if role is Role.ADMIN or (role is Role.REGULATOR and party is None):
             if party is not None and reg.get_party(connection, party) is None:
                 raise NotFound(f"no party {party}")
         elif party is None:
             raise InvalidInput(f"a {role.value} account must belong to a party (--party)", field="party")
-        elif reg.get_party(connection, party) is None:
-            raise NotFound(f"no party {party}")
+        else:  # the party's kind must be one the role acts for (custody.authorize.ROLE_PARTY_KINDS)
+            found = reg.get_party(connection, party)
+            if found is None:
+                raise NotFound(f"no party {party}")
+            if found.kind not in ROLE_PARTY_KINDS[role]:
+                kinds = " or ".join(sorted(k.value for k in ROLE_PARTY_KINDS[role]))
+                raise InvalidInput(f"a {role.value} account acts for a {kinds}, and {party} is a {found.kind.value}",
+                                   field="party")
         token = "cl_" + secrets.token_urlsafe(32)
         reg.insert_account(connection, token_hash(token), role.value, party, _text(name, "name", 200),
                            format_time(now or _now()))
+        return token
+
+    def accounts(self, connection: Connection) -> list[dict[str, Any]]:
+        """Every account, disabled ones too: id, role, party, its name, holder, created, disabled."""
+        return [{"id": row.id, "role": row.role, "party": row.party, "party_name": row.party_name,
+                 "name": row.name, "created": row.created_at, "disabled": bool(row.disabled)}
+                for row in reg.list_accounts(connection)]
+
+    def rotate_token(self, connection: Connection, account: int, now: datetime | None = None) -> str:
+        """Give an enabled account a new bearer token (returned once); the old one is refused from now on.
+
+        Every page sign-in made with the old token ends too: whoever held a leaked copy is out.
+        """
+        token = "cl_" + secrets.token_urlsafe(32)
+        if not reg.replace_token_hash(connection, account, token_hash(token)):
+            row = reg.get_account(connection, account)
+            raise NotFound(f"no account {account}") if row is None else InvalidInput(
+                f"account {account} is disabled: create a new account instead", field="account")
+        session_rows.revoke_sessions_of(connection, account, format_time(now or _now()))
         return token
 
     def authenticate(self, connection: Connection, token: str) -> Actor | None:

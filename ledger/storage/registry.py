@@ -18,6 +18,7 @@ from .events import chunks
 __all__ = [
     "insert_party", "get_party", "list_parties", "insert_person", "get_person", "people_of",
     "insert_account", "account_by_token_hash", "get_account", "inspector_accounts", "disable_account",
+    "list_accounts", "replace_token_hash",
     "insert_end_user", "get_end_user", "known_end_users",
     "insert_cylinders", "Registered", "registered_stamps", "existing_cylinders", "get_cylinder",
 ]
@@ -128,6 +129,22 @@ def inspector_accounts(connection: Connection) -> list:
 def disable_account(connection: Connection, account_id: int) -> bool:
     """Disable an account; False if there is no such account."""
     result = connection.execute(update(m.accounts).where(m.accounts.c.id == account_id).values(disabled=True))
+    return result.rowcount == 1
+
+
+def list_accounts(connection: Connection) -> list:
+    """Every account, disabled or not, with its party's name, by id (no token hashes)."""
+    a, p = m.accounts.c, m.parties.c
+    query = (select(a.id, a.role, a.party, a.name, a.created_at, a.disabled, p.name.label("party_name"))
+             .select_from(m.accounts.outerjoin(m.parties, p.id == a.party)).order_by(a.id))
+    return list(connection.execute(query))
+
+
+def replace_token_hash(connection: Connection, account_id: int, token_hash: bytes) -> bool:
+    """Give an enabled account a new token hash (the old token no longer matches); False if none such."""
+    a = m.accounts.c
+    result = connection.execute(update(m.accounts).where(a.id == account_id, a.disabled.is_(False))
+                                .values(token_hash=token_hash))
     return result.rowcount == 1
 
 

@@ -13,7 +13,8 @@ from .served import LEDGER
 def _labels(offline_world, tmp_path, *codes: str) -> subprocess.CompletedProcess:
     world, url = offline_world
     env = {"LEDGER_KEY_FILE": str(tmp_path / "log.key"), "LEDGER_LABEL_KEY_FILE": str(tmp_path / "label.key"),
-           "PATH": "/usr/bin:/bin"}
+           "PATH": "/usr/bin:/bin", "LEDGER_BASE_URL": "https://trace.example",
+           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     return subprocess.run([LEDGER, "labels", *codes, "--out", str(tmp_path / "sheet.pdf"), "--db", url],
                           env=env, capture_output=True, text=True, timeout=60)
 
@@ -50,7 +51,7 @@ def test_sweep_first_reviews_what_batches_left_queued(offline_world, tmp_path) -
     with ledger.db.writing() as c:  # a server was killed before its reviewer got to this batch
         ledger.record_batch(c, shop, [receipt], defer_review=True)
     env = {"LEDGER_KEY_FILE": str(tmp_path / "log.key"), "LEDGER_LABEL_KEY_FILE": str(tmp_path / "label.key"),
-           "PATH": "/usr/bin:/bin"}
+           "PATH": "/usr/bin:/bin", "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     done = subprocess.run([LEDGER, "sweep", "--db", url], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "1 cylinders reviewed after batches" in done.stdout

@@ -2,7 +2,8 @@
 
 Replaces the database and its keys each time, builds the city with a progress
 bar, creates one account per role, prints the URL, the tokens and trace codes
-worth a look, and serves until Ctrl-C or SIGTERM.
+worth a look, label links (a forged one among them), what to do next, and serves until
+Ctrl-C or SIGTERM with the access log in a file beside the database.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from .anomalies import write_truth
 from .build import CityBuild, build_city
 from .config import SIZES
 
-__all__ = ["fresh_settings", "create_accounts", "build", "report", "announce", "serve", "save_truth", "run"]
+__all__ = ["fresh_settings", "create_accounts", "build", "report", "announce", "serve", "save_truth", "run",
+           "label_examples", "access_log_path"]
 
 
 def fresh_settings(db: Path, port: int, host: str = "127.0.0.1") -> Settings:
@@ -39,7 +41,7 @@ def fresh_settings(db: Path, port: int, host: str = "127.0.0.1") -> Settings:
     db = db.resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
     log_key, label_key, marker = db.with_name(db.stem + "-log.key"), db.with_name(db.stem + "-label.key"), truth_path(db)
-    stale = [db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal"), log_key, label_key]
+    stale = [db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal"), log_key, label_key, access_log_path(db)]
     foreign = [path for path in stale if path.exists()]
     if foreign and not marker.exists():
         raise InvalidInput(f"{foreign[0]} was not made by `ledger demo` (no {marker.name} beside it), so it is "
@@ -127,6 +129,9 @@ def announce(console: Console, settings: Settings, built: CityBuild, accounts: d
     console.print("\n[bold]Cylinders worth a look[/bold]")
     for kind, code in built.showcase().items():
         console.print(f"  {kind:<27} {code}   {settings.base_url}/c/{code}")
+    console.print("\n[bold]Labels to open[/bold] (what a phone camera opens from a cylinder)")
+    for kind, url in label_examples(settings, built).items():
+        console.print(f"  {kind:<27} {url}")
     console.print("\n[bold]Accounts[/bold] (Authorization: Bearer <token>)")
     for role, (token, party, name) in accounts.items():
         console.print(f"  {role:<12} {token}   {party or ''} {name}")
@@ -144,11 +149,13 @@ def next_steps(console: Console, settings: Settings, built: CityBuild, accounts:
     code = next(iter(showcase.values()), None)
     regulator = accounts.get("regulator", ("<token>",))[0]
     console.print("\n[bold]What to do next[/bold]")
-    console.print(f"  1. Open {base}/signin and sign in with the regulator token: dashboard, risk lists, cases.")
+    console.print(f"  1. sign in at {base}/signin as the regulator (its token is above): {base}/dashboard, "
+                  f"then {base}/findings for the planted findings, the risk lists, the cases.")
     if code:
         console.print(f"  2. A citizen's view needs no sign-in: open {base}/c/{code} on a phone.")
     console.print(f"  3. Drivers scan at {base}/driver (sign in with the transporter token).")
-    console.print(f"  4. The API: curl -H 'Authorization: Bearer {regulator}' '{base}/v1/risk/cylinders?reason=overdue_inspection'")
+    console.print(f"  4. The API ({base}/docs): curl -H 'Authorization: Bearer {regulator}' "
+                  f"'{base}/v1/risk/cylinders?reason=overdue_inspection'; as admin, manage {base}/admin/accounts.")
     console.print(f"  5. Check the whole log afterwards: ledger verify --db sqlite:///{db.resolve()}")
     console.print(f"  Requests are logged to {access_log_path(db)}, not here.")
 
@@ -198,6 +205,36 @@ class _Stopped(Exception):
 
 def _stop(signum, frame) -> None:
     raise _Stopped()
+
+
+def label_examples(settings: Settings, built: CityBuild) -> dict[str, str]:
+    """Label URLs worth opening: a genuine one, a forged one (signed by another key), a scrapped and an
+    overdue cylinder's."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ledger.keys import load_key
+    from scanners.payload import label_url
+
+    key, base, today = load_key(settings.label_key_file), settings.base_url, built.config.now.date()
+    live = [c for c in built.fleet if c.code and c.registered and not c.scrapped and not c.withdrawn]
+    picks: dict[str, str] = {}
+    clean = built.showcase().get("clean")
+    if clean:
+        picks["genuine label"] = label_url(base, clean, key)
+        picks["forged label"] = label_url(base, clean, Ed25519PrivateKey.generate())  # not the ledger's key
+    scrapped = next((c for c in built.fleet if c.code and c.scrapped), None)
+    if scrapped:
+        picks["scrapped cylinder"] = label_url(base, scrapped.code, key)
+    overdue = next((c for c in live if c.next_inspection_due < today), None)
+    if overdue:
+        picks["overdue inspection"] = label_url(base, overdue.code, key)
+    return picks
+
+
+def access_log_path(db: Path) -> Path:
+    """Where a served demo writes its access log (``demo-access.log`` for ``demo.db``)."""
+    db = db.resolve()
+    return db.with_name(db.stem + "-access.log")
 
 
 def truth_path(db: Path) -> Path:
