@@ -26,6 +26,7 @@ from tools.witness import app as witness_app
 from tools.epcis import export_epcis
 from tools.mirror import app as mirror_app
 from tools.audit import audit_command
+from tools.report import report_command
 from tools.witness_keys import check_witnesses, witness_keys, witnessed
 
 app = typer.Typer(help="cylinder-ledger: the traceability ledger for bottled LPG cylinders.", no_args_is_help=True)
@@ -36,6 +37,7 @@ app.add_typer(witness_app, name="witness")
 app.command("export-epcis")(export_epcis)
 app.add_typer(mirror_app, name="mirror")
 app.command("audit")(audit_command)  # tools/audit.py
+app.command("report")(report_command)  # tools/report.py
 err = Console(stderr=True)
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: LEDGER_DATABASE_URL or sqlite:///ledger.db)")]
