@@ -15,13 +15,12 @@ from ledger.reports import build
 
 from ..deps import LedgerDep, ReadConn
 from ..export import XLSX
-from ..report_files import to_pdf, to_xlsx
 from .dashboard import region_filter
 from .render import PageError, PageRoute
 from .session import Oversight
 
 router = APIRouter(route_class=PageRoute)
-FORMATS = {"xlsx": (to_xlsx, XLSX), "pdf": (to_pdf, "application/pdf")}
+FORMATS = {"xlsx": ("to_xlsx", XLSX), "pdf": ("to_pdf", "application/pdf")}
 
 
 @router.get("/reports/{name}")
@@ -35,7 +34,9 @@ def report(name: str, session: Oversight, connection: ReadConn, ledger: LedgerDe
         made = build(ledger, connection, period, at=at or None, region=region_filter(region))
     except InvalidInput as exc:
         raise PageError("error.bad_request", 422, detail=exc.message) from exc
+    from .. import report_files  # it reads the pages' string table: imported once the pages are
+
     render, media = FORMATS[suffix]
     stem = f"report-{period}-{made.period.first.isoformat()}" + (f"-{region}" if region else "")
-    return Response(render(made), media_type=media,
+    return Response(getattr(report_files, render)(made), media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="{stem}.{suffix}"'})
