@@ -80,6 +80,8 @@ def test_the_cli_writes_both_files_whose_counts_match_the_findings_api(city, tmp
     new = Counter(f["kind"] for f in found if start <= moment(f["detected_at"]) < end)
     closed = Counter(f["kind"] for f in found
                      if any(s["action"] == "close" and start <= moment(s["at"]) < end for s in f["history"]))
+    overdue = Counter(f["kind"] for f in found if f["due_at"] and start <= moment(f["due_at"]) < end and not any(
+        s["action"] in ("handle", "close") and moment(s["at"]) <= moment(f["due_at"]) for s in f["history"]))
     by_region = Counter(f["region"] for f in found if start <= moment(f["detected_at"]) < end)
 
     done = run(city, "--period", "month", "--at", day.isoformat(), "--out", str(tmp_path),
@@ -96,10 +98,10 @@ def test_the_cli_writes_both_files_whose_counts_match_the_findings_api(city, tmp
     assert kinds.freeze_panes == "A3"
     from api.pages.i18n import Translator
     t = Translator("zh")
-    got = {r[0]: (r[1], r[2]) for r in rows(kinds)}
-    expected = {t.term("finding", k): (new[k], closed[k]) for k in set(new) | set(closed)}
+    got = {r[0]: (r[1], r[2], r[3]) for r in rows(kinds)}
+    expected = {t.term("finding", k): (new[k], closed[k], overdue[k]) for k in set(new) | set(closed) | set(overdue)}
     assert {k: v for k, v in got.items() if k != "合计"} == expected
-    assert got["合计"] == (sum(new.values()), sum(closed.values())) and sum(new.values()) > 0
+    assert got["合计"] == (sum(new.values()), sum(closed.values()), sum(overdue.values())) and sum(new.values()) > 0
     districts = {r[1]: r for r in rows(book["按区县"])}
     assert districts["330110"][0] == "余杭区" and districts["330110"][2] == by_region["330110"]
     assert {code: row[2] for code, row in districts.items() if code} == dict(by_region)
