@@ -115,6 +115,15 @@ def _font() -> str:
     return "STSong-Light"
 
 
+def _fit(text: str, width: float, size: float) -> str:
+    """``text`` cut to what fits ``width`` points, counting a Chinese character as a full em."""
+    room = width / size
+    for end in range(len(text), 0, -1):
+        if sum(1 if ord(ch) > 0x2E80 else 0.55 for ch in text[:end]) <= room:
+            return text[:end]
+    return ""
+
+
 class _Page:
     def __init__(self, canvas: Canvas, font: str) -> None:
         self.canvas, self.font, self.y = canvas, font, A4[1] - 18 * mm
@@ -132,12 +141,13 @@ class _Page:
 
     def table(self, headers: list[str], rows: list[list[Any]]) -> None:
         widths = [55 * mm] + [(A4[0] - 85 * mm) / max(1, len(headers) - 1)] * (len(headers) - 1)
-        for number, row in enumerate([headers, *rows]):
+        size = 8 if len(headers) <= 5 else 6.5  # the enterprises' eight columns in a narrower hand
+        for row in [headers, *rows]:
             self.need(12)
-            self.canvas.setFont(self.font, 8)
+            self.canvas.setFont(self.font, size)
             x = 15 * mm
-            for width, cell in zip(widths, row):
-                self.canvas.drawString(x, self.y, str(cell)[:40] if number else str(cell))
+            for column, (width, cell) in enumerate(zip(widths, row)):
+                self.canvas.drawString(x, self.y, _fit(str(cell), width - 2, size) if column else str(cell)[:18])
                 x += width
             self.y -= 12
 
