@@ -26,6 +26,7 @@ from tools.witness import app as witness_app
 from tools.epcis import export_epcis
 from tools.mirror import app as mirror_app
 from tools.audit import audit_command
+from tools.report import report_command
 from tools.witness_keys import check_witnesses, witness_keys, witnessed
 from tools.accounts import install as install_accounts
 from tools.baseurl import labels_settings, warn_base_url
@@ -39,6 +40,7 @@ app.add_typer(witness_app, name="witness")
 app.command("export-epcis")(export_epcis)
 app.add_typer(mirror_app, name="mirror")
 app.command("audit")(audit_command)  # tools/audit.py
+app.command("report")(report_command)  # tools/report.py
 err = Console(stderr=True)
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: LEDGER_DATABASE_URL or sqlite:///ledger.db)")]

@@ -21,14 +21,14 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from . import account, admin, cases, dashboard, driver, public, risk, scan, trace
+from . import account, admin, cases, dashboard, driver, public, reports, risk, scan, trace
 
 __all__ = ["router", "STATIC", "static_files"]
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for module in (public, account, trace, dashboard, risk, cases, driver, scan, admin):
+for module in (public, account, trace, dashboard, reports, risk, cases, driver, scan, admin):
     router.include_router(module.router)
 
 

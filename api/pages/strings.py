@@ -196,6 +196,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "error.reason": ("没有这种风险清单", "There is no such risk list"),
     # -- the dashboard -----------------------------------------------------------------------------
     "dash.title": ("监管总览", "Supervision dashboard"),
+    "dash.reports": ("下载上一期报告（含图表）：", "Download the last complete report (with charts):"),
+    "dash.report_day": ("日报", "Daily"),
+    "dash.report_week": ("周报", "Weekly"),
+    "dash.report_month": ("月报", "Monthly"),
     "dash.capped": ("问题数量超过上限，统计只含最新的部分。", "There are more findings than the cap; counts cover the newest only."),
     "dash.by_kind": ("未关闭问题按类型（共 {n} 件）", "Open findings by kind ({n} in all)"),
     "dash.none_open": ("没有未关闭的问题。", "No open findings."),
