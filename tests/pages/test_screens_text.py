@@ -37,9 +37,9 @@ ALLOWED = {
     "GS1", "EPCIS", "GRAI", "API", "PDF",  # standards and formats, named as their owners spell them
 }
 WORD = re.compile(r"[A-Za-z]{3,}")
-# not read as prose: scripts and styles, the tab title, form values, the chart (its numbers and dates), and
+# not read as prose: scripts and styles, the tab title, typed text, the chart (its numbers and dates), and
 # <pre> blocks, which hold a command to type verbatim and the signed checkpoint as the log serves it
-HIDDEN = {"script", "style", "template", "title", "svg", "select", "textarea", "pre"}
+HIDDEN = {"script", "style", "template", "title", "svg", "textarea", "pre"}
 
 
 class Visible(HTMLParser):
@@ -148,6 +148,15 @@ def test_the_holders_pages_speak_chinese(town: Town, client, role):
 def test_the_scan_sees_english_when_it_is_there(town: Town, client):
     assert english(seen(client.get("/signin?lang=en").text), town)  # the same page in English is caught
     client.cookies.clear()
+
+
+def test_an_english_error_page_still_gives_the_ledgers_reason(town: Town, client):
+    sign_in(client, town.tokens["regulator"])
+    zh = client.get("/findings/999999")
+    en = client.get("/findings/999999?lang=en")
+    client.cookies.clear()
+    assert zh.status_code == en.status_code == 404
+    assert 'class="detail"' not in zh.text and 'class="detail"' in en.text
 
 
 def test_the_main_column_is_not_capped_at_1024px():
