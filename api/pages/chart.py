@@ -18,6 +18,10 @@ SEVERITIES = ("critical", "high", "medium", "low")  # bottom of each bar first
 # Narrow enough that the labels stay legible when a phone shrinks it to its width.
 WIDTH, HEIGHT = 400, 210
 LEFT, RIGHT, TOP, BOTTOM = 28, 6, 8, 24
+# Labels are drawn in the chart's own units, so they grow and shrink with it; site.css bounds the drawn
+# width (.chart, 20-34rem), which keeps a 12-unit label between about 10 and 16 CSS pixels.
+FONT = 12
+MAX_WIDTH_REM = 34
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Chart:
     total: int
     first: date
     last: date
+    font: int = FONT
 
 
 def nice_ceiling(value: int) -> tuple[int, int]:

@@ -18,6 +18,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav.accounts": ("账户管理", "Accounts"),
     "nav.signin": ("登录", "Sign in"),
     "nav.signout": ("退出", "Sign out"),
+    "nav.menu": ("菜单", "Menu"),
+    "table.scroll": ("表格，可左右滑动查看全部列", "Table: scroll sideways for every column"),
     "lang.zh": ("中文", "中文"),
     "lang.en": ("English", "English"),
     # -- errors ------------------------------------------------------------------------------------
@@ -223,7 +225,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     # -- risk lists ----------------------------------------------------------------------------------
     "risk.title": ("风险清单", "Risk lists"),
     "risk.csv": ("下载 CSV", "Download CSV"),
-    "risk.xlsx": ("下载 Excel", "Download XLSX"),
+    "risk.xlsx": ("下载 XLSX 表格", "Download XLSX"),
     "risk.empty": ("清单为空。", "Nothing on this list."),
     "risk.col.cylinder": ("气瓶编码", "Cylinder"),
     "risk.col.owner": ("产权单位", "Owner"),
