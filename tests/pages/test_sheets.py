@@ -82,7 +82,7 @@ def test_a_risk_list_as_a_regulator_reads_it(town: Town, client):
     assert row["区县"] == "余杭区" and row["行政区划代码"] == "330110" and row["风险类别"] == "超期未检"
     assert row["状态"] == "在充装站" and row["当前持有方"] == "东方燃气城北充装站"
     with town.ledger.db.reading() as c:
-        last = town.ledger.cylinder(c, town.cylinders["overdue"])["last_event_at"]
+        last = town.ledger.cylinder(c, town.cylinders["overdue"]).last_event_at
     expected = utc_of(last).astimezone(CST).replace(tzinfo=None, microsecond=0)
     assert row["最近记录时间"] == expected  # a date-time cell, local, whole seconds
     assert row["下次检验日期"].date().isoformat() == "2023-03-01"
