@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from ledger.capture import CaptureSettings
 from ledger.config import Settings
-from ledger.service import Ledger
+from ledger.service import Ledger, mirror
 from ledger.storage import Database
 
 from . import apidocs, errors
@@ -70,9 +70,11 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
 
     coalescer = WriteCoalescer(ledger)
     reviewer = Reviewer(ledger)
-    sweeper = PeriodicSweeper(ledger, ledger.settings.sweep_interval_seconds)
-    auditor = Auditor(ledger) if audit else None
-    publishing = owned if publish is None else publish
+    # A verified mirror (docs/mirror.md) serves another log's copy: it signs, audits and judges nothing itself.
+    copy = _is_mirror(ledger)
+    sweeper = PeriodicSweeper(ledger, 0 if copy else ledger.settings.sweep_interval_seconds)
+    auditor = Auditor(ledger) if audit and not copy else None
+    publishing = (owned if publish is None else publish) and not copy
     capture_settings = capture_settings or CaptureSettings.from_env()
     capture_worker = CaptureWorker(ledger, capture_settings)
     deliverer = PeriodicDeliverer(ledger)  # reads LEDGER_WEBHOOKS: a malformed file stops the start
@@ -135,6 +137,15 @@ def _capture_max_bytes() -> int:
     return int(os.environ.get("LEDGER_EPCIS_CAPTURE_MAX_BYTES", str(50 * 1024 * 1024)))
 
 
+def _is_mirror(ledger: Ledger) -> bool:
+    """Whether the ledger's database is a mirror's copy of another log (``ledger mirror follow``)."""
+    try:
+        with ledger.db.reading() as connection:
+            return mirror.log_vkey(connection) is not None
+    except Exception:  # noqa: BLE001 - a database without the schema yet is no mirror; requests will say why
+        return False
+
+
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -149,7 +160,7 @@ def _settle_heap() -> None:
 
     CPython's full collections walk every tracked object. A serving process holds some 150,000 of them
     from start-up that live as long as it does, and under load a full collection ran about twice a second
-    and took 60-90 ms each time, holding up every request in flight (bench/http.py's single events:
+    and took 60-90 ms each time, holding up every request in flight (bench/http_service.py's single events:
     p99 120-170 ms with those pauses, 45-60 ms without). Frozen objects are never walked again; what is
     allocated later is collected as usual.
     """

@@ -1,8 +1,9 @@
 """The auditor: the incremental audit (``ledger.audit``) of a serving ledger, every interval.
 
-Each round it first has the publisher sign a checkpoint if one is due (the log
-grew and the newest is ``LEDGER_CHECKPOINT_INTERVAL`` old; the publisher's own
-thread does the same, so whichever comes first signs), then examines in a read snapshot what is new
+Each round it first has the publisher sign a checkpoint if the log grew, so that
+what it audits is what a checkpoint promises (the publisher's own thread signs
+on the same interval: the log gets at most two checkpoints an interval), then
+examines in a read snapshot what is new
 since the audited position plus a rolling share of the older events and of the
 cylinders' projections, and stores the outcome — the new position, the chunk
 roots, a finding per broken cylinder — in one short write transaction.
@@ -89,7 +90,7 @@ class Auditor:
         """One round: checkpoint, examine (read snapshot), record (write transaction)."""
         began = time.perf_counter()
         try:
-            self.ledger.publisher.publish_due()
+            self.ledger.publisher.latest()
         except CheckpointMismatch as exc:  # the log no longer reproduces its signed past: the audit says where
             log.error("refused to sign a checkpoint: %s", exc)
         now = now or datetime.now(timezone.utc)

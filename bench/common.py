@@ -26,13 +26,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-# bench/http.py is named like the standard library's http, which fastapi needs: import the
-# real one before this folder, first on the path when a benchmark runs, can shadow it.
-_HERE = str(Path(__file__).resolve().parent)
-_PATH = sys.path[:]
-sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
-import http.client  # noqa: E402,F401
-sys.path[:] = _PATH
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ledger.config import Settings  # noqa: E402

@@ -120,9 +120,11 @@ def run_verify(url: str, folder: Path) -> tuple[float, float, bool]:
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
-    summary = json.loads(output.decode().strip().splitlines()[-1])
-    intact = process.returncode == 0 and summary["status"] == "intact"
-    return seconds, usage.ru_maxrss / 1024, intact
+    *breaks, summary = [json.loads(line) for line in output.decode().strip().splitlines()]
+    # The bare core judges nothing, so it never derives the projections verify re-derives: those
+    # differences are expected here; any other break is not.
+    intact = summary["status"] == "intact" or all(b["kind"] == "projection_edited" for b in breaks)
+    return seconds, usage.ru_maxrss / 1024, intact and process.returncode in (0, 1)
 
 
 def read_side(reader: Ledger, grower: Grower, samples: int, rng: random.Random) -> dict:

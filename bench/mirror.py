@@ -25,15 +25,8 @@ import time
 import uuid
 from pathlib import Path
 
-# bench/http.py is named like the standard library's http: import the real one first (as bench/common.py does).
-_HERE = str(Path(__file__).resolve().parent)
-_PATH = sys.path[:]
-sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
-import http.client  # noqa: E402,F401
+import httpx
 
-import httpx  # noqa: E402
-
-sys.path[:] = _PATH
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.ingest import POSTGRES, ceiling_postgres, ceiling_sqlite, drop, open_ledger, populate  # noqa: E402

@@ -30,9 +30,6 @@ import tempfile
 import time
 from pathlib import Path
 
-# bench/http.py is named like the standard library's http: keep this folder off the import path.
-_HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
@@ -45,7 +42,7 @@ LEDGER = str(Path(sys.executable).parent / "ledger")
 
 
 def _sibling(name: str):
-    """bench/http.py's helpers (its name would shadow the standard library's ``http`` on import)."""
+    """A sibling benchmark's helpers, loaded from its file."""
     spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(__file__).with_name(f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -95,7 +92,7 @@ async def ingest(base: str, token: str, bodies, rate: float, batch: int, seconds
 
 
 def run(interval: float, args: argparse.Namespace) -> dict:
-    served = _sibling("http")
+    served = _sibling("http_service")
     folder = Path(tempfile.mkdtemp(prefix="bench-publish-"))
     url, env, token, codes = served.prepare(args.backend, folder, args.cylinders)
     ledger = served.open_ledger(url, folder)

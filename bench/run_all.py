@@ -17,7 +17,7 @@
 With ``--synthetic`` it then runs, each as its own process printing its own
 figures and ceilings, the benchmarks over synthetic chains: bench/ingest.py
 (1 million events, bare core and with the custody rules), bench/verify.py
-(1 million), bench/http.py (on a ledger preloaded with 1 million events),
+(1 million), bench/http_service.py (on a ledger preloaded with 1 million events),
 bench/history.py (one event's cost as a cylinder's chain grows to 3,000 events) and
 bench/growth.py (ingest, verification, trace,
 proofs and risk list from 10^5 to ``--growth-to`` events, 10^7 by default, with
@@ -106,7 +106,7 @@ def synthetic(args: argparse.Namespace) -> None:
         ["ingest.py", "--events", "1000000", "--no-rules"],
         ["ingest.py", "--events", "1000000"],
         ["verify.py", "--events", "1000000"],
-        ["http.py", "--backend", args.backend, "--preload", "1000000"],
+        ["http_service.py", "--backend", args.backend, "--preload", "1000000"],
         ["history.py", "--backend", args.backend],
         ["growth.py", "--to", str(args.growth_to), *(["--plot", str(args.plot)] if args.plot else [])],
     ]

@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import POSTGRES, Timing, line, measure  # first: it keeps bench/http.py from shadowing the stdlib's
+from common import POSTGRES, Timing, line, measure
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from ledger import cases, webhooks
 from ledger.domain import Role
 from ledger.errors import InvalidInput, NotFound, PermissionDenied
 
-from ..body import JSONRoute
+from ..body import BodyRefused, JSONRoute
 from ..deps import Allowed, LedgerDep, ReadConn, WriteConn
 from ..errors import problem_responses
 from ..schemas import Page
@@ -22,7 +22,16 @@ __all__ = ["router", "uploads"]
 
 router = APIRouter(route_class=JSONRoute, responses=problem_responses(401, 403, 404, 422))
 # multipart: not a JSONRoute, and not behind the API's JSON-only check (``api.routers.include``)
-uploads = APIRouter(responses=problem_responses(400, 401, 403, 404, 409, 413, 422))
+def form_body(request: Request) -> None:
+    """A handling comes as a form (``multipart/form-data``, or urlencoded without photos); anything else is 415."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        raise BodyRefused(415, "unsupported-media-type",
+                          "send the handling as multipart/form-data: a note and up to 3 JPEG/PNG photos")
+
+
+uploads = APIRouter(responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+                    dependencies=[Depends(form_body)])
 FindingId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PHOTO_VIEWERS = frozenset({Role.REGULATOR, Role.INSPECTOR})
 

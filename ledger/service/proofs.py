@@ -6,6 +6,7 @@ checkpoint publisher (``ledger.publisher``) signs in its own transaction.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from .. import privacy
 from ..bundle import FORMAT
 from ..domain import Event, Role
-from ..errors import NotFound
+from ..errors import CheckpointMismatch, NotFound
 from ..log import LogTree, checkpoint_at, leaf_hash
 from ..audit import DISPUTING
 from ..publisher import Witnessed
@@ -107,6 +108,10 @@ class ProofService:
         history = [event for event in self.history(connection, cylinder)
                    if event.log_index is not None and event.log_index < checkpoint.size]
         tree = self.tree(connection)
+        # A bundle proves what the log signed: never from a log that no longer reproduces that checkpoint.
+        if tree.get_size() < checkpoint.size or not hmac.compare_digest(tree.get_root(checkpoint.size),
+                                                                        checkpoint.root):
+            raise CheckpointMismatch(f"the log no longer reproduces its signed checkpoint at size {checkpoint.size}")
         proofs = [
             {"log_index": e.log_index, "tree_size": checkpoint.size,
              "audit_path": [node.hex() for node in tree.inclusion_path(e.log_index, checkpoint.size)]}

@@ -50,9 +50,11 @@ def other_url(ledger, tmp_path):
 
 
 def fills(ledger: Ledger, town, cylinders, rounds: int, start: int = 1) -> None:
+    """Record the fills, then have a checkpoint of them signed, as the log's publisher would within its interval."""
     with ledger.db.writing() as c:
         ledger.record_batch(c, town.at_station, [fill(x, town, NOW + timedelta(hours=h)) for h in range(start, start + rounds)
                                                  for x in cylinders], now=NOW + timedelta(hours=start + rounds))
+    ledger.checkpoint()
 
 
 def follow(log: Server, mirror_url: str, vkey: str) -> subprocess.CompletedProcess:

@@ -1,6 +1,6 @@
 """The HTTP service under load, next to a bare FastAPI endpoint's ceiling measured in the same run.
 
-    python bench/http.py [--seconds 8] [--clients 50] [--workers 2] [--backend sqlite|postgresql|both]
+    python bench/http_service.py [--seconds 8] [--clients 50] [--workers 2] [--backend sqlite|postgresql|both]
                          [--preload 1000000]
 
 For each backend it starts ``ledger serve --workers N`` on a free 127.0.0.1 port
@@ -38,9 +38,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# This file is named like the standard library's `http`: keep its folder off the import path.
-_HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
