@@ -17,6 +17,7 @@ the extension on three nodes and both workers added takes about 4 s more, docs/s
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,15 @@ from ledger.config import Settings
 from ledger.domain import EventKind, NewEvent, Paper, PartyKind, PersonRole, Role
 from ledger.keys import ensure_key
 from ledger.service import Actor, Ledger, Registration
+
+def pytest_configure(config) -> None:
+    """The same conditions in every test process, also pytest-xdist's workers, which have no terminal and
+    ignore Ctrl-C: messages are read as one line (rich wraps at COLUMNS, 80 without a terminal), and a
+    test that stops a server with SIGINT, as a person would, needs it not ignored by the server it starts
+    (a process inherits an ignored signal; Python installs its Ctrl-C handler only where it is not)."""
+    os.environ.setdefault("COLUMNS", "200")
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 POSTGRES = os.environ.get("LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1"
