@@ -37,7 +37,11 @@ __all__ = ["available", "distributed", "distribute", "before_writing", "log_tabl
 DISTRIBUTED = (("cylinders", "id"), ("events", "cylinder"), ("review_queue", "cylinder"))
 # In foreign-key order: a reference table refers only to reference tables made before it.
 REFERENCE = ("parties", "people", "accounts", "page_sessions", "end_users", "checkpoints",
-             "findings", "finding_actions", "notes", "erasures", "stamp_index")
+             "findings", "finding_actions", "notes", "erasures", "stamp_index",
+             # what the trust, exchange and case workers keep: small, read with the registry
+             "cosignatures", "witness_states", "mirrored_log", "audits", "audit_chunks",
+             "capture_jobs", "capture_results", "case_photos", "webhook_outbox", "webhook_jobs",
+             "webhook_deliveries")
 
 _CHILDREN = tuple(table for table, _ in DISTRIBUTED[1:])
 
