@@ -72,7 +72,18 @@ def test_killed_after_the_server_recorded_a_batch_then_restarted(tmp_path, ledge
 def test_killed_at_random_moments_many_times(tmp_path, ledger_server):
     path = tmp_path / "outbox.db"
     codes = fill(path, 200)
-    ledger_server.stub.stall_after_commit = 0.05
+    stub = ledger_server.stub
+    # One kill surely between the server's commit and its answer (it stalls a second there), however
+    # slowly a loaded machine starts the sync; then kills at random moments.
+    stub.stall_after_commit = 1.0
+    committed = stub.committed
+    sync = start_sync(ledger_server, path, batch_size=7)
+    deadline = time.monotonic() + 30
+    while stub.committed == committed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sync.send_signal(signal.SIGKILL)
+    sync.wait(timeout=10)
+    stub.stall_after_commit = 0.05
     rng = random.Random(11)
     for _ in range(6):
         sync = start_sync(ledger_server, path, batch_size=7)
