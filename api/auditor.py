@@ -28,6 +28,8 @@ from ledger import audit
 from ledger.errors import CheckpointMismatch
 from ledger.service import Ledger
 
+from .background import LoopTask
+
 __all__ = ["Auditor", "LedgerStatus", "Round"]
 
 log = logging.getLogger("ledger.audit")
@@ -44,31 +46,18 @@ class Round:
     seconds: float
 
 
-class Auditor:
+class Auditor(LoopTask):
     """One background task per process; ``close`` lets the round under way finish."""
 
     def __init__(self, ledger: Ledger, *, interval: float | None = None, recheck: int = 20_000,
                  projections: int = 2_000) -> None:
+        super().__init__()
         self.ledger = ledger
         self.interval = ledger.settings.checkpoint_interval if interval is None else interval
         self.recheck = recheck
         self.projections = projections
         self.last: Round | None = None
         self.found: list = []  # the defects of the last round
-        self._running: dict[asyncio.AbstractEventLoop, tuple[asyncio.Task, asyncio.Event]] = {}
-
-    def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        if loop not in self._running:
-            stopping = asyncio.Event()
-            self._running[loop] = (loop.create_task(self._run(stopping)), stopping)
-
-    async def close(self) -> None:
-        running = self._running.pop(asyncio.get_running_loop(), None)
-        if running is not None:
-            task, stopping = running
-            stopping.set()
-            await task
 
     async def _run(self, stopping: asyncio.Event) -> None:
         failing_since: float | None = None

@@ -41,16 +41,19 @@ from fastapi.concurrency import run_in_threadpool
 
 from ledger.service import Ledger
 
+from .background import LoopTask
+
 __all__ = ["Reviewer"]
 
 log = logging.getLogger("ledger.review")
 
 
-class Reviewer:
+class Reviewer(LoopTask):
     """One background task per process; ``close`` lets the chunk under way finish."""
 
     def __init__(self, ledger: Ledger, *, chunk: int = 200, idle: float = 0.25, settled: float = 1.0,
                  rest: float = 3.0, burst: float = 0.5) -> None:
+        super().__init__()
         self.ledger = ledger
         self.chunk = chunk
         self.idle = idle
@@ -63,20 +66,9 @@ class Reviewer:
         self.burst = burst
         self._batch_at = -math.inf
         # One task per event loop: an application may be started more than once, on other loops.
-        self._running: dict[asyncio.AbstractEventLoop, tuple[asyncio.Task, asyncio.Event]] = {}
 
-    def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self.ledger.judge is not None and loop not in self._running:
-            stopping = asyncio.Event()
-            self._running[loop] = (loop.create_task(self._run(stopping)), stopping)
-
-    async def close(self) -> None:
-        running = self._running.pop(asyncio.get_running_loop(), None)
-        if running is not None:
-            task, stopping = running
-            stopping.set()
-            await task
+    def _wanted(self) -> bool:
+        return self.ledger.judge is not None
 
     def batch_arriving(self) -> None:
         """A batch is being taken in by this process: rest between chunks for a while (``pause``)."""

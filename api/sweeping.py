@@ -16,31 +16,23 @@ from fastapi.concurrency import run_in_threadpool
 from ledger.service import Ledger
 from ledger.sweeper import Sweeper
 
+from .background import LoopTask
+
 __all__ = ["PeriodicSweeper"]
 
 log = logging.getLogger("ledger.sweep")
 
 
-class PeriodicSweeper:
+class PeriodicSweeper(LoopTask):
     """One background task per event loop; ``close`` lets a sweep under way finish."""
 
     def __init__(self, ledger: Ledger, interval: float) -> None:
+        super().__init__()
         self.sweeper = Sweeper(ledger)
         self.interval = interval
-        self._running: dict[asyncio.AbstractEventLoop, tuple[asyncio.Task, asyncio.Event]] = {}
 
-    def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self.sweeper.ledger.judge is not None and self.interval > 0 and loop not in self._running:
-            stopping = asyncio.Event()
-            self._running[loop] = (loop.create_task(self._run(stopping)), stopping)
-
-    async def close(self) -> None:
-        running = self._running.pop(asyncio.get_running_loop(), None)
-        if running is not None:
-            task, stopping = running
-            stopping.set()
-            await task
+    def _wanted(self) -> bool:
+        return self.sweeper.ledger.judge is not None and self.interval > 0
 
     async def _run(self, stopping: asyncio.Event) -> None:
         while True:
