@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import xlsxwriter
@@ -17,10 +16,10 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from ledger.reports import Report
+from scanners.fonts import pdf_font_name
 
 from .districts import district_label
 from .pages.i18n import Translator
@@ -29,10 +28,6 @@ __all__ = ["tables", "title", "to_xlsx", "to_pdf", "PERIOD_NAMES"]
 
 PERIOD_NAMES = {"day": "日报", "week": "周报", "month": "月报"}
 COUNTS = ("新增", "关闭", "超期")
-# A TrueType CJK font to embed (subset) when the machine has one; else Adobe's CID font every
-# PDF reader ships with, as the label sheets use (scanners/sheet.py).
-FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-              "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
 T = Translator("zh")
 
 
@@ -99,17 +94,11 @@ def to_xlsx(report: Report) -> bytes:
 
 
 def _font() -> str:
-    """The name of a registered CJK font: an embedded TrueType one if the machine has one."""
-    for path in FONT_FILES:
-        name = "ReportCJK"
-        if name in pdfmetrics.getRegisteredFontNames():
-            return name
-        if Path(path).is_file():
-            try:
-                pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0))
-                return name
-            except Exception:  # noqa: BLE001 - a font reportlab cannot read: try the next, then the CID font
-                continue
+    """The name of a registered CJK font: the TrueType one ``scanners.fonts`` finds, embedded as a subset,
+    as on the label sheets; else Adobe's CID font every PDF reader ships with."""
+    embedded = pdf_font_name()
+    if embedded is not None:
+        return embedded
     if "STSong-Light" not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     return "STSong-Light"

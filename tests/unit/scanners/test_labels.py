@@ -174,7 +174,7 @@ def test_a_sheet_has_one_page_per_labels_per_page():
         assert text.count(f"({tracecode.printed(code)}) Tj") == 12
 
 
-def test_a_sheet_prints_chinese_captions_with_a_reader_font(tmp_path):
+def test_a_sheet_prints_chinese_captions_with_a_reader_font(tmp_path, no_cjk_font):
     path = tmp_path / "labels.pdf"
     assert label_sheet_pdf([(url_of(CODES[0]), CODES[0], "杭州燃气有限公司")], path) == 1
     assert b"STSong-Light" in path.read_bytes()
