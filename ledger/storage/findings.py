@@ -231,9 +231,10 @@ def party_scores(connection: Connection, region: str | None, before: str | None 
         open_ = f.status.in_(OPEN_STATUSES)
     else:
         a = m.finding_actions.c
-        status_then = (select(a.status).where(a.finding == f.id, a.at < before)
-                       .order_by(a.at.desc(), a.id.desc()).limit(1).correlate(m.findings).scalar_subquery())
-        open_ = and_(f.detected_at < before, status_then.in_(OPEN_STATUSES))
+        latest = func.row_number().over(partition_by=a.finding, order_by=(a.at.desc(), a.id.desc()))
+        steps = select(a.finding, a.status, latest.label("latest")).where(a.at < before).subquery()
+        open_then = select(steps.c.finding).where(steps.c.latest == 1, steps.c.status.in_(OPEN_STATUSES))
+        open_ = and_(f.detected_at < before, f.id.in_(open_then))
     counts = (
         select(f.party, f.severity, func.count().label("n"))
         .where(open_, f.party.is_not(None)).group_by(f.party, f.severity).subquery()
