@@ -135,7 +135,7 @@ def label_sheet_pdf(items: Iterable[tuple[str, ...]], path_or_file: str | Path |
 
 def _font(names: tuple[str, ...], text: str, size: int,
           first: tuple[str, int] | None = None) -> ImageFont.FreeTypeFont | None:
-    """The first installed font (``first``, a file and face, before ``names``) that draws every character of ``text``."""
+    """The first installed font that draws every character of ``text``: ``first`` (file, face), then ``names``."""
     for name, index in (*((first,) if first else ()), *((n, 0) for n in names)):
         try:
             font = ImageFont.truetype(name, size, index=index)

@@ -64,7 +64,8 @@ def test_a_colour_in_the_past_follows_the_statuses_findings_had_then(ledger):
     finding = _scan_unknown_code(ledger, town.shop, Role.SHOP, NOW + timedelta(days=2))
     _act(ledger, finding, "close", NOW + timedelta(days=4))
     _act(ledger, finding, "reopen", NOW + timedelta(days=6))
-    expected = [(1, "green"), (2, "green"), (3, "red"), (4, "red"), (5, "green"), (6, "green"), (7, "red")]  # days after NOW
+    # Days after NOW: detected on day 2, closed on day 4, reopened on day 6; each step counts from its moment on.
+    expected = [(1, "green"), (2, "green"), (3, "red"), (4, "red"), (5, "green"), (6, "green"), (7, "red")]
     assert [(d, _colours(ledger, NOW + timedelta(days=d))[town.shop]) for d, _ in expected] == expected
     # Just before the detection it was green; a registered party did not exist before it was registered.
     assert _colours(ledger, NOW + timedelta(days=2))[town.shop] == "green"
