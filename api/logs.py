@@ -26,6 +26,7 @@ LOG_CONFIG: dict[str, Any] = {
         "ledger.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
         "ledger.api": {"handlers": ["errors"], "level": "INFO", "propagate": False},
         "ledger.publisher": {"handlers": ["errors"], "level": "INFO", "propagate": False},
+        "ledger.fonts": {"handlers": ["errors"], "level": "INFO", "propagate": False},
         "uvicorn": {"handlers": ["errors"], "level": "INFO", "propagate": False},
         "uvicorn.error": {"level": "INFO"},
     },

@@ -1,15 +1,15 @@
 """A periodic report (``ledger.reports``) as a workbook with Excel charts and as a PDF with a bar chart.
 
 Both in Chinese, built from the same tables: the title, cases new / closed / overdue by
-finding kind and by district, enterprise colours with each enterprise's cases opened and
-closed in the period, and the size of each risk list (docs/reports.md).
+finding kind and by district, enterprise colours at the period's start and end with the enterprises
+whose colour changed, each enterprise's cases opened and closed in the period, and the size of each
+risk list (docs/reports.md).
 """
 
 from __future__ import annotations
 
 import io
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import xlsxwriter
@@ -17,10 +17,10 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from ledger.reports import Report
+from ledger.reports import Report, worsened
+from scanners.fonts import pdf_font_name
 
 from .districts import district_label
 from .pages.i18n import Translator
@@ -29,10 +29,8 @@ __all__ = ["tables", "title", "to_xlsx", "to_pdf", "PERIOD_NAMES"]
 
 PERIOD_NAMES = {"day": "日报", "week": "周报", "month": "月报"}
 COUNTS = ("新增", "关闭", "超期")
-# A TrueType CJK font to embed (subset) when the machine has one; else Adobe's CID font every
-# PDF reader ships with, as the label sheets use (scanners/sheet.py).
-FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-              "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
+COLOUR_COUNTS = ("期初企业数", "期末企业数")  # enterprises of each colour when the period began and ended
+CHANGES = "风险等级变化"
 T = Translator("zh")
 
 
@@ -51,15 +49,27 @@ def tables(report: Report) -> list[tuple[str, list[str], list[list[Any]]]]:
     kinds.append(["合计", *counts()])
     districts = [[district_label(r) if r else "未标区县", r or "—", *counts(region=r)] for r in report.regions()]
     districts.append(["合计", "", *counts()])
-    colours = [[T.term("colour", c), report.colours.get(c, 0)] for c in ("red", "yellow", "green")]
-    firms = [[e["party"]["name"], e["party"]["id"], district_label(e["party"]["region"]), T.term("colour", e["colour"]),
-              e["score"], e["cylinders"], e["opened"], e["closed"]] for e in report.enterprises]
+    colours = [[T.term("colour", c), report.colours_before.get(c, 0), report.colours.get(c, 0)]
+               for c in ("red", "yellow", "green")]
+
+    def named(e: dict[str, Any]) -> list[Any]:
+        return [e["party"]["name"], e["party"]["id"], district_label(e["party"]["region"])]
+
+    def before(e: dict[str, Any]) -> str:
+        return T.term("colour", e["colour_before"]) if e["colour_before"] else "本期新登记"
+
+    firms = [[*named(e), before(e), T.term("colour", e["colour"]), e["score"], e["cylinders"], e["opened"],
+              e["closed"]] for e in report.enterprises]
+    changes = [[*named(e), before(e), T.term("colour", e["colour"]), "上升" if worsened(e) else "下降"]
+               for e in report.changes]
     risk = [[T.term("reason", reason), n] for reason, n in report.risk.items()]
     return [
         ("按问题类型", ["问题类型", *COUNTS], kinds),
         ("按区县", ["区县", "行政区划代码", *COUNTS], districts),
-        ("企业风险等级", ["风险等级", "企业数"], colours),
-        ("企业明细", ["企业名称", "企业编号", "区县", "风险等级", "风险得分", "在管气瓶", "本期新增问题", "本期关闭问题"], firms),
+        ("企业风险等级", ["风险等级", *COLOUR_COUNTS], colours),
+        (CHANGES, ["企业名称", "企业编号", "区县", "期初风险等级", "期末风险等级", "风险变化"], changes),
+        ("企业明细", ["企业名称", "企业编号", "区县", "期初风险等级", "期末风险等级", "期末风险得分", "在管气瓶",
+                  "本期新增问题", "本期关闭问题"], firms),
         ("风险清单", ["风险类别", "气瓶数"], risk),
     ]
 
@@ -84,7 +94,7 @@ def to_xlsx(report: Report) -> bytes:
             sheet.set_column(column, column, 26 if column == 0 else max(10, 2 * len(text) + 2))
         sheet.set_row(1, 30)
         sheet.freeze_panes(2, 0)
-        numbers = [i for i, h in enumerate(headers) if h in COUNTS or h in ("企业数", "气瓶数")]
+        numbers = [i for i, h in enumerate(headers) if h in COUNTS or h in COLOUR_COUNTS or h == "气瓶数"]
         data = [r for r in rows if r[0] != "合计"]
         if numbers and data:
             chart = book.add_chart({"type": "column"})
@@ -99,17 +109,11 @@ def to_xlsx(report: Report) -> bytes:
 
 
 def _font() -> str:
-    """The name of a registered CJK font: an embedded TrueType one if the machine has one."""
-    for path in FONT_FILES:
-        name = "ReportCJK"
-        if name in pdfmetrics.getRegisteredFontNames():
-            return name
-        if Path(path).is_file():
-            try:
-                pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0))
-                return name
-            except Exception:  # noqa: BLE001 - a font reportlab cannot read: try the next, then the CID font
-                continue
+    """The name of a registered CJK font: the TrueType one ``scanners.fonts`` finds, embedded as a subset,
+    as on the label sheets; else Adobe's CID font every PDF reader ships with."""
+    embedded = pdf_font_name()
+    if embedded is not None:
+        return embedded
     if "STSong-Light" not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     return "STSong-Light"
@@ -196,6 +200,9 @@ def to_pdf(report: Report) -> bytes:
             first = len(headers) - 3
             if data:
                 page.bars([r[0] for r in data], [[r[first + i] for r in data] for i in range(3)], list(COUNTS))
+        if name == CHANGES and not rows:
+            page.text("本期没有企业的风险等级发生变化。", 8)
+            continue
         page.table(headers, rows)
     canvas.showPage()
     canvas.save()

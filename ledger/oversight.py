@@ -274,12 +274,17 @@ def risk_cylinders(ledger, connection: Connection, config: RulesConfig, *, reaso
 
 
 def risk_enterprises(ledger, connection: Connection, config: RulesConfig, *, region: str | None = None,
-                     today: date | None = None) -> list[dict[str, Any]]:
-    """Each enterprise's colour (docs/custody.md "Enterprise risk colour")."""
-    today = today or config.local_day(datetime.now(timezone.utc))
+                     today: date | None = None, before: datetime | None = None) -> list[dict[str, Any]]:
+    """Each enterprise's colour (docs/custody.md "Enterprise risk colour").
+
+    With ``before``, the colour as it stood just before that moment, from the statuses its findings
+    had then (docs/reports.md "Colours in the past"); licences are judged on ``today`` either way,
+    and the cylinders held are today's.
+    """
+    today = today or config.local_day(before or datetime.now(timezone.utc))
     held = store.holdings(connection, region)
     parties: dict[str, dict[str, Any]] = {}
-    for row in store.party_scores(connection, region):
+    for row in store.party_scores(connection, region, None if before is None else format_time(before)):
         entry = parties.setdefault(row.id, {"party": {"id": row.id, "kind": row.kind, "name": row.name,
                                                       "region": row.region},
                                             "counts": {}, "licence_valid_until": row.licence_valid_until})

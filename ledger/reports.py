@@ -19,11 +19,12 @@ from .errors import InvalidInput
 from .oversight import REASONS
 from .storage import Connection
 
-__all__ = ["PERIODS", "Period", "Report", "period", "build"]
+__all__ = ["PERIODS", "COLOUR_ORDER", "Period", "Report", "period", "build", "worsened"]
 
 PERIODS = ("day", "week", "month")
 REGION = re.compile(r"\d{6}")
 PAGE = 1000
+COLOUR_ORDER = {"red": 0, "yellow": 1, "green": 2}
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,10 @@ class Report:
     new: Counter = field(default_factory=Counter)  # (kind, region) -> n
     closed: Counter = field(default_factory=Counter)
     overdue: Counter = field(default_factory=Counter)
-    colours: Counter = field(default_factory=Counter)  # colour -> enterprises
-    enterprises: list[dict[str, Any]] = field(default_factory=list)
+    colours: Counter = field(default_factory=Counter)  # colour -> enterprises, at the period's end
+    colours_before: Counter = field(default_factory=Counter)  # colour -> enterprises, at its start
+    enterprises: list[dict[str, Any]] = field(default_factory=list)  # "colour_before": None if registered since
+    changes: list[dict[str, Any]] = field(default_factory=list)  # the enterprises whose colour changed
     risk: dict[str, int] = field(default_factory=dict)  # reason -> cylinders on the list now
 
     def kinds(self) -> list[str]:
@@ -88,6 +91,14 @@ def check_region(region: str | None) -> str | None:
     if region is not None and not REGION.fullmatch(region):
         raise InvalidInput(f"region must be a 6-digit administrative code, not {region!r}", field="region")
     return region
+
+
+def worsened(enterprise: dict[str, Any]) -> bool | None:
+    """True if its colour went towards red over the period, False if towards green, None if unchanged or new."""
+    then = enterprise.get("colour_before")
+    if then is None or then == enterprise["colour"]:
+        return None
+    return COLOUR_ORDER[enterprise["colour"]] < COLOUR_ORDER[then]
 
 
 def _time(value: str | None) -> datetime | None:
@@ -142,11 +153,22 @@ def build(ledger, connection: Connection, kind: str, *, at: date | str | None = 
             closed_by[f["party"]] += 1
         if _overdue_within(f, p):
             report.overdue[key] += 1
+    # Colours as they stood when the period began and when it ended (or now, for one still running),
+    # from the statuses findings had then (docs/reports.md "Colours in the past").
     today = min(p.last, (now + ledger.rules_config.local_offset).date())
-    for e in ledger.risk_enterprises(connection, region=region, today=today):
+    before = {e["party"]["id"]: e for e in ledger.risk_enterprises(connection, region=region, today=p.first,
+                                                                     before=p.start)}
+    for e in ledger.risk_enterprises(connection, region=region, today=today, before=min(p.end, now)):
+        then = before.get(e["party"]["id"])
+        if then is not None:
+            report.colours_before[then["colour"]] += 1
         report.colours[e["colour"]] += 1
-        report.enterprises.append({**e, "opened": opened_by[e["party"]["id"]], "closed": closed_by[e["party"]["id"]]})
-    order = {"red": 0, "yellow": 1, "green": 2}
-    report.enterprises.sort(key=lambda e: (order.get(e["colour"], 3), -e["score"], e["party"]["name"] or ""))
+        report.enterprises.append({**e, "colour_before": then["colour"] if then else None,
+                                   "score_before": then["score"] if then else None,
+                                   "opened": opened_by[e["party"]["id"]], "closed": closed_by[e["party"]["id"]]})
+    report.enterprises.sort(key=lambda e: (COLOUR_ORDER.get(e["colour"], 3), -e["score"], e["party"]["name"] or ""))
+    report.changes = sorted(
+        (e for e in report.enterprises if e["colour_before"] not in (None, e["colour"])),
+        key=lambda e: (worsened(e) is False, COLOUR_ORDER[e["colour"]], e["party"]["name"] or ""))
     report.risk = {reason: _risk_size(ledger, connection, reason, region) for reason in REASONS}
     return report

@@ -13,7 +13,6 @@ label can never say one thing in its QR and another in its text.
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 from typing import BinaryIO, Iterable
 from xml.sax.saxutils import escape
@@ -24,6 +23,7 @@ from ledger import tracecode
 from ledger.errors import InvalidInput
 
 from . import sheet
+from .fonts import cjk_font
 from .payload import parse_scan
 from .qr import ERROR_CORRECTION, QUIET_ZONE, dark_runs, qr_modules
 
@@ -31,6 +31,7 @@ __all__ = ["ERROR_CORRECTION", "LABEL_WIDTH_MM", "label_svg", "label_png", "labe
 
 LABEL_WIDTH_MM = 25.0
 _CODE_FONTS = ("DejaVuSansMono-Bold.ttf", "LiberationMono-Bold.ttf", "Courier_New_Bold.ttf")
+# After the CJK font ``scanners.fonts`` finds, the first of these that has every glyph of the caption.
 _CAPTION_FONTS = (
     "NotoSansCJK-Regular.ttc",
     "NotoSansSC-Regular.otf",
@@ -102,7 +103,10 @@ def label_png(
         draw.rectangle((left, top, left + length * pixel - 1, top + pixel - 1), fill=0)
     code_font = _font(_CODE_FONTS, printed, round(2.8 * mm))
     draw.text((width / 2, width + 3.4 * mm), printed, font=code_font, fill=0, anchor="ms")
-    caption_font = _font(_CAPTION_FONTS, line, round(2.2 * mm)) if line else None
+    caption_font = None
+    if line:
+        found = cjk_font()
+        caption_font = _font(_CAPTION_FONTS, line, round(2.2 * mm), (found.path, found.index) if found else None)
     # Without a font that has every glyph the caption is left out rather than printed as boxes.
     if caption_font is not None:
         draw.text((width / 2, width + 6.6 * mm), line, font=caption_font, fill=0, anchor="ms")
@@ -129,12 +133,12 @@ def label_sheet_pdf(items: Iterable[tuple[str, ...]], path_or_file: str | Path |
     return sheet.write(labels, path_or_file, " ".join(hotline.split())[:32])
 
 
-def _font(names: tuple[str, ...], text: str, size: int) -> ImageFont.FreeTypeFont | None:
-    """The first installed font (``LEDGER_LABEL_FONT`` first) that draws every character of ``text``."""
-    wanted = (os.environ["LEDGER_LABEL_FONT"],) if os.environ.get("LEDGER_LABEL_FONT") else ()
-    for name in (*wanted, *names):
+def _font(names: tuple[str, ...], text: str, size: int,
+          first: tuple[str, int] | None = None) -> ImageFont.FreeTypeFont | None:
+    """The first installed font that draws every character of ``text``: ``first`` (file, face), then ``names``."""
+    for name, index in (*((first,) if first else ()), *((n, 0) for n in names)):
         try:
-            font = ImageFont.truetype(name, size)
+            font = ImageFont.truetype(name, size, index=index)
         except OSError:
             continue
         if _draws_all(font, text):

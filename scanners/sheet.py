@@ -3,14 +3,13 @@
 Callers go through ``scanners.labels.label_sheet_pdf``, which checks every
 label first; this module only lays out and draws. Under each QR: the printed code, the owner,
 the stamp serial (钢印号) and model, and "扫码查验" with the operator's hotline; a Chinese
-footer on every page. Chinese is set in a TrueType font named by ``LEDGER_LABEL_FONT`` when one is
-given (embedded, subset), else in Adobe's STSong-Light, which every PDF reader supplies.
+footer on every page. Chinese is set in the TrueType CJK font ``scanners.fonts`` finds
+(``LEDGER_LABEL_FONT`` first), embedded as a subset; without one, in Adobe's STSong-Light, which every
+PDF reader supplies but which is not embedded.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,9 +17,9 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from .fonts import pdf_font_name
 from .qr import QUIET_ZONE, dark_runs
 
 __all__ = ["COLUMNS", "ROWS", "LABELS_PER_PAGE", "write"]
@@ -30,11 +29,8 @@ ROWS = 7
 LABELS_PER_PAGE = COLUMNS * ROWS
 MARGIN = 10 * mm
 LABEL_WIDTH = 25 * mm
-# Adobe's CID font for Simplified Chinese ships with every PDF reader: no font file needed.
+# Adobe's CID font for Simplified Chinese ships with every PDF reader: the fallback needs no font file.
 _CHINESE_FONT = "STSong-Light"
-
-_EMBEDDED_FONT = "LabelCJK"
-_UNUSABLE: set[str] = set()  # font files reportlab could not embed
 
 Label = tuple[list[list[bool]], str, str, str]  # modules, printed code, caption, stamp serial and model
 
@@ -103,18 +99,10 @@ def _caption_font(caption: str) -> str:
 
 
 def _chinese_font() -> str:
-    """The embedded TrueType font of ``LEDGER_LABEL_FONT`` if it loads, else the readers' STSong-Light."""
-    registered = pdfmetrics.getRegisteredFontNames()
-    path = os.environ.get("LEDGER_LABEL_FONT", "")
-    if path.lower().endswith((".ttf", ".ttc")) and path not in _UNUSABLE and Path(path).is_file():
-        name = f"{_EMBEDDED_FONT}-{hashlib.sha256(path.encode()).hexdigest()[:12]}"  # one per file named
-        if name in registered:
-            return name
-        try:  # reportlab embeds only TrueType outlines; an OpenType/CFF file falls back below
-            pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0))
-            return name
-        except TTFError:
-            _UNUSABLE.add(path)  # read once, not once per label
-    if _CHINESE_FONT not in registered:
+    """The embedded TrueType CJK font if this machine has one, else the readers' STSong-Light."""
+    embedded = pdf_font_name()
+    if embedded is not None:
+        return embedded
+    if _CHINESE_FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont(_CHINESE_FONT))
     return _CHINESE_FONT

@@ -301,6 +301,8 @@ def serve(
     check_witnesses(settings)  # a broken LEDGER_WITNESSES stops here, named, before any worker starts
     err.print(f"serving {settings.database_url.split('@')[-1]} on http://{host}:{port} with {workers} worker(s)")
     warn_base_url(settings, host, port)
+    from scanners.fonts import cjk_font
+    cjk_font()  # without a TrueType CJK font to embed, says once how to install one (docs/operations.md)
     # uvicorn drains in-flight requests on SIGTERM/SIGINT before the workers exit.
     uvicorn.run("api.app:served_app", factory=True, host=host, port=port, workers=workers,
                 access_log=False, log_config=LOG_CONFIG, server_header=False)

@@ -215,10 +215,26 @@ def risk_cylinders(
     return list(connection.execute(query))
 
 
-def party_scores(connection: Connection, region: str | None) -> list:
-    """Per party: counts of open findings by severity, and the cylinders it owns or holds."""
+OPEN_STATUSES = ("open", "dispatched", "handled")
+
+
+def party_scores(connection: Connection, region: str | None, before: str | None = None) -> list:
+    """Per party: counts of open findings by severity.
+
+    With ``before`` (a ledger time), as things stood just before that moment: parties registered
+    before it, and findings whose last step before it (the ``detect`` step first, then every change
+    of status, each written with the status it left) left them open. No history table is needed:
+    every status a finding ever had is in ``finding_actions``.
+    """
     f, p = m.findings.c, m.parties.c
-    open_ = f.status.in_(("open", "dispatched", "handled"))
+    if before is None:
+        open_ = f.status.in_(OPEN_STATUSES)
+    else:
+        a = m.finding_actions.c
+        latest = func.row_number().over(partition_by=a.finding, order_by=(a.at.desc(), a.id.desc()))
+        steps = select(a.finding, a.status, latest.label("latest")).where(a.at < before).subquery()
+        open_then = select(steps.c.finding).where(steps.c.latest == 1, steps.c.status.in_(OPEN_STATUSES))
+        open_ = and_(f.detected_at < before, f.id.in_(open_then))
     counts = (
         select(f.party, f.severity, func.count().label("n"))
         .where(open_, f.party.is_not(None)).group_by(f.party, f.severity).subquery()
@@ -230,6 +246,8 @@ def party_scores(connection: Connection, region: str | None) -> list:
     )
     if region:
         query = query.where(p.region == region)
+    if before is not None:
+        query = query.where(p.created_at < before)
     return list(connection.execute(query))
 
 

@@ -10,11 +10,11 @@ from ledger import tracecode
 from .served import LEDGER
 
 
-def _labels(offline_world, tmp_path, *codes: str) -> subprocess.CompletedProcess:
+def _labels(offline_world, tmp_path, *codes: str, **extra: str) -> subprocess.CompletedProcess:
     world, url = offline_world
     env = {"LEDGER_KEY_FILE": str(tmp_path / "log.key"), "LEDGER_LABEL_KEY_FILE": str(tmp_path / "label.key"),
            "PATH": "/usr/bin:/bin", "LEDGER_BASE_URL": "https://trace.example",
-           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+           "PYTHONPATH": os.environ.get("PYTHONPATH", ""), **extra}
     return subprocess.run([LEDGER, "labels", *codes, "--out", str(tmp_path / "sheet.pdf"), "--db", url],
                           env=env, capture_output=True, text=True, timeout=60)
 
@@ -26,6 +26,18 @@ def test_labels_writes_a_pdf_sheet(offline_world, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "sheet.pdf").read_bytes().startswith(b"%PDF")
     assert "2 labels on 1 page(s)" in done.stderr
+
+
+def test_labels_says_when_the_named_font_cannot_serve(offline_world, tmp_path) -> None:
+    world, _ = offline_world
+    bogus = tmp_path / "city.ttf"
+    bogus.write_bytes(b"OTTO" + bytes(64))  # OpenType/CFF, which a PDF writer cannot embed as TrueType
+    done = _labels(offline_world, tmp_path, world.cylinders[0], LEDGER_LABEL_FONT=str(bogus))
+    assert done.returncode == 0, done.stderr
+    assert f"LEDGER_LABEL_FONT={bogus} is not a TrueType font" in " ".join(done.stderr.split())
+    pdf = (tmp_path / "sheet.pdf").read_bytes()
+    # Another font found on the machine is embedded; with none, the reader's font and how to install one.
+    assert b"/FontFile2" in pdf or "apt install fonts-wqy-zenhei" in done.stderr
 
 
 def test_labels_refuses_an_unknown_code_and_writes_nothing(offline_world, tmp_path) -> None:

@@ -156,3 +156,26 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+WQY_ZENHEI = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"  # Debian's fonts-wqy-zenhei, which CI installs
+
+
+@pytest.fixture
+def fresh_fonts(monkeypatch):
+    """The CJK font search starts afresh (nothing found or warned yet) and is forgotten after the test."""
+    from scanners import fonts
+
+    monkeypatch.delenv("LEDGER_LABEL_FONT", raising=False)
+    monkeypatch.setattr(fonts, "_warned", set())
+    fonts._find.cache_clear()
+    yield fonts
+    fonts._find.cache_clear()
+
+
+@pytest.fixture
+def no_cjk_font(fresh_fonts, monkeypatch):
+    """A machine without a TrueType CJK font: neither a known file nor one fontconfig lists."""
+    monkeypatch.setattr(fresh_fonts, "KNOWN_FILES", ())
+    monkeypatch.setattr(fresh_fonts, "_fontconfig", lambda: [])
+    return fresh_fonts
