@@ -29,6 +29,7 @@ import pytest
 from ledger.config import Settings
 from ledger.domain import EventKind, NewEvent, Paper, PartyKind, PersonRole, Role
 from ledger.keys import ensure_key
+from ledger.sealing import ensure_personal_keys
 from ledger.service import Actor, Ledger, Registration
 
 def pytest_configure(config) -> None:
@@ -128,6 +129,7 @@ def make_settings(database_url: str, folder: Path) -> Settings:
         database_url=database_url,
         key_file=folder / "log.key",
         label_key_file=folder / "label.key",
+        personal_key_file=folder / "personal.key",
         log_origin="test.cylinder-ledger/log",
         base_url="https://trace.example",
     )
@@ -139,6 +141,7 @@ def ledger(request, tmp_path: Path) -> Iterator[Ledger]:
     settings = make_settings(url, tmp_path)
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
+    ensure_personal_keys(settings.personal_key_file)
     instance = Ledger(settings)
     instance.db.migrate()
     try:
