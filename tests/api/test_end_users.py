@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -362,3 +363,40 @@ def test_masks_and_numbers() -> None:
     assert normalise_phone("+86 138-0013-8000") == normalise_phone("008613800138000") == "13800138000"
     with pytest.raises(InvalidInput):
         normalise_phone("12800138000")
+
+
+# -- the public page --------------------------------------------------------------------
+
+
+def _shown_words(html: str) -> set[str]:
+    from tests.pages.test_screens_text import ALLOWED, WORD, seen
+
+    text = re.sub(r"\b[0-9A-Z]{11}\b", " ", seen(html))  # trace codes are shown as codes
+    return {w for w in WORD.findall(text) if w not in ALLOWED}
+
+
+def test_the_page_shows_a_users_deliveries_in_chinese_after_the_code(world: World, gateway) -> None:
+    receiver, deliverer = gateway
+    ref = _register(world)
+    code = _at_shop(world)
+    body = event_body(code, kind="deliver", to=ref, data={"net_kg": 14.5})
+    assert world.client.post("/v1/events", json=body, headers=world.auth("shop")).status_code == 201
+    form = world.client.get("/me")
+    assert form.status_code == 200 and "我的用气记录" in form.text and "<script" not in form.text.split("<body")[1]
+    assert not _shown_words(form.text)
+    bad = world.client.post("/me/code", data={"phone": "not a phone"})
+    assert bad.status_code == 422 and "请填写正确的手机号" in bad.text
+    sent = world.client.post("/me/code", data={"phone": PERSON["phone"]})
+    assert sent.status_code == 200 and "139****5678" in sent.text and not _shown_words(sent.text)
+    deliverer.run()
+    message = json.loads(receiver.got[-1][1])
+    refused = world.client.post("/me/history", data={"phone": PERSON["phone"], "code": "000000"
+                                                      if message["code"] != "000000" else "111111"})
+    assert refused.status_code == 403 and "验证码错误" in refused.text
+    shown = world.client.post("/me/history", data={"phone": PERSON["phone"], "code": message["code"]})
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    assert code in shown.text and "配送入户" in shown.text and "14.5" in shown.text and "Shop Ltd" in shown.text
+    assert PERSON["name"] not in shown.text and DIGITS not in shown.text.replace(f'value="{PERSON["phone"]}"', "")
+    assert not _shown_words(shown.text.replace("Shop Ltd", " "))
+    english = world.client.get("/me?lang=en")
+    assert "My gas deliveries" in english.text
