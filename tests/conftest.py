@@ -124,6 +124,20 @@ def database_url(request, tmp_path: Path) -> Iterator[str]:
         drop_database(url)
 
 
+def opened_end_users(ledger: Ledger, connection) -> list[tuple[str, str | None, str | None, str | None]]:
+    """(ref, name, phone, address) of every end user, opened with the ledger's personal-data key:
+    the table itself holds them only sealed (docs/privacy.md)."""
+    from sqlalchemy import text
+
+    from ledger.service.endusers import load_row
+
+    found = []
+    for row in connection.execute(text("SELECT ref, sealed FROM end_users WHERE sealed IS NOT NULL")):
+        data = load_row(ledger.personal_keys, row)
+        found.append((row.ref, data["name"], data["phone"], data["address"]))
+    return found
+
+
 def make_settings(database_url: str, folder: Path) -> Settings:
     return Settings(
         database_url=database_url,
