@@ -200,7 +200,8 @@ class EndUserService:
             return answer
         code = f"{secrets.randbelow(10**6):06d}"
         rows.insert_code(connection, phone_hash=hashed, code_hash=keys.code_hash(hashed, code),
-                         created_at=format_time(now), expires_at=format_time(expires), attempts=0)
+                         created_at=format_time(now), expires_at=format_time(expires), attempts=0,
+                         stale_before=format_time(now - timedelta(days=1)))
         message = {"event": CODE_EVENT, "phone": number, "code": code, "expires_at": format_time(expires),
                    "text": f"您的燃气用气记录验证码是 {code}，{int(CODE_LIFETIME.total_seconds() // 60)} 分钟内有效，"
                            "请勿告诉他人。"}

@@ -66,8 +66,8 @@ def views(connection: Connection, *, ref: str | None, before: int | None, limit:
 
 
 def count_in_window(connection: Connection, bucket: str, window: int) -> int:
-    """Count one more request in ``bucket``'s fixed ``window``; returns the count with it. Windows
-    more than a day older than this one are dropped on the way."""
+    """Count one more request in ``bucket``'s fixed ``window``; returns the count with it. Whenever a
+    window opens, every bucket's windows more than a day older are dropped."""
     dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
     r = m.rate_windows.c
     statement = dialect_insert(m.rate_windows).values(bucket=bucket, window=window, count=1)
@@ -75,11 +75,14 @@ def count_in_window(connection: Connection, bucket: str, window: int) -> int:
                                                 set_={"count": m.rate_windows.c.count + 1}).returning(r.count)
     count = connection.execute(statement).scalar_one()
     if count == 1:
-        connection.execute(delete(m.rate_windows).where(r.bucket == bucket, r.window < window - 86400))
+        connection.execute(delete(m.rate_windows).where(r.window < window - 86400))
     return count
 
 
-def insert_code(connection: Connection, **values: object) -> None:
+def insert_code(connection: Connection, *, stale_before: str, **values: object) -> None:
+    """Store a code; codes that expired before ``stale_before`` are dropped on the way."""
+    c = m.end_user_codes.c
+    connection.execute(delete(m.end_user_codes).where(c.expires_at < stale_before))
     connection.execute(insert(m.end_user_codes).values(**values))
 
 

@@ -302,6 +302,9 @@ def test_codes_expire_are_attempt_limited_and_a_number_is_not_flooded(world: Wor
     assert isinstance(history(second, t0 + timedelta(minutes=13)), Refused)  # used up by the wrong tries
     third = code_sent(t0 + timedelta(minutes=14))
     assert not isinstance(history(third, t0 + timedelta(minutes=15)), Refused)
+    assert _count(world, "end_user_codes") == 3
+    code_sent(t0 + timedelta(days=2))
+    assert _count(world, "end_user_codes") == 1  # codes expired over a day ago are dropped
 
 
 # -- keys: rotation and rows from before sealing -----------------------------------------
