@@ -10,7 +10,7 @@ import ledger.service as package  # new_id is looked up when called: the demo se
 
 from ..domain import CylinderView, Paper, Party, PartyKind, Person, PersonRole, Role, format_time
 from ..custody.authorize import ROLE_PARTY_KINDS
-from ..errors import InvalidInput, NotFound, PermissionDenied
+from ..errors import InvalidInput, NotFound
 from ..storage import Connection
 from ..storage import registry as reg
 from ..storage import sessions as session_rows
