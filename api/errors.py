@@ -32,7 +32,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from ledger.errors import (
-    Conflict, IntegrityError, InvalidInput, LedgerError, NotFound, PermissionDenied, ProofInvalid, Rejected,
+    Conflict, IntegrityError, InvalidInput, LedgerError, NotFound, PermissionDenied, ProofInvalid, RateLimited, Rejected,
+    Unavailable,
 )
 
 __all__ = ["Problem", "FieldError", "PROBLEM", "problem_json", "problem_responses", "status_of", "install"]
@@ -42,17 +43,18 @@ log = logging.getLogger("ledger.api")
 
 _STATUS: tuple[tuple[type[LedgerError], int], ...] = (
     (InvalidInput, 422), (Rejected, 422), (NotFound, 404), (PermissionDenied, 403),
-    (Conflict, 409), (ProofInvalid, 422), (IntegrityError, 500),
+    (Conflict, 409), (ProofInvalid, 422), (IntegrityError, 500), (RateLimited, 429), (Unavailable, 503),
 )
 _TITLES = {
     400: "Malformed request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
     405: "Method not allowed", 409: "Conflict", 413: "Request body too large",
-    415: "Unsupported media type", 422: "Invalid input", 500: "Internal error",
+    415: "Unsupported media type", 422: "Invalid input", 429: "Too many requests", 500: "Internal error",
+    503: "Service unavailable",
 }
 _SLUGS = {
     400: "malformed-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
     405: "method-not-allowed", 409: "conflict", 413: "body-too-large", 415: "unsupported-media-type",
-    422: "invalid-input", 500: "internal-error",
+    422: "invalid-input", 429: "rate-limited", 500: "internal-error", 503: "unavailable",
 }
 
 
@@ -131,7 +133,8 @@ async def _on_ledger_error(_request: Request, error: LedgerError) -> JSONRespons
     body = ledger_problem(error)
     if body["status"] == 500:
         log.error("integrity failure: %s", error.message)
-    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM, headers=headers)
 
 
 async def _on_validation(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -37,7 +37,9 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "proofs.read": EVERYONE,
     "labels.render": frozenset({ADMIN, COMPANY}),  # company: own cylinders
     "end_users.create": frozenset({SHOP}),
-    "end_users.read": frozenset({REGULATOR, INSPECTOR}),
+    "end_users.read": frozenset({REGULATOR, INSPECTOR}),  # in full, with a reason, on record
+    "end_users.lookup": frozenset({SHOP}),  # by one phone number, masked
+    "end_users.views": frozenset({REGULATOR}),  # the record of full views
     "trace.read": EVERYONE,
     "findings.read": EVERYONE,  # admin, regulator, inspector: all; others: findings about their own party
     "findings.act": frozenset({ADMIN, REGULATOR, INSPECTOR}),  # the service then checks each action

@@ -176,6 +176,57 @@ class EndUserRef(Answer):
     ref: str = Field(description="the opaque reference a delivery names in `to`")
 
 
+class EndUserMatch(Answer):
+    ref: str
+    name: str | None = Field(description="masked: the first character, then * (张*)")
+    phone: str | None = Field(description="masked: the first three and last four digits (138****8000)")
+
+
+class EndUserMatches(Answer):
+    items: list[EndUserMatch]
+
+
+class PersonalDataView(Answer):
+    id: int
+    ref: str
+    account: int
+    account_name: str
+    role: str
+    party: str | None
+    reason: str
+    viewed_at: str
+
+
+class CodeIn(Inbound):
+    phone: Annotated[str, StringConstraints(max_length=40)]
+
+
+class CodeSent(Answer):
+    sent_to: str = Field(description="the number, masked; the same answer whether or not it is registered")
+    expires_at: str
+    expires_in: int = Field(description="seconds the code lasts")
+
+
+class HistoryIn(Inbound):
+    phone: Annotated[str, StringConstraints(max_length=40)]
+    code: Annotated[str, StringConstraints(max_length=12)]
+
+
+class OwnDelivery(Answer):
+    event: int
+    cylinder: str
+    kind: Literal["deliver", "collect"]
+    occurred_at: str
+    shop: dict[str, str | None]
+    net_kg: float | None = None
+    safety_check: dict[str, Any] | None = Field(None, description="the home safety check, when the delivery recorded one")
+
+
+class OwnHistory(Answer):
+    phone: str = Field(description="the number, masked")
+    items: list[OwnDelivery]
+
+
 class EndUserOut(Answer):
     ref: str
     shop: str

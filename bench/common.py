@@ -116,13 +116,15 @@ def open_city(args: argparse.Namespace, progress: Callable[[str], None] = print)
     manifest = folder / "city.json"
     name = f"cl_city_{uuid.uuid4().hex[:8]}" if temporary else f"cl_city_{args.seed}_{config.estimated_events()}"
     settings = Settings(database_url=_database(args, folder, name), key_file=folder / "log.key",
-                        label_key_file=folder / "label.key", log_origin="bench.cylinder-ledger/log")
+                        label_key_file=folder / "label.key", personal_key_file=folder / "personal.key",
+                        log_origin="bench.cylinder-ledger/log")
     if manifest.exists() and json.loads(manifest.read_text())["wanted"] == wanted:
         stored = json.loads(manifest.read_text())
         progress(f"reusing the city in {folder} ({stored['events']:,} events)")
         return City(Ledger(settings), settings.database_url, stored["codes"], folder, stored["events"], None, temporary)
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
+    ensure_personal_keys(settings.personal_key_file)
     ledger = Ledger(settings)
     ledger.db.migrate()
     progress(f"building a city of about {config.estimated_events():,} events on {args.backend} "

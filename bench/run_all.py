@@ -47,6 +47,7 @@ from verify import plain_rehash  # noqa: E402
 from ledger.config import Settings  # noqa: E402
 from tools.demo import ANOMALY_KINDS, SIZES, CityConfig, build_city, quality  # noqa: E402
 from ledger.keys import ensure_key  # noqa: E402
+from ledger.sealing import ensure_personal_keys  # noqa: E402
 from ledger.service import Ledger  # noqa: E402
 from ledger.verify import audit  # noqa: E402
 
@@ -62,9 +63,10 @@ def generation(args: argparse.Namespace, city) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="cl-bare-") as tmp:
         folder = Path(tmp)
         settings = Settings(database_url=f"sqlite:///{folder / 'bare.db'}", key_file=folder / "log.key",
-                            label_key_file=folder / "label.key")
+                            label_key_file=folder / "label.key", personal_key_file=folder / "personal.key")
         ensure_key(settings.key_file)
         ensure_key(settings.label_key_file)
+        ensure_personal_keys(settings.personal_key_file)
         bare = Ledger(settings, rules=False)
         bare.db.migrate()
         built = build_city(bare, config, args.seed)

@@ -5,6 +5,7 @@
 | LEDGER_DATABASE_URL     | sqlite:///ledger.db             | SQLAlchemy URL (SQLite or PostgreSQL)    |
 | LEDGER_KEY_FILE         | ledger-log.key                  | the log's Ed25519 signing key (PEM)      |
 | LEDGER_LABEL_KEY_FILE   | ledger-label.key                | the label-signing Ed25519 key (PEM)      |
+| LEDGER_PERSONAL_KEY_FILE | ledger-personal.key            | end users' data keys (docs/privacy.md)   |
 | LEDGER_LOG_ORIGIN       | cylinder-ledger.local/log       | the log's name in checkpoints            |
 | LEDGER_BASE_URL         | http://127.0.0.1:8000           | the public base of label URLs            |
 | LEDGER_SESSION_IDLE     | 43200 (12 h)                    | seconds a page sign-in lasts unused      |
@@ -34,6 +35,7 @@ class Settings:
     database_url: str = "sqlite:///ledger.db"
     key_file: Path = Path("ledger-log.key")
     label_key_file: Path = Path("ledger-label.key")
+    personal_key_file: Path = Path("ledger-personal.key")  # seals end users' personal data (ledger.sealing)
     log_origin: str = "cylinder-ledger.local/log"
     base_url: str = "http://127.0.0.1:8000"
     session_idle_seconds: int = 12 * 3600  # a working shift without a page view ends the sign-in
@@ -54,6 +56,7 @@ class Settings:
             database_url=env.get("LEDGER_DATABASE_URL", cls.database_url),
             key_file=Path(env.get("LEDGER_KEY_FILE", str(cls.key_file))),
             label_key_file=Path(env.get("LEDGER_LABEL_KEY_FILE", str(cls.label_key_file))),
+            personal_key_file=Path(env.get("LEDGER_PERSONAL_KEY_FILE", str(cls.personal_key_file))),
             log_origin=env.get("LEDGER_LOG_ORIGIN", cls.log_origin),
             base_url=env.get("LEDGER_BASE_URL", cls.base_url).rstrip("/"),
             session_idle_seconds=_seconds(env, "LEDGER_SESSION_IDLE", cls.session_idle_seconds),

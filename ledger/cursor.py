@@ -35,10 +35,10 @@ from .errors import InvalidInput
 
 __all__ = ["CursorCodec", "ListName", "MAX_POSITION", "MAX_CURSOR"]
 
-ListName = Literal["parties", "events", "findings", "risk", "epcis", "deliveries"]
+ListName = Literal["parties", "events", "findings", "risk", "epcis", "deliveries", "personal-views"]
 # What each list's positions are: an event's seq, a finding's id and an EPCIS query's log position are
 # whole numbers, parties and cylinders are paged by their identifiers.
-_WHOLE: frozenset[str] = frozenset({"events", "findings", "epcis", "deliveries"})
+_WHOLE: frozenset[str] = frozenset({"events", "findings", "epcis", "deliveries", "personal-views"})
 MAX_POSITION = 2**31 - 1  # PostgreSQL's integer, the narrowest column a position meets
 MAX_CURSOR = 200
 _TAG_BYTES = 16

@@ -28,6 +28,8 @@ __all__ = [
     "Rejected",
     "IntegrityError",
     "CheckpointMismatch",
+    "RateLimited",
+    "Unavailable",
     "ProofInvalid",
     "ChainBroken",
 ]
@@ -62,6 +64,22 @@ class PermissionDenied(LedgerError):
 
 class Conflict(LedgerError):
     code = "conflict"
+
+
+class RateLimited(LedgerError):
+    """Too many requests of one kind from one account, address or phone in a window; retry later."""
+
+    code = "rate-limited"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
+
+
+class Unavailable(LedgerError):
+    """A part of the service the operator has not configured (e.g. no gateway for one-time codes)."""
+
+    code = "unavailable"
 
 
 class IdempotencyConflict(Conflict):

@@ -147,7 +147,7 @@ def erase(connection: Connection, target: str, *, reason: str, requested_by: str
         return _recorded(connection, Erasure(target, "note", ("text", "salt"), True, at), reason, requested_by)
     user = reg.get_end_user(connection, target)
     if user is not None:
-        if all(getattr(user, name) is None for name in _END_USER_FIELDS):
+        if user.sealed is None and all(getattr(user, name) is None for name in _END_USER_FIELDS):
             return Erasure(target, "end_user", _END_USER_FIELDS, False, erased_at(connection, target) or at)
         note_rows.erase_end_user(connection, target)
         return _recorded(connection, Erasure(target, "end_user", _END_USER_FIELDS, True, at), reason, requested_by)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING
 import httpx
 
 from .domain import format_time
+from .errors import Unavailable
+from .sealing import SealBroken
 from .storage import cases as store
 
 if TYPE_CHECKING:
@@ -30,7 +33,10 @@ if TYPE_CHECKING:
 
 __all__ = ["EVENTS", "Hook", "load_hooks", "sign", "Deliverer", "MAX_ATTEMPTS"]
 
-EVENTS = ("finding.critical", "case.dispatched", "case.overdue")
+EVENTS = ("finding.critical", "case.dispatched", "case.overdue", "end_user.code")
+# Announcements that carry personal data wait in the outbox sealed with the personal-data key
+# (ledger.sealing) and are opened only to be sent.
+SEALED = frozenset({"end_user.code"})
 MAX_ATTEMPTS = 10
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=6)
@@ -115,10 +121,15 @@ class Deliverer:
         hook = self.hooks.get(job.hook)
         attempt = job.attempts + 1
         status_code, error = None, None
+        body = None
         if hook is None:
             error = f"hook {job.hook} is no longer configured"
         else:
-            body = job.body.encode()
+            try:
+                body = self.opened(job.event, job.body)
+            except (SealBroken, Unavailable, ValueError) as broken:
+                error, hook = f"the sealed announcement does not open: {broken}"[:500], None
+        if body is not None and hook is not None:
             stamp = str(int(now.timestamp()))
             headers = {"Content-Type": "application/json", "X-Ledger-Event": job.event,
                        "X-Ledger-Delivery": str(job.id), "X-Ledger-Timestamp": stamp,
@@ -135,6 +146,14 @@ class Deliverer:
             store.record_attempt(connection, job_id, hook=job.hook, event=job.event, attempt=attempt,
                                  at=format_time(now), status_code=status_code, error=error, ok=ok, status=status,
                                  next_at=format_time(now + (timedelta(0) if ok else backoff(attempt))))
+
+    def opened(self, event: str, body: str) -> bytes:
+        """The body as sent: a sealed announcement opened with the personal-data key."""
+        if event not in SEALED:
+            return body.encode()
+        sealed = bytes.fromhex(json.loads(body)["sealed"])
+        message = self.ledger.personal_keys.open("webhook:" + event, sealed)
+        return json.dumps(message, ensure_ascii=False, sort_keys=True).encode()
 
     def close(self) -> None:
         self.client.close()

@@ -29,6 +29,7 @@ import pytest
 from ledger.config import Settings
 from ledger.domain import EventKind, NewEvent, Paper, PartyKind, PersonRole, Role
 from ledger.keys import ensure_key
+from ledger.sealing import ensure_personal_keys
 from ledger.service import Actor, Ledger, Registration
 
 def pytest_configure(config) -> None:
@@ -123,11 +124,26 @@ def database_url(request, tmp_path: Path) -> Iterator[str]:
         drop_database(url)
 
 
+def opened_end_users(ledger: Ledger, connection) -> list[tuple[str, str | None, str | None, str | None]]:
+    """(ref, name, phone, address) of every end user, opened with the ledger's personal-data key:
+    the table itself holds them only sealed (docs/privacy.md)."""
+    from sqlalchemy import text
+
+    from ledger.service.endusers import load_row
+
+    found = []
+    for row in connection.execute(text("SELECT ref, sealed FROM end_users WHERE sealed IS NOT NULL")):
+        data = load_row(ledger.personal_keys, row)
+        found.append((row.ref, data["name"], data["phone"], data["address"]))
+    return found
+
+
 def make_settings(database_url: str, folder: Path) -> Settings:
     return Settings(
         database_url=database_url,
         key_file=folder / "log.key",
         label_key_file=folder / "label.key",
+        personal_key_file=folder / "personal.key",
         log_origin="test.cylinder-ledger/log",
         base_url="https://trace.example",
     )
@@ -139,6 +155,7 @@ def ledger(request, tmp_path: Path) -> Iterator[Ledger]:
     settings = make_settings(url, tmp_path)
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
+    ensure_personal_keys(settings.personal_key_file)
     instance = Ledger(settings)
     instance.db.migrate()
     try:

@@ -29,6 +29,8 @@ from tools.audit import audit_command
 from tools.report import report_command
 from tools.witness_keys import check_witnesses, witness_keys, witnessed
 from tools.accounts import install as install_accounts
+from tools.personal import app as keys_app
+from tools.personal import seal_plaintext
 from tools.baseurl import labels_settings, warn_base_url
 
 app = typer.Typer(help="cylinder-ledger: the traceability ledger for bottled LPG cylinders.", no_args_is_help=True)
@@ -39,6 +41,7 @@ app.add_typer(scan_app, name="scan", help="The driver's handheld: scan into an o
 app.add_typer(witness_app, name="witness")
 app.command("export-epcis")(export_epcis)
 app.add_typer(mirror_app, name="mirror")
+app.add_typer(keys_app, name="keys")  # tools/personal.py
 app.command("audit")(audit_command)  # tools/audit.py
 app.command("report")(report_command)  # tools/report.py
 err = Console(stderr=True)
@@ -73,9 +76,12 @@ def init(db: DbOption = None) -> None:
     revision = _migrate(database)
     log_key, created = ensure_key(settings.key_file)
     _, label_created = ensure_key(settings.label_key_file)
+    personal_created, sealed = seal_plaintext(settings, database)
     signer = NoteSigner(settings.log_origin, log_key)
     err.print(f"schema at revision {revision}; log key {'created' if created else 'kept'} at {settings.key_file}; "
-              f"label key {'created' if label_created else 'kept'} at {settings.label_key_file}")
+              f"label key {'created' if label_created else 'kept'} at {settings.label_key_file}; "
+              f"personal-data key {'created' if personal_created else 'kept'} at {settings.personal_key_file}"
+              + (f"; {sealed} end user(s) sealed" if sealed else ""))
     typer.echo(signer.verifier.vkey())
     database.dispose()
 
@@ -295,6 +301,7 @@ def serve(
         os.environ["LEDGER_DATABASE_URL"] = db
     database = Database(settings.database_url)
     _migrate(database)
+    seal_plaintext(settings, database)
     database.dispose()
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)

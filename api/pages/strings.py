@@ -6,6 +6,7 @@ tests/pages/test_strings.py checks that every key a template or router uses is h
 The names of values the ledger names are in ``terms.py``, joined in below.
 """
 
+from .own_strings import OWN
 from .terms import TERMS
 
 STRINGS: dict[str, tuple[str, str]] = {
@@ -348,3 +349,4 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 STRINGS.update(TERMS)
+STRINGS.update(OWN)

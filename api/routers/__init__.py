@@ -4,13 +4,13 @@ from fastapi import APIRouter, Depends
 
 from ..deps import request_checks
 
-from . import audit, cases, cylinders, epcis_capture, events, health, labels, log, oversight, parties, risk
+from . import audit, cases, cylinders, endusers, epcis_capture, events, health, labels, log, oversight, parties, risk
 
 __all__ = ["ROUTERS", "include"]
 
 # Matched in this order: the drivers' hot path first.
 ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in (
-    events, cylinders, parties, oversight, cases, risk, log, labels, health, audit, epcis_capture))
+    events, cylinders, parties, endusers, oversight, cases, risk, log, labels, health, audit, epcis_capture))
 
 
 def include(app) -> None:

@@ -1,4 +1,4 @@
-"""Parties, their people, and end users (whose personal data only regulators and inspectors see)."""
+"""Parties and their people (end users: ``api.routers.endusers``)."""
 
 from typing import Annotated
 
@@ -11,7 +11,7 @@ from .. import permissions
 from ..deps import Allowed, LedgerDep, ReadConn, WriteConn
 from ..errors import problem_responses
 from ..schemas import (
-    EndUserIn, EndUserOut, EndUserRef, Identifier, Page, PaperIn, PartyIn, PartyOut, PersonIn, PersonOut, Region,
+    Page, PaperIn, PartyIn, PartyOut, PersonIn, PersonOut, Region,
 )
 from ..views import party_json, person_json
 
@@ -66,19 +66,3 @@ def list_people(party_id: PartyId, actor: Allowed("people.read"), connection: Re
     """A party's people (its own accounts, or admin, regulator, inspector); one page holds them all."""
     permissions.check_party(actor, party_id, "people.read")
     return {"items": [person_json(p) for p in ledger.people(connection, party_id)], "next_cursor": None}
-
-
-@router.post("/v1/end-users", status_code=201, response_model=EndUserRef, tags=["end users"], responses=WRITES)
-def create_end_user(body: EndUserIn, actor: Allowed("end_users.create"), connection: WriteConn, ledger: LedgerDep):
-    """A shop registers an end user for real-name purchase; deliveries then name the returned `ref` in `to`."""
-    ref = ledger.create_end_user(connection, actor, kind=body.kind, name=body.name, phone=body.phone,
-                                 address=body.address)
-    return {"ref": ref}
-
-
-@router.get("/v1/end-users/{ref}", response_model=EndUserOut, tags=["end users"])
-def get_end_user(
-    ref: Annotated[Identifier, Path()], actor: Allowed("end_users.read"), connection: ReadConn, ledger: LedgerDep,
-):
-    """An end user's identity, phone and address: regulators and inspectors only."""
-    return ledger.end_user(connection, actor, ref)

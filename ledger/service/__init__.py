@@ -6,7 +6,8 @@ transaction: the request's dependency (``api.deps``), a named background worker
 checkpoint publisher, ``ledger.publisher``; the sweeper) or a command. The
 services are split by what they serve (polar's shape):
 
-- ``registry``  — parties, people, accounts, end users;
+- ``registry``  — parties, people, accounts;
+- ``endusers``  — end users' sealed personal data, its masked lookup, full views on record, own history;
 - ``recording`` — registering cylinders, admitting and appending events;
 - ``proofs``    — events as stored, inclusion and consistency proofs, bundles;
 - ``oversight`` — the three questions, findings, risk lists, review and sweep.
@@ -28,6 +29,7 @@ from ..publisher import CheckpointPublisher
 from ..rules import RulesConfig
 from ..signednote import NoteSigner, NoteVerifier
 from ..storage.db import Database
+from .endusers import EndUserService
 from .judge import Judge, Registry
 from .oversight import OversightService
 from .proofs import ProofService
@@ -45,7 +47,7 @@ def new_id(prefix: str, length: int = 7) -> str:
     return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
 
 
-class Ledger(RegistryService, RecordingService, ProofService, OversightService):
+class Ledger(RegistryService, EndUserService, RecordingService, ProofService, OversightService):
     """The ledger of one database, with its signing keys and its judge."""
 
     def __init__(self, settings: Settings, database: Database | None = None, *, judge: Judge | None = None,

@@ -8,10 +8,9 @@ from typing import Any
 
 import ledger.service as package  # new_id is looked up when called: the demo seeds it
 
-from .. import privacy
 from ..domain import CylinderView, Paper, Party, PartyKind, Person, PersonRole, Role, format_time
 from ..custody.authorize import ROLE_PARTY_KINDS
-from ..errors import InvalidInput, NotFound, PermissionDenied
+from ..errors import InvalidInput, NotFound
 from ..storage import Connection
 from ..storage import registry as reg
 from ..storage import sessions as session_rows
@@ -136,30 +135,4 @@ class RegistryService:
             raise NotFound(f"no cylinder {cylinder_id}")
         return CylinderView.from_mapping(row._mapping)
 
-    def create_end_user(
-        self, connection: Connection, actor: Actor, *, kind: str, name: str, phone: str, address: str,
-        now: datetime | None = None,
-    ) -> str:
-        """Store an end user's identity for real-name purchase; returns the opaque ``ref`` deliveries name."""
-        if actor.role is not Role.SHOP or actor.party is None:
-            raise PermissionDenied("only a shop registers its end users")
-        if kind not in ("household", "restaurant"):
-            raise InvalidInput("kind must be household or restaurant", field="kind")
-        ref = package.new_id("U", 12)
-        reg.insert_end_user(
-            connection, ref=ref, shop=actor.party, kind=kind, name=_text(name, "name", 200),
-            phone=_text(phone, "phone", 32), address=_text(address, "address", 400),
-            created_at=format_time(now or _now()),
-        )
-        return ref
-
-    def end_user(self, connection: Connection, actor: Actor, ref: str) -> dict[str, Any]:
-        """An end user's personal data: shown to regulators and inspectors only; once erased, name, phone
-        and address are ``None`` and ``erased_at`` says since when."""
-        if actor.role not in (Role.REGULATOR, Role.INSPECTOR):
-            raise PermissionDenied("end users' personal data is shown only to regulators and inspectors")
-        row = reg.get_end_user(connection, ref)
-        if row is None:
-            raise NotFound(f"no end user {ref}")
-        return {**row._mapping, "erased_at": privacy.erased_at(connection, ref)}
 

@@ -87,7 +87,9 @@ page_sessions = Table(
     Column("revoked_at", TIME),
 )
 
-# Personal data of end users lives here only; events carry the opaque ``ref``.
+# Personal data of end users lives here only; events carry the opaque ``ref``. Name, phone and
+# address are ``sealed`` (ledger.sealing); the plaintext columns hold only rows from before revision
+# 0015 until `ledger init` seals them.
 end_users = Table(
     "end_users",
     metadata,
@@ -98,6 +100,45 @@ end_users = Table(
     Column("phone", String(32)),
     Column("address", String(400)),
     Column("created_at", TIME, nullable=False),
+    Column("sealed", LargeBinary),
+    Column("phone_hash", LargeBinary(32), index=True),
+    Column("key_version", Integer),
+)
+
+# Every full view of an end user's personal data: who, whose, when, why. Append-only.
+personal_data_views = Table(
+    "personal_data_views",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ref", String(64), nullable=False, index=True),
+    Column("account", Integer, nullable=False),
+    Column("account_name", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("party", String(64)),
+    Column("reason", Text, nullable=False),
+    Column("viewed_at", TIME, nullable=False),
+)
+
+# One-time codes an end user asks for to read their own history; kept only as keyed hashes.
+end_user_codes = Table(
+    "end_user_codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("phone_hash", LargeBinary(32), nullable=False, index=True),
+    Column("code_hash", LargeBinary(32), nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("expires_at", TIME, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("used_at", TIME),
+)
+
+# Requests counted per fixed window, for rate limits (``bucket``: what is limited, and for whom).
+rate_windows = Table(
+    "rate_windows",
+    metadata,
+    Column("bucket", String(96), primary_key=True),
+    Column("window", BigInteger, primary_key=True, autoincrement=False),
+    Column("count", Integer, nullable=False),
 )
 
 # Registration facts plus a projection of the chain that rules and risk lists read.
@@ -348,4 +389,4 @@ witness_states = Table(
     Column("last_error", Text),
 )
 
-APPEND_ONLY = ("events", "checkpoints", "finding_actions", "erasures", "cosignatures")
+APPEND_ONLY = ("events", "checkpoints", "finding_actions", "erasures", "cosignatures", "personal_data_views")

@@ -47,8 +47,10 @@ def erase_note(connection: Connection, note_id: str, at: str) -> None:
 
 
 def erase_end_user(connection: Connection, ref: str) -> None:
-    """Remove an end user's name, phone and address; the ref stays, as events name it."""
-    connection.execute(update(m.end_users).where(m.end_users.c.ref == ref).values(name=None, phone=None, address=None))
+    """Remove an end user's name, phone and address (sealed and any plaintext left) and the phone's
+    lookup hash; the ref stays, as events name it."""
+    connection.execute(update(m.end_users).where(m.end_users.c.ref == ref).values(
+        name=None, phone=None, address=None, sealed=None, phone_hash=None, key_version=None))
 
 
 def finding_action(connection: Connection, action_id: int):

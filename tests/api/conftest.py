@@ -23,6 +23,7 @@ from api.app import create_app
 from ledger.config import Settings
 from ledger.domain import Paper, PartyKind, PersonRole, Role
 from ledger.keys import ensure_key
+from ledger.sealing import ensure_personal_keys
 from ledger.service import Actor, Ledger, Registration
 from tests.conftest import BACKENDS, create_database, drop_database
 TABLES = ("parties", "people", "accounts", "end_users", "cylinders", "events", "checkpoints", "findings")
@@ -36,9 +37,10 @@ def database_url(backend: str, folder: Path) -> str:
 
 def make_ledger(url: str, folder: Path) -> Ledger:
     settings = Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key",
-                        log_origin="test.cylinder-ledger/log", base_url="https://trace.example")
+                        personal_key_file=folder / "personal.key", log_origin="test.cylinder-ledger/log", base_url="https://trace.example")
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
+    ensure_personal_keys(settings.personal_key_file)
     ledger = Ledger(settings)
     ledger.db.migrate()
     return ledger

@@ -175,7 +175,7 @@ def test_absurd_queries_are_422(unchanged: World, path: str) -> None:
 def test_unknown_things_are_404(unchanged: World) -> None:
     world = unchanged
     for path in ("/v1/cylinders/AAAAAAAAAAA", "/v1/events/999999", "/v1/events/-1", "/v1/events/abc", "/v1/parties/NOPE", "/v1/nothing-here",
-                 "/v1/end-users/UNKNOWN", "/v1/cylinders/NOPE/bundle"):
+                 "/v1/end-users/UNKNOWN?reason=case+2026-0042", "/v1/cylinders/NOPE/bundle"):
         account = "inspector" if "end-users" in path else "regulator"
         _problem(world.client.get(path, headers=world.auth(account)), 404)
     body = event_body("AAAAAAAAAAA")

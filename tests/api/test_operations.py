@@ -24,7 +24,7 @@ def test_access_log_has_no_token_body_or_personal_data(world: World, caplog: pyt
     person = {"kind": "household", "name": "Chen Jie", "phone": "+86 138 0000 1234", "address": "8 Wensan Road"}
     with caplog.at_level(logging.INFO, logger="ledger.access"):
         ref = world.client.post("/v1/end-users", json=person, headers=world.auth("shop")).json()["ref"]
-        world.client.get(f"/v1/end-users/{ref}", headers=world.auth("inspector"))
+        world.client.get(f"/v1/end-users/{ref}?reason=case+2026-0042", headers=world.auth("inspector"))
         world.client.post("/v1/events", json=event_body(world.cylinders[0], kind="deliver", to=ref,
                                                         data={"net_kg": 14.2}), headers=world.auth("shop"))
         world.client.get("/v1/parties", headers={"Authorization": "Bearer cl_wrong-token-value"})

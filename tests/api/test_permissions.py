@@ -127,7 +127,7 @@ ROWS = [
     Row("register end user", frozenset({"shop"}), 201, lambda w, r: Cell(
         "POST", "/v1/end-users", {"kind": "household", "name": "Chen Jie", "phone": "+86 138 0000 0000",
                                   "address": "Room 301, 8 Wensan Road"})),
-    Row("read end user", frozenset({"regulator", "inspector"}), 200, _get(lambda w, r: f"/v1/end-users/{w.end_user}")),
+    Row("read end user", frozenset({"regulator", "inspector"}), 200, _get(lambda w, r: f"/v1/end-users/{w.end_user}?reason=case+2026-0042")),
     *[Row(f"record {kind}", frozenset(roles), 201, _event(kind)) for kind, roles in KIND_ROLES.items()],
     Row("trace", ALL, 200, _get(lambda w, r: f"/v1/cylinders/{w.cylinders[1]}/trace")),
     Row("responsible at a time", ALL, 200,

@@ -244,7 +244,7 @@ def test_an_erased_end_user_keeps_the_ref_deliveries_name_and_loses_name_phone_a
     with world.ledger.db.writing() as c:
         again = world.ledger.erase(c, world.end_user, reason="PIPL art. 47", requested_by="the user, in person")
     assert done.done and not again.done
-    shown = world.client.get(f"/v1/end-users/{world.end_user}", headers=world.auth("inspector")).json()
+    shown = world.client.get(f"/v1/end-users/{world.end_user}?reason=case+2026-0042", headers=world.auth("inspector")).json()
     assert (shown["name"], shown["phone"], shown["address"]) == (None, None, None)
     assert shown["erased_at"] == done.erased_at
     assert world.client.get(f"/v1/cylinders/{code}/trace", headers=world.auth("regulator")).json()["chain"]["status"] \

@@ -12,6 +12,7 @@ from ledger.config import Settings
 from tools.demo import DEFAULT_NOW, CityBuild, CityConfig, build_city
 from ledger.domain import Event
 from ledger.keys import ensure_key
+from ledger.sealing import ensure_personal_keys
 from ledger.service import Ledger
 from ledger.storage import events as event_rows
 
@@ -46,9 +47,10 @@ class Built:
 def open_ledger(url: str, folder: Path) -> Ledger:
     folder.mkdir(parents=True, exist_ok=True)
     settings = Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key",
-                        log_origin="test.demo/log")
+                        personal_key_file=folder / "personal.key", log_origin="test.demo/log")
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
+    ensure_personal_keys(settings.personal_key_file)
     ledger = Ledger(settings)
     ledger.db.migrate()
     return ledger

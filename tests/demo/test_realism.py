@@ -13,6 +13,8 @@ from datetime import date, timedelta
 
 import pytest
 
+from tests.conftest import opened_end_users
+
 from tools.demo import quality
 from tools.demo.places import Point, km_between
 from ledger.domain import EventKind as K
@@ -33,7 +35,7 @@ def story(clean_town):
     with clean_town.ledger.db.reading() as c:
         parties = {p.id: p for p in reg.list_parties(c, limit=10_000)}
         people = {person.id: person for party in parties for person in reg.people_of(c, party)}
-        users = {row[0]: row[1:] for row in c.exec_driver_sql("SELECT ref, name, phone, address FROM end_users")}
+        users = {row[0]: row[1:] for row in opened_end_users(clean_town.ledger, c)}
     return chains, parties, people, users
 
 

@@ -23,6 +23,8 @@ from ledger.epcis.ids import cylinder_of
 from ledger.epcis.mapping import CONTEXT, EXT_NS, from_epcis
 from ledger.service.epcis import write_document
 
+from tests.conftest import opened_end_users
+
 from .conftest import schema_errors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +80,7 @@ def test_no_personal_data_leaves_the_ledger(village, exported):
     text = json.dumps(exported, ensure_ascii=False)
     with village.ledger.db.reading() as connection:
         people = [name for (name,) in connection.exec_driver_sql("SELECT name FROM people")]
-        users = list(connection.exec_driver_sql("SELECT name, phone FROM end_users"))
+        users = [(name, phone) for _, name, phone, _ in opened_end_users(village.ledger, connection)]
     assert people and users
     for name in people:
         assert name not in text

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.keys import ensure_key
+from ledger.sealing import ensure_personal_keys
 from ledger.service import Ledger
 from tests.conftest import BACKENDS, create_database, drop_database, make_settings
 
@@ -24,6 +25,7 @@ def open_ledger(backend: str, folder: Path) -> tuple[Ledger, str]:
     settings = make_settings(url, folder)
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
+    ensure_personal_keys(settings.personal_key_file)
     ledger = Ledger(settings)
     ledger.db.migrate()
     return ledger, url

@@ -20,6 +20,7 @@ from ledger.config import Settings
 from ledger.domain import Role
 from ledger.errors import InvalidInput
 from ledger.keys import ensure_key
+from ledger.sealing import ensure_personal_keys
 from ledger.service import Ledger
 
 from . import quality
@@ -41,7 +42,9 @@ def fresh_settings(db: Path, port: int, host: str = "127.0.0.1") -> Settings:
     db = db.resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
     log_key, label_key, marker = db.with_name(db.stem + "-log.key"), db.with_name(db.stem + "-label.key"), truth_path(db)
-    stale = [db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal"), log_key, label_key, access_log_path(db)]
+    personal_key = db.with_name(db.stem + "-personal.key")
+    stale = [db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal"), log_key, label_key, personal_key,
+             access_log_path(db)]
     foreign = [path for path in stale if path.exists()]
     if foreign and not marker.exists():
         raise InvalidInput(f"{foreign[0]} was not made by `ledger demo` (no {marker.name} beside it), so it is "
@@ -50,6 +53,7 @@ def fresh_settings(db: Path, port: int, host: str = "127.0.0.1") -> Settings:
         path.unlink(missing_ok=True)
     marker.write_text('{"building": true}\n', encoding="utf-8")  # replaced by the truth once built
     return Settings(database_url=f"sqlite:///{db}", key_file=log_key, label_key_file=label_key,
+                    personal_key_file=personal_key,
                     log_origin="demo.cylinder-ledger.local/log", base_url=f"http://{host}:{port}")
 
 
@@ -79,6 +83,7 @@ def build(settings: Settings, *, size: str, seed: int, now: datetime | None, con
     """Migrate a fresh database, create keys and build the city with a progress bar."""
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
+    ensure_personal_keys(settings.personal_key_file)
     ledger = Ledger(settings)
     ledger.db.migrate()
     config = SIZES[size].with_(now=now or _this_hour(), tamper=tamper)
