@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.bundle import load_bundle, verify_bundle
+from ledger.segments import FORMAT as SEGMENTS, verify_segments
 from ledger.config import Settings
 from ledger.domain import Role
 from ledger.errors import LedgerError
@@ -25,6 +26,7 @@ from scanners.cli import app as scan_app
 from tools.witness import app as witness_app
 from tools.epcis import export_epcis
 from tools.mirror import app as mirror_app
+from tools.hub import app as hub_app
 from tools.audit import audit_command
 from tools.report import report_command
 from tools.witness_keys import check_witnesses, witness_keys, witnessed
@@ -39,6 +41,7 @@ app.add_typer(scan_app, name="scan", help="The driver's handheld: scan into an o
 app.add_typer(witness_app, name="witness")
 app.command("export-epcis")(export_epcis)
 app.add_typer(mirror_app, name="mirror")
+app.add_typer(hub_app, name="hub")  # tools/hub.py
 app.command("audit")(audit_command)  # tools/audit.py
 app.command("report")(report_command)  # tools/report.py
 err = Console(stderr=True)
@@ -196,18 +199,32 @@ def _read_vkey(value: str) -> NoteVerifier:
 @app.command("verify-bundle")
 def verify_bundle_command(
     file: Annotated[Path, typer.Argument(help="A bundle from GET /v1/cylinders/{id}/bundle")],
-    public_key: Annotated[str, typer.Option("--public-key", help="The log's verifier key, or a file holding it")],
+    public_key: Annotated[list[str], typer.Option("--public-key", help="The log's verifier key, or a file holding it; for a provincial hub's bundle of several cities' segments, once per city")],
     witness_key: Annotated[Optional[list[str]], typer.Option("--witness-key", help="A witness's verifier key (type 0x04), or a file holding it; repeat for each")] = None,
     quorum: Annotated[Optional[int], typer.Option("--quorum", min=1, help="Cosignatures required (default: one from every --witness-key)")] = None,
 ) -> None:
     """Check a cylinder's exported bundle offline, with nothing but the log's public key (and the witnesses' keys)."""
-    verifier = _read_vkey(public_key)
+    verifiers = [_read_vkey(key) for key in public_key]
+    verifier = verifiers[0]
     witnesses = witness_keys(witness_key or [], quorum)
     try:
         raw = file.read_bytes()
     except OSError as exc:
         err.print(f"[red]error:[/red] cannot read {file}: {exc.strerror}")
         raise typer.Exit(2)
+    try:
+        loaded = load_bundle(raw)
+        if loaded.get("format") == SEGMENTS:  # a provincial hub's bundle: one segment per city's log
+            done = verify_segments(loaded, verifiers)
+            typer.echo(f"valid: cylinder {done.cylinder}, {done.events} events, head {done.head}, "
+                       f"in logs {' -> '.join(done.logs)}")
+            return
+        note = loaded.get("checkpoint")
+        origin = note.split("\n", 1)[0] if isinstance(note, str) else None
+        verifier = next((v for v in verifiers if v.name == origin), verifier)
+    except LedgerError as exc:
+        typer.echo(f"INVALID: {exc.message}")
+        raise typer.Exit(1)
     try:
         result = verify_bundle(load_bundle(raw), verifier, witnesses, quorum)
     except LedgerError as exc:
