@@ -366,10 +366,17 @@ def demo(
     tamper: Annotated[bool, typer.Option("--tamper", help="Also edit stored rows behind the ledger's back")] = False,
     report: Annotated[bool, typer.Option("--report", help="Print recall and precision per finding kind")] = False,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API once built")] = True,
+    province: Annotated[bool, typer.Option("--province", help="Three city ledgers and a provincial hub (the hub on --port, the cities on the next three)")] = False,
 ) -> None:
     """Build a demo city into a fresh SQLite file, then serve the API and pages; prints URL, tokens, codes."""
     from tools.demo import SIZES, runner
     from ledger.domain import parse_time
+
+    if province:
+        from tools.demo.province import run_province
+
+        run_province(port, host=host, seed=seed, keep_serving=serve_after)
+        return
 
     if size not in SIZES:
         err.print(f"[red]error:[/red] --size must be one of {', '.join(SIZES)}")

@@ -77,6 +77,31 @@ def mirror_url_for(hub_url: str, name: str) -> str:
     return f"{base}/{database}_{key}" + (f"?{query}" if query else "")
 
 
+def setup_witness(witness: WitnessStore, name: str, key_file: Path) -> tuple[Cosigner, bool]:
+    """The hub's witness key (made if missing) and its settings; (cosigner, whether the key was made)."""
+    private_key, created = ensure_key(key_file)
+    cosigner = Cosigner(name, private_key)
+    for setting, value in (("name", name), ("vkey", cosigner.vkey()), ("key_file", str(key_file))):
+        witness.settle(setting, value)
+    return cosigner, created
+
+
+def follow_city(store: HubStore, witness: WitnessStore, hub_url: str, name: str, url: str, verifier: NoteVerifier,
+                token: str | None, region: str | None, mirror_db: str | None = None) -> bool:
+    """Record a city to follow, make and migrate its mirror database, and watch its log as a witness."""
+    target = mirror_db or mirror_url_for(hub_url, name)
+    if target.startswith("postgresql"):
+        ensure_database(target)
+    mirror = Database(target)
+    try:
+        mirror.migrate()
+    finally:
+        mirror.dispose()
+    added = store.add_city(name, url.rstrip("/"), verifier.name, verifier.vkey(), region, token, target)
+    witness.add_log(verifier.name, verifier.vkey())
+    return added
+
+
 @app.command()
 def init(
     name: Annotated[str, typer.Option("--name", help="The hub's witness name, a schema-less URL such as hub.zj.example/witness")],
@@ -92,10 +117,7 @@ def init(
         _fail(exc.message)
     store, witness = _open(db)
     try:
-        private_key, created = ensure_key(key_file)
-        cosigner = Cosigner(name, private_key)
-        for setting, value in (("name", name), ("vkey", cosigner.vkey()), ("key_file", str(key_file))):
-            witness.settle(setting, value)
+        cosigner, created = setup_witness(witness, name, key_file)
     except LedgerError as exc:
         _fail(exc.message)
     finally:
@@ -128,17 +150,8 @@ def add_city(
     except LedgerError as exc:
         _fail(f"LOG_VKEY: {exc.message}")
     store, witness = _open(db)
-    target = mirror_db or mirror_url_for(_url(db), name)
     try:
-        if target.startswith("postgresql"):
-            ensure_database(target)
-        mirror = Database(target)
-        try:
-            mirror.migrate()
-        finally:
-            mirror.dispose()
-        added = store.add_city(name, url.rstrip("/"), verifier.name, verifier.vkey(), region, token, target)
-        witness.add_log(verifier.name, verifier.vkey())
+        added = follow_city(store, witness, _url(db), name, url, verifier, token, region, mirror_db)
     except LedgerError as exc:
         _fail(exc.message)
     finally:
