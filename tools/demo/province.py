@@ -49,7 +49,7 @@ class DemoCity:
 CITIES = (DemoCity("杭州", "hangzhou", "330100"), DemoCity("绍兴", "shaoxing", "330600"),
           DemoCity("宁波", "ningbo", "330200"))
 # A smaller city than `ledger demo`'s small one: three of them are built before anything is served.
-TOWN = SIZES["small"].with_(companies=2, stations=2, transporters=1, shops=3, households=120, restaurants=8, days=35)
+TOWN = SIZES["small"].with_(companies=2, stations=2, transporters=1, shops=4, households=120, restaurants=8, days=35)
 ROOT = Path(__file__).resolve().parents[2]
 
 
