@@ -150,7 +150,7 @@ def province_enterprises(cities: Sequence[CityView], region: str | None = None, 
     def ask(client: CityClient) -> list[dict[str, Any]]:
         answer = client.get("/v1/risk/enterprises", {"region": region})
         if not isinstance(answer, list):
-            raise CityUnreachable(f"{client.city.name}: GET /v1/risk/enterprises answered no list")
+            raise CityUnreachable(f"{client.city.name}: the enterprise colours came as no list")
         return [{**only(row, ("colour", "score", "cylinders", "reasons")),
                  "party": only(row.get("party") or {}, PARTY_FIELDS), "region_of_city": client.city.region}
                 for row in answer if isinstance(row, dict)]
