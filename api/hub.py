@@ -26,6 +26,7 @@ from ledger.service.hub import CityView
 
 from . import errors
 from .districts import district_label
+from .pages.i18n import Translator
 from .export import Column
 from .schemas_oversight import RiskReason
 from .sheets import FINDINGS, RISK, local, sheet_file
@@ -114,8 +115,10 @@ def hub_app(store, views: Callable[[], Sequence[CityView]], cosigner=None, witne
         found = hub.province_risk(chosen(city), reason, region, owner, seen=seen)
         if file_format == "json":
             return found
+        t = Translator(lang)
         rows = [{**r, "district": district_label(r.get("region")), "last_event_at": local(r.get("last_event_at")),
-                 "detected_at": local(r.get("detected_at"))} for r in found["items"]]
+                 "detected_at": local(r.get("detected_at")), "reason": t.term("reason", r.get("reason")),
+                 "state": t.term("state", r.get("state")) if r.get("state") else None} for r in found["items"]]
         return sheet_file(rows, RISK_SHEET, file_format=file_format, name=f"province-risk-{reason}",
                           sheet=reason, heading=f"{TEXT[lang]['title']} · {reason} · {_now()}", lang=lang)
 
@@ -127,8 +130,10 @@ def hub_app(store, views: Callable[[], Sequence[CityView]], cosigner=None, witne
         found = hub.province_findings(chosen(city), kind, status, region, party, seen=seen)
         if file_format == "json":
             return found
-        rows = [{**r, "district": district_label(r.get("region")), "detected_at": local(r.get("detected_at"))}
-                for r in found["items"]]
+        t = Translator(lang)
+        rows = [{**r, "district": district_label(r.get("region")), "detected_at": local(r.get("detected_at")),
+                 "kind": t.term("finding", r.get("kind")), "severity": t.term("severity", r.get("severity")),
+                 "status": t.term("status", r.get("status"))} for r in found["items"]]
         return sheet_file(rows, FINDING_SHEET, file_format=file_format, name="province-findings", sheet="findings",
                           heading=f"{TEXT[lang]['title']} · {TEXT[lang]['findings']} · {_now()}", lang=lang)
 
@@ -208,7 +213,7 @@ def hub_app(store, views: Callable[[], Sequence[CityView]], cosigner=None, witne
                    lang: Lang = "zh") -> Response:
         if page_account(request) is None:
             return RedirectResponse(f"/signin?lang={lang}", status_code=303)
-        t = TEXT[lang]
+        t, terms = TEXT[lang], Translator(lang)
         found = hub.trace(views(), cylinder_code(code))
         parts = [f'<h2>{t["trace"]}：{html.escape(found["cylinder"])} · '
                  f'{t["intact"] if found["intact"] else t["broken"]}</h2>']
@@ -217,8 +222,8 @@ def hub_app(store, views: Callable[[], Sequence[CityView]], cosigner=None, witne
         for segment in found["segments"]:
             parts.append(f'<h3>{html.escape(segment["city"])} · {html.escape(segment["origin"])}</h3><table>'
                          f'<tr><th>{t["seq"]}</th><th>{t["kind"]}</th><th>{t["at"]}</th><th>{t["party"]}</th></tr>')
-            parts += [f'<tr><td>{e["seq"]}</td><td>{html.escape(e["kind"])}</td>'
-                      f'<td>{html.escape(str(local(e["occurred_at"])))}</td><td>{html.escape(e["party"])}</td></tr>'
+            parts += [f'<tr><td>{e["seq"]}</td><td>{html.escape(terms.term("kind", e["kind"]))}</td>'
+                      f'<td>{html.escape(terms.when(e["occurred_at"]))}</td><td>{html.escape(e["party"])}</td></tr>'
                       for e in segment["events"]]
             parts.append("</table>")
         return page(lang, "".join(parts))
