@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.bundle import load_bundle, verify_bundle
+from ledger.segments import FORMAT as SEGMENTS, verify_segments
 from ledger.config import Settings
 from ledger.domain import Role
 from ledger.errors import LedgerError
@@ -25,6 +26,7 @@ from scanners.cli import app as scan_app
 from tools.witness import app as witness_app
 from tools.epcis import export_epcis
 from tools.mirror import app as mirror_app
+from tools.hub import app as hub_app
 from tools.audit import audit_command
 from tools.report import report_command
 from tools.witness_keys import check_witnesses, witness_keys, witnessed
@@ -42,6 +44,7 @@ app.add_typer(witness_app, name="witness")
 app.command("export-epcis")(export_epcis)
 app.add_typer(mirror_app, name="mirror")
 app.add_typer(keys_app, name="keys")  # tools/personal.py
+app.add_typer(hub_app, name="hub")  # tools/hub.py
 app.command("audit")(audit_command)  # tools/audit.py
 app.command("report")(report_command)  # tools/report.py
 err = Console(stderr=True)
@@ -202,18 +205,32 @@ def _read_vkey(value: str) -> NoteVerifier:
 @app.command("verify-bundle")
 def verify_bundle_command(
     file: Annotated[Path, typer.Argument(help="A bundle from GET /v1/cylinders/{id}/bundle")],
-    public_key: Annotated[str, typer.Option("--public-key", help="The log's verifier key, or a file holding it")],
+    public_key: Annotated[list[str], typer.Option("--public-key", help="The log's verifier key, or a file holding it; for a provincial hub's bundle of several cities' segments, once per city")],
     witness_key: Annotated[Optional[list[str]], typer.Option("--witness-key", help="A witness's verifier key (type 0x04), or a file holding it; repeat for each")] = None,
     quorum: Annotated[Optional[int], typer.Option("--quorum", min=1, help="Cosignatures required (default: one from every --witness-key)")] = None,
 ) -> None:
     """Check a cylinder's exported bundle offline, with nothing but the log's public key (and the witnesses' keys)."""
-    verifier = _read_vkey(public_key)
+    verifiers = [_read_vkey(key) for key in public_key]
+    verifier = verifiers[0]
     witnesses = witness_keys(witness_key or [], quorum)
     try:
         raw = file.read_bytes()
     except OSError as exc:
         err.print(f"[red]error:[/red] cannot read {file}: {exc.strerror}")
         raise typer.Exit(2)
+    try:
+        loaded = load_bundle(raw)
+        if loaded.get("format") == SEGMENTS:  # a provincial hub's bundle: one segment per city's log
+            done = verify_segments(loaded, verifiers)
+            typer.echo(f"valid: cylinder {done.cylinder}, {done.events} events, head {done.head}, "
+                       f"in logs {' -> '.join(done.logs)}")
+            return
+        note = loaded.get("checkpoint")
+        origin = note.split("\n", 1)[0] if isinstance(note, str) else None
+        verifier = next((v for v in verifiers if v.name == origin), verifier)
+    except LedgerError as exc:
+        typer.echo(f"INVALID: {exc.message}")
+        raise typer.Exit(1)
     try:
         result = verify_bundle(load_bundle(raw), verifier, witnesses, quorum)
     except LedgerError as exc:
@@ -358,10 +375,17 @@ def demo(
     tamper: Annotated[bool, typer.Option("--tamper", help="Also edit stored rows behind the ledger's back")] = False,
     report: Annotated[bool, typer.Option("--report", help="Print recall and precision per finding kind")] = False,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API once built")] = True,
+    province: Annotated[bool, typer.Option("--province", help="Three city ledgers and a provincial hub (the hub on --port, the cities on the next three)")] = False,
 ) -> None:
     """Build a demo city into a fresh SQLite file, then serve the API and pages; prints URL, tokens, codes."""
     from tools.demo import SIZES, runner
     from ledger.domain import parse_time
+
+    if province:
+        from tools.demo.province import run_province
+
+        run_province(port, host=host, seed=seed, keep_serving=serve_after)
+        return
 
     if size not in SIZES:
         err.print(f"[red]error:[/red] --size must be one of {', '.join(SIZES)}")

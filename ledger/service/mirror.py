@@ -180,7 +180,20 @@ def verify_entries(connection: Connection, held: Checkpoint | None, frontier: Fr
         row = _row(entry, position)
         cylinder, seq, kind, digest = row[1], row[2], row[3], row[13]
         head = heads.get(cylinder)
-        if head is None:
+        arriving = _arriving(entry)
+        if arriving is not None and head is not None and seq <= head[0]:
+            raise MirrorRefused(f"entry {position} ({cylinder} seq {seq}) arrives from {arriving} behind its "
+                                f"chain's seq {head[0]} in this log: a reordered event")
+        if arriving is not None and (seq < 1 or row[12] is None):
+            raise MirrorRefused(f"entry {position} ({cylinder} seq {seq}) arrives from {arriving} without "
+                                "linking to the event it continues")
+        if arriving is not None:
+            # The first event of a segment continues a chain held in another log (docs/regions.md): its link
+            # is checked where both logs are at hand (the provincial hub), not in one log's copy.
+            if head is None:
+                cylinders.append(_arrived_cylinder(entry))
+                owners.setdefault(entry["party"], {"id": entry["party"], "created_at": entry["occurred_at"]})
+        elif head is None:
             if seq != 0 or kind != "register" or row[12] is not None:
                 raise MirrorRefused(f"entry {position} ({cylinder} seq {seq}) does not continue a chain this "
                                     "mirror holds, nor start one with register")
@@ -265,3 +278,30 @@ def _cylinder(entry: dict[str, Any]) -> dict[str, Any]:
     except (KeyError, TypeError, ValueError, LedgerError) as exc:
         raise MirrorRefused(f"the register event of {entry.get('cylinder')} lacks its facts ({exc})") from None
 
+
+
+def _arriving(entry: dict[str, Any]) -> str | None:
+    """The log a segment's first event says its chain comes from (``data.from_log``), else None."""
+    data = entry.get("data")
+    origin = data.get("from_log") if isinstance(data, dict) else None
+    if origin is None:
+        return None
+    if not isinstance(origin, str) or not origin or len(origin) > 200:
+        raise MirrorRefused(f"entry {entry.get('id')!r} names a malformed from_log")
+    return origin
+
+
+def _arrived_cylinder(entry: dict[str, Any]) -> dict[str, Any]:
+    """A stand-in row for a cylinder whose register event lives in another log: its stamp is not known here."""
+    at, code = entry["occurred_at"], entry["cylinder"]
+    try:
+        day = date.fromisoformat(str(at)[:10])
+    except ValueError as exc:
+        raise MirrorRefused(f"entry {entry.get('id')!r} has a malformed time ({exc})") from None
+    return dict(
+        id=code, owner=entry["party"], serial=code, manufacturer="", stamp_key=stamp_key("", f"segment:{code}"),
+        model="", manufactured_on=day, tare_kg=0.0, design_life_years=0, registered_at=at,
+        region=mirror_rows.UNKNOWN_REGION, next_inspection_due=day, holder=entry["party"],
+        state=State.AT_STATION.value, state_since=at, last_event_at=at, last_fill_kg=None, life_ends_on=None,
+        chain_length=1,
+    )

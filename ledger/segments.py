@@ -1,0 +1,125 @@
+"""Bundles of a cylinder whose chain lives in several cities' logs, checked offline with the cities' keys.
+
+A province bundle is JSON (the provincial hub serves it, docs/regions.md)::
+
+    {"format": "cylinder-ledger/segments/v1",
+     "cylinder": "<trace code>",
+     "segments": [{"origin": "<log origin>", "checkpoint": "<that log's signed note>",
+                   "events": [...], "proofs": [...]}, ...]}           # in chain order
+
+Each segment is checked as ``ledger.bundle`` checks a one-log bundle (content
+against hash, inclusion under its checkpoint, signed by the key named by the
+checkpoint's origin), and the whole as one chain: seq 0, 1, 2, ... from a
+register, each event's ``prev_hash`` the previous event's hash across the
+segments, and at each boundary the hand-off naming the next log (``data.to_log``)
+and the next segment's first event naming the one before (``data.from_log``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .chain import BreakKind
+from .errors import ChainBroken, ProofInvalid
+from .proofs import leaf_hash, verify_inclusion
+from .signednote import NoteVerifier, open_checkpoint
+from .wire import hash_of_json
+
+__all__ = ["FORMAT", "VerifiedSegments", "verify_segments"]
+
+FORMAT = "cylinder-ledger/segments/v1"
+
+
+@dataclass(frozen=True)
+class VerifiedSegments:
+    cylinder: str
+    events: int
+    logs: tuple[str, ...]  # each segment's log origin, in chain order
+    head: str
+
+
+def _hex32(value: Any, what: str) -> bytes:
+    try:
+        raw = bytes.fromhex(value)
+    except (TypeError, ValueError):
+        raise ProofInvalid(f"{what} is not hexadecimal") from None
+    if len(raw) != 32 or value != raw.hex():
+        raise ProofInvalid(f"{what} is not 32 bytes of lowercase hex")
+    return raw
+
+
+def verify_segments(bundle: dict[str, Any], verifiers: Sequence[NoteVerifier]) -> VerifiedSegments:
+    """Check every segment against its log's key (one of ``verifiers``, chosen by origin) and the chain across them."""
+    if bundle.get("format") != FORMAT:
+        raise ProofInvalid(f"not a {FORMAT} bundle")
+    cylinder, segments = bundle.get("cylinder"), bundle.get("segments")
+    if not isinstance(cylinder, str) or not isinstance(segments, list) or not segments:
+        raise ProofInvalid("the bundle needs a cylinder and a non-empty list of segments")
+    keys = {verifier.name: verifier for verifier in verifiers}
+
+    def broken(message: str, seq: int, kind: BreakKind = BreakKind.CHAIN_TAMPERED) -> ChainBroken:
+        return ChainBroken(message, cylinder=cylinder, seq=seq, kind=kind)
+
+    previous: bytes | None = None
+    position, last_origin, last_event = 0, None, None
+    logs: list[str] = []
+    for number, segment in enumerate(segments):
+        if not isinstance(segment, dict):
+            raise ProofInvalid(f"segment {number} is not an object")
+        events, proofs, note = segment.get("events"), segment.get("proofs"), segment.get("checkpoint")
+        if not isinstance(events, list) or not isinstance(proofs, list) or not events or len(events) != len(proofs):
+            raise ProofInvalid(f"segment {number} needs as many proofs as events, and at least one event")
+        if not isinstance(note, str):
+            raise ProofInvalid(f"segment {number} carries no signed checkpoint")
+        origin = note.split("\n", 1)[0]
+        verifier = keys.get(origin)
+        if verifier is None:
+            raise ProofInvalid(f"segment {number} lives in the log {origin}, and no key of it was given")
+        checkpoint = open_checkpoint(verifier, note)
+        if segment.get("origin") not in (None, origin):
+            raise ProofInvalid(f"segment {number} says it lives in {segment.get('origin')}, its checkpoint is {origin}'s")
+        if last_origin is not None:
+            if last_origin == origin:
+                raise ProofInvalid(f"segments {number - 1} and {number} are in the same log: they are one segment")
+            if not isinstance(last_event.get("data"), dict) or last_event["data"].get("to_log") != origin:
+                raise broken(f"seq {position - 1} in {last_origin} does not hand the cylinder to {origin}", position - 1)
+            if not isinstance(events[0], dict) or not isinstance(events[0].get("data"), dict) \
+                    or events[0]["data"].get("from_log") != last_origin:
+                raise broken(f"seq {position} in {origin} does not say it comes from {last_origin}", position)
+        for event, proof in zip(events, proofs):
+            if not isinstance(event, dict) or not isinstance(proof, dict):
+                raise ProofInvalid(f"event {position} or its proof is not an object")
+            where = f"event seq {event.get('seq')!r} in {origin}"
+            if event.get("cylinder") != cylinder:
+                raise broken(f"{where} belongs to another cylinder", position)
+            if event.get("seq") != position or isinstance(event.get("seq"), bool):
+                raise broken(f"{where}: expected seq {position} (an event is missing or out of order)", position,
+                             BreakKind.SEQUENCE_GAP)
+            if position == 0:
+                if event.get("kind") != "register" or event.get("prev_hash") is not None:
+                    raise broken("the chain does not start with a register event without prev_hash", 0)
+            elif not hmac.compare_digest(_hex32(event.get("prev_hash"), f"{where} prev_hash"), previous):
+                raise broken(f"{where}: prev_hash does not match the previous event's hash", position)
+            stated = _hex32(event.get("hash"), f"{where} hash")
+            if not hmac.compare_digest(hash_of_json(event), stated):
+                raise broken(f"{where} was altered: its content does not match its hash", position)
+            index, size, path = proof.get("log_index"), proof.get("tree_size"), proof.get("audit_path")
+            if index != event.get("log_index") or not isinstance(index, int) or isinstance(index, bool):
+                raise ProofInvalid(f"{where}: the proof is for another log position")
+            if size != checkpoint.size:
+                raise ProofInvalid(f"{where}: the proof is against tree size {size}, the checkpoint has {checkpoint.size}")
+            if not isinstance(path, list) or len(path) > 64:
+                raise ProofInvalid(f"{where}: the audit path is malformed")
+            try:
+                verify_inclusion(leaf_hash(stated), index, size, [_hex32(n, f"{where} audit path") for n in path],
+                                 checkpoint.root)
+            except ProofInvalid as exc:
+                raise ProofInvalid(f"{where}: {exc}") from None
+            previous, position, last_event = stated, position + 1, event
+        last_origin = origin
+        logs.append(origin)
+    assert previous is not None
+    return VerifiedSegments(cylinder, position, tuple(logs), previous.hex())

@@ -1,0 +1,267 @@
+"""The provincial hub's use cases: the province's lists from the cities, and a cylinder across the cities' logs.
+
+The hub holds each city's log as a verified mirror (``ledger.service.mirror``, one
+mirror database per city) and witnesses it. What it serves (docs/regions.md,
+"The provincial hub"):
+
+- risk lists, findings and enterprise colours are the cities' own judgements,
+  pulled from each city's API with the read-only token the city issued to the
+  hub, every field kept only if it is on a list of fields that carry no personal
+  data (``RISK_FIELDS``, ``FINDING_FIELDS``, ``PARTY_FIELDS``): so the provincial
+  list is the union of the cities' lists, and a field a city adds later never
+  reaches the hub unseen;
+- one colour per enterprise across the cities it works in: the worst of its
+  colours (an enterprise red in one city is red in the province);
+- a cylinder's trace across the cities: its events from every mirror in chain
+  order, each segment with the log it lives in and that log's checkpoint, the
+  links between segments checked (``data.to_log``, ``data.from_log``,
+  ``prev_hash``; docs/regions.md); and a bundle of all its segments that
+  ``ledger verify-bundle`` checks offline with the cities' keys (``ledger.segments``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ..errors import InvalidInput, NotFound
+from ..log import LogTree, SubrootCache, latest_checkpoint
+from ..segments import FORMAT
+from ..storage import Database
+from ..storage import events as event_rows
+from ..wire import event_json
+
+__all__ = ["CityView", "CityClient", "CityUnreachable", "RISK_FIELDS", "FINDING_FIELDS", "PARTY_FIELDS", "COLOURS",
+           "only", "province_risk", "province_findings", "province_enterprises", "merge_enterprises", "trace", "bundle"]
+
+# What a risk list's row, a finding and a party may carry to the hub; anything else is dropped.
+RISK_FIELDS = ("cylinder", "reason", "owner", "region", "model", "serial", "state", "holder", "next_inspection_due",
+               "life_ends_on", "last_event_at", "scanned_by", "detected_at", "finding", "status")
+FINDING_FIELDS = ("id", "kind", "severity", "cylinder", "party", "region", "events", "detected_at", "status",
+                  "due_at", "escalated_at")
+PARTY_FIELDS = ("id", "kind", "name", "region")
+COLOURS = ("green", "yellow", "red")  # better to worse
+PAGE = 1000
+MAX_ROWS = 100_000  # per city and list, as a city's own export
+
+
+@dataclass(frozen=True)
+class CityView:
+    """What the hub's use cases need of a followed city."""
+
+    name: str
+    url: str
+    origin: str
+    region: str | None
+    token: str | None
+    mirror: Database | None = None
+
+
+class CityUnreachable(Exception):
+    """A city's API did not answer as it does; the province's answer says which city is missing."""
+
+
+def only(row: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    return {key: row[key] for key in fields if key in row}
+
+
+class CityClient:
+    """A city's API, read with the token the city issued to the hub; every answer is handed to ``seen``
+    (the tests record what crosses the wire)."""
+
+    def __init__(self, city: CityView, timeout: float = 30.0, seen=None) -> None:
+        self.city = city
+        headers = {"Authorization": f"Bearer {city.token}"} if city.token else {}
+        self.http = httpx.Client(base_url=city.url.rstrip("/"), timeout=timeout, headers=headers)
+        self.seen = seen
+
+    def get(self, path: str, params: dict[str, Any]) -> Any:
+        try:
+            response = self.http.get(path, params={k: v for k, v in params.items() if v is not None})
+        except httpx.HTTPError as exc:
+            raise CityUnreachable(f"{self.city.name}: GET {path}: {exc}") from None
+        if self.seen is not None:
+            self.seen(self.city.name, response.content)
+        if response.status_code != 200:
+            raise CityUnreachable(f"{self.city.name}: GET {path} answered {response.status_code}")
+        try:
+            return response.json()
+        except ValueError:
+            raise CityUnreachable(f"{self.city.name}: GET {path} did not answer JSON") from None
+
+    def pages(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        cursor = None
+        while len(rows) < MAX_ROWS:
+            page = self.get(path, {**params, "limit": PAGE, "cursor": cursor})
+            if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+                raise CityUnreachable(f"{self.city.name}: GET {path} answered no list")
+            rows += [item for item in page["items"] if isinstance(item, dict)]
+            if (cursor := page.get("next_cursor")) is None:
+                break
+        return rows
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _each(cities: Sequence[CityView], ask, seen=None) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """``ask(client)`` of every city; the rows each gave (with ``city``) and each city's state."""
+    rows: list[dict[str, Any]] = []
+    states: dict[str, str] = {}
+    for city in cities:
+        client = CityClient(city, seen=seen)
+        try:
+            rows += [{"city": city.name, **row} for row in ask(client)]
+            states[city.name] = "ok"
+        except CityUnreachable as exc:
+            states[city.name] = f"unreachable: {exc}"
+        finally:
+            client.close()
+    return rows, states
+
+
+def province_risk(cities: Sequence[CityView], reason: str, region: str | None = None, owner: str | None = None,
+                  seen=None) -> dict[str, Any]:
+    """Every city's risk list ``reason`` (filtered by district and owner in each city), one after another."""
+    def ask(client: CityClient) -> list[dict[str, Any]]:
+        return [only(row, RISK_FIELDS) for row in client.pages(
+            "/v1/risk/cylinders", {"reason": reason, "region": region, "owner": owner})]
+    items, states = _each(cities, ask, seen)
+    return {"items": items, "cities": states}
+
+
+def province_findings(cities: Sequence[CityView], kind: str | None = None, status: str | None = None,
+                      region: str | None = None, party: str | None = None, seen=None) -> dict[str, Any]:
+    """Every city's findings under the filters, newest first within each city."""
+    def ask(client: CityClient) -> list[dict[str, Any]]:
+        return [only(row, FINDING_FIELDS) for row in client.pages(
+            "/v1/findings", {"kind": kind, "status": status, "region": region, "party": party})]
+    items, states = _each(cities, ask, seen)
+    return {"items": items, "cities": states}
+
+
+def province_enterprises(cities: Sequence[CityView], region: str | None = None, seen=None) -> dict[str, Any]:
+    """Each enterprise's one colour across the cities it works in."""
+    def ask(client: CityClient) -> list[dict[str, Any]]:
+        answer = client.get("/v1/risk/enterprises", {"region": region})
+        if not isinstance(answer, list):
+            raise CityUnreachable(f"{client.city.name}: the enterprise colours came as no list")
+        return [{**only(row, ("colour", "score", "cylinders", "reasons")),
+                 "party": only(row.get("party") or {}, PARTY_FIELDS), "region_of_city": client.city.region}
+                for row in answer if isinstance(row, dict)]
+    rows, states = _each(cities, ask, seen)
+    return {"items": merge_enterprises(rows), "cities": states}
+
+
+def identity(party: dict[str, Any], city_region: str | None) -> str:
+    """An enterprise's province-unique identity: ``<region6>:<party id>`` of its home city (PROVINCE.md); an id
+    that already names its home city (it holds a colon) is kept as it is."""
+    pid = str(party.get("id") or "")
+    if ":" in pid or not city_region:
+        return pid
+    return f"{city_region}:{pid}"
+
+
+def merge_enterprises(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per enterprise: the worst colour, the highest score, cylinders summed, reasons by city."""
+    merged: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        key = identity(row["party"], row.get("region_of_city"))
+        colour = row.get("colour") if row.get("colour") in COLOURS else "green"
+        found = merged.setdefault(key, {"enterprise": key, "party": row["party"], "colour": "green", "score": 0.0,
+                                        "cylinders": 0, "cities": {}})
+        if COLOURS.index(colour) > COLOURS.index(found["colour"]):
+            found["colour"] = colour
+        found["score"] = max(found["score"], float(row.get("score") or 0))
+        found["cylinders"] += int(row.get("cylinders") or 0)
+        found["cities"][row["city"]] = {"colour": colour, "reasons": list(row.get("reasons") or [])}
+    return sorted(merged.values(), key=lambda r: (-COLOURS.index(r["colour"]), -r["score"], r["enterprise"]))
+
+
+# -- a cylinder across the cities' logs ---------------------------------------
+
+
+def _held(city: CityView, cylinder: str) -> tuple[list[Any], Any]:
+    assert city.mirror is not None
+    with city.mirror.reading() as connection:
+        return event_rows.history(connection, cylinder), latest_checkpoint(connection)
+
+
+def _segments(cities: Sequence[CityView], cylinder: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The cylinder's events from every mirror in seq order, cut into segments, and what is wrong with the links."""
+    found: list[tuple[int, CityView, Any]] = []
+    checkpoints: dict[str, Any] = {}
+    for city in cities:
+        events, checkpoint = _held(city, cylinder)
+        checkpoints[city.name] = checkpoint
+        found += [(event.seq, city, event) for event in events]
+    if not found:
+        raise NotFound(f"no city's log the hub holds has the cylinder {cylinder}")
+    found.sort(key=lambda item: (item[0], item[1].name))
+    problems: list[str] = []
+    segments: list[dict[str, Any]] = []
+    previous = None
+    for seq, city, event in found:
+        if previous is None:
+            if seq != 0 or event.kind.value != "register":
+                problems.append(f"the chain the hub holds starts at seq {seq} in {city.name}, not with its register")
+        else:
+            p_seq, p_city, p_event = previous
+            if seq == p_seq:
+                problems.append(f"seq {seq} is held twice: in {p_city.name} and in {city.name}")
+            elif seq != p_seq + 1:
+                problems.append(f"seqs {p_seq + 1} to {seq - 1} are in no log the hub holds")
+            if event.prev_hash is None or not hmac.compare_digest(event.prev_hash, p_event.hash):
+                problems.append(f"seq {seq} in {city.name} does not link to seq {p_seq} in {p_city.name}")
+            if p_city.name != city.name:
+                if (p_event.data or {}).get("to_log") != city.origin:
+                    problems.append(f"seq {p_seq} in {p_city.name} does not hand the cylinder to {city.origin}")
+                if (event.data or {}).get("from_log") != p_city.origin:
+                    problems.append(f"seq {seq} in {city.name} does not say it comes from {p_city.origin}")
+        if not segments or segments[-1]["city"] != city.name:
+            checkpoint = checkpoints[city.name]
+            segments.append({"city": city.name, "origin": city.origin, "region": city.region,
+                             "checkpoint": None if checkpoint is None else checkpoint.note,
+                             "tree_size": None if checkpoint is None else checkpoint.size, "events": []})
+        segments[-1]["events"].append(event)
+        previous = (seq, city, event)
+    return segments, problems
+
+
+def trace(cities: Sequence[CityView], cylinder: str) -> dict[str, Any]:
+    """The cylinder's whole story across the cities' logs, each segment with its log and checkpoint."""
+    segments, problems = _segments(cities, cylinder)
+    last = segments[-1]["events"][-1]
+    return {
+        "cylinder": cylinder, "intact": not problems, "problems": problems,
+        "held_in": segments[-1]["city"], "last_kind": last.kind.value, "last_at": event_json(last)["occurred_at"],
+        "segments": [{**{k: v for k, v in s.items() if k != "events"},
+                      "first_seq": s["events"][0].seq, "last_seq": s["events"][-1].seq,
+                      "events": [event_json(e) for e in s["events"]]} for s in segments],
+    }
+
+
+def bundle(cities: Sequence[CityView], cylinder: str) -> dict[str, Any]:
+    """Every segment of the cylinder with its inclusion proofs under the checkpoint the hub holds of its log."""
+    by_name = {city.name: city for city in cities}
+    segments, _ = _segments(cities, cylinder)
+    out = []
+    for segment in segments:
+        city = by_name[segment["city"]]
+        assert city.mirror is not None
+        with city.mirror.reading() as connection:
+            checkpoint = latest_checkpoint(connection)
+            if checkpoint is None:
+                raise InvalidInput(f"the hub holds no checkpoint of {city.name}'s log yet")
+            tree = LogTree(connection, SubrootCache(capacity=1 << 20))
+            proofs = [{"log_index": e.log_index, "tree_size": checkpoint.size,
+                       "audit_path": [node.hex() for node in tree.inclusion_path(e.log_index, checkpoint.size)]}
+                      for e in segment["events"]]
+        out.append({"origin": city.origin, "checkpoint": checkpoint.note,
+                    "events": [event_json(e) for e in segment["events"]], "proofs": proofs})
+    return {"format": FORMAT, "cylinder": cylinder, "segments": out}

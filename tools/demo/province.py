@@ -1,0 +1,181 @@
+"""``ledger demo --province``: three city ledgers and a provincial hub on one machine (docs/regions.md).
+
+Each city is built as ``ledger demo`` builds one (a smaller city), into an SQLite
+file of its own in a fresh folder, with its own log origin, keys and accounts,
+and a read-only (regulator) account it issues to the hub. The hub follows and
+witnesses all three: each city lists the hub in its ``LEDGER_WITNESSES``. Every
+ledger and the hub run as processes of their own (``ledger serve``, ``ledger hub
+serve``); the command prints each one's URL and tokens and where to look, and
+Ctrl-C or SIGTERM stops them all.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from ledger.config import Settings
+from ledger.domain import Role
+from ledger.keys import ensure_key
+from ledger.service import Ledger
+from ledger.signednote import NoteVerifier
+from ledger.storage.hub import HubStore
+from ledger.storage.witness import WitnessStore
+from tools.hub import follow_city, setup_witness
+
+from .build import build_city
+from .config import SIZES
+
+__all__ = ["CITIES", "run_province"]
+
+
+@dataclass(frozen=True)
+class DemoCity:
+    name: str
+    slug: str
+    region: str  # the city's GB/T 2260 code
+
+
+CITIES = (DemoCity("杭州", "hangzhou", "330100"), DemoCity("绍兴", "shaoxing", "330600"),
+          DemoCity("宁波", "ningbo", "330200"))
+# A smaller city than `ledger demo`'s small one: three of them are built before anything is served.
+TOWN = SIZES["small"].with_(companies=2, stations=2, transporters=1, shops=4, households=120, restaurants=8, days=35)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait(url: str, process: subprocess.Popen, what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer at {url}")
+
+
+def run_province(port: int, host: str = "127.0.0.1", folder: Path | None = None, seed: int = 7,
+                 console: Console | None = None, keep_serving: bool = True) -> dict:
+    """Build, start and announce; serve until stopped. Returns what was started (for tests, with
+    ``keep_serving=False``: the processes are then stopped before returning)."""
+    console = console or Console()
+    folder = Path(folder or tempfile.mkdtemp(prefix="ledger-province-")).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    hub_url, hub_base = f"sqlite:///{folder / 'hub.db'}", f"http://{host}:{port}"
+    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)  # the cities are current
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+    store, witness = HubStore(hub_url), WitnessStore(hub_url)
+    store.create()
+    witness.create()
+    cosigner, _ = setup_witness(witness, "hub.province.demo/witness", folder / "hub-witness.key")
+    hub_token = store.create_account("省级监管（演示）")
+    witnesses = folder / "witnesses.txt"
+    witnesses.write_text(f"hub {hub_base}/witness {cosigner.vkey()}\n", encoding="utf-8")
+
+    started: dict = {"folder": folder, "hub": hub_base, "hub_token": hub_token, "cities": {}}
+    processes: list[subprocess.Popen] = []
+    try:
+        for number, city in enumerate(CITIES, 1):
+            city_port = port + number
+            base = f"http://{host}:{city_port}"
+            settings = Settings(database_url=f"sqlite:///{folder / (city.slug + '.db')}",
+                                key_file=folder / f"{city.slug}-log.key", label_key_file=folder / f"{city.slug}-label.key",
+                                log_origin=f"{city.slug}.cylinder-ledger.local/log", base_url=base)
+            ensure_key(settings.key_file)
+            ensure_key(settings.label_key_file)
+            ledger = Ledger(settings)
+            ledger.db.migrate()
+            with console.status(f"building {city.name} ({city.region})"):
+                built = build_city(ledger, TOWN.with_(now=now), seed + number)
+            with ledger.db.writing() as connection:
+                regulator = ledger.create_account(connection, role=Role.REGULATOR, party=None, name="demo regulator")
+                for_hub = ledger.create_account(connection, role=Role.REGULATOR, party=None, name="provincial hub")
+            vkey = ledger.verifier.vkey()
+            ledger.db.dispose()
+            follow_city(store, witness, hub_url, city.name, base, NoteVerifier.from_vkey(vkey), for_hub, city.region)
+            env = {**environment, "LEDGER_DATABASE_URL": settings.database_url, "LEDGER_KEY_FILE": str(settings.key_file),
+                   "LEDGER_LABEL_KEY_FILE": str(settings.label_key_file), "LEDGER_LOG_ORIGIN": settings.log_origin,
+                   "LEDGER_BASE_URL": base, "LEDGER_WITNESSES": str(witnesses), "LEDGER_CHECKPOINT_INTERVAL": "5"}
+            with (folder / f"{city.slug}-serve.log").open("ab") as log:
+                processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "tools.cli", "serve", "--db", settings.database_url, "--host", host,
+                     "--port", str(city_port)], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT))
+            started["cities"][city.name] = {"url": base, "region": city.region, "origin": settings.log_origin,
+                                            "regulator": regulator, "events": built.events,
+                                            "showcase": built.showcase()}
+        store.dispose()
+        witness.dispose()
+        with (folder / "hub-serve.log").open("ab") as log:
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "tools.cli", "hub", "serve", "--db", hub_url, "--host", host, "--port", str(port),
+                 "--interval", "2"], cwd=folder, env=environment, stdout=log, stderr=subprocess.STDOUT))
+        for (name, city), process in zip(started["cities"].items(), processes):
+            _wait(f"{city['url']}/healthz", process, f"the ledger of {name}")
+        _wait(f"{hub_base}/healthz", processes[-1], "the hub")
+        _announce(console, started)
+        if not keep_serving:
+            return started
+        previous = signal.signal(signal.SIGTERM, _stop)
+        try:
+            while all(process.poll() is None for process in processes):
+                time.sleep(0.5)
+            console.print("[red]a process stopped on its own; stopping the others[/red] (logs in "
+                          f"{folder})")
+        except (KeyboardInterrupt, _Stopped):
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        return started
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        console.print("stopped")
+
+
+def _announce(console: Console, started: dict) -> None:
+    console.print(f"\n[bold]A province of three city ledgers and a hub[/bold] (files in {started['folder']})")
+    for name, city in started["cities"].items():
+        console.print(f"  {name} ({city['region']}): {city['url']}   log {city['origin']}, {city['events']} events")
+        console.print(f"      regulator token {city['regulator']}")
+        code = next(iter(city["showcase"].values()), None)
+        if code:
+            console.print(f"      a cylinder to trace: {code}   {started['hub']}/trace?code={code}")
+    console.print(f"  provincial hub: {started['hub']}   token {started['hub_token']}")
+    console.print("\n[bold]Where to look[/bold]")
+    console.print(f"  1. {started['hub']}/signin with the hub token: the dashboard by city (follow state, open findings, "
+                  "one colour per enterprise).")
+    console.print(f"  2. curl -H 'Authorization: Bearer {started['hub_token']}' "
+                  f"'{started['hub']}/v1/province/risk/cylinders?reason=overdue_inspection&format=csv'")
+    console.print(f"  3. {started['hub']}/v1/province/cylinders/<code>/bundle, checked with `ledger verify-bundle FILE "
+                  "--public-key <each city's GET /v1/log/public-key>`.")
+    console.print("  4. Each city's checkpoint (GET /v1/log/checkpoint) carries the hub's cosignature.")
+    console.print("\n[bold green]Serving[/bold green] — Ctrl-C stops all")
+
+
+class _Stopped(Exception):
+    """SIGTERM: stop every process."""
+
+
+def _stop(signum, frame) -> None:
+    raise _Stopped()
