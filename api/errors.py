@@ -6,6 +6,7 @@
     NotFound                      404
     PermissionDenied              403
     Conflict (IdempotencyConflict) 409
+    RateLimited                   429  (with ``Retry-After``)
     CheckpointMismatch            500  (the stored ledger fails a cryptographic check: tampering)
     no or unknown bearer token    401
     body too large                413
@@ -32,7 +33,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from ledger.errors import (
-    Conflict, IntegrityError, InvalidInput, LedgerError, NotFound, PermissionDenied, ProofInvalid, Rejected,
+    Conflict, IntegrityError, InvalidInput, LedgerError, NotFound, PermissionDenied, ProofInvalid, RateLimited,
+    Rejected,
 )
 
 __all__ = ["Problem", "FieldError", "PROBLEM", "problem_json", "problem_responses", "status_of", "install"]
@@ -42,11 +44,11 @@ log = logging.getLogger("ledger.api")
 
 _STATUS: tuple[tuple[type[LedgerError], int], ...] = (
     (InvalidInput, 422), (Rejected, 422), (NotFound, 404), (PermissionDenied, 403),
-    (Conflict, 409), (ProofInvalid, 422), (IntegrityError, 500),
+    (Conflict, 409), (RateLimited, 429), (ProofInvalid, 422), (IntegrityError, 500),
 )
 _TITLES = {
     400: "Malformed request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
-    405: "Method not allowed", 409: "Conflict", 413: "Request body too large",
+    405: "Method not allowed", 409: "Conflict", 413: "Request body too large", 429: "Too many requests",
     415: "Unsupported media type", 422: "Invalid input", 500: "Internal error",
 }
 _SLUGS = {
@@ -131,7 +133,8 @@ async def _on_ledger_error(_request: Request, error: LedgerError) -> JSONRespons
     body = ledger_problem(error)
     if body["status"] == 500:
         log.error("integrity failure: %s", error.message)
-    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM, headers=headers)
 
 
 async def _on_validation(_request: Request, error: RequestValidationError) -> JSONResponse:

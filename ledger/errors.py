@@ -10,6 +10,7 @@ is a bug. The HTTP layer maps each branch to one status code in one place.
     ├── Conflict                the request contradicts what is stored        (409)
     │   └── IdempotencyConflict  same idempotency key, different content
     ├── Rejected                a custody rule refuses the event outright     (422)
+    ├── RateLimited             too many of these from one place; try later   (429)
     └── IntegrityError          the stored ledger fails a cryptographic check
         ├── CheckpointMismatch   the log disagrees with a signed checkpoint
         └── ProofInvalid         a proof, bundle or signature does not verify
@@ -26,6 +27,7 @@ __all__ = [
     "Conflict",
     "IdempotencyConflict",
     "Rejected",
+    "RateLimited",
     "IntegrityError",
     "CheckpointMismatch",
     "ProofInvalid",
@@ -70,6 +72,16 @@ class IdempotencyConflict(Conflict):
 
 class Rejected(LedgerError):
     code = "rejected"
+
+
+class RateLimited(LedgerError):
+    """Too many requests of one kind from one address or about one thing; ``retry_after`` in seconds."""
+
+    code = "too-many-requests"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
 
 
 class IntegrityError(LedgerError):
