@@ -50,13 +50,14 @@ def report_form(request: Request, ledger: LedgerDep, cylinder: Annotated[str, Qu
 def report(request: Request, connection: WriteConn, ledger: LedgerDep,
            category: Annotated[str, Form(max_length=40)] = "", text: Annotated[str, Form(max_length=4000)] = "",
            cylinder: Annotated[str, Form(max_length=64)] = "", contact: Annotated[str, Form(max_length=400)] = "",
-           photos: Annotated[list[UploadFile], File()] = []):  # noqa: B006
+           photos: Annotated[list[UploadFile | str], File()] = []):  # noqa: B006 - a part without a file is text
     sent = {"category": category, "text": text, "contact": contact}
     if not _same_origin(request):  # a form posted from another site is not a citizen on this one
         return _form(request, ledger, cylinder=cylinder, status=403, problem="elsewhere", sent=sent)
     try:
         # a browser sends an empty file part when no photo was chosen
-        chosen = [p.file.read(case_rules.MAX_PHOTO_BYTES + 1) for p in photos if p.filename][:case_rules.MAX_PHOTOS + 1]
+        chosen = [p.file.read(case_rules.MAX_PHOTO_BYTES + 1) for p in photos
+                  if not isinstance(p, str) and p.filename][:case_rules.MAX_PHOTOS + 1]
         if any(len(data) > case_rules.MAX_PHOTO_BYTES for data in chosen):
             raise InvalidInput(f"a photo may be at most {case_rules.MAX_PHOTO_BYTES // (1024 * 1024)} MB",
                                field="photos")
