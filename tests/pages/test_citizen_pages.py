@@ -151,3 +151,24 @@ def test_the_hotline_is_printed_on_the_public_pages(town: Town, client) -> None:
             chinese_only(answer, town)
     finally:
         town.ledger.settings = settings
+
+
+def test_the_case_page_shows_the_report_to_the_regulator_and_not_to_an_inspector_it_was_not_sent_to(
+        town: Town, client, roomy) -> None:
+    from .conftest import sign_in
+
+    answer = send(client, category="other", text="楼道里堆着三个气瓶", contact="赵先生 13600002222")
+    code = citizen.tracking_code(CODE.search(answer.text).group(1))
+    with town.ledger.db.reading() as c:
+        case = next(f for f in town.ledger.findings(c, kind="citizen_report", limit=200)["items"]
+                    if f["evidence"]["text_sha256"] and f["cylinder"] is None)
+        assert town.ledger.report_tracking(c, code)["status"] == "received"
+    sign_in(client, town.tokens["regulator"])
+    page = client.get(f"/findings/{case['id']}")
+    assert "楼道里堆着三个气瓶" in page.text and "赵先生 13600002222" in page.text
+    assert 'id="public-reply"' in page.text and "市民（公开页面）" in page.text
+    chinese_only(page, town)
+    client.cookies.clear()
+    sign_in(client, town.tokens["inspector"])
+    hidden = client.get(f"/findings/{case['id']}")
+    assert hidden.status_code == 200 and "赵先生" not in hidden.text and 'id="citizen-reports"' not in hidden.text
