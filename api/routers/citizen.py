@@ -152,7 +152,8 @@ def track(tracking_code: Annotated[str, Path(max_length=40)], connection: ReadCo
     return ledger.report_tracking(connection, tracking_code)
 
 
-@router.get("/v1/findings/{finding_id}/reports", response_model=list[CaseReport], tags=["findings"])
+@router.get("/v1/findings/{finding_id}/reports", response_model=list[CaseReport], tags=["findings"],
+            responses=problem_responses(401, 403))
 def case_reports(finding_id: FindingId, actor: Allowed("findings.act"), connection: ReadConn, ledger: LedgerDep):
     """The citizens' reports of a case, with text and contact: regulators, and the inspector it is dispatched to."""
     return ledger.case_reports(connection, actor, finding_id)

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import citizen
 from ..domain import Role
-from ..errors import PermissionDenied
+from ..errors import NotFound, PermissionDenied
 from ..storage import Connection
 from ..storage import findings as finding_rows
 from .types import Actor, _now
@@ -40,6 +40,8 @@ class CitizenService:
     def case_reports(self, connection: Connection, actor: Actor, finding_id: int) -> list[dict[str, Any]]:
         """The citizens' reports of a case with their text and contact: for regulators, and for the inspector
         the case is dispatched to."""
+        if finding_rows.get_finding(connection, finding_id) is None:
+            raise NotFound(f"no finding {finding_id}")
         if not may_read_reports(connection, actor, finding_id):
             raise PermissionDenied("only regulators and the inspector handling the case read its citizens' reports")
         return citizen.reports_of(connection, finding_id)

@@ -109,6 +109,7 @@ def test_only_regulators_and_the_inspector_handling_the_case_read_the_report(wor
     for role in ("admin", "company", "shop", "station"):
         assert world.client.get(path, headers=world.auth(role)).status_code == 403, role
     assert world.client.get(path).status_code == 401
+    assert world.client.get("/v1/findings/999999/reports", headers=world.auth("regulator")).status_code == 404
 
 
 # -- 2. abuse --------------------------------------------------------------------------------------
