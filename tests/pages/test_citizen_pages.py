@@ -94,6 +94,14 @@ def test_no_report_turns_a_cylinders_verdict_amber(town: Town, client, roomy) ->
     assert 'class="verdict go"' in label.text and 'id="concerns"' not in label.text
 
 
+def test_a_code_the_platform_never_issued_offers_a_report_without_it(town: Town, client) -> None:
+    from ledger import tracecode
+
+    answer = client.get(f"/c/{tracecode.generate()}")  # well formed, never registered: 黑气瓶
+    assert answer.status_code == 404 and 'id="report-unregistered"' in answer.text
+    chinese_only(answer, town)
+
+
 def test_a_refused_report_comes_back_filled_in_and_explained_in_chinese(town: Town, client, roomy) -> None:
     answer = send(client, category="", text="有人在小区门口倒气")
     assert answer.status_code == 422
