@@ -208,7 +208,8 @@ def submit(connection: Connection, sent: Sent, *, address: bytes, limits: Limits
 
     1. category, text, contact, cylinder and the number of photos are checked (``InvalidInput``);
        a cylinder must be one the platform registered;
-    2. the sending address and the cylinder are counted against ``limits`` (``RateLimited``);
+    2. the sending address and the cylinder are counted against ``limits`` (``RateLimited``), under a lock
+       on each (``lock_counted``) so that racing reports cannot both take the last place;
     3. each photo is checked and re-encoded without its EXIF GPS (``cases.photo``);
     4. a report of the same cylinder and category as one within the fold window whose case is still
        open is folded into that case (a ``corroborate`` step); any other opens a ``citizen_report`` case;
@@ -223,6 +224,7 @@ def submit(connection: Connection, sent: Sent, *, address: bytes, limits: Limits
                                "out and describe the cylinder in the text", field="cylinder")
         region = row.region
     at = format_time(now)
+    store.lock_counted(connection, [address] + ([cylinder.encode("ascii")] if cylinder else []))
     _limit(store.count_from(connection, address, format_time(now - limits.address_window)),  # 2
            limits.per_address, limits.address_window, "from one address", "address")
     if cylinder is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -10,8 +11,23 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from . import models as m
 
-__all__ = ["insert_report", "by_tracking", "of_finding", "count_from", "count_about", "foldable", "erase_report",
+__all__ = ["lock_counted", "insert_report", "by_tracking", "of_finding", "count_from", "count_about", "foldable", "erase_report",
            "get_report"]
+
+
+# The class of the PostgreSQL advisory locks that serialise reports counted together ("rpt"); the
+# log's lock is a single key (ledger.storage.db.LOG_LOCK), these take two.
+_REPORT_LOCKS = 0x727074
+
+
+def lock_counted(connection: Connection, keys: Sequence[bytes]) -> None:
+    """Hold, until the transaction ends, a lock per sender and cylinder a report is counted against, so
+    two reports racing past the last free place of a limit (or to open the same case) take turns.
+    PostgreSQL only: SQLite's writers already take turns (``Database.writing``). Taken in sorted order."""
+    if connection.dialect.name != "postgresql":
+        return
+    for key in sorted({int.from_bytes(hashlib.sha256(k).digest()[:4], "big", signed=True) for k in keys}):
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_REPORT_LOCKS}, {key})")
 
 
 def insert_report(connection: Connection, *, photos: Sequence[str], **values: Any) -> int:

@@ -264,3 +264,31 @@ def test_an_erased_report_loses_text_contact_and_photos_and_the_case_keeps_its_c
     photo = world.client.get(f"/v1/findings/{case['id']}/photos/{reports[0]['photos'][0]}",
                              headers=world.auth("regulator"))
     assert photo.status_code == 404
+
+
+def test_reports_racing_from_one_address_never_pass_its_limit_together(world: World) -> None:
+    import threading
+
+    world.ledger.__dict__["report_limits"] = citizen.parse_limits("address=3/1h,cylinder=100/1d,fold=7d")
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def one(i: int) -> None:
+        start.wait()
+        try:
+            with world.ledger.db.writing() as c:
+                world.ledger.submit_report(c, category="damaged_cylinder", text=f"第 {i} 份",
+                                           cylinder=world.cylinders[0], address="203.0.113.7")
+            outcomes.append("taken")
+        except citizen.RateLimited:
+            outcomes.append("limited")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["limited"] * 5 + ["taken"] * 3
+    with world.ledger.db.reading() as c:  # and the three opened one case between them, not several
+        cases = c.execute(text("SELECT COUNT(DISTINCT finding) FROM citizen_reports")).scalar_one()
+    assert cases == 1
