@@ -180,3 +180,9 @@ def test_the_case_page_shows_the_report_to_the_regulator_and_not_to_an_inspector
     sign_in(client, town.tokens["inspector"])
     hidden = client.get(f"/findings/{case['id']}")
     assert hidden.status_code == 200 and "赵先生" not in hidden.text and 'id="citizen-reports"' not in hidden.text
+
+
+def test_the_pages_read_in_english_on_request(town: Town, client) -> None:
+    form = client.get("/report?lang=en")
+    assert 'lang="en"' in form.text[:200] and "Report a problem" in form.text and "Suspected illegal refilling" in form.text
+    assert "Follow a report" in client.get("/track").text  # the cookie keeps English
