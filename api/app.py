@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     capture_worker = CaptureWorker(ledger, capture_settings)
     deliverer = PeriodicDeliverer(ledger)  # reads LEDGER_WEBHOOKS: a malformed file stops the start
     ledger.case_deadlines  # noqa: B018 - as does a malformed LEDGER_CASE_DEADLINES
+    ledger.report_limits  # noqa: B018 - and a malformed LEDGER_REPORT_LIMITS
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@
     NotFound                      404
     PermissionDenied              403
     Conflict (IdempotencyConflict) 409
+    RateLimited                   429  (with ``Retry-After``)
     CheckpointMismatch            500  (the stored ledger fails a cryptographic check: tampering)
     no or unknown bearer token    401
     body too large                413

@@ -18,6 +18,7 @@
 | LEDGER_WEBHOOKS         | (none)                          | file of webhooks (docs/cases.md)         |
 | LEDGER_PHOTO_GPS        | strip                           | `keep` keeps a case photo's EXIF GPS     |
 | LEDGER_HOTLINE          | (none)                          | the operator's phone, printed on labels  |
+| LEDGER_REPORT_LIMITS    | address=5/1h,cylinder=20/1d,fold=7d | citizens' reports: rate limits and folding (docs/citizens.md) |
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Settings:
     webhooks_file: Path | None = None
     photo_gps: str = "strip"
     hotline: str = ""  # the operator's service phone, printed on label sheets
+    report_limits: str = "address=5/1h,cylinder=20/1d,fold=7d"  # parsed by ledger.citizen.parse_limits
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -69,6 +71,7 @@ class Settings:
             webhooks_file=Path(env["LEDGER_WEBHOOKS"]) if env.get("LEDGER_WEBHOOKS") else None,
             photo_gps=env.get("LEDGER_PHOTO_GPS", cls.photo_gps),
             hotline=env.get("LEDGER_HOTLINE", cls.hotline).strip(),
+            report_limits=env.get("LEDGER_REPORT_LIMITS", cls.report_limits),
         )
         if settings.photo_gps not in ("strip", "keep"):
             raise ValueError(f"LEDGER_PHOTO_GPS must be strip or keep, not {settings.photo_gps!r}")

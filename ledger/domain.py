@@ -119,6 +119,7 @@ class FindingKind(str, enum.Enum):
     IMPOSSIBLE_MOVEMENT = "impossible_movement"
     PROJECTION_EDITED = "projection_edited"  # a cylinder's stored projection differs from its chain (ledger.audit)
     FINDING_STATUS_EDITED = "finding_status_edited"  # a finding's status differs from its closed-loop history
+    CITIZEN_REPORT = "citizen_report"  # a citizen's report through the public site (ledger.citizen)
 
 
 class Severity(str, enum.Enum):

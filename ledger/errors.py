@@ -10,6 +10,7 @@ is a bug. The HTTP layer maps each branch to one status code in one place.
     ├── Conflict                the request contradicts what is stored        (409)
     │   └── IdempotencyConflict  same idempotency key, different content
     ├── Rejected                a custody rule refuses the event outright     (422)
+    ├── RateLimited             too many of these from one place; try later   (429)
     └── IntegrityError          the stored ledger fails a cryptographic check
         ├── CheckpointMismatch   the log disagrees with a signed checkpoint
         └── ProofInvalid         a proof, bundle or signature does not verify
@@ -67,9 +68,10 @@ class Conflict(LedgerError):
 
 
 class RateLimited(LedgerError):
-    """Too many requests of one kind from one account, address or phone in a window; retry later."""
+    """Too many requests of one kind from one account, address or phone, or about one thing, in a window;
+    ``retry_after`` says in how many seconds to try again."""
 
-    code = "rate-limited"
+    code = "too-many-requests"
 
     def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
         super().__init__(message, field=field)

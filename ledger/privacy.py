@@ -119,7 +119,7 @@ class Erasure:
     """What ``erase`` did: ``done`` is False when the target had already been erased (nothing changed)."""
 
     target: str
-    what: str  # note | end_user | finding_note
+    what: str  # note | end_user | finding_note | citizen_report
     fields: tuple[str, ...]
     done: bool
     erased_at: str
@@ -157,7 +157,14 @@ def erase(connection: Connection, target: str, *, reason: str, requested_by: str
             return Erasure(target, "finding_note", ("note",), False, step.erased_at)
         note_rows.erase_finding_action_note(connection, step.id, at)
         return _recorded(connection, Erasure(target, "finding_note", ("note",), True, at), reason, requested_by)
-    raise NotFound(f"no note, end user or finding step {target}")
+    from . import citizen  # a citizen's report (``CR<id>``): its text, salt, contact and photos
+
+    report = citizen.erase(connection, target, at)
+    if report is not None:
+        done, when = report
+        erasure = Erasure(target, "citizen_report", ("text", "salt", "contact", "photos"), done, when)
+        return _recorded(connection, erasure, reason, requested_by) if done else erasure
+    raise NotFound(f"no note, end user, finding step or citizen report {target}")
 
 
 def _finding_step(connection: Connection, target: str):

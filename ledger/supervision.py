@@ -280,9 +280,9 @@ class Supervisor:
             events, judgement = assessment.events, assessment.judgement
             trigger = (events[-1] if events else None) if latest_explains else triggers.get(cylinder)
             ids = {event.seq: event.id for event in events}
-            # The audit's findings (``audit:`` keys, ledger.audit) are about the stored rows, not the story:
-            # no event explains them away.
-            ours = [item for item in stored[cylinder] if not item[0].startswith("audit:")]
+            # The audit's findings (``audit:`` keys, ledger.audit) are about the stored rows, not the story,
+            # and citizens' reports (``citizen:``, ledger.citizen) about what people saw: no event explains them away.
+            ours = [item for item in stored[cylinder] if not item[0].startswith(("audit:", "citizen:"))]
             keyed = {key: id_ for key, _, id_ in ours}
             fresh = judgement.findings
             outcome = rules.reconcile(ours, fresh, trigger, judgement.scope)

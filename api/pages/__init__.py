@@ -2,6 +2,7 @@
 
     public     GET /c/{code}: what a phone camera opens from a label (no login, no personal data)
     own        GET /me: an end user's own deliveries, by phone and one-time code (no login, no script)
+    citizen    report a problem and follow it with a tracking code (no login; docs/citizens.md)
     account    sign-in with an account's bearer token, kept in an HttpOnly cookie; sign-out
     trace      the inspector's one-screen story of a cylinder, its proofs, field reports
     dashboard  the regulator's counts, enterprise colours and findings chart
@@ -22,14 +23,14 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from . import account, admin, cases, dashboard, driver, own, public, reports, risk, scan, trace
+from . import account, admin, cases, citizen, dashboard, driver, own, public, reports, risk, scan, trace
 
 __all__ = ["router", "STATIC", "static_files"]
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for module in (public, own, account, trace, dashboard, reports, risk, cases, driver, scan, admin):
+for module in (public, own, citizen, account, trace, dashboard, reports, risk, cases, driver, scan, admin):
     router.include_router(module.router)
 
 

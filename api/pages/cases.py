@@ -16,6 +16,7 @@ from starlette.requests import Request
 from ledger import cases as case_rules
 from ledger.domain import FindingKind, Role
 from ledger.errors import LedgerError, NotFound
+from ledger.service.citizen import may_read_reports
 from ledger.wire import event_json
 
 from ..deps import LedgerDep, ReadConn, WriteConn
@@ -125,7 +126,11 @@ def case_page(request: Request, session: Session, connection, ledger, finding_id
     inspectors = ledger.inspectors(connection, finding["region"])  # the case's district first
     # An assignee is an account id; a disabled account's id, or a name from older cases, shows as it is.
     assignees = {str(i["account"]): f'{i["name"]} · {names.get(i["party"], i["party"])}' for i in inspectors}
+    reports = []  # a citizen's words and contact: regulators, and the inspector it is sent to (docs/citizens.md)
+    if finding["kind"] == "citizen_report" and may_read_reports(connection, session.actor, finding_id):
+        reports = ledger.case_reports(connection, session.actor, finding_id)
     return render(request, "case.html", status=status, f=finding, names=names, problem=problem, done=done,
+                  reports=reports,
                   evidence=_evidence(ledger, connection, finding["events"]), actions=offered(finding, session),
                   inspectors=inspectors, assignees=assignees,
                   overdue=case_rules.overdue(finding, request.app.state.clock()))

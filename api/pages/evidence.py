@@ -72,6 +72,9 @@ SENTENCES: dict[str, tuple[str, str]] = {
     "certificate.expired": ("{role}{person}的从业资格证{paper}已于{expired}过期（{events}条运输记录）",
                             "{role} {person}'s certificate {paper} expired {expired} ({events} trip event(s))"),
     "missing_escort": ("{party}交给{to}的“{kind}”（记录 {seq}）{why}", "{kind} (seq {seq}) by {party} to {to} {why}"),
+    "citizen_report": ("市民通过公开页面反映：{category}，附照片 {photos} 张", "A citizen reported: {category}, with {photos} photos"),
+    "citizen_report_folded": ("又一位市民反映同一问题：{category}，附照片 {photos} 张",
+                              "Another citizen reported the same: {category}, with {photos} photos"),
     "unregistered_scan": ("{party}于{at}扫描了编码{cylinder}（{kind}），平台从未发放这个编码",
                           "{party} scanned {cylinder} ({kind}, {at}), a code the platform never issued"),
     "explained": ("已由{party}的“{kind}”（记录 {seq}）解释：发生于{occurred_at}，记录于{recorded_at}{late}",
@@ -153,6 +156,8 @@ def _shown(name: str, value: Any, evidence: Mapping[str, Any], t, names: Mapping
         return t.term("kind", value)
     if name == "state":
         return t.term("state", value)
+    if name == "category":
+        return t.term("category", value)
     if name == "role":
         return _word(f"role.{value}", column)
     if name == "outcome":

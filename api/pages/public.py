@@ -32,6 +32,9 @@ DANGERS = ("forged_label", "scrapped", "overdue_inspection", "past_design_life",
 # is a danger of its own (broken_chain); papers and lateness (medium, low) do not concern the user.
 CONCERNING = frozenset({"high", "critical"})
 _TAMPERING = frozenset({"chain_tampered", "sequence_gap", "checkpoint_mismatch"})
+# An anonymous report is a lead for an inspector, not a finding of fact: it never turns a verdict amber
+# (else anyone could mark any cylinder; docs/citizens.md).
+_UNVERIFIED = frozenset({"citizen_report"})
 _OPEN = frozenset({"open", "dispatched", "handled"})
 
 
@@ -71,7 +74,7 @@ def concerns(findings: list[dict[str, Any]]) -> list[str]:
     """The kinds of the open high or critical custody findings, for the amber verdict; no party,
     no person and no note: what kind of problem is under review, nothing about whom."""
     return sorted({f["kind"] for f in findings if f["severity"] in CONCERNING and f["status"] in _OPEN
-                   and f["kind"] not in _TAMPERING})
+                   and f["kind"] not in _TAMPERING | _UNVERIFIED})
 
 
 def label_check(code: str, signature: str | None, ledger) -> str | None:

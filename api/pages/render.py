@@ -91,25 +91,45 @@ def _environment() -> Environment:
 ENV = _environment()
 
 
+def _resized(request: Request, size: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "size"] + [("size", size)]
+    return f"{request.url.path}?{urlencode(params)}"
+
+
 def _switch(request: Request, lang: str) -> str:
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", lang)]
     return f"{request.url.path}?{urlencode(params)}"
 
 
+# Large type and high contrast for older readers (docs/citizens.md): ``?size=large`` or ``normal``, remembered.
+SIZE_COOKIE, SIZES = "size", ("large", "normal")
+
+
+def _large(request: Request) -> bool:
+    asked = request.query_params.get("size")
+    return (asked if asked in SIZES else request.cookies.get(SIZE_COOKIE)) == "large"
+
+
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """``template`` in the reader's language; a ``?lang=`` choice is remembered in a cookie."""
+    """``template`` in the reader's language; a ``?lang=`` or ``?size=`` choice is remembered in a cookie."""
     lang = language(request)
     t = Translator(lang)
     session = getattr(request.state, "page_session", None)
     audited = getattr(request.app.state, "ledger_status", None)
+    served = getattr(request.app.state, "ledger", None)
+    context.setdefault("hotline", served.settings.hotline if served is not None else "")  # printed on public pages
     html = ENV.get_template(template).render(
         ledger_disputed=audited is not None and audited.disputed(),
         t=t, session=session, path=request.url.path, nav=navigation(session.actor.role if session else None),
         nav_counts=_nav_counts(request, session),
-        switch={other: _switch(request, other) for other in LANGUAGES if other != lang}, **context)
+        switch={other: _switch(request, other) for other in LANGUAGES if other != lang},
+        large=_large(request), resize=_resized(request, "normal" if _large(request) else "large"), **context)
     response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie(COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+    if request.query_params.get("size") in SIZES:
+        response.set_cookie(SIZE_COOKIE, request.query_params["size"], max_age=365 * 24 * 3600, samesite="lax",
+                            httponly=True)
     response.headers["Cache-Control"] = "no-store" if session else "no-cache"
     return response
 

@@ -4,7 +4,9 @@ from fastapi import APIRouter, Depends
 
 from ..deps import request_checks
 
-from . import audit, cases, cylinders, endusers, epcis_capture, events, health, labels, log, oversight, parties, risk
+from . import (
+    audit, cases, citizen, cylinders, endusers, epcis_capture, events, health, labels, log, oversight, parties, risk,
+)
 
 __all__ = ["ROUTERS", "include"]
 
@@ -22,3 +24,4 @@ def include(app) -> None:
     for router in ROUTERS:
         app.include_router(router, dependencies=[Depends(request_checks)])
     app.include_router(cases.uploads)  # multipart/form-data: a handling's photos
+    citizen.include(app)  # citizens' reports: JSON, or a form with photos

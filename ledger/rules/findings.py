@@ -46,6 +46,7 @@ SEVERITY: Mapping[FindingKind, Severity] = {
     F.CERTIFICATE_EXPIRED: S.MEDIUM,
     F.VANISHED: S.MEDIUM,
     F.HANDOVER_UNCONFIRMED: S.MEDIUM,  # low when it was confirmed, only late
+    F.CITIZEN_REPORT: S.MEDIUM,  # graded by the report's category (ledger.citizen.CATEGORIES)
 }
 
 # An event recorded this long after it occurred was held offline (said so in resolution notes).

@@ -10,7 +10,8 @@ services are split by what they serve (polar's shape):
 - ``endusers``  — end users' sealed personal data, its masked lookup, full views on record, own history;
 - ``recording`` — registering cylinders, admitting and appending events;
 - ``proofs``    — events as stored, inclusion and consistency proofs, bundles;
-- ``oversight`` — the three questions, findings, risk lists, review and sweep.
+- ``oversight`` — the three questions, findings, risk lists, review and sweep;
+- ``citizen``   — citizens' reports and their tracking.
 
 A ``Ledger`` is given its custody rules (a ``Judge``) when it is built; without
 one it is the bare core: no custody checks, no findings, the same answers.
@@ -29,6 +30,7 @@ from ..publisher import CheckpointPublisher
 from ..rules import RulesConfig
 from ..signednote import NoteSigner, NoteVerifier
 from ..storage.db import Database
+from .citizen import CitizenService
 from .endusers import EndUserService
 from .judge import Judge, Registry
 from .oversight import OversightService
@@ -47,7 +49,7 @@ def new_id(prefix: str, length: int = 7) -> str:
     return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
 
 
-class Ledger(RegistryService, EndUserService, RecordingService, ProofService, OversightService):
+class Ledger(RegistryService, EndUserService, RecordingService, ProofService, OversightService, CitizenService):
     """The ledger of one database, with its signing keys and its judge."""
 
     def __init__(self, settings: Settings, database: Database | None = None, *, judge: Judge | None = None,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from . import models as m
 
 __all__ = [
-    "overdue", "mark_escalated", "assigned_to", "count_assigned", "insert_photo", "get_photo",
+    "overdue", "mark_escalated", "assigned_to", "count_assigned", "insert_photo", "get_photo", "delete_photos",
     "enqueue", "unfanned", "add_job", "mark_fanned", "due_jobs", "job_body", "record_attempt", "deliveries",
 ]
 
@@ -107,3 +107,10 @@ def deliveries(connection: Connection, before_id: int | None, limit: int) -> lis
     if before_id is not None:
         query = query.where(d.id < before_id)
     return list(connection.execute(query))
+
+
+def delete_photos(connection: Connection, finding_id: int, sha256s: list[str]) -> None:
+    """Remove photos of a case (an erased citizen's report's); steps that named them keep the hashes."""
+    if sha256s:
+        p = m.case_photos.c
+        connection.execute(delete(m.case_photos).where(p.finding == finding_id, p.sha256.in_(sha256s)))

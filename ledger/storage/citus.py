@@ -41,7 +41,8 @@ REFERENCE = ("parties", "people", "accounts", "page_sessions", "end_users", "che
              # what the trust, exchange and case workers keep: small, read with the registry
              "cosignatures", "witness_states", "mirrored_log", "audits", "audit_chunks",
              "capture_jobs", "capture_results", "case_photos", "webhook_outbox", "webhook_jobs",
-             "webhook_deliveries", "personal_data_views", "end_user_codes", "rate_windows")
+             "webhook_deliveries", "personal_data_views", "end_user_codes", "rate_windows",
+             "citizen_reports")
 
 _CHILDREN = tuple(table for table, _ in DISTRIBUTED[1:])
 

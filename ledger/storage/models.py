@@ -286,6 +286,26 @@ case_photos = Table(
     Column("created_at", TIME, nullable=False),
 )
 
+# Citizens' reports (ledger.citizen; docs/citizens.md): beside the chain, text, salt and contact erasable.
+citizen_reports = Table(
+    "citizen_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tracking_hash", LargeBinary(32), nullable=False, unique=True),  # SHA-256 of the tracking code
+    Column("finding", Integer, ForeignKey("findings.id"), nullable=False, index=True),
+    Column("category", String(32), nullable=False),
+    Column("cylinder", String(16), index=True),
+    Column("text", Text),
+    Column("salt", LargeBinary(32)),
+    Column("text_sha256", LargeBinary(32), nullable=False),  # the commitment the finding's evidence holds
+    Column("contact", Text),
+    Column("address_hash", LargeBinary(32), nullable=False, index=True),  # keyed: counted by the rate limits
+    Column("photos", Text),  # JSON list of the SHA-256 of its photos (case_photos)
+    Column("folded", Boolean, nullable=False),  # into a case an earlier report opened
+    Column("created_at", TIME, nullable=False, index=True),
+    Column("erased_at", TIME),
+)
+
 # Webhooks (ledger.webhooks): the outbox is written in the transaction of the event it announces.
 webhook_outbox = Table(
     "webhook_outbox",

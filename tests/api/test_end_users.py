@@ -143,7 +143,7 @@ def test_lookups_are_rate_limited_per_account(world: World) -> None:
         assert world.client.get("/v1/end-users", params={"phone": f"1380000{n:04d}"}, headers=shop).status_code == 200
     refused = world.client.get("/v1/end-users", params={"phone": DIGITS}, headers=shop)
     body = _problem(refused, 429)
-    assert body["type"].endswith("rate-limited") and 0 < int(refused.headers["Retry-After"]) <= LOOKUPS.seconds
+    assert body["type"].endswith("too-many-requests") and 0 < int(refused.headers["Retry-After"]) <= LOOKUPS.seconds
     assert ref not in refused.text
     # another shop's account has its own allowance
     with world.ledger.db.writing() as c:

@@ -31,6 +31,7 @@ TEMPLATES = ROOT / "api/templates"
 ALLOWED = {
     "English",  # the language switch names its language in that language
     "CSV", "XLSX", "JSON",  # file formats on the download buttons
+    "JPEG", "PNG",  # the photo formats a citizen's report takes
     "YSP",  # the cylinder model printed on the cylinder (GB 5842 型号 YSP-15)
     "LIC", "CERT",  # licence and certificate numbers as issued
     "SHA", "hash", "seq",  # the chain's own terms on the proof page, as the bundle names them

@@ -33,7 +33,8 @@ PURE = ["ledger.domain", "ledger.facts", "ledger.errors", "ledger.text", "ledger
 # of ``ledger`` outside ``ledger.storage`` is core, so a new module starts out held to the core's rule.
 SERVICES = ("ledger.service", "ledger.supervision", "ledger.oversight", "ledger.privacy", "ledger.sessions",
             "ledger.verify", "ledger.log", "ledger.ingest", "ledger.publisher", "ledger.sweeper", "ledger.audit",
-            "ledger.witness_client", "ledger.capture", "ledger.cases", "ledger.webhooks", "ledger.reports")
+            "ledger.witness_client", "ledger.capture", "ledger.cases", "ledger.webhooks", "ledger.reports",
+            "ledger.citizen")
 
 MAY_IMPORT = {
     "tools": {"tools", "api", "scanners", "service", "core", "storage"},
