@@ -17,6 +17,7 @@
 | LEDGER_WEBHOOKS         | (none)                          | file of webhooks (docs/cases.md)         |
 | LEDGER_PHOTO_GPS        | strip                           | `keep` keeps a case photo's EXIF GPS     |
 | LEDGER_HOTLINE          | (none)                          | the operator's phone, printed on labels  |
+| LEDGER_SAFETY_ITEMS     | (built-in list)                 | file: the city's home safety check items (docs/custody.md) |
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Settings:
     webhooks_file: Path | None = None
     photo_gps: str = "strip"
     hotline: str = ""  # the operator's service phone, printed on label sheets
+    safety_items_file: Path | None = None  # a city's 入户安检 checklist (ledger.safety.load); None: the built-in one
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -66,6 +68,7 @@ class Settings:
             webhooks_file=Path(env["LEDGER_WEBHOOKS"]) if env.get("LEDGER_WEBHOOKS") else None,
             photo_gps=env.get("LEDGER_PHOTO_GPS", cls.photo_gps),
             hotline=env.get("LEDGER_HOTLINE", cls.hotline).strip(),
+            safety_items_file=Path(env["LEDGER_SAFETY_ITEMS"]) if env.get("LEDGER_SAFETY_ITEMS") else None,
         )
         if settings.photo_gps not in ("strip", "keep"):
             raise ValueError(f"LEDGER_PHOTO_GPS must be strip or keep, not {settings.photo_gps!r}")

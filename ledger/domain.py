@@ -119,6 +119,8 @@ class FindingKind(str, enum.Enum):
     IMPOSSIBLE_MOVEMENT = "impossible_movement"
     PROJECTION_EDITED = "projection_edited"  # a cylinder's stored projection differs from its chain (ledger.audit)
     FINDING_STATUS_EDITED = "finding_status_edited"  # a finding's status differs from its closed-loop history
+    UNSAFE_INSTALLATION = "unsafe_installation"  # an item of the home safety check failed (ledger.safety)
+    DELIVERED_DESPITE_HAZARD = "delivered_despite_hazard"  # delivered although a critical item failed
 
 
 class Severity(str, enum.Enum):

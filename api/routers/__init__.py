@@ -4,13 +4,13 @@ from fastapi import APIRouter, Depends
 
 from ..deps import request_checks
 
-from . import audit, cases, cylinders, epcis_capture, events, health, labels, log, oversight, parties, risk
+from . import audit, cases, cylinders, epcis_capture, events, health, labels, log, oversight, parties, risk, safety
 
 __all__ = ["ROUTERS", "include"]
 
 # Matched in this order: the drivers' hot path first.
 ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in (
-    events, cylinders, parties, oversight, cases, risk, log, labels, health, audit, epcis_capture))
+    events, cylinders, parties, oversight, cases, risk, log, labels, health, audit, epcis_capture, safety))
 
 
 def include(app) -> None:
@@ -22,3 +22,4 @@ def include(app) -> None:
     for router in ROUTERS:
         app.include_router(router, dependencies=[Depends(request_checks)])
     app.include_router(cases.uploads)  # multipart/form-data: a handling's photos
+    app.include_router(safety.uploads)  # multipart/form-data: a safety check's photos

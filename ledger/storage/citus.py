@@ -41,7 +41,7 @@ REFERENCE = ("parties", "people", "accounts", "page_sessions", "end_users", "che
              # what the trust, exchange and case workers keep: small, read with the registry
              "cosignatures", "witness_states", "mirrored_log", "audits", "audit_chunks",
              "capture_jobs", "capture_results", "case_photos", "webhook_outbox", "webhook_jobs",
-             "webhook_deliveries")
+             "webhook_deliveries", "delivery_photos")
 
 _CHILDREN = tuple(table for table, _ in DISTRIBUTED[1:])
 
