@@ -25,7 +25,7 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 # A handling with photos (docs/cases.md): three of at most 5 MB each, and the form around them;
 # a safety check's photo (POST /v1/photos) has the same limit.
 PHOTO_BODY_BYTES = 16 * 1024 * 1024
-_PHOTO_PATHS = re.compile(r"/(v1/findings/\d+/handle|findings/\d+/actions|v1/photos)")
+_PHOTO_PATHS = re.compile(r"/(v1/findings/\d+/handle|findings/\d+/actions|v1/photos|driver/photo)")
 access = logging.getLogger("ledger.access")
 
 
