@@ -5,6 +5,7 @@ re-check) on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import io
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -188,3 +189,31 @@ def test_a_shop_records_a_delivery_for_a_user_without_a_smartphone(world: World)
     code = world.cylinders[0]
     _to_shop(world, code, START)
     assert _deliver(world, code, START + timedelta(hours=1), ALL_OK, to=ref).status_code == 201
+
+
+def _wait_for(world: World, kind: str, status: str) -> list[dict]:
+    deadline, found = time.monotonic() + 20, []
+    while time.monotonic() < deadline:  # the server's reviewer judges a batch in the background
+        found = _findings(world, kind)
+        if found and all(f["status"] == status for f in found):
+            return found
+        time.sleep(0.05)
+    return found
+
+
+def test_a_batch_from_a_handheld_is_judged_by_the_reviewer_the_same_way(world: World) -> None:
+    first, second = world.cylinders[0], world.cylinders[1]
+    _to_shop(world, first, START)
+    _to_shop(world, second, START)
+
+    def item(code: str, at: datetime, items: dict) -> dict:
+        return {"cylinder": code, "kind": "deliver", "occurred_at": at.isoformat(), "to": world.end_user,
+                "idempotency_key": f"b-{uuid.uuid4()}", "data": {"safety_check": {"items": items}}}
+
+    # one upload holding the failed check and, a day later, the next delivery's re-check
+    batch = [item(second, START + timedelta(hours=30), ALL_OK), item(first, START + timedelta(hours=2),
+                                                                    {**ALL_OK, "regulator": "fail"})]
+    answer = world.client.post("/v1/events/batch", json={"events": batch}, headers=world.auth("shop"))
+    assert [r["status"] for r in answer.json()["results"]] == ["created", "created"]
+    (finding,) = _wait_for(world, "unsafe_installation", "resolved")
+    assert finding["status"] == "resolved" and finding["history"][-1]["evidence"]["code"] == "rechecked"
