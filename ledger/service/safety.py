@@ -45,8 +45,8 @@ class SafetyService:
     def upload_photo(self, connection: Connection, actor: Actor, data: bytes, now: datetime | None = None) -> dict:
         """Keep one photo of a safety check (JPEG or PNG, EXIF GPS stripped unless LEDGER_PHOTO_GPS=keep);
         its SHA-256 is what a deliver event names. The same bytes twice are kept once."""
-        if actor.party is None:
-            raise PermissionDenied("photos of a safety check are uploaded by the delivering party's account")
+        if actor.party is None or actor.role is not Role.SHOP:
+            raise PermissionDenied("photos of a safety check are uploaded by the delivering shop's account")
         checked = photo_rules.photo(data, keep_gps=self.settings.photo_gps == "keep")
         store.keep_photo(connection, sha256=checked.sha256, media_type=checked.media_type, data=checked.data,
                          party=actor.party, added_by=actor.name, created_at=format_time(now or _now()))
