@@ -5,6 +5,7 @@ re-check) on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import io
+import json
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -13,6 +14,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
+from ledger.config import Settings
+from ledger.service import Ledger
 from tests.api.conftest import World
 
 TRIP = {"vehicle": "ZJ-A12345"}
@@ -217,3 +220,13 @@ def test_a_batch_from_a_handheld_is_judged_by_the_reviewer_the_same_way(world: W
     assert [r["status"] for r in answer.json()["results"]] == ["created", "created"]
     (finding,) = _wait_for(world, "unsafe_installation", "resolved")
     assert finding["status"] == "resolved" and finding["history"][-1]["evidence"]["code"] == "rechecked"
+
+
+def test_the_setting_names_the_file_a_ledger_reads_its_checklist_from(tmp_path, monkeypatch):
+    city = tmp_path / "items.json"
+    city.write_text(json.dumps([{"code": "valve_box", "name_zh": "阀门箱完好", "name_en": "valve box sound",
+                                 "severity": "critical", "source": "本市瓶装燃气管理办法"}]), encoding="utf-8")
+    monkeypatch.setenv("LEDGER_SAFETY_ITEMS", str(city))
+    ledger = Ledger(Settings.from_env(database_url="sqlite://"))
+    assert [item["code"] for item in ledger.safety_items()] == ["valve_box"]
+    assert ledger.judge.checklist.critical("valve_box")  # the rules judge by the same list

@@ -95,3 +95,4 @@ def test_only_a_later_delivery_to_the_same_user_finding_every_failed_item_ok_rec
     assert installation.rechecked(evidence, delivery(fixed, at=T0 - timedelta(hours=1))) is None  # earlier
     assert installation.rechecked(evidence, delivery({"hose_condition": "ok", "gas_alarm": "n/a"}, at=later)) is None
     assert installation.rechecked(evidence, delivery({"hose_condition": "ok"}, at=later)) is None
+
