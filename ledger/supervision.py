@@ -325,28 +325,27 @@ class Supervisor:
         if not checked:
             return
         keys = {key for cylinder in assessed for key, _, _ in stored[cylinder]}
-        unsafe: list[tuple[int, dict]] | None = None  # the open unsafe installations, read at the first re-check
+        unsafe: dict[str, list[tuple[int, dict]]] = {}  # per end user, the open unsafe installations read so far
         for event in checked:
-            if event.to and "ok" in installation.safety_check(event)["items"].values():
-                if unsafe is None:
-                    unsafe = [(id_, store.evidence_of(text) or {}) for id_, _, text in
-                              store.open_of_kind(connection, FindingKind.UNSAFE_INSTALLATION.value, rules.RESOLVABLE)]
-                for entry in list(unsafe):
-                    evidence = installation.rechecked(entry[1], event)
-                    if evidence is None:
-                        continue
-                    note = (f"re-checked by {event.party} at {evidence['at']} (delivery seq {event.seq} of "
-                            f"{event.cylinder}): every failed item is ok now")
-                    store.set_status(connection, entry[0], "resolved", at, resolved_by=event.id)
-                    store.add_action(connection, entry[0], "resolve", "resolved", SYSTEM, note, at, evidence=evidence)
-                    unsafe.remove(entry)
+            if event.to and event.to not in unsafe:
+                unsafe[event.to] = [(id_, store.evidence_of(text) or {}) for id_, _, text in store.open_of_kind(
+                    connection, FindingKind.UNSAFE_INSTALLATION.value, rules.RESOLVABLE, end_user=event.to)]
+            for entry in list(unsafe.get(event.to, ())):
+                evidence = installation.rechecked(entry[1], event)
+                if evidence is None:
+                    continue
+                note = (f"re-checked by {event.party} at {evidence['at']} (delivery seq {event.seq} of "
+                        f"{event.cylinder}): every failed item is ok now")
+                store.set_status(connection, entry[0], "resolved", at, resolved_by=event.id)
+                store.add_action(connection, entry[0], "resolve", "resolved", SYSTEM, note, at, evidence=evidence)
+                unsafe[event.to].remove(entry)
             for draft in installation.unsafe(event, self.checklist):
                 if draft.key in keys:
                     continue
                 keys.add(draft.key)
                 finding_id = self._store(connection, draft, {event.seq: event.id}, at)
-                if unsafe is not None and draft.kind is FindingKind.UNSAFE_INSTALLATION:
-                    unsafe.append((finding_id, dict(draft.evidence)))
+                if draft.kind is FindingKind.UNSAFE_INSTALLATION and event.to:
+                    unsafe[event.to].append((finding_id, dict(draft.evidence)))
                 result.setdefault(event.cylinder, []).append(
                     (draft.events, RaisedFinding(finding_id, draft.kind, draft.severity, draft.party, draft.note)))
 

@@ -35,11 +35,16 @@ def stored_for(connection: Connection, cylinders: Iterable[str]) -> dict[str, li
     return result
 
 
-def open_of_kind(connection: Connection, kind: str, statuses: Sequence[str]) -> list[tuple[int, str, str | None]]:
-    """(id, key, evidence) of every finding of ``kind`` in one of ``statuses``, oldest first."""
+def open_of_kind(connection: Connection, kind: str, statuses: Sequence[str], *,
+                 end_user: str) -> list[tuple[int, str, str | None]]:
+    """(id, key, evidence) of each finding of ``kind`` in one of ``statuses`` whose evidence names ``end_user``
+    as its ``to``, oldest first."""
     f = m.findings.c
+    # evidence is stored as json.dumps(sort_keys=True) with the default separators (``_json``)
+    written = json.dumps({"to": end_user})[1:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return [tuple(row) for row in connection.execute(
-        select(f.id, f.key, f.evidence).where(f.kind == kind, f.status.in_(list(statuses))).order_by(f.id))]
+        select(f.id, f.key, f.evidence).where(f.kind == kind, f.status.in_(list(statuses)),
+                                              f.evidence.like(f"%{written}%", escape="\\")).order_by(f.id))]
 
 
 def insert_finding(connection: Connection, **values: Any) -> int:
