@@ -22,9 +22,10 @@ from .errors import PROBLEM, problem_body
 __all__ = ["BodyTooLarge", "BodyLimit", "AccessLog", "MAX_BODY_BYTES"]
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
-# A handling or a citizen's report with photos (docs/cases.md, citizens.md): three of at most 5 MB each, and the form.
+# A handling, a citizen's report or a safety check's photo (docs/cases.md, citizens.md, custody.md):
+# three photos of at most 5 MB each, and the form around them.
 PHOTO_BODY_BYTES = 16 * 1024 * 1024
-_PHOTO_PATHS = re.compile(r"/(v1/findings/\d+/handle|findings/\d+/actions|v1/reports|report)")
+_PHOTO_PATHS = re.compile(r"/(v1/findings/\d+/handle|findings/\d+/actions|v1/reports|report|v1/photos|driver/photo)")
 access = logging.getLogger("ledger.access")
 
 

@@ -45,7 +45,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "findings.act": frozenset({ADMIN, REGULATOR, INSPECTOR}),  # the service then checks each action
     "risk.read": frozenset({ADMIN, REGULATOR, INSPECTOR}),
     "epcis.capture": EVERYONE,  # roles that record some kind (ledger.capture), then event by event
-    "epcis.capture.read": EVERYONE,  # the capturing account and admins only (ledger.capture.report)
+    "epcis.capture.read": EVERYONE,
+    "safety.read": EVERYONE,  # the city's home safety check items
+    "photos.upload": frozenset({SHOP}),  # a safety check's photos come from the delivering shop
+    "photos.read": EVERYONE,  # the uploading party's own, or any for admin, regulator, inspector  # the capturing account and admins only (ledger.capture.report)
 }
 
 # Which event kinds each role may record: derived from the custody tables (the party kinds a

@@ -7,15 +7,13 @@ transaction of its own (``ledger.sweeper``), a request in its own.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from .domain import Role, format_time, parse_time
-from .errors import InvalidInput, PermissionDenied
+from .errors import PermissionDenied
+from .photos import MAX_PHOTO_BYTES, Photo, photo
 from .storage import Connection
 from .storage import cases as store
 from .storage import findings as finding_rows
@@ -26,12 +24,9 @@ __all__ = ["SEVERITIES", "parse_deadlines", "due_at", "on_dispatch", "escalate_o
 SEVERITIES = ("critical", "high", "medium", "low")
 DEFAULT_DEADLINES = "critical=24h,high=72h,medium=7d,low=14d"
 MAX_PHOTOS = 3
-MAX_PHOTO_BYTES = 5 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # a phone's photo is 12-50 Mpx; beyond this it is a decompression bomb, not evidence
 SYSTEM = "ledger"
 OPEN_FOR_INSPECTOR = ("dispatched", "handled")
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
-_GPS_IFD = 0x8825  # EXIF tag GPSInfo (EXIF 2.32 §4.6.3)
 
 
 def parse_deadlines(text: str) -> dict[str, timedelta]:
@@ -100,48 +95,6 @@ def count_mine(connection: Connection, actor) -> int:
 def overdue(finding: dict[str, Any], now: datetime) -> bool:
     return finding["status"] == "dispatched" and finding.get("due_at") is not None and (
         finding.get("escalated_at") is not None or parse_time(finding["due_at"]) < now)
-
-
-@dataclass(frozen=True)
-class Photo:
-    media_type: str
-    data: bytes
-    sha256: str
-
-
-_MAGIC = ((b"\xff\xd8\xff", "JPEG", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "PNG", "image/png"))
-
-
-def photo(data: bytes, *, keep_gps: bool = False) -> Photo:
-    """Check one photo of a handling and make what is stored: JPEG or PNG by its first bytes, at most
-    ``MAX_PHOTO_BYTES``, a whole image; EXIF GPS removed unless ``keep_gps`` (an inspector's phone
-    stamps where it stood, which may be someone's home)."""
-    if len(data) > MAX_PHOTO_BYTES:
-        raise InvalidInput(f"a photo may be at most {MAX_PHOTO_BYTES // (1024 * 1024)} MB", field="photos")
-    kind = next(((fmt, media) for magic, fmt, media in _MAGIC if data.startswith(magic)), None)
-    if kind is None:
-        raise InvalidInput("a photo must be a JPEG or PNG image", field="photos")
-    from PIL import Image  # only a handling with photos needs it
-
-    fmt, media = kind
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format != fmt or image.width * image.height > MAX_PIXELS:
-                raise InvalidInput("a photo must be a whole JPEG or PNG image of at most 40 Mpx", field="photos")
-            image.load()
-            if not keep_gps:
-                exif = image.getexif()
-                exif.pop(_GPS_IFD, None)
-                out = io.BytesIO()
-                # re-encoded: only the EXIF kept is written, so no GPS rides along in XMP or text chunks either
-                options = {"quality": 95} if fmt == "JPEG" else {}
-                image.save(out, format=fmt, exif=exif.tobytes(), **options)
-                data = out.getvalue()
-    except InvalidInput:
-        raise
-    except Exception as error:  # noqa: BLE001 - Pillow's many ways of saying "not an image"
-        raise InvalidInput(f"a photo could not be read as {fmt}: {type(error).__name__}", field="photos") from None
-    return Photo(media, data, hashlib.sha256(data).hexdigest())
 
 
 def store_photos(connection: Connection, finding_id: int, photos: list[Photo], actor_name: str, at: str) -> None:

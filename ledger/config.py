@@ -19,6 +19,7 @@
 | LEDGER_PHOTO_GPS        | strip                           | `keep` keeps a case photo's EXIF GPS     |
 | LEDGER_HOTLINE          | (none)                          | the operator's phone, printed on labels  |
 | LEDGER_REPORT_LIMITS    | address=5/1h,cylinder=20/1d,fold=7d | citizens' reports: rate limits and folding (docs/citizens.md) |
+| LEDGER_SAFETY_ITEMS     | (built-in list)                 | file: the city's home safety check items (docs/custody.md) |
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Settings:
     photo_gps: str = "strip"
     hotline: str = ""  # the operator's service phone, printed on label sheets
     report_limits: str = "address=5/1h,cylinder=20/1d,fold=7d"  # parsed by ledger.citizen.parse_limits
+    safety_items_file: Path | None = None  # a city's 入户安检 checklist (ledger.safety.load); None: the built-in one
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -72,6 +74,7 @@ class Settings:
             photo_gps=env.get("LEDGER_PHOTO_GPS", cls.photo_gps),
             hotline=env.get("LEDGER_HOTLINE", cls.hotline).strip(),
             report_limits=env.get("LEDGER_REPORT_LIMITS", cls.report_limits),
+            safety_items_file=Path(env["LEDGER_SAFETY_ITEMS"]) if env.get("LEDGER_SAFETY_ITEMS") else None,
         )
         if settings.photo_gps not in ("strip", "keep"):
             raise ValueError(f"LEDGER_PHOTO_GPS must be strip or keep, not {settings.photo_gps!r}")

@@ -120,6 +120,8 @@ class FindingKind(str, enum.Enum):
     PROJECTION_EDITED = "projection_edited"  # a cylinder's stored projection differs from its chain (ledger.audit)
     FINDING_STATUS_EDITED = "finding_status_edited"  # a finding's status differs from its closed-loop history
     CITIZEN_REPORT = "citizen_report"  # a citizen's report through the public site (ledger.citizen)
+    UNSAFE_INSTALLATION = "unsafe_installation"  # an item of the home safety check failed (ledger.safety)
+    DELIVERED_DESPITE_HAZARD = "delivered_despite_hazard"  # delivered although a critical item failed
 
 
 class Severity(str, enum.Enum):

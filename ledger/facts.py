@@ -13,6 +13,7 @@ from typing import Any
 
 from .domain import EventKind, _show, check_identifier, iso_day
 from .errors import InvalidInput
+from .safety import check_shape
 from .text import readable
 
 __all__ = ["DATA_KEYS", "SCRAP_REASONS", "NOTE_LENGTH", "check_event_data", "check_note"]
@@ -42,7 +43,7 @@ DATA_KEYS: dict[EventKind, frozenset[str]] = {
     EventKind.DISPATCH: frozenset({"vehicle", "driver", "escort"}),
     EventKind.RETURN: frozenset({"vehicle", "driver", "escort"}),
     EventKind.RECEIVE: frozenset(),
-    EventKind.DELIVER: frozenset({"net_kg"}),
+    EventKind.DELIVER: frozenset({"net_kg", "safety_check"}),
     EventKind.COLLECT: frozenset(),
     EventKind.INSPECT: frozenset({"result", "next_inspection_due"}),
     EventKind.SCRAP: frozenset({"reason"}),
@@ -89,8 +90,11 @@ def check_event_data(kind: EventKind, data: Any) -> dict[str, Any]:
                 readable(value, f"data.{name}")
     elif kind is EventKind.FILL and not _is_kg(data.get("net_kg"), 0):
         raise InvalidInput("a fill needs data.net_kg, the net weight filled in kg", field="data.net_kg")
-    elif kind is EventKind.DELIVER and "net_kg" in data and not _is_kg(data["net_kg"], -1e-9):
-        raise InvalidInput("data.net_kg must be the net weight at the door in kg", field="data.net_kg")
+    elif kind is EventKind.DELIVER:
+        if "net_kg" in data and not _is_kg(data["net_kg"], -1e-9):
+            raise InvalidInput("data.net_kg must be the net weight at the door in kg", field="data.net_kg")
+        if "safety_check" in data:
+            check_shape(data["safety_check"])
     elif kind is EventKind.INSPECT:
         if data.get("result") not in ("pass", "fail"):
             raise InvalidInput("an inspection needs data.result: pass or fail", field="data.result")

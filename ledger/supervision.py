@@ -35,7 +35,8 @@ from pydantic_core import from_json, to_json
 from . import custody, rules
 from .domain import Event, FindingKind, NewEvent, Party, Person, format_time
 from .outcomes import Judged, Purpose, RaisedFinding, Work
-from .rules import FindingDraft, RulesConfig
+from .rules import FindingDraft, RulesConfig, installation
+from .safety import Checklist
 from .storage import Connection
 from .storage import events as event_rows
 from .storage import findings as store
@@ -44,6 +45,9 @@ from .storage import registry as reg
 __all__ = ["Assessed", "DatabaseRegistry", "RegistryCache", "Supervisor", "SYSTEM"]
 
 SYSTEM = "ledger"  # the actor named in a finding's history when the ledger itself acts
+# Stored findings no cylinder's story decides: the audit's (``audit:`` keys), citizens' reports
+# (``citizen:``) and the installations'.
+_NOT_THE_STORY = ("audit:", "citizen:", *(f"{kind.value}:" for kind in sorted(rules.installation.KINDS)))
 
 
 class Assessment(NamedTuple):
@@ -120,8 +124,9 @@ class DatabaseRegistry:
 
 
 class Supervisor:
-    def __init__(self, config: RulesConfig | None = None) -> None:
+    def __init__(self, config: RulesConfig | None = None, checklist: Checklist | None = None) -> None:
         self.config = config or RulesConfig()
+        self.checklist = checklist or Checklist()  # the home safety check's items (ledger.safety)
         self.cache = RegistryCache()
 
     def registry(self, connection: Connection) -> DatabaseRegistry:
@@ -281,8 +286,10 @@ class Supervisor:
             trigger = (events[-1] if events else None) if latest_explains else triggers.get(cylinder)
             ids = {event.seq: event.id for event in events}
             # The audit's findings (``audit:`` keys, ledger.audit) are about the stored rows, not the story,
-            # and citizens' reports (``citizen:``, ledger.citizen) about what people saw: no event explains them away.
-            ours = [item for item in stored[cylinder] if not item[0].startswith(("audit:", "citizen:"))]
+            # and citizens' reports (``citizen:``, ledger.citizen) about what people saw: no event explains them
+            # away. Nor are the home safety check's: they judge the user's installation, across cylinders
+            # (``_installations``).
+            ours = [item for item in stored[cylinder] if not item[0].startswith(_NOT_THE_STORY)]
             keyed = {key: id_ for key, _, id_ in ours}
             fresh = judgement.findings
             outcome = rules.reconcile(ours, fresh, trigger, judgement.scope)
@@ -305,7 +312,43 @@ class Supervisor:
             ]
             projection.append(assessment.projection)
         store.write_projection(connection, projection)
+        self._installations(connection, assessed, stored, at, result)
         return result
+
+    def _installations(self, connection: Connection, assessed: dict[str, Assessment],
+                       stored: dict[str, list[tuple[str, str, int]]], at: str, result: dict[str, list]) -> None:
+        """The home safety checks of the judged deliveries, in the order they happened: each first resolves
+        the open ``unsafe_installation`` of its end user it re-checks, then raises what it failed
+        (``rules.installation``). A finding's key is the delivery's, so judging a chain again raises nothing twice."""
+        checked = sorted((event for assessment in assessed.values() for event in assessment.events
+                          if installation.safety_check(event) is not None),
+                         key=lambda event: (event.occurred_at, event.cylinder, event.seq))
+        if not checked:
+            return
+        keys = {key for cylinder in assessed for key, _, _ in stored[cylinder]}
+        unsafe: dict[str, list[tuple[int, dict]]] = {}  # per end user, the open unsafe installations read so far
+        for event in checked:
+            if event.to and event.to not in unsafe:
+                unsafe[event.to] = [(id_, store.evidence_of(text) or {}) for id_, _, text in store.open_of_kind(
+                    connection, FindingKind.UNSAFE_INSTALLATION.value, rules.RESOLVABLE, end_user=event.to)]
+            for entry in list(unsafe.get(event.to, ())):
+                evidence = installation.rechecked(entry[1], event)
+                if evidence is None:
+                    continue
+                note = (f"re-checked by {event.party} at {evidence['at']} (delivery seq {event.seq} of "
+                        f"{event.cylinder}): every failed item is ok now")
+                store.set_status(connection, entry[0], "resolved", at, resolved_by=event.id)
+                store.add_action(connection, entry[0], "resolve", "resolved", SYSTEM, note, at, evidence=evidence)
+                unsafe[event.to].remove(entry)
+            for draft in installation.unsafe(event, self.checklist):
+                if draft.key in keys:
+                    continue
+                keys.add(draft.key)
+                finding_id = self._store(connection, draft, {event.seq: event.id}, at)
+                if draft.kind is FindingKind.UNSAFE_INSTALLATION and event.to:
+                    unsafe[event.to].append((finding_id, dict(draft.evidence)))
+                result.setdefault(event.cylinder, []).append(
+                    (draft.events, RaisedFinding(finding_id, draft.kind, draft.severity, draft.party, draft.note)))
 
     def _store(self, connection: Connection, draft: FindingDraft, ids: dict[int, int], at: str) -> int:
         party = self.registry(connection).party(draft.party) if draft.party else None

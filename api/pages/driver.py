@@ -15,20 +15,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, File, Path, Query, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from ledger import tracecode
 from ledger.domain import EventKind, FindingKind, PartyKind, PersonRole
 from ledger.errors import LedgerError, NotFound
+from ledger.photos import MAX_PHOTO_BYTES
 from ledger.standing import cautions
 from scanners.errors import ForgedLabel
 from scanners.payload import parse_scan
 
 from .. import permissions
-from ..deps import LedgerDep, ReadConn
+from ..deps import LedgerDep, ReadConn, WriteConn
 from ..views import batch_item, parse_item
 from .gather import directory
 from .i18n import Translator, language, local_today
@@ -46,6 +47,8 @@ SCRIPT_STRINGS = (
     "driver.scan_error.length", "driver.scan_error.character", "driver.scan_error.not_label",
     "driver.scan_error.altered", "driver.scan_error.truncated", "driver.scan_error.empty", "driver.finding",
     "caution.overdue_inspection", "caution.past_design_life", "caution.scrapped", "caution.stop",
+    "driver.safety_failed", "driver.hazard", "driver.photo_kept", "driver.photo_offline", "driver.photo_refused",
+    "driver.notice",
 )
 
 
@@ -72,7 +75,10 @@ def driver_page(request: Request, session: Holder, connection: ReadConn, ledger:
                        key=lambda p: (p.kind.value, p.name))
     people = ledger.people(connection, party) if party else []
     t = Translator(language(request))
+    checklist = [{"code": item.code, "name": item.zh if t.lang == "zh" else item.en,
+                  "critical": item.severity.value == "critical"} for item in ledger.checklist]
     return render(request, "driver.html", kinds=_kinds(session), receivers=receivers, party=party,
+                  checklist=checklist,
                   party_name=parties[party].name if party in parties else party,
                   drivers=[p for p in people if p.role is PersonRole.DRIVER],
                   escorts=[p for p in people if p.role is PersonRole.ESCORT],
@@ -109,9 +115,29 @@ def _answers(ledger, connection, outcomes) -> JSONResponse:
             if code not in rows:
                 rows[code] = cautions(ledger.cylinder(connection, code), today)
             answer["cautions"] = rows[code]
-        answer["findings"] = [{"kind": f["kind"], "severity": f["severity"]} for f in outcome.findings]
+        answer["findings"] = [{"id": f["id"], "kind": f["kind"], "severity": f["severity"]} for f in outcome.findings]
         results.append(answer)
     return JSONResponse({"results": results}, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/driver/photo")
+def photo(request: Request, session: Holder, connection: WriteConn, ledger: LedgerDep,
+          photo: Annotated[UploadFile, File()]):
+    """One photo of a delivery's safety check, kept as ``POST /v1/photos`` keeps it; answers its SHA-256."""
+    check_form(request, session, request.headers.get("x-csrf-token"))
+    return JSONResponse(ledger.upload_photo(connection, session.actor, photo.file.read(MAX_PHOTO_BYTES + 1)),
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.get("/driver/notice/{finding_id}")
+def notice(finding_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request, session: Holder,
+           connection: ReadConn, ledger: LedgerDep):
+    """The printable rectification notice of an unsafe installation this party's delivery found."""
+    finding = ledger.finding(connection, finding_id)
+    if finding["party"] != session.actor.party:
+        raise NotFound(f"no finding {finding_id}")
+    return PlainTextResponse(ledger.rectification_notice(connection, finding, language(request)),
+                             headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/driver/check")

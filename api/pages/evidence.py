@@ -77,6 +77,13 @@ SENTENCES: dict[str, tuple[str, str]] = {
                               "Another citizen reported the same: {category}, with {photos} photos"),
     "unregistered_scan": ("{party}于{at}扫描了编码{cylinder}（{kind}），平台从未发放这个编码",
                           "{party} scanned {cylinder} ({kind}, {at}), a code the platform never issued"),
+    "unsafe_installation": ("{party}于{at}向用户{to}送气时入户安检不合格：{items}",
+                            "The safety check of {party}'s delivery to user {to} at {at} failed: {items}"),
+    "delivered_despite_hazard": ("{party}于{at}向用户{to}送气，入户安检发现严重隐患（{items}）仍然供气",
+                                 "{party} delivered to user {to} at {at} although the safety check found a "
+                                 "critical hazard: {items}"),
+    "rechecked": ("{party}于{at}再次送气时复查，原不合格项均已整改：{items}",
+                  "Re-checked by {party} at {at} on the next delivery: every failed item is now ok ({items})"),
     "explained": ("已由{party}的“{kind}”（记录 {seq}）解释：发生于{occurred_at}，记录于{recorded_at}{late}",
                   "explained by {kind} (seq {seq}) by {party}, which occurred {occurred_at} and was recorded "
                   "{recorded_at}{late}"),
@@ -171,6 +178,9 @@ def _shown(name: str, value: Any, evidence: Mapping[str, Any], t, names: Mapping
         return _word(f"why.{value}", column, person=person, trip=evidence.get("trip"), then=then_text)
     if name == "finding":
         return describe(value, t, names) or "—"
+    if name == "items" and isinstance(value, list):  # a safety check's items as [code, 中文, English]
+        return ("、" if column == 0 else ", ").join(
+            str(item[1 + column]) if isinstance(item, list) and len(item) == 3 else str(item) for item in value)
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

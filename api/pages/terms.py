@@ -42,6 +42,8 @@ TERMS: dict[str, tuple[str, str]] = {
     "finding.projection_edited": ("台账数据被改动", "projection edited"),
     "finding.finding_status_edited": ("问题状态被改动", "finding status edited"),
     "finding.citizen_report": ("市民举报", "citizen report"),
+    "finding.unsafe_installation": ("入户安检不合格", "unsafe installation"),
+    "finding.delivered_despite_hazard": ("存在严重隐患仍送气", "delivered despite a hazard"),
     "severity.critical": ("严重", "critical"),
     "severity.high": ("高", "high"),
     "severity.medium": ("中", "medium"),

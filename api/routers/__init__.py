@@ -6,13 +6,14 @@ from ..deps import request_checks
 
 from . import (
     audit, cases, citizen, cylinders, endusers, epcis_capture, events, health, labels, log, oversight, parties, risk,
+    safety,
 )
 
 __all__ = ["ROUTERS", "include"]
 
 # Matched in this order: the drivers' hot path first.
 ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in (
-    events, cylinders, parties, endusers, oversight, cases, risk, log, labels, health, audit, epcis_capture))
+    events, cylinders, parties, endusers, oversight, cases, risk, log, labels, health, audit, epcis_capture, safety))
 
 
 def include(app) -> None:
@@ -25,3 +26,4 @@ def include(app) -> None:
         app.include_router(router, dependencies=[Depends(request_checks)])
     app.include_router(cases.uploads)  # multipart/form-data: a handling's photos
     citizen.include(app)  # citizens' reports: JSON, or a form with photos
+    app.include_router(safety.uploads)  # multipart/form-data: a safety check's photos

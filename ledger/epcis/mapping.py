@@ -159,6 +159,24 @@ def _flat(name: str, value: Any) -> dict[str, Any]:
     return {_ext(name): value}
 
 
+_ITEMS = "safety_check_items_"
+
+
+def _safety_check(ext: dict[str, Any]) -> dict[str, Any] | None:
+    """A delivery's safety check from the flat members ``_flat`` made of it; its shape is checked on admission."""
+    items = {name[len(_ITEMS):]: value for name, value in ext.items() if name.startswith(_ITEMS)}
+    photos = ext.get("safety_check_photos")
+    if not items and photos is None:
+        return None
+    check: dict[str, Any] = {"items": items}
+    if photos is not None:
+        try:
+            check["photos"] = json.loads(photos) if isinstance(photos, str) else photos
+        except ValueError:
+            check["photos"] = photos  # refused by name when the event is admitted
+    return check
+
+
 def _movement(event: Event, owner: str | None, sender: str | None) -> tuple[list, list]:
     kind, party, to = event.kind, event.party, event.to
     if kind is EventKind.REGISTER:
@@ -346,6 +364,10 @@ def from_epcis(obj: Any, *, context: Any = None) -> MappedEvent | Refusal:
     if party is None and not geo:
         party = party_of(read_point)
     data = {name: ext[name] for name in sorted(DATA_KEYS[kind]) if name in ext}
+    if kind is EventKind.DELIVER:
+        check = _safety_check(ext)
+        if check is not None:
+            data["safety_check"] = check
     if kind in _QUANTITY_KINDS:
         for element in obj.get("quantityList") or []:
             if isinstance(element, dict) and element.get("epcClass") == LPG_CLASS:

@@ -12,9 +12,11 @@ from .config import DEFAULT_FILL_LIMITS, FillLimit, RulesConfig, model_name
 from .engine import CARRIED_VERSION, RULES, Judgement, evaluate, judge, resumable
 from .filling import DesignLife, Standing, design_life, extension_granted, life_ends_on, standing
 from .findings import RESOLVABLE, SEVERITY, FindingDraft, Reconciliation, Resolution, finding_key, reconcile
+from . import installation
 from .whereabouts import distance_km
 
 __all__ = [
+    "installation",
     "evaluate",
     "judge",
     "resumable",

@@ -47,6 +47,8 @@ SEVERITY: Mapping[FindingKind, Severity] = {
     F.VANISHED: S.MEDIUM,
     F.HANDOVER_UNCONFIRMED: S.MEDIUM,  # low when it was confirmed, only late
     F.CITIZEN_REPORT: S.MEDIUM,  # graded by the report's category (ledger.citizen.CATEGORIES)
+    F.UNSAFE_INSTALLATION: S.MEDIUM,  # the most severe failed item's severity (ledger.safety)
+    F.DELIVERED_DESPITE_HAZARD: S.CRITICAL,
 }
 
 # An event recorded this long after it occurred was held offline (said so in resolution notes).

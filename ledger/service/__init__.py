@@ -28,6 +28,7 @@ from ..keys import load_key
 from ..log import SubrootCache
 from ..publisher import CheckpointPublisher
 from ..rules import RulesConfig
+from ..safety import load as load_checklist
 from ..signednote import NoteSigner, NoteVerifier
 from ..storage.db import Database
 from .citizen import CitizenService
@@ -37,6 +38,7 @@ from .oversight import OversightService
 from .proofs import ProofService
 from .recording import RecordingService
 from .registry import RegistryService
+from .safety import SafetyService
 from .types import Actor, Outcome, Registration, token_hash
 
 __all__ = ["Actor", "Judge", "Ledger", "Outcome", "Registration", "Registry", "new_id", "token_hash"]
@@ -49,7 +51,8 @@ def new_id(prefix: str, length: int = 7) -> str:
     return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
 
 
-class Ledger(RegistryService, EndUserService, RecordingService, ProofService, OversightService, CitizenService):
+class Ledger(RegistryService, EndUserService, RecordingService, ProofService, OversightService, CitizenService,
+             SafetyService):
     """The ledger of one database, with its signing keys and its judge."""
 
     def __init__(self, settings: Settings, database: Database | None = None, *, judge: Judge | None = None,
@@ -62,10 +65,11 @@ class Ledger(RegistryService, EndUserService, RecordingService, ProofService, Ov
         self._signer: NoteSigner | None = None
         self._label_key = None
         self._cursors: CursorCodec | None = None
+        self.checklist = load_checklist(settings.safety_items_file)  # the city's 入户安检 items
         if judge is None and rules:
             from ..supervision import Supervisor
 
-            judge = Supervisor(rules_config)
+            judge = Supervisor(rules_config, self.checklist)
         self.judge: Judge | None = judge
         self._witnesses: list[Witness] | None = None
         self.publisher = CheckpointPublisher(self.db, self.cache, lambda: self.signer, settings.log_origin,

@@ -272,6 +272,7 @@ class RecordingService:
         check_identifier(item.cylinder, "cylinder")
         check_idempotency_key(item.idempotency_key)
         check_event_data(item.kind, item.data)
+        self.check_safety(connection, item)
         if actor.role is not Role.ADMIN and actor.party != item.party:
             raise PermissionDenied("an account records events only for its own party")
         if self.judge is not None:

@@ -42,7 +42,7 @@ REFERENCE = ("parties", "people", "accounts", "page_sessions", "end_users", "che
              "cosignatures", "witness_states", "mirrored_log", "audits", "audit_chunks",
              "capture_jobs", "capture_results", "case_photos", "webhook_outbox", "webhook_jobs",
              "webhook_deliveries", "personal_data_views", "end_user_codes", "rate_windows",
-             "citizen_reports")
+             "citizen_reports", "delivery_photos")
 
 _CHILDREN = tuple(table for table, _ in DISTRIBUTED[1:])
 

@@ -15,7 +15,7 @@ from . import models as m
 from .events import COLUMNS, chunks, marker, placeholders
 
 __all__ = [
-    "stored_for", "insert_finding", "evidence_of", "set_status", "add_action", "get_finding", "actions_of", "list_findings",
+    "stored_for", "open_of_kind", "insert_finding", "evidence_of", "set_status", "add_action", "get_finding", "actions_of", "list_findings",
     "histories", "judged_and_later", "coverage", "event_ids", "write_projection", "risk_cylinders", "party_scores", "cylinders_with_open", "holdings",
     "sweep_candidates", "enqueue_review", "dequeue_review", "requeue_review", "queued_for_review", "review_backlog",
 ]
@@ -33,6 +33,18 @@ def stored_for(connection: Connection, cylinders: Iterable[str]) -> dict[str, li
         for cylinder, key, status, id_ in connection.exec_driver_sql(sql, tuple(chunk)):
             result[cylinder].append((key, status, id_))
     return result
+
+
+def open_of_kind(connection: Connection, kind: str, statuses: Sequence[str], *,
+                 end_user: str) -> list[tuple[int, str, str | None]]:
+    """(id, key, evidence) of each finding of ``kind`` in one of ``statuses`` whose evidence names ``end_user``
+    as its ``to``, oldest first."""
+    f = m.findings.c
+    # evidence is stored as json.dumps(sort_keys=True) with the default separators (``_json``)
+    written = json.dumps({"to": end_user})[1:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return [tuple(row) for row in connection.execute(
+        select(f.id, f.key, f.evidence).where(f.kind == kind, f.status.in_(list(statuses)),
+                                              f.evidence.like(f"%{written}%", escape="\\")).order_by(f.id))]
 
 
 def insert_finding(connection: Connection, **values: Any) -> int:

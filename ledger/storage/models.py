@@ -306,6 +306,19 @@ citizen_reports = Table(
     Column("erased_at", TIME),
 )
 
+# Photos of a delivery's home safety check (ledger.safety), outside the chain: the deliver event's
+# data names each by the SHA-256 of ``data``. Uploaded before the event that names them (POST /v1/photos).
+delivery_photos = Table(
+    "delivery_photos",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("media_type", String(16), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("party", String(64), nullable=False),  # the party whose account uploaded it: who may see it
+    Column("added_by", String(200), nullable=False),
+    Column("created_at", TIME, nullable=False),
+)
+
 # Webhooks (ledger.webhooks): the outbox is written in the transaction of the event it announces.
 webhook_outbox = Table(
     "webhook_outbox",

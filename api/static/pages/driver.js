@@ -14,6 +14,9 @@
   var net = document.getElementById("net");
   var message = document.getElementById("scan-message");
   var syncing = false;
+  var photoDigests = [];  // the safety check's photos uploaded for the next delivery
+  var photoInput = document.getElementById("safety-photos");
+  var photoStatus = document.getElementById("safety-photo-status");
 
   function load() {
     try { return JSON.parse(localStorage.getItem(QUEUE)) || []; } catch (e) { return []; }
@@ -76,14 +79,65 @@
       if (value("driver")) data.driver = value("driver");
       if (value("escort")) data.escort = value("escort");
     }
+    var check = null;
     if (kind === "deliver") {
       if (!value("user")) return { error: "needs_to" };
       event.to = value("user");
       if (value("net_kg")) data.net_kg = parseFloat(value("net_kg"));
+      check = safetyCheck();
+      if (check.answered) {
+        data.safety_check = { items: check.items };
+        if (photoDigests.length) data.safety_check.photos = photoDigests.slice(0, 3);
+      }
     }
     if ((kind === "deliver" || kind === "collect") && value("worker")) event.person = value("worker");
     if (Object.keys(data).length) event.data = data;
-    return { event: event };
+    return { event: event, check: check };
+  }
+
+  /* The home safety check (入户安检) as answered: only the items given a result are recorded. */
+  function safetyCheck() {
+    var found = { items: {}, answered: 0, failed: 0, hazards: [] };
+    form.querySelectorAll("#safety .safety-item").forEach(function (row) {
+      var chosen = row.querySelector("input:checked");
+      if (!chosen) return;
+      found.items[row.dataset.code] = chosen.value;
+      found.answered += 1;
+      if (chosen.value === "fail") {
+        found.failed += 1;
+        if (row.dataset.critical) found.hazards.push(row.dataset.name);
+      }
+    });
+    return found;
+  }
+
+  function clearSafety() {
+    form.querySelectorAll("#safety input[type=radio]").forEach(function (input) { input.checked = false; });
+    photoDigests = [];
+    if (photoInput) photoInput.value = "";
+    if (photoStatus) photoStatus.textContent = "";
+  }
+
+  /* Photos go up at once (they are too big for the offline queue); the event names them by digest. */
+  async function uploadPhotos() {
+    var files = Array.prototype.slice.call(photoInput.files || [], 0, 3);
+    if (!files.length) return;
+    if (!navigator.onLine) { photoStatus.textContent = S["driver.photo_offline"]; return; }
+    for (var i = 0; i < files.length && photoDigests.length < 3; i++) {
+      var body = new FormData();
+      body.append("photo", files[i]);
+      try {
+        var answer = await fetch("/driver/photo", { method: "POST", credentials: "same-origin", body: body,
+                                                    headers: { "X-CSRF-Token": csrf } });
+        var json = await answer.json();
+        if (!answer.ok) { photoStatus.textContent = S["driver.photo_refused"] + (json.detail || json.title); return; }
+        if (photoDigests.indexOf(json.sha256) < 0) photoDigests.push(json.sha256);
+      } catch (e) {
+        photoStatus.textContent = S["driver.photo_offline"];
+        return;
+      }
+    }
+    photoStatus.textContent = S["driver.photo_kept"].replace("{n}", photoDigests.length);
   }
 
   async function accept(text) {
@@ -93,12 +147,20 @@
     if (built.error) { say(S["driver." + built.error], true); return false; }
     var item = { event: built.event, printed: window.TraceCode.printed(scan.code), scan: text.trim(),
                  status: "queued", detail: "", cautions: [], findings: [], checked: false };
+    var answered = built.check;
+    if (answered && answered.hazards.length) {  // a critical hazard: no gas is left there unless the worker says so
+      item.status = "held";
+      item.detail = S["driver.hazard"].replace("{items}", answered.hazards.join("、"));
+    }
     var queue = load();
     queue.unshift(item);
     save(queue);
+    if (answered) clearSafety();
     render();
     showNetwork();
-    say(item.printed + " · " + S["kind." + item.event.kind] + " · " + S["driver.queued"], false);
+    var said = item.printed + " · " + S["kind." + item.event.kind] + " · " + S["driver.queued"];
+    if (answered && answered.failed) said += " · " + S["driver.safety_failed"].replace("{n}", answered.failed);
+    say(said, !!(answered && answered.failed));
     if (navigator.onLine) {
       await check(item);
       sync();
@@ -229,6 +291,15 @@
         span.textContent = cell[1];
         li.appendChild(span);
       });
+      (item.findings || []).forEach(function (f) {
+        if (f.kind !== "unsafe_installation" || !f.id) return;
+        var a = document.createElement("a");
+        a.className = "notice";
+        a.href = "/driver/notice/" + f.id + (document.documentElement.lang === "en" ? "?lang=en" : "");
+        a.target = "_blank";
+        a.textContent = S["driver.notice"];
+        li.appendChild(a);
+      });
       if (item.status === "rejected" || item.status === "held") {
         li.appendChild(button(S["driver.remove"], function () { drop(key); }));
       }
@@ -244,6 +315,7 @@
 
   form.addEventListener("change", function (e) {
     if (e.target.name === "kind") showFields();
+    if (e.target.name.indexOf("safety") === 0) return;  // each delivery's check is its own
     keepChoices();
   });
   form.addEventListener("submit", async function (e) {
@@ -252,6 +324,7 @@
     if (await accept(typed.value)) typed.value = "";
     typed.focus();
   });
+  if (photoInput) photoInput.addEventListener("change", uploadPhotos);
   document.getElementById("sync-now").addEventListener("click", sync);
   document.getElementById("clear-done").addEventListener("click", function () {
     save(load().filter(function (item) { return item.status !== "recorded" && item.status !== "duplicate"; }));

@@ -12,14 +12,14 @@ why) and is append-only: the database refuses UPDATE and DELETE, as on ``erasure
 fixed window for the rate limits of lookups and codes.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
