@@ -5,7 +5,8 @@
     ProofInvalid (ChainBroken)    422  (a proof, bundle or signature the client sent does not verify)
     NotFound                      404
     PermissionDenied              403
-    Conflict (IdempotencyConflict) 409
+    Conflict (IdempotencyConflict) 409  (also HeldElsewhere, SegmentRefused: docs/regions.md)
+    PeerUnavailable               503  (another city's ledger cannot be reached; nothing written)
     CheckpointMismatch            500  (the stored ledger fails a cryptographic check: tampering)
     no or unknown bearer token    401
     body too large                413
@@ -32,7 +33,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from ledger.errors import (
-    Conflict, IntegrityError, InvalidInput, LedgerError, NotFound, PermissionDenied, ProofInvalid, Rejected,
+    Conflict, IntegrityError, InvalidInput, LedgerError, NotFound, PeerUnavailable, PermissionDenied, ProofInvalid,
+    Rejected,
 )
 
 __all__ = ["Problem", "FieldError", "PROBLEM", "problem_json", "problem_responses", "status_of", "install"]
@@ -42,12 +44,13 @@ log = logging.getLogger("ledger.api")
 
 _STATUS: tuple[tuple[type[LedgerError], int], ...] = (
     (InvalidInput, 422), (Rejected, 422), (NotFound, 404), (PermissionDenied, 403),
-    (Conflict, 409), (ProofInvalid, 422), (IntegrityError, 500),
+    (Conflict, 409), (ProofInvalid, 422), (IntegrityError, 500), (PeerUnavailable, 503),
 )
 _TITLES = {
     400: "Malformed request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
     405: "Method not allowed", 409: "Conflict", 413: "Request body too large",
     415: "Unsupported media type", 422: "Invalid input", 500: "Internal error",
+    503: "Service unavailable",
 }
 _SLUGS = {
     400: "malformed-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",

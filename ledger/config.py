@@ -17,6 +17,8 @@
 | LEDGER_WEBHOOKS         | (none)                          | file of webhooks (docs/cases.md)         |
 | LEDGER_PHOTO_GPS        | strip                           | `keep` keeps a case photo's EXIF GPS     |
 | LEDGER_HOTLINE          | (none)                          | the operator's phone, printed on labels  |
+| LEDGER_REGION           | (none)                          | this city's 6-digit GB/T 2260 code (docs/regions.md) |
+| LEDGER_PEERS            | (none)                          | file: one other city a line, `<name> <url> <log vkey>` |
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class Settings:
     webhooks_file: Path | None = None
     photo_gps: str = "strip"
     hotline: str = ""  # the operator's service phone, printed on label sheets
+    region: str = ""  # this city's GB/T 2260 code: the prefix of its parties' province-unique identity
+    peers_file: Path | None = None  # the other cities' ledgers cylinders cross to (docs/regions.md)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -66,7 +70,11 @@ class Settings:
             webhooks_file=Path(env["LEDGER_WEBHOOKS"]) if env.get("LEDGER_WEBHOOKS") else None,
             photo_gps=env.get("LEDGER_PHOTO_GPS", cls.photo_gps),
             hotline=env.get("LEDGER_HOTLINE", cls.hotline).strip(),
+            region=env.get("LEDGER_REGION", cls.region).strip(),
+            peers_file=Path(env["LEDGER_PEERS"]) if env.get("LEDGER_PEERS") else None,
         )
+        if settings.region and not (len(settings.region) == 6 and settings.region.isdigit()):
+            raise ValueError(f"LEDGER_REGION must be a 6-digit GB/T 2260 code, not {settings.region!r}")
         if settings.photo_gps not in ("strip", "keep"):
             raise ValueError(f"LEDGER_PHOTO_GPS must be strip or keep, not {settings.photo_gps!r}")
         given = {k: v for k, v in overrides.items() if v is not None}

@@ -244,6 +244,7 @@ class Party:
     region: str
     licence: Paper | None = None
     parent: str | None = None
+    home: str | None = None  # the peer city it is homed in, when not this one (docs/regions.md)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ services are split by what they serve (polar's shape):
 - ``registry``  — parties, people, accounts, end users;
 - ``recording`` — registering cylinders, admitting and appending events;
 - ``proofs``    — events as stored, inclusion and consistency proofs, bundles;
-- ``oversight`` — the three questions, findings, risk lists, review and sweep.
+- ``oversight`` — the three questions, findings, risk lists, review and sweep;
+- ``crossing``  — cylinders that cross city lines (docs/regions.md).
 
 A ``Ledger`` is given its custody rules (a ``Judge``) when it is built; without
 one it is the bare core: no custody checks, no findings, the same answers.
@@ -28,6 +29,7 @@ from ..publisher import CheckpointPublisher
 from ..rules import RulesConfig
 from ..signednote import NoteSigner, NoteVerifier
 from ..storage.db import Database
+from .crossing import CrossingService
 from .judge import Judge, Registry
 from .oversight import OversightService
 from .proofs import ProofService
@@ -45,7 +47,7 @@ def new_id(prefix: str, length: int = 7) -> str:
     return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
 
 
-class Ledger(RegistryService, RecordingService, ProofService, OversightService):
+class Ledger(RegistryService, RecordingService, ProofService, OversightService, CrossingService):
     """The ledger of one database, with its signing keys and its judge."""
 
     def __init__(self, settings: Settings, database: Database | None = None, *, judge: Judge | None = None,
