@@ -294,8 +294,8 @@ class Supervisor:
             keyed = {key: id_ for key, _, id_ in ours}
             fresh = judgement.findings
             elsewhere = {event.seq for event in events if event.id is None}
-            if elsewhere:  # a finding is raised in the city that records an event it rests on
-                fresh = [draft for draft in fresh if not draft.events or not elsewhere.issuperset(draft.events)]
+            if elsewhere:  # raised by the city whose log holds the newest event it rests on (docs/regions.md)
+                fresh = [draft for draft in fresh if not draft.events or max(draft.events) not in elsewhere]
             outcome = rules.reconcile(ours, fresh, trigger, judgement.scope)
             for draft in outcome.new:
                 keyed[draft.key] = self._store(connection, draft, ids, at)
