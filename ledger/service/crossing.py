@@ -58,8 +58,9 @@ class CrossingService:
 
     # -- admit: in a read snapshot, outside the write lock ---------------------------------------
 
-    def _cross(self, connection: Connection, item: NewEvent) -> tuple[NewEvent, Segment | None]:
-        """``item`` as this ledger records it on a province's chain, and the segment a receive links to."""
+    def _cross(self, connection: Connection, item: NewEvent) -> tuple[NewEvent, tuple[Segment, ...] | None]:
+        """``item`` as this ledger records it on a province's chain, and the segments a receive links to
+        (one per city the chain went through since this ledger last saw it)."""
         if TO_LOG in item.data or FROM_LOG in item.data:
             key = TO_LOG if TO_LOG in item.data else FROM_LOG
             raise InvalidInput(f"data.{key} is set by the ledger on a cylinder that crosses city lines, "
@@ -83,14 +84,23 @@ class CrossingService:
         head = self._head(connection, item.cylinder)
         if head is not None and head[1] == self.settings.log_origin:
             return item, None
-        segment = self.fetch_segment(connection, item.cylinder, None if head is None else head[1])
-        if segment is None:
-            return item, None  # no city holds it: an unregistered code, judged as in one city
-        target = segment.head.data.get(TO_LOG) if segment.head.kind in HANDOFFS else None
-        if target != self.settings.log_origin:
-            raise HeldElsewhere(f"{item.cylinder} is held in {segment.origin}'s log and was not handed to this "
-                                "city; its holder there hands it over first")
-        return replace(item, data={**item.data, FROM_LOG: segment.origin}), segment
+        own, holder = self.settings.log_origin, None if head is None else head[1]
+        known = foreign_rows.hashes(connection, item.cylinder)
+        segments: list[Segment] = []
+        for _ in self.peers:  # the chain may have gone on through other cities meanwhile
+            segment = self.fetch_segment(connection, item.cylinder, holder, known)
+            if segment is None:
+                return item, None  # no city holds it: an unregistered code, judged as in one city
+            segments.append(segment)
+            target = segment.head.data.get(TO_LOG) if segment.head.kind in HANDOFFS else None
+            if target == own:
+                return replace(item, data={**item.data, FROM_LOG: segment.origin}), tuple(segments)
+            if not target:
+                break
+            known = {**known, **{row[1]: bytes(row[14]) for row in segment.rows}}
+            holder = target
+        raise HeldElsewhere(f"{item.cylinder} is held in {segments[-1].origin}'s log and was not handed to this "
+                            "city; its holder there hands it over first")
 
     def _head(self, connection: Connection, cylinder: str) -> tuple[Event, str] | None:
         """A chain's newest event and the log that may extend it (``crossing.holder_log``); None if unknown."""
@@ -105,7 +115,8 @@ class CrossingService:
             found[cylinder] = (event, crossing.holder_log(event, origin or own, own))
         return found
 
-    def fetch_segment(self, connection: Connection, cylinder: str, holder: str | None) -> Segment | None:
+    def fetch_segment(self, connection: Connection, cylinder: str, holder: str | None,
+                      known: dict[int, bytes] | None = None) -> Segment | None:
         """The verified segment of ``cylinder`` the city ``holder`` (a log origin; None: whichever peer holds
         it) has beyond what this ledger holds; None when no peer holds it. Raises ``PeerUnavailable`` when a
         peer that may hold it cannot be asked, ``SegmentRefused`` when what it answers does not verify."""
@@ -116,7 +127,7 @@ class CrossingService:
             asked = [peer]
         else:
             asked = list(self.peers)
-        known = foreign_rows.hashes(connection, cylinder)
+        known = foreign_rows.hashes(connection, cylinder) if known is None else known
         unreachable: list[str] = []
         for peer in asked:
             try:
@@ -142,10 +153,10 @@ class CrossingService:
         own = self.settings.log_origin
         kept = []
         for index, prepared in candidates:
-            segment: Segment | None = prepared.segment
-            if segment is not None and prepared.event.idempotency_key not in stored:
+            segments: tuple[Segment, ...] | None = prepared.segment
+            if segments and prepared.event.idempotency_key not in stored:
                 try:
-                    self._keep(connection, prepared.event, segment, chain, now)
+                    self._keep(connection, prepared.event, segments, chain, now)
                 except LedgerError as exc:
                     outcomes[index] = Outcome("rejected", error=exc)
                     continue
@@ -172,21 +183,22 @@ class CrossingService:
             result.append((index, prepared))
         return result
 
-    def _keep(self, connection: Connection, item: NewEvent, segment: Segment, chain: dict[str, tuple[int, bytes]],
-              now: datetime) -> None:
-        """Store ``segment`` if the chain still ends where it was verified; then the chain ends at its head."""
-        cylinder, first = item.cylinder, segment.rows[0]
+    def _keep(self, connection: Connection, item: NewEvent, segments: tuple[Segment, ...],
+              chain: dict[str, tuple[int, bytes]], now: datetime) -> None:
+        """Store ``segments`` if the chain still ends where they were verified; then it ends at their head."""
+        cylinder, first, last = item.cylinder, segments[0].rows[0], segments[-1].head
         head = chain.get(cylinder)
-        if head is not None and head == (segment.head.seq, segment.head.hash):
+        if head is not None and head == (last.seq, last.hash):
             return  # kept by an earlier item of this batch
         expected = None if first[1] == 0 else (first[1] - 1, bytes(first[13]))
         if head != expected:
-            raise SegmentRefused(f"{cylinder}'s chain changed here while {segment.origin}'s segment was checked; "
-                                 "nothing was recorded, send it again")
+            raise SegmentRefused(f"{cylinder}'s chain changed here while {segments[0].origin}'s segment was "
+                                 "checked; nothing was recorded, send it again")
         if head is None:
-            self._adopt(connection, item, segment, now)
-        foreign_rows.insert(connection, segment.rows, segment.checkpoint.note, format_time(now))
-        chain[cylinder] = (segment.head.seq, segment.head.hash)
+            self._adopt(connection, item, segments[0], now)
+        for segment in segments:
+            foreign_rows.insert(connection, segment.rows, segment.checkpoint.note, format_time(now))
+        chain[cylinder] = (last.seq, last.hash)
 
     def _adopt(self, connection: Connection, item: NewEvent, segment: Segment, now: datetime) -> None:
         """The cylinder row of a cylinder first seen here, from its register event in another city's log."""

@@ -157,7 +157,7 @@ events = Table(
 foreign_events = Table(
     "foreign_events",
     metadata,
-    Column("cylinder", String(16), nullable=False, primary_key=True),
+    Column("cylinder", String(16), ForeignKey("cylinders.id"), nullable=False, primary_key=True),
     Column("seq", Integer, nullable=False, primary_key=True),
     Column("log", String(200), nullable=False),  # the origin of the log that holds the event
     Column("log_index", BigInteger, nullable=False),  # its position in that log
@@ -374,4 +374,4 @@ witness_states = Table(
     Column("last_error", Text),
 )
 
-APPEND_ONLY = ("events", "checkpoints", "finding_actions", "erasures", "cosignatures")
+APPEND_ONLY = ("events", "checkpoints", "finding_actions", "erasures", "cosignatures", "foreign_events")

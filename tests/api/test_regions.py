@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -319,6 +320,24 @@ def test_a_rewritten_segment_and_an_unreachable_city_are_refused_with_nothing_wr
     assert (sx.count("cylinders", waiting), sx.count("events", waiting)) == (0, 0)
     hz.start()
     _created(sx.post("shop", _event(waiting, "receive", at + timedelta(minutes=10))))
+
+
+def test_both_cities_at_once_one_holder(cities):
+    hz, sx = cities
+    at = datetime.now(timezone.utc) - timedelta(hours=2)
+    raced = _register(hz, at)
+    _created(hz.post("station", _event(raced, "dispatch", at + timedelta(minutes=5), to=sx.parties["shop"])))
+    with ThreadPoolExecutor(4) as pool:
+        here = [pool.submit(hz.post, "station", _event(raced, "fill", at + timedelta(minutes=6), net_kg=14.5))
+                for _ in range(2)]
+        there = [pool.submit(sx.post, "shop", _event(raced, "receive", at + timedelta(minutes=7))) for _ in range(2)]
+        answers = [future.result() for future in here + there]
+    assert [a.status_code for a in answers[:2]] == [409, 409]  # Hangzhou handed it off: it writes no more
+    assert sorted(a.status_code for a in answers[2:])[0] == 201  # Shaoxing took it over, once
+    assert all(a.status_code in (201, 409) for a in answers[2:]), [a.text for a in answers[2:]]
+    _wait_until(lambda: hz.count("foreign_events", raced) > 0)
+    origins = _verify_across(raced, [hz, sx])
+    assert origins[:2] == [HANGZHOU, HANGZHOU] and set(origins[2:]) == {SHAOXING}
 
 
 def _allow_updates(c) -> None:

@@ -42,7 +42,8 @@ def upgrade() -> None:
         sa.Column("hash", sa.LargeBinary(32), nullable=False),
         sa.Column("checkpoint", sa.Text, nullable=False),
         sa.Column("stored_at", TIME, nullable=False),
-        sa.PrimaryKeyConstraint("cylinder", "seq"),
+        sa.PrimaryKeyConstraint("cylinder", "seq", name="pk_foreign_events"),
+        sa.ForeignKeyConstraint(["cylinder"], ["cylinders.id"], name="fk_foreign_events_cylinder_cylinders"),
     )
     _forbid_changes("foreign_events")
 
