@@ -146,6 +146,11 @@ class CrossingNews(Inbound):
     cylinder: Identifier = Field(description="a cylinder this ledger handed to the announcing city")
 
 
+class CrossingKept(Answer):
+    cylinder: str
+    kept: bool = Field(description="whether the announcing city's segment was new, verified and kept")
+
+
 class PartyOut(Answer):
     id: str
     kind: PartyKind

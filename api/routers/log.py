@@ -11,7 +11,7 @@ from ledger.service import mirror
 from ..body import JSONRoute
 from ..deps import LedgerDep, ProofSlot, ReadConn
 from ..errors import problem_responses
-from ..schemas import Bundle, ConsistencyProof, CrossingNews
+from ..schemas import Bundle, ConsistencyProof, CrossingKept, CrossingNews
 from ..views import FastJSON, cylinder_code
 
 router = APIRouter(route_class=JSONRoute, tags=["proofs"], responses=problem_responses(422))
@@ -64,7 +64,8 @@ def get_public_bundle(cylinder_id: CylinderId, slot: ProofSlot, ledger: LedgerDe
     return ledger.bundle(code)
 
 
-@router.post("/v1/log/crossings", status_code=202, responses=problem_responses(404, 409, 503))
+@router.post("/v1/log/crossings", status_code=202, response_model=CrossingKept,
+             responses=problem_responses(400, 404, 409, 413, 415, 503))
 def post_crossing(body: CrossingNews, ledger: LedgerDep):
     """A peer city says a cylinder this ledger handed to it goes on there. Nothing of the request is
     trusted: the ledger asks the city its chain was handed to for its segment, verifies it with that
