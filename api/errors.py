@@ -7,6 +7,7 @@
     PermissionDenied              403
     Conflict (IdempotencyConflict) 409
     RateLimited                   429  (with ``Retry-After``)
+    PeerUnavailable               503  (another city's ledger cannot be reached; nothing written)
     CheckpointMismatch            500  (the stored ledger fails a cryptographic check: tampering)
     no or unknown bearer token    401
     body too large                413
@@ -33,8 +34,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from ledger.errors import (
-    Conflict, IntegrityError, InvalidInput, LedgerError, NotFound, PermissionDenied, ProofInvalid, RateLimited, Rejected,
-    Unavailable,
+    Conflict, IntegrityError, InvalidInput, LedgerError, NotFound, PeerUnavailable, PermissionDenied, ProofInvalid,
+    RateLimited, Rejected, Unavailable,
 )
 
 __all__ = ["Problem", "FieldError", "PROBLEM", "problem_json", "problem_responses", "status_of", "install"]
@@ -45,6 +46,7 @@ log = logging.getLogger("ledger.api")
 _STATUS: tuple[tuple[type[LedgerError], int], ...] = (
     (InvalidInput, 422), (Rejected, 422), (NotFound, 404), (PermissionDenied, 403),
     (Conflict, 409), (ProofInvalid, 422), (IntegrityError, 500), (RateLimited, 429), (Unavailable, 503),
+    (PeerUnavailable, 503),
 )
 _TITLES = {
     400: "Malformed request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",

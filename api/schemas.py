@@ -137,6 +137,18 @@ class PartyIn(Inbound):
     region: Region = Field(description="6-digit administrative division code, e.g. 330110")
     licence: PaperIn | None = None
     parent: Identifier | None = Field(None, description="a filling station's gas company")
+    home: Identifier | None = Field(None, description=(
+        "for a party homed in another city: that city's peer name (LEDGER_PEERS); then `id` is required"))
+    id: Identifier | None = Field(None, description="for a party homed in another city: its id there")
+
+
+class CrossingNews(Inbound):
+    cylinder: Identifier = Field(description="a cylinder this ledger handed to the announcing city")
+
+
+class CrossingKept(Answer):
+    cylinder: str
+    kept: bool = Field(description="whether the announcing city's segment was new, verified and kept")
 
 
 class PartyOut(Answer):
@@ -146,6 +158,7 @@ class PartyOut(Answer):
     region: str
     licence: PaperOut | None
     parent: str | None
+    home: str | None = Field(None, description="the peer city the party is homed in; null: this city")
 
 
 class PersonIn(Inbound):

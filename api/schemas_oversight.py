@@ -44,7 +44,8 @@ class CustodySpan(Aliased):
     holder: PartyRef
     from_: str = Field(alias="from")
     until: str | None
-    events: list[int]
+    events: list[int | None] = Field(description="the events' ids in this log; null for an event another "
+                                                  "city's log holds (see chain.events)")
 
 
 class Current(Answer):
@@ -63,6 +64,9 @@ class Chain(Answer):
     length: int
     head: str
     breaks: list[dict[str, Any]]
+    events: list[dict[str, Any]] = Field([], description=(
+        "each event of the chain by seq: `seq`, `kind`, `log` (the origin of the log that holds it) and `id` "
+        "(its id in this log; null when another city's log holds it, docs/regions.md)"))
 
 
 class FindingStep(Answer):

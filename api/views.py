@@ -53,7 +53,7 @@ def paper_json(paper: Paper | None) -> dict[str, Any] | None:
 
 def party_json(party: Party) -> dict[str, Any]:
     return {"id": party.id, "kind": party.kind.value, "name": party.name, "region": party.region,
-            "licence": paper_json(party.licence), "parent": party.parent}
+            "licence": paper_json(party.licence), "parent": party.parent, "home": party.home}
 
 
 def person_json(person: Person) -> dict[str, Any]:

@@ -20,6 +20,8 @@
 | LEDGER_HOTLINE          | (none)                          | the operator's phone, printed on labels  |
 | LEDGER_REPORT_LIMITS    | address=5/1h,cylinder=20/1d,fold=7d | citizens' reports: rate limits and folding (docs/citizens.md) |
 | LEDGER_SAFETY_ITEMS     | (built-in list)                 | file: the city's home safety check items (docs/custody.md) |
+| LEDGER_REGION           | (none)                          | this city's 6-digit GB/T 2260 code (docs/regions.md) |
+| LEDGER_PEERS            | (none)                          | file: one other city a line, `<name> <url> <log vkey>` |
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class Settings:
     hotline: str = ""  # the operator's service phone, printed on label sheets
     report_limits: str = "address=5/1h,cylinder=20/1d,fold=7d"  # parsed by ledger.citizen.parse_limits
     safety_items_file: Path | None = None  # a city's 入户安检 checklist (ledger.safety.load); None: the built-in one
+    region: str = ""  # this city's GB/T 2260 code: the prefix of its parties' province-unique identity
+    peers_file: Path | None = None  # the other cities' ledgers cylinders cross to (docs/regions.md)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -75,7 +79,11 @@ class Settings:
             hotline=env.get("LEDGER_HOTLINE", cls.hotline).strip(),
             report_limits=env.get("LEDGER_REPORT_LIMITS", cls.report_limits),
             safety_items_file=Path(env["LEDGER_SAFETY_ITEMS"]) if env.get("LEDGER_SAFETY_ITEMS") else None,
+            region=env.get("LEDGER_REGION", cls.region).strip(),
+            peers_file=Path(env["LEDGER_PEERS"]) if env.get("LEDGER_PEERS") else None,
         )
+        if settings.region and not (len(settings.region) == 6 and settings.region.isdigit()):
+            raise ValueError(f"LEDGER_REGION must be a 6-digit GB/T 2260 code, not {settings.region!r}")
         if settings.photo_gps not in ("strip", "keep"):
             raise ValueError(f"LEDGER_PHOTO_GPS must be strip or keep, not {settings.photo_gps!r}")
         given = {k: v for k, v in overrides.items() if v is not None}

@@ -247,6 +247,7 @@ class Party:
     region: str
     licence: Paper | None = None
     parent: str | None = None
+    home: str | None = None  # the peer city it is homed in, when not this one (docs/regions.md)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,10 @@ is a bug. The HTTP layer maps each branch to one status code in one place.
     ├── NotFound                no such cylinder, event, party, ...           (404)
     ├── PermissionDenied        the acting account may not do this            (403)
     ├── Conflict                the request contradicts what is stored        (409)
-    │   └── IdempotencyConflict  same idempotency key, different content
+    │   ├── IdempotencyConflict  same idempotency key, different content
+    │   ├── HeldElsewhere        the cylinder is held by another city's ledger
+    │   └── SegmentRefused       another city's segment of a chain does not verify
+    ├── PeerUnavailable         another city's ledger cannot be reached now   (503)
     ├── Rejected                a custody rule refuses the event outright     (422)
     ├── RateLimited             too many of these from one place; try later   (429)
     └── IntegrityError          the stored ledger fails a cryptographic check
@@ -26,6 +29,9 @@ __all__ = [
     "PermissionDenied",
     "Conflict",
     "IdempotencyConflict",
+    "HeldElsewhere",
+    "SegmentRefused",
+    "PeerUnavailable",
     "Rejected",
     "IntegrityError",
     "CheckpointMismatch",
@@ -86,6 +92,25 @@ class Unavailable(LedgerError):
 
 class IdempotencyConflict(Conflict):
     code = "idempotency-conflict"
+
+
+class HeldElsewhere(Conflict):
+    """The cylinder was handed to a party of another city and has not come back (docs/regions.md)."""
+
+    code = "held-elsewhere"
+
+
+class SegmentRefused(Conflict):
+    """Another city's segment of a cylinder's chain does not verify with its log key, or contradicts
+    what was verified before; nothing was written."""
+
+    code = "segment-refused"
+
+
+class PeerUnavailable(LedgerError):
+    """Another city's ledger could not be asked now; nothing was written, send it again later."""
+
+    code = "peer-unavailable"
 
 
 class Rejected(LedgerError):

@@ -40,9 +40,10 @@ SCRAP_REASONS = frozenset({
 DATA_KEYS: dict[EventKind, frozenset[str]] = {
     EventKind.REGISTER: frozenset(name for name, _ in _REGISTER_FACTS),
     EventKind.FILL: frozenset({"net_kg"}),
-    EventKind.DISPATCH: frozenset({"vehicle", "driver", "escort"}),
-    EventKind.RETURN: frozenset({"vehicle", "driver", "escort"}),
-    EventKind.RECEIVE: frozenset(),
+    # to_log, from_log: set by the ledger on a chain that crosses city lines, never sent (docs/regions.md)
+    EventKind.DISPATCH: frozenset({"vehicle", "driver", "escort", "to_log"}),
+    EventKind.RETURN: frozenset({"vehicle", "driver", "escort", "to_log"}),
+    EventKind.RECEIVE: frozenset({"from_log"}),
     EventKind.DELIVER: frozenset({"net_kg", "safety_check"}),
     EventKind.COLLECT: frozenset(),
     EventKind.INSPECT: frozenset({"result", "next_inspection_due"}),

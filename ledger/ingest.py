@@ -20,6 +20,11 @@ whoever calls:
    reviewer (``api.review``) does the same a moment later. If judging fails the
    cylinders stay queued: nothing recorded goes unjudged.
 
+A chain that crosses city lines (docs/regions.md) takes the same steps: admitting
+a receive of a cylinder another city handed over fetches and verifies that city's
+segment; appending keeps it beside the chain and links the receive to its head;
+once committed, the other city is told (``announce``), and it ``follow``s.
+
 Submissions that arrived at different times (the demo generator replays a
 city's weeks) go through the three steps one arrival after another.
 
@@ -30,6 +35,7 @@ calls take a connection and never begin or commit.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -43,7 +49,7 @@ from .storage.events import Prepared
 if TYPE_CHECKING:
     from .service import Actor, Ledger, Outcome
 
-__all__ = ["Submission", "ingest", "judge_after_commit"]
+__all__ = ["Submission", "ingest", "judge_after_commit", "follow"]
 
 log = logging.getLogger("ledger.write")
 
@@ -79,6 +85,7 @@ def ingest(ledger: Ledger, submissions: Sequence[Submission], now: datetime | No
         groups = _groups([submissions[index] for index in indexes], at)
         admitted = _admit(ledger, groups)
         arrived = _append(ledger, groups, admitted)
+        _announce(ledger, arrived)
         if judge:
             _judge(ledger, groups, arrived)
         results.update((indexes[position], result) for position, result in arrived.items())
@@ -187,3 +194,27 @@ def _judge(ledger: Ledger, groups: list[_Group], results: dict[int, list | BaseE
     for index in indexes:
         count = len(results[index])
         results[index], judged = judged[:count], judged[count:]
+
+
+def follow(ledger: Ledger, cylinder: str, now: datetime | None = None) -> bool:
+    """Keep what the city now holding ``cylinder`` recorded of it since this ledger handed it over.
+
+    The segment is fetched and verified in a read snapshot (``Ledger.segment_news``), then kept in a
+    short write transaction if the chain still ends where it was verified, and the cylinder queued for
+    judging. True when something new was kept.
+    """
+    now = now or datetime.now(timezone.utc)
+    with ledger.db.reading() as connection:
+        segment = ledger.segment_news(connection, cylinder)
+    if segment is None:
+        return False
+    with ledger.db.writing() as connection:
+        return ledger.keep_news(connection, cylinder, segment, now)
+
+
+def _announce(ledger: Ledger, arrived: dict[int, list | BaseException]) -> None:
+    """Once committed, tell the cities whose segments the new events link to (in the background)."""
+    linked = [outcome.event for result in arrived.values() if not isinstance(result, BaseException)
+              for outcome in result if outcome.status == "created" and "from_log" in outcome.event.data]
+    if linked:
+        threading.Thread(target=ledger.announce, args=(linked,), name="ledger-announce", daemon=True).start()

@@ -49,7 +49,7 @@ def _party(registry: DatabaseRegistry, party_id: str | None) -> dict[str, Any] |
 
 
 def _replayed(ledger, connection: Connection, cylinder: str, registry: DatabaseRegistry, config: RulesConfig):
-    history = ledger.history(connection, cylinder)
+    history = [event for event, _ in ledger.story(connection, cylinder)]  # every city's segment (docs/regions.md)
     return history, custody.replay(history, registry, config.clock_skew)
 
 
@@ -68,7 +68,7 @@ def trace(ledger, connection: Connection, cylinder: str, registry: DatabaseRegis
     current["holder"] = _party(registry, current["holder"])
     answer["responsible"] = {"now": _party(registry, answer["responsible"]["now"]),
                              "first_responsible": _party(registry, answer["responsible"]["first_responsible"])}
-    breaks = check_chain(event_rows.raw_history(connection, cylinder))
+    breaks = check_chain(ledger.story_rows(connection, cylinder))
     tampered = findings(ledger, connection, cylinder=cylinder, limit=200)["items"]
     breaks += [{"kind": f["kind"], "cylinder": cylinder, "seq": None, "detail": f["note"]} for f in tampered
                if f["kind"] in DISPUTING and f["status"] in OPEN]
@@ -78,7 +78,10 @@ def trace(ledger, connection: Connection, cylinder: str, registry: DatabaseRegis
     due = replayed.next_inspection_due
     answer["cylinder"]["next_inspection_due"] = None if due is None else due.isoformat()
     answer["chain"] = {"status": "broken" if breaks else "intact", "length": len(history),
-                       "head": history[-1].hash.hex(), "breaks": breaks}
+                       "head": history[-1].hash.hex(), "breaks": breaks,
+                       # whose log each event lives in: a chain that crossed city lines has segments in several
+                       "events": [{"seq": event.seq, "kind": event.kind.value, "log": origin, "id": event.id}
+                                  for event, origin in ledger.story(connection, cylinder)]}
     answer["findings"] = [f for f in tampered if f["status"] in OPEN]
     return answer
 

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from pydantic_core import from_json, to_json
 
-from . import custody, rules
+from . import crossing, custody, rules
 from .domain import Event, FindingKind, NewEvent, Party, Person, format_time
 from .outcomes import Judged, Purpose, RaisedFinding, Work
 from .rules import FindingDraft, RulesConfig, installation
@@ -40,6 +40,7 @@ from .safety import Checklist
 from .storage import Connection
 from .storage import events as event_rows
 from .storage import findings as store
+from .storage import foreign as foreign_rows
 from .storage import registry as reg
 
 __all__ = ["Assessed", "DatabaseRegistry", "RegistryCache", "Supervisor", "SYSTEM"]
@@ -194,7 +195,7 @@ class Supervisor:
             return Judged({}, self._store_review(connection, assessed.cylinders, now))
         triggers = assessed.work.triggers
         event_rows.lock_cylinders(connection, assessed.cylinders)
-        heads = event_rows.heads(connection, assessed.cylinders)
+        heads = event_rows.chain_heads(connection, assessed.cylinders)
         current = {cylinder: assessment for cylinder, assessment in assessed.cylinders.items()
                    if heads.get(cylinder, (None,))[0] == assessment.head}
         drafts = self._apply(connection, current, triggers, now)
@@ -237,9 +238,12 @@ class Supervisor:
             if row[0] is not None:
                 later[cylinder].append(event_rows.from_row(row))
         assessed, whole = {}, []
+        crossed = foreign_rows.crossed(connection, carried)  # stories told in several cities' logs: whole
         for cylinder in cylinders:
             saved, events = carried.get(cylinder), later[cylinder]
-            if saved is None:  # never judged: its whole chain came
+            if cylinder in crossed:
+                whole.append(cylinder)
+            elif saved is None:  # never judged: its whole chain came
                 assessed[cylinder] = self._judge(cylinder, events, registry, now, stored=stored.get(cylinder))
             elif rules.resumable(saved, events, registry, self.config):
                 assessed[cylinder] = self._judge(cylinder, events, registry, now, saved, stored[cylinder])
@@ -255,6 +259,10 @@ class Supervisor:
         chains: dict[str, list[Event]] = defaultdict(list)
         for row in store.histories(connection, cylinders):
             chains[row[1]].append(event_rows.from_row(row))
+        # the segments other cities' logs hold, verified when they were kept (docs/regions.md): one story
+        for row in foreign_rows.rows_of(connection, cylinders):
+            chains[row[0]].append(crossing.foreign_event(row))
+            chains[row[0]].sort(key=lambda event: event.seq)
         stored = stored or {}
         return {cylinder: self._judge(cylinder, chains[cylinder], registry, now, stored=stored.get(cylinder))
                 for cylinder in cylinders}
@@ -292,12 +300,15 @@ class Supervisor:
             ours = [item for item in stored[cylinder] if not item[0].startswith(_NOT_THE_STORY)]
             keyed = {key: id_ for key, _, id_ in ours}
             fresh = judgement.findings
+            elsewhere = {event.seq for event in events if event.id is None}
+            if elsewhere:  # raised by the city whose log holds the newest event it rests on (docs/regions.md)
+                fresh = [draft for draft in fresh if not draft.events or max(draft.events) not in elsewhere]
             outcome = rules.reconcile(ours, fresh, trigger, judgement.scope)
             for draft in outcome.new:
                 keyed[draft.key] = self._store(connection, draft, ids, at)
             for resolution in outcome.resolved:
                 finding_id = keyed[resolution.key]
-                explained_by = None if resolution.event is None else ids[resolution.event]
+                explained_by = None if resolution.event is None else ids.get(resolution.event)
                 store.set_status(connection, finding_id, "resolved", at, resolved_by=explained_by)
                 store.add_action(connection, finding_id, "resolve", "resolved", SYSTEM, resolution.note, at,
                                  evidence=resolution.evidence)
@@ -358,7 +369,7 @@ class Supervisor:
         finding_id = store.insert_finding(
             connection, key=draft.key, kind=draft.kind.value, severity=draft.severity.value,
             cylinder=draft.cylinder, party=draft.party, region=party.region if party else None,
-            events=[ids[seq] for seq in draft.events], note=draft.note, evidence=draft.evidence, detected_at=at,
+            events=[ids[seq] for seq in draft.events if ids[seq] is not None], note=draft.note, evidence=draft.evidence, detected_at=at,
             status="open", assignee=None, resolved_by=None, updated_at=at,
         )
         store.add_action(connection, finding_id, "detect", "open", SYSTEM, draft.note, at, evidence=draft.evidence)

@@ -39,6 +39,7 @@ from .log import LogTree, SubrootCache, checkpoints
 from .signednote import Checkpoint, NoteVerifier, open_checkpoint
 from .storage import Connection
 from .storage import audit as audit_rows
+from .storage import foreign as foreign_rows
 from .storage import mirror as mirror_rows
 
 __all__ = ["Break", "BreakKind", "audit", "against_mirror", "check_chain"]
@@ -66,6 +67,7 @@ def audit(
     if workers <= 1 or database_url is None:
         yield from _events(connection, progress)
         yield from _chains(connection)
+        yield from _foreign(connection)
         yield from _checkpoints(connection, verifier)
         yield from _derived(connection, projected)
         return
@@ -76,6 +78,7 @@ def audit(
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(_hash_range, database_url, start, end) for start, end in ranges]
         yield from _chains(connection)
+        yield from _foreign(connection)
         yield from _checkpoints(connection, verifier)
         for future in futures:
             count, found = future.result()
@@ -124,6 +127,20 @@ def _events(connection: Connection, progress: Callable[[int], None] | None,
 def _chains(connection: Connection) -> Iterator[Break]:
     for kind, cylinder, seq, detail in audit_rows.chain_breaks(connection):
         yield Break(kind, cylinder, seq, detail)
+
+
+def _foreign(connection: Connection) -> Iterator[Break]:
+    """Other cities' events kept beside the chains (docs/regions.md): each still matches its hash and links
+    to the event before it where that one is kept too."""
+    previous: tuple[str, int, bytes] | None = None
+    for row in foreign_rows.every_row(connection):
+        cylinder, seq, origin, prev, digest = row[0], row[1], row[2], row[13], bytes(row[14])
+        if not hmac.compare_digest(recomputed((row[3], cylinder, seq, *row[4:15])), digest):
+            yield Break(BreakKind.CHAIN_TAMPERED, cylinder, seq, f"the kept event of {origin} does not match its hash")
+        if previous is not None and previous[:2] == (cylinder, seq - 1) and (
+                prev is None or not hmac.compare_digest(bytes(prev), previous[2])):
+            yield Break(BreakKind.CHAIN_TAMPERED, cylinder, seq, f"the kept event of {origin} does not link to seq {seq - 1}")
+        previous = (cylinder, seq, digest)
 
 
 def _checkpoints(connection: Connection, verifier: NoteVerifier | None) -> Iterator[Break]:

@@ -2,16 +2,17 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 
+from ledger import ingest
 from ledger.service import mirror
 
 from ..body import JSONRoute
 from ..deps import LedgerDep, ProofSlot, ReadConn
 from ..errors import problem_responses
-from ..schemas import ConsistencyProof
-from ..views import FastJSON
+from ..schemas import Bundle, ConsistencyProof, CrossingKept, CrossingNews
+from ..views import FastJSON, cylinder_code
 
 router = APIRouter(route_class=JSONRoute, tags=["proofs"], responses=problem_responses(422))
 TEXT = {200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}
@@ -48,3 +49,26 @@ def get_log_entries(start: Position, end: Position, connection: ReadConn):
     fields recompute its hash (docs/canonical.md): at most 1000, and none past the log's size, so the answer's
     `end` says where they stop. What a mirror fetches (docs/mirror.md)."""
     return FastJSON(mirror.log_entries(connection, start, end))
+
+
+CylinderId = Annotated[str, Path(min_length=1, max_length=64, description="the trace code, in any spelling")]
+
+
+@router.get("/v1/log/cylinders/{cylinder_id}/bundle", response_model=Bundle, responses=problem_responses(404))
+def get_public_bundle(cylinder_id: CylinderId, slot: ProofSlot, ledger: LedgerDep):
+    """The cylinder's bundle (its events in this log, inclusion proofs, the signed checkpoint), as
+    `GET /v1/cylinders/{id}/bundle` gives it: what another city's ledger verifies before a cylinder handed
+    to it joins its chain (docs/regions.md). The events are the public log's; no personal data."""
+    with ledger.db.reading() as connection:
+        code = ledger.cylinder(connection, cylinder_code(cylinder_id)).id
+    return ledger.bundle(code)
+
+
+@router.post("/v1/log/crossings", status_code=202, response_model=CrossingKept,
+             responses=problem_responses(400, 404, 409, 413, 415, 503))
+def post_crossing(body: CrossingNews, ledger: LedgerDep):
+    """A peer city says a cylinder this ledger handed to it goes on there. Nothing of the request is
+    trusted: the ledger asks the city its chain was handed to for its segment, verifies it with that
+    city's log key (LEDGER_PEERS) and keeps it beside the chain (docs/regions.md)."""
+    kept = ingest.follow(ledger, cylinder_code(body.cylinder))
+    return {"cylinder": body.cylinder, "kept": kept}

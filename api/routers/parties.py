@@ -28,7 +28,7 @@ def _paper(paper: PaperIn | None) -> Paper | None:
 def create_party(body: PartyIn, actor: Allowed("parties.create"), connection: WriteConn, ledger: LedgerDep):
     """Register a party (admin, regulator). A filling station names its gas company in `parent`."""
     party = ledger.create_party(connection, kind=body.kind, name=body.name, region=body.region,
-                                licence=_paper(body.licence), parent=body.parent)
+                                licence=_paper(body.licence), parent=body.parent, home=body.home, id=body.id)
     return party_json(party)
 
 

@@ -11,7 +11,8 @@ services are split by what they serve (polar's shape):
 - ``recording`` — registering cylinders, admitting and appending events;
 - ``proofs``    — events as stored, inclusion and consistency proofs, bundles;
 - ``oversight`` — the three questions, findings, risk lists, review and sweep;
-- ``citizen``   — citizens' reports and their tracking.
+- ``citizen``   — citizens' reports and their tracking;
+- ``crossing``  — cylinders that cross city lines (docs/regions.md).
 
 A ``Ledger`` is given its custody rules (a ``Judge``) when it is built; without
 one it is the bare core: no custody checks, no findings, the same answers.
@@ -33,6 +34,7 @@ from ..signednote import NoteSigner, NoteVerifier
 from ..storage.db import Database
 from .citizen import CitizenService
 from .endusers import EndUserService
+from .crossing import CrossingService
 from .judge import Judge, Registry
 from .oversight import OversightService
 from .proofs import ProofService
@@ -52,7 +54,7 @@ def new_id(prefix: str, length: int = 7) -> str:
 
 
 class Ledger(RegistryService, EndUserService, RecordingService, ProofService, OversightService, CitizenService,
-             SafetyService):
+             SafetyService, CrossingService):
     """The ledger of one database, with its signing keys and its judge."""
 
     def __init__(self, settings: Settings, database: Database | None = None, *, judge: Judge | None = None,

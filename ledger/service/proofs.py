@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import privacy
+from .. import crossing, privacy
 from ..bundle import FORMAT
 from ..domain import Event, Role
 from ..errors import CheckpointMismatch, NotFound
@@ -23,6 +23,7 @@ from ..storage import cosignatures as cosignature_rows
 from ..storage import Connection
 from ..storage import audit as audit_rows
 from ..storage import events as event_rows
+from ..storage import foreign as foreign_rows
 from ..storage import registry as reg
 from ..wire import event_json
 from .types import Actor, _now
@@ -48,6 +49,19 @@ class ProofService:
         if reg.get_cylinder(connection, cylinder) is None:
             raise NotFound(f"no cylinder {cylinder}")
         return event_rows.history(connection, cylinder, after_seq, limit)
+
+    def story(self, connection: Connection, cylinder: str) -> list[tuple[Event, str]]:
+        """A cylinder's whole chain by seq, each event with the log that holds it: this ledger's own and the
+        other cities' segments it verified and kept (docs/regions.md)."""
+        own = [(event, self.settings.log_origin) for event in self.history(connection, cylinder)]
+        kept = [(crossing.foreign_event(row), row[2]) for row in foreign_rows.rows_of(connection, [cylinder])]
+        return sorted(own + kept, key=lambda pair: pair[0].seq) if kept else own
+
+    def story_rows(self, connection: Connection, cylinder: str) -> list[tuple]:
+        """``story``'s events as stored rows (``events.raw_history``'s shape), for re-hashing."""
+        rows = event_rows.raw_history(connection, cylinder)
+        kept = [(row[3], row[0], row[1], *row[4:15]) for row in foreign_rows.rows_of(connection, [cylinder])]
+        return sorted(rows + kept, key=lambda row: row[2]) if kept else rows
 
     # -- the log ---------------------------------------------------------------
 

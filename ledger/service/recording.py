@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from .. import ingest as ingestion
-from .. import privacy, tracecode
+from .. import crossing, privacy, tracecode
 from ..domain import (
     Event, EventKind, NewEvent, Party, PartyKind, Role, State, check_idempotency_key, check_identifier,
     check_plausible_time, format_time,
@@ -168,7 +168,9 @@ class RecordingService:
                 self._check(connection, actor, item, now)
                 if item.kind in privacy.TO_END_USER:
                     privacy.check_end_user(item, end_users)
-                admitted.append(privacy.prepare(item))
+                item, segment = self._cross(connection, item)
+                prepared = privacy.prepare(item)
+                admitted.append(prepared if segment is None else replace(prepared, segment=segment))
             except LedgerError as exc:
                 admitted.append(exc)
         return admitted
@@ -197,18 +199,20 @@ class RecordingService:
 
         stored = event_rows.by_idempotency_keys(connection, (p.event.idempotency_key for _, p in candidates))
         chain = event_rows.lock_heads(connection, (p.event.cylinder for _, p in candidates))
+        candidates = self._hold(connection, candidates, chain, stored, outcomes, now)
         texts = privacy.note_texts(connection, stored.values())
         fresh: list[tuple[int, Prepared]] = []
         first_in_batch: dict[str, NewEvent] = {}
         repeats: dict[int, str] = {}
         for index, prepared in candidates:
             item = prepared.event
-            sent = privacy.as_sent(prepared)
+            sent = crossing.client_form(privacy.as_sent(prepared))
             key = item.idempotency_key
             previous = stored.get(key)
             if previous is not None:
                 outcomes[index] = (
-                    Outcome("duplicate", previous) if privacy.sent_form(previous, texts).same_content(sent)
+                    Outcome("duplicate", previous)
+                    if crossing.client_form(privacy.sent_form(previous, texts)).same_content(sent)
                     else Outcome("rejected", error=IdempotencyConflict(
                         "this idempotency_key was already used for a different event"))
                 )

@@ -8,9 +8,10 @@ from typing import Any
 
 import ledger.service as package  # new_id is looked up when called: the demo seeds it
 
-from ..domain import CylinderView, Paper, Party, PartyKind, Person, PersonRole, Role, format_time
+from .. import privacy
+from ..domain import CylinderView, Paper, Party, PartyKind, Person, PersonRole, Role, check_identifier, format_time
 from ..custody.authorize import ROLE_PARTY_KINDS
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..storage import Connection
 from ..storage import registry as reg
 from ..storage import sessions as session_rows
@@ -32,8 +33,21 @@ class RegistryService:
     def create_party(
         self, connection: Connection, *, kind: PartyKind, name: str, region: str,
         licence: Paper | None = None, parent: str | None = None, now: datetime | None = None,
+        home: str | None = None, id: str | None = None,
     ) -> Party:
+        """A party of this city, or with ``home`` (a peer's name, ``LEDGER_PEERS``) one homed in another city,
+        registered under ``id``, its id there: its province-unique identity is its home region and that id
+        (docs/regions.md)."""
         name = _text(name, "name", 200)
+        if home is not None or id is not None:
+            if home is None or id is None:
+                raise InvalidInput("a party homed in another city names both its home (a peer) and its id there",
+                                   field="home" if home is None else "id")
+            if self.peers.named(home) is None:
+                raise InvalidInput(f"{home} is not a peer of this ledger (LEDGER_PEERS)", field="home")
+            check_identifier(id, "id")
+            if reg.get_party(connection, id) is not None:
+                raise Conflict(f"party {id} is already registered")
         if not (isinstance(region, str) and len(region) == 6 and region.isdigit()):
             raise InvalidInput("region must be a 6-digit administrative division code, e.g. 330110", field="region")
         if kind is PartyKind.FILLING_STATION:
@@ -42,7 +56,8 @@ class RegistryService:
                 raise InvalidInput("a filling station names its gas company in parent", field="parent")
         elif parent is not None:
             raise InvalidInput("only a filling station has a parent", field="parent")
-        party = Party(package.new_id(_PARTY_PREFIX[kind]), kind, name, region, _paper(licence, "licence"), parent)
+        party = Party(id or package.new_id(_PARTY_PREFIX[kind]), kind, name, region, _paper(licence, "licence"),
+                      parent, home)
         reg.insert_party(connection, party, format_time(now or _now()))
         self._registry_changed()
         return party

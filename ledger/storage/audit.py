@@ -41,7 +41,9 @@ def event_pages(connection: Connection, page: int = 20_000, start: int = 0,
 
 _RULES = (
     ("sequence_gap", "the first event of the chain is missing (seq 0)",
-     "SELECT c.id, 0 FROM cylinders c WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.cylinder = c.id AND e.seq = 0)"),
+     "SELECT c.id, 0 FROM cylinders c WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.cylinder = c.id AND e.seq = 0)"
+     # a chain begun in another city's log starts with the register event kept from it (docs/regions.md)
+     " AND NOT EXISTS (SELECT 1 FROM foreign_events f WHERE f.cylinder = c.id AND f.seq = 0)"),
     ("sequence_gap", "the sequence number is negative",
      "SELECT cylinder, seq FROM events WHERE seq < 0"),
     ("chain_tampered", "the chain does not start with a register event without prev_hash",
@@ -51,9 +53,13 @@ _RULES = (
 )
 
 # One pass over the (cylinder, seq) index finds both a missing predecessor and a broken link.
+# The previous event may be one another city's log holds, verified and kept beside the chain (docs/regions.md).
 _LINKS = (
-    "SELECT e.cylinder, e.seq, p.seq FROM events e LEFT JOIN events p ON p.cylinder = e.cylinder AND p.seq = e.seq - 1 "
-    "WHERE e.seq > 0 AND (p.seq IS NULL OR e.prev_hash IS NULL OR e.prev_hash <> p.hash) ORDER BY e.cylinder, e.seq"
+    "SELECT e.cylinder, e.seq, COALESCE(p.seq, f.seq) FROM events e "
+    "LEFT JOIN events p ON p.cylinder = e.cylinder AND p.seq = e.seq - 1 "
+    "LEFT JOIN foreign_events f ON f.cylinder = e.cylinder AND f.seq = e.seq - 1 "
+    "WHERE e.seq > 0 AND (COALESCE(p.seq, f.seq) IS NULL OR e.prev_hash IS NULL "
+    "OR e.prev_hash <> COALESCE(p.hash, f.hash)) ORDER BY e.cylinder, e.seq"
 )
 
 
@@ -156,7 +162,8 @@ def range_breaks(connection: Connection, start: int, end: int) -> Iterator[tuple
 def shortened_chains(connection: Connection) -> list[str]:
     """Cylinders whose projection counts more events than their chain now holds (rows were deleted)."""
     rows = connection.exec_driver_sql(
-        "SELECT c.id FROM cylinders c LEFT JOIN (SELECT cylinder, COUNT(*) AS n FROM events GROUP BY cylinder) e "
+        "SELECT c.id FROM cylinders c LEFT JOIN (SELECT cylinder, COUNT(*) AS n FROM "
+        "(SELECT cylinder FROM events UNION ALL SELECT cylinder FROM foreign_events) x GROUP BY cylinder) e "
         "ON e.cylinder = c.id WHERE c.chain_length > COALESCE(e.n, 0) ORDER BY c.id")
     return [row[0] for row in rows]
 

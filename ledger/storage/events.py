@@ -25,7 +25,7 @@ from ..notes import Note
 from . import citus
 from .checkpoints import take_log_lock
 
-__all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "every_history", "raw_history", "heads", "log_size", "COLUMNS", "from_row", "marker", "placeholders", "chunks"]
+__all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "every_history", "raw_history", "heads", "chain_heads", "log_size", "COLUMNS", "from_row", "marker", "placeholders", "chunks"]
 
 COLUMNS = (
     "id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
@@ -44,6 +44,7 @@ class Prepared:
     location: str
     data: str
     note: Note | None = None  # a report's note, kept beside the chain; ``event.data`` holds its commitment
+    segment: object = None  # another city's verified segment the event links to (``crossing.Segment``)
 
 
 def prepare(event: NewEvent, note: Note | None = None) -> Prepared:
@@ -108,6 +109,19 @@ def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[i
     return result
 
 
+def chain_heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[int, bytes]]:
+    """``heads`` of chains that may have segments in other cities' logs: the newest of this ledger's own
+    event and the other cities' events it verified (``foreign_events``, docs/regions.md)."""
+    from .foreign import heads as foreign_heads
+
+    wanted = set(cylinders)
+    result = heads(connection, wanted)
+    for cylinder, (seq, digest) in foreign_heads(connection, wanted).items():
+        if cylinder not in result or result[cylinder][0] < seq:
+            result[cylinder] = (seq, digest)
+    return result
+
+
 def lock_heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[int, bytes]]:
     """Lock the given cylinders and read their chain heads; unregistered codes are absent.
 
@@ -116,7 +130,7 @@ def lock_heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tu
     """
     wanted = set(cylinders)
     lock_cylinders(connection, wanted)
-    return heads(connection, wanted)
+    return chain_heads(connection, wanted)
 
 
 def log_size(connection: Connection) -> int:

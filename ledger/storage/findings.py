@@ -13,6 +13,7 @@ from ..domain import State
 from ..standing import LAPSES
 from . import models as m
 from .events import COLUMNS, chunks, marker, placeholders
+from .foreign import heads as foreign_heads
 
 __all__ = [
     "stored_for", "open_of_kind", "insert_finding", "evidence_of", "set_status", "add_action", "get_finding", "actions_of", "list_findings",
@@ -152,8 +153,12 @@ def coverage(connection: Connection, cylinders: Iterable[str]) -> dict[str, tupl
         # MAX over the (cylinder, seq) index is one seek per cylinder, as in ``events.heads``.
         sql = ("SELECT c.id, c.chain_length, c.judged IS NULL, (SELECT MAX(e.seq) FROM events e WHERE e.cylinder = c.id)"
                f" FROM cylinders c WHERE c.id IN ({placeholders(connection, len(chunk))})")
-        found.update((cylinder, (None if unjudged else length, last + 1))
+        found.update((cylinder, (None if unjudged else length, -1 if last is None else last + 1))
                      for cylinder, length, unjudged, last in connection.exec_driver_sql(sql, tuple(chunk)))
+    # a chain with segments in other cities' logs is as long as its newest event, wherever it lives (docs/regions.md)
+    for cylinder, (seq, _) in foreign_heads(connection, found).items():
+        stored, length = found[cylinder]
+        found[cylinder] = (stored, max(length, seq + 1))
     return found
 
 

@@ -50,6 +50,8 @@ parties = Table(
     Column("licence_valid_until", Date),
     Column("parent", String(64), ForeignKey("parties.id")),
     Column("created_at", TIME, nullable=False),
+    # the peer (LEDGER_PEERS) of the city a party is homed in, when that is another city (migration 0017)
+    Column("home", String(64)),
 )
 
 people = Table(
@@ -189,6 +191,30 @@ events = Table(
     Column("prev_hash", LargeBinary(32)),
     Column("hash", LargeBinary(32), nullable=False),
     UniqueConstraint("cylinder", "seq"),
+)
+
+# Events of other cities' logs that a cylinder's chain here links to, each verified against its log's
+# signed checkpoint before it was stored (docs/regions.md). Never part of this ledger's log.
+foreign_events = Table(
+    "foreign_events",
+    metadata,
+    Column("cylinder", String(16), ForeignKey("cylinders.id"), nullable=False, primary_key=True),
+    Column("seq", Integer, nullable=False, primary_key=True),
+    Column("log", String(200), nullable=False),  # the origin of the log that holds the event
+    Column("log_index", BigInteger, nullable=False),  # its position in that log
+    Column("kind", String(16), nullable=False),
+    Column("occurred_at", TIME, nullable=False),
+    Column("recorded_at", TIME, nullable=False),
+    Column("party", String(64), nullable=False),
+    Column("person", String(64)),
+    Column("to_ref", String(64)),
+    Column("location", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("idempotency_key", String(128), nullable=False),
+    Column("prev_hash", LargeBinary(32)),
+    Column("hash", LargeBinary(32), nullable=False),
+    Column("checkpoint", Text, nullable=False),  # the signed checkpoint it was verified against
+    Column("stored_at", TIME, nullable=False),
 )
 
 checkpoints = Table(
@@ -422,4 +448,5 @@ witness_states = Table(
     Column("last_error", Text),
 )
 
-APPEND_ONLY = ("events", "checkpoints", "finding_actions", "erasures", "cosignatures", "personal_data_views")
+APPEND_ONLY = ("events", "checkpoints", "finding_actions", "erasures", "cosignatures", "personal_data_views",
+               "foreign_events")

@@ -31,7 +31,7 @@ def _paper(number: str | None, valid_until: date | None) -> Paper | None:
 def _party(row) -> Party:
     return Party(
         row.id, PartyKind(row.kind), row.name, row.region,
-        _paper(row.licence_number, row.licence_valid_until), row.parent,
+        _paper(row.licence_number, row.licence_valid_until), row.parent, row.home,
     )
 
 
@@ -41,7 +41,7 @@ def insert_party(connection: Connection, party: Party, created_at: str) -> None:
             id=party.id, kind=party.kind.value, name=party.name, region=party.region,
             licence_number=party.licence.number if party.licence else None,
             licence_valid_until=party.licence.valid_until if party.licence else None,
-            parent=party.parent, created_at=created_at,
+            parent=party.parent, created_at=created_at, home=party.home,
         )
     )
 

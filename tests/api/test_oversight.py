@@ -36,7 +36,9 @@ def test_trace_answers_the_three_questions(world: World) -> None:
     assert trace["responsible"]["first_responsible"]["id"] == world.parties["company"]
     assert trace["current"]["state"] == "in_transit"  # sent, not yet confirmed: still the station's
     assert trace["responsible"]["now"]["id"] == world.parties["station"]
-    assert trace["chain"] == {"status": "intact", "length": 3, "head": trace["chain"]["head"], "breaks": []}
+    assert trace["chain"] == {"status": "intact", "length": 3, "head": trace["chain"]["head"], "breaks": [],
+                              "events": trace["chain"]["events"]}
+    assert [(e["seq"], e["log"]) for e in trace["chain"]["events"]] == [(seq, "test.cylinder-ledger/log") for seq in range(3)]
     assert {"from", "until", "holder", "events"} <= trace["custody"][0].keys()
     at = world.client.get(f"/v1/cylinders/{cylinder}/responsible", params={"at": fill["occurred_at"]},
                           headers=world.auth("shop")).json()

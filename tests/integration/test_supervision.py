@@ -52,7 +52,9 @@ def test_a_clean_trip_raises_nothing_and_the_trace_answers_the_three_questions(l
     assert answer["origin"]["last_fill"]["net_kg"] == 14.5 and answer["origin"]["last_fill"]["station"]["id"] == town.station
     assert answer["current"]["holder"]["id"] == town.transporter and answer["current"]["state"] == "in_transit"
     assert answer["responsible"]["first_responsible"]["id"] == town.company
-    assert answer["chain"] == {"status": "intact", "length": 4, "head": answer["chain"]["head"], "breaks": []}
+    assert answer["chain"] == {"status": "intact", "length": 4, "head": answer["chain"]["head"], "breaks": [],
+                               "events": answer["chain"]["events"]}
+    assert [e["seq"] for e in answer["chain"]["events"]] == [0, 1, 2, 3]
     assert answer["findings"] == []
     assert who["party"]["id"] in (town.company, town.station)
     assert row.holder == town.transporter and row.chain_length == 4
