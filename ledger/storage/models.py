@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Sequence,
     String,
     Table,
     Text,
@@ -149,6 +150,10 @@ events = Table(
     Column("hash", LargeBinary(32), nullable=False),
     UniqueConstraint("cylinder", "seq"),
 )
+
+# PostgreSQL draws an event's pending id from here (-nextval) until the sequencer gives it its log
+# position (ledger.storage.events.sequence, migration 0019); SQLite has no sequences and needs none.
+events_pending = Sequence("events_pending", metadata=metadata)
 
 checkpoints = Table(
     "checkpoints",
@@ -291,7 +296,8 @@ notes = Table(
     "notes",
     metadata,
     Column("id", String(16), primary_key=True),
-    Column("event", BigInteger, ForeignKey("events.id"), nullable=False, unique=True),
+    # follows its event from its pending id to its log position (migration 0019)
+    Column("event", BigInteger, ForeignKey("events.id", onupdate="CASCADE"), nullable=False, unique=True),
     Column("sha256", LargeBinary(32), nullable=False, unique=True),
     Column("salt", LargeBinary(32)),
     Column("text", Text),
