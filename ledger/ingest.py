@@ -179,12 +179,12 @@ def _record(ledger: Ledger, connection, groups: list[_Group], admitted: list[lis
 
 def _sequence(ledger: Ledger, results: dict[int, list | BaseException]) -> dict[int, list | BaseException]:
     """Step 3: the committed events' log positions, given right after commit (PostgreSQL)."""
-    if ledger.db.dialect != "postgresql" or not any(
-            outcome.event is not None and outcome.event.log_index is None
-            for outcomes in results.values() if not isinstance(outcomes, BaseException) for outcome in outcomes):
+    mine = {outcome.event.id for outcomes in results.values() if not isinstance(outcomes, BaseException)
+            for outcome in outcomes if outcome.event is not None and outcome.event.log_index is None}
+    if ledger.db.dialect != "postgresql" or not mine:
         return results
     try:
-        moved = sequencer.run(ledger.db)
+        moved = sequencer.run(ledger.db, mine)
     except Exception:  # noqa: BLE001 - committed all the same: the publisher's next round sequences them
         log.exception("sequencing after a commit failed; the events wait for the publisher's next round")
         return results

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -41,6 +41,9 @@ BATCH = 10_000
 # One run at a time per database in a process: the threads that commit meanwhile wait here, not on the
 # log lock, and most find, once it is their turn, that the run before them took their events too.
 _turns: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# What the last run in this process moved, per database: a thread whose events it took needs no query.
+# Pending ids are never drawn twice, so an old entry cannot mislead.
+_last: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _guard = threading.Lock()
 
 
@@ -52,14 +55,22 @@ def _turn(db: Database) -> threading.Lock:
         return turn
 
 
-def run(db: Database) -> dict[int, int]:
-    """Sequence every committed pending event; ``pending id -> log position`` of those this call moved."""
+def run(db: Database, mine: Collection[int] = ()) -> dict[int, int]:
+    """Sequence every committed pending event; ``pending id -> log position`` of those moved.
+
+    ``mine``: the pending ids the caller just committed; if the run before this one
+    (in this process) took them all, their positions are answered without a query.
+    """
     if db.dialect != "postgresql":
         return {}
     with _turn(db):
-        with db.reading() as connection:  # most calls find nothing: no write transaction, no log lock then
-            if not event_rows.any_pending(connection):
-                return {}
+        last = _last.get(db, {})
+        if mine and all(pending in last for pending in mine):
+            return {pending: last[pending] for pending in mine}
+        if not mine:
+            with db.reading() as connection:  # most such calls find nothing: no write transaction then
+                if not event_rows.any_pending(connection):
+                    return {}
         moved: dict[int, int] = {}
         while True:
             with db.writing() as connection:
@@ -67,6 +78,7 @@ def run(db: Database) -> dict[int, int]:
             moved.update(batch)
             if len(batch) < BATCH:
                 break
+        _last[db] = moved
     if moved:
         log.debug("sequenced %d events", len(moved))
     return moved

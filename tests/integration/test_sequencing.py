@@ -62,7 +62,7 @@ def test_a_crash_between_commit_and_sequencing_loses_nothing_and_leaves_no_gap(l
                                         now=NOW)
     inspector = Actor(Role.INSPECTOR, regulator.id, "inspector")
 
-    def crashed(db):
+    def crashed(db, *_):
         raise RuntimeError("the process died after its commit")
 
     monkeypatch.setattr(sequencer, "run", crashed)
@@ -97,7 +97,7 @@ def test_a_crash_between_commit_and_sequencing_loses_nothing_and_leaves_no_gap(l
 def test_a_bundle_of_a_pending_event_is_sequenced_first(ledger, monkeypatch):
     town = build_town(ledger)
     (a,) = register(ledger, town, 1)
-    monkeypatch.setattr(sequencer, "run", lambda db: (_ for _ in ()).throw(RuntimeError("died")))
+    monkeypatch.setattr(sequencer, "run", lambda db, *_: (_ for _ in ()).throw(RuntimeError("died")))
     ledger.ingest_one(town.at_station, [fill(a, town, NOW + timedelta(hours=1))], LATER)
     monkeypatch.undo()
     bundle = ledger.bundle(a)
@@ -150,7 +150,7 @@ def test_the_database_admits_only_sequencing_as_a_change_of_an_event(ledger, mon
         pytest.skip("SQLite places events in the write: no event is ever changed")
     town = build_town(ledger)
     (a,) = register(ledger, town, 1)
-    monkeypatch.setattr(sequencer, "run", lambda db: {})
+    monkeypatch.setattr(sequencer, "run", lambda db, *_: {})
     pending = ledger.ingest_one(town.at_station, [fill(a, town, NOW + timedelta(hours=1))], LATER)[0].event
     for change in (f"UPDATE events SET data = '{{}}' WHERE id = {pending.id}",
                    f"UPDATE events SET id = 1, data = '{{}}' WHERE id = {pending.id}",
