@@ -39,6 +39,7 @@ from datetime import datetime, timedelta, timezone
 
 from fastapi.concurrency import run_in_threadpool
 
+from ledger import sequencer
 from ledger.service import Ledger
 
 from .background import LoopTask
@@ -109,6 +110,7 @@ class Reviewer(LoopTask):
     def _review_chunk(self) -> int:
         """Assess a chunk in a read snapshot, then store the outcome in a short write transaction."""
         judge, now = self.ledger.judge, datetime.now(timezone.utc)
+        sequencer.run(self.ledger.db)  # findings name events by log position: none is judged while pending
         with self.ledger.db.reading() as connection:
             assessed = judge.assess(connection, judge.queued(connection, now, self.chunk, self.settled), now)
         if assessed:

@@ -12,7 +12,13 @@ whoever calls:
    and queues its cylinder for review (``review_queue``), then commits. Several
    submissions (callers) may share it; if it fails as a whole, each submission is
    tried again alone, so one caller can never take another down with it.
-3. **judge** — with ``judge=True`` the custody rules run once the append is
+3. **sequence** — on PostgreSQL the append took no log lock: its events are
+   stored pending, and the sequencer (``ledger.sequencer``) gives them their log
+   positions in a short transaction of its own right after the commit, together
+   with whatever other writers committed meanwhile (a group commit). The
+   outcomes then carry their ``log_index``; should sequencing fail, it is null
+   and the publisher's next round gives it (docs/api.md).
+4. **judge** — with ``judge=True`` the custody rules run once the append is
    committed: in a read snapshot, then a short write transaction stores their
    findings and takes the cylinders off the queue (``Judge.assess`` and
    ``Judge.store`` of ``Work.of_written``), so the write lock is held for the appends and for
@@ -26,7 +32,7 @@ segment; appending keeps it beside the chain and links the receive to its head;
 once committed, the other city is told (``announce``), and it ``follow``s.
 
 Submissions that arrived at different times (the demo generator replays a
-city's weeks) go through the three steps one arrival after another.
+city's weeks) go through the four steps one arrival after another.
 
 This module begins every write transaction of the ingest path; the services it
 calls take a connection and never begin or commit.
@@ -43,6 +49,7 @@ from typing import TYPE_CHECKING, Union
 
 from .domain import NewEvent
 from .errors import LedgerError
+from . import sequencer
 from .outcomes import Work
 from .storage.events import Prepared
 
@@ -84,7 +91,7 @@ def ingest(ledger: Ledger, submissions: Sequence[Submission], now: datetime | No
         indexes = arrivals[at]
         groups = _groups([submissions[index] for index in indexes], at)
         admitted = _admit(ledger, groups)
-        arrived = _append(ledger, groups, admitted)
+        arrived = _sequence(ledger, _append(ledger, groups, admitted))
         _announce(ledger, arrived)
         if judge:
             _judge(ledger, groups, arrived)
@@ -170,10 +177,26 @@ def _record(ledger: Ledger, connection, groups: list[_Group], admitted: list[lis
                                            if isinstance(item, (NewEvent, Prepared))))
     results: dict[int, list] = {}
     for group, items in zip(groups, admitted):
-        outcomes = ledger.record_batch(connection, group.actor, items, group.now, defer_review=True)
+        outcomes = ledger.record_batch(connection, group.actor, items, group.now, defer_review=True,
+                                       sequence_after_commit=True)
         for index, start, end in group.members:
             results[index] = outcomes[start:end]
     return results
+
+
+def _sequence(ledger: Ledger, results: dict[int, list | BaseException]) -> dict[int, list | BaseException]:
+    """Step 3: the committed events' log positions, given right after commit (PostgreSQL)."""
+    mine = {outcome.event.id for outcomes in results.values() if not isinstance(outcomes, BaseException)
+            for outcome in outcomes if outcome.event is not None and outcome.event.log_index is None}
+    if ledger.db.dialect != "postgresql" or not mine:
+        return results
+    try:
+        moved = sequencer.run(ledger.db, mine)
+    except Exception:  # noqa: BLE001 - committed all the same: the publisher's next round sequences them
+        log.exception("sequencing after a commit failed; the events wait for the publisher's next round")
+        return results
+    return {index: outcomes if isinstance(outcomes, BaseException) else sequencer.placed(ledger.db, outcomes, moved)
+            for index, outcomes in results.items()}
 
 
 def _judge(ledger: Ledger, groups: list[_Group], results: dict[int, list | BaseException]) -> None:

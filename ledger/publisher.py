@@ -30,6 +30,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
+from . import sequencer
 from .cosigning import Cosignature, Witness, with_cosignatures
 from .domain import format_time, parse_time
 from .errors import CheckpointMismatch
@@ -90,7 +91,11 @@ class CheckpointPublisher:
     # -- checkpoints on request ------------------------------------------------------------
 
     def latest(self) -> Checkpoint:
-        """The newest checkpoint, covering the whole log: signs and stores one first if the log has grown."""
+        """The newest checkpoint, covering the whole log: signs and stores one first if the log has grown.
+
+        Committed events still waiting for their log positions are sequenced first, so the
+        checkpoint covers every event committed before the call."""
+        sequencer.run(self.db)
         with self.db.reading() as connection:
             latest = latest_checkpoint(connection)
             size = event_rows.log_size(connection)
@@ -125,7 +130,9 @@ class CheckpointPublisher:
     # -- one round ---------------------------------------------------------------------------
 
     def publish_due(self) -> Checkpoint | None:
-        """Sign and store a checkpoint if the log grew and the newest is ``interval`` old; else ``None``."""
+        """Sequence what is committed, then sign and store a checkpoint if the log grew and the newest is
+        ``interval`` old; else ``None``."""
+        sequencer.run(self.db)
         now = self.clock()
         with self.db.reading() as connection:
             if not self._due(connection, now):
@@ -225,6 +232,10 @@ class CheckpointPublisher:
     def start(self) -> None:
         """Run rounds in a background thread until ``stop`` (counted: every ``start`` needs its ``stop``)."""
         self._witnesses()  # a broken witness list stops the server starting, not the thread later
+        try:  # what a crash between a commit and its sequencing left, before the first request
+            sequencer.run(self.db)
+        except Exception:  # noqa: BLE001 - the thread's rounds try again
+            log.exception("sequencing the events left pending failed; the publisher's rounds try again")
         with self._guard:
             self._users += 1
             if self._thread is None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from . import sequencer
 from .outcomes import Work
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class Sweeper:
     def review(self, now: datetime) -> int:
         """Judge the review queue a chunk at a time until a chunk stores nothing new; returns how many."""
         judge, reviewed = self.ledger.judge, 0
+        sequencer.run(self.ledger.db)  # findings name events by log position: none is judged while pending
         while True:
             with self.ledger.db.reading() as connection:
                 assessed = judge.assess(connection, judge.queued(connection, now, self.chunk), now)

@@ -14,7 +14,7 @@ from typing import Any
 from .. import crossing, privacy
 from ..bundle import FORMAT
 from ..domain import Event, Role
-from ..errors import CheckpointMismatch, NotFound
+from ..errors import CheckpointMismatch, Conflict, NotFound
 from ..log import LogTree, checkpoint_at, leaf_hash
 from ..audit import DISPUTING
 from ..publisher import Witnessed
@@ -82,6 +82,9 @@ class ProofService:
         """The event's RFC 9162 inclusion proof: ``entry_hash`` is the event's hash (the log entry),
         ``leaf_hash`` is SHA-256(0x00 || entry), the value a verifier starts the audit path from."""
         event = self.event(connection, event_id)
+        if event.log_index is None:  # committed, not yet sequenced (``ledger.sequencer``)
+            raise Conflict(f"event {event_id} ({event.cylinder} seq {event.seq}) has no log position yet; "
+                           "the publisher's next round gives it one: ask again in a moment")
         tree = self.tree(connection)
         size = tree.get_size() if size is None else size
         path = tree.inclusion_path(event.log_index, size)

@@ -177,7 +177,7 @@ class RecordingService:
 
     def record_batch(
         self, connection: Connection, actor: Actor, items: Sequence[NewEvent | Prepared | LedgerError],
-        now: datetime | None = None, *, defer_review: bool = False,
+        now: datetime | None = None, *, defer_review: bool = False, sequence_after_commit: bool = False,
     ) -> list[Outcome]:
         """Record each valid item exactly once; report each invalid one with its reason.
 
@@ -187,6 +187,9 @@ class RecordingService:
         ``defer_review``: queue the cylinders for judging after the commit (``ingest``'s
         third step, or the reviewer) instead of judging them here; the outcomes then
         carry no findings.
+        ``sequence_after_commit``: take no log lock; on a single PostgreSQL node the events are
+        stored pending and the caller runs ``ledger.sequencer`` after its commit (``ingest``);
+        otherwise they get their log positions here.
         """
         now = now or _now()
         outcomes: list[Outcome | None] = [None] * len(items)
@@ -231,7 +234,8 @@ class RecordingService:
                 first_in_batch[key] = sent
                 fresh.append((index, prepared))
 
-        written = event_rows.append(connection, [prepared for _, prepared in fresh], now, chain)
+        written = event_rows.append(connection, [prepared for _, prepared in fresh], now, chain,
+                                    later=sequence_after_commit)
         privacy.store_notes(connection, [prepared for _, prepared in fresh], written, now)
         findings = self._after(connection, written, now, defer_review)
         by_key = {event.idempotency_key: event for event in written}

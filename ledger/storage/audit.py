@@ -10,7 +10,7 @@ from sqlalchemy import Connection, text
 from .citus import log_table
 from .events import marker, placeholders
 
-__all__ = ["log_size", "event_pages", "chain_breaks", "range_breaks", "state", "save_state", "chunk_roots",
+__all__ = ["log_size", "event_pages", "pending_pages", "chain_breaks", "range_breaks", "state", "save_state", "chunk_roots",
            "chunk_prints", "add_chunks", "leaves", "range_cylinders", "shortened_chains", "projections_after",
            "projections_of", "cylinder_pages", "edited_statuses", "audit_findings", "open_ledger_wide",
            "disputed_count", "checkpoints_from", "disputes_of"]
@@ -20,7 +20,8 @@ _COLUMNS = ("id, cylinder, seq, kind, occurred_at, recorded_at, party, person, t
 
 
 def log_size(connection: Connection) -> int:
-    return connection.exec_driver_sql(f"SELECT COALESCE(MAX(id) + 1, 0) FROM {log_table(connection)}").scalar_one()
+    return connection.exec_driver_sql(
+        f"SELECT COALESCE(MAX(id) + 1, 0) FROM {log_table(connection)} WHERE id >= 0").scalar_one()
 
 
 def event_pages(connection: Connection, page: int = 20_000, start: int = 0,
@@ -32,6 +33,20 @@ def event_pages(connection: Connection, page: int = 20_000, start: int = 0,
     bound = "" if end is None else f" AND id < {int(end)}"
     while True:
         cursor.execute(f"SELECT {_COLUMNS} FROM events WHERE id > {last}{bound} ORDER BY id LIMIT {int(page)}")
+        rows = cursor.fetchall()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][0]
+
+
+def pending_pages(connection: Connection, page: int = 20_000) -> Iterator[list[tuple]]:
+    """Stored rows of events committed but not yet given a log position (negative pending ids), a page
+    at a time, in the order they will be sequenced."""
+    cursor = connection.connection.cursor()
+    last = 0
+    while True:
+        cursor.execute(f"SELECT {_COLUMNS} FROM events WHERE id < {last} ORDER BY id DESC LIMIT {int(page)}")
         rows = cursor.fetchall()
         if not rows:
             return

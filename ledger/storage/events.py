@@ -3,8 +3,25 @@
 ``append`` is the only code that writes events. Within the caller's write
 transaction it (1) locks the cylinders concerned (PostgreSQL row locks, in a
 fixed order so two batches cannot deadlock; SQLite's ``BEGIN IMMEDIATE`` already
-serialises writers), (2) reads each chain's head, (3) takes the log lock, reads
-the log size and gives the new events the next positions, (4) inserts them.
+serialises writers), (2) reads each chain's head, (3) inserts the new events.
+
+Their log positions are given in one of two ways (docs/architecture.md, "Sequencing"):
+
+* **deferred** (a single PostgreSQL node, for the ingest path, ``later=True``): the write transaction takes no log
+  lock. Each new event is stored under a *pending* id, the negative of a number
+  drawn from the ``events_pending`` sequence (no lock, drawn in append order),
+  and ``log_index`` is null. After commit, ``sequence`` gives every committed
+  pending event, in the order of its pending number, the next positions in one
+  short transaction under the log lock. Writers of unrelated cylinders never wait
+  for each other, and positions stay contiguous from 0: a rolled-back write has
+  no position, and a crash between commit and sequencing leaves pending events
+  that the next ``sequence`` takes.
+* **inline** (SQLite, where one writer holds the database anyway, a Citus
+  cluster, whose coordinator's ``log_index`` is written with the events, and a
+  caller that records outside the ingest path, such as a register's genesis): the
+  write transaction takes the log lock, reads the log size and gives the new
+  events the next positions itself.
+
 Positions and sequence numbers are therefore contiguous whatever rolls back.
 """
 
@@ -25,7 +42,9 @@ from ..notes import Note
 from . import citus
 from .checkpoints import take_log_lock
 
-__all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "every_history", "raw_history", "heads", "chain_heads", "log_size", "COLUMNS", "from_row", "marker", "placeholders", "chunks"]
+__all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "every_history",
+           "raw_history", "heads", "chain_heads", "log_size", "deferred", "sequence", "any_pending", "by_seq", "COLUMNS",
+           "from_row", "marker", "placeholders", "chunks"]
 
 COLUMNS = (
     "id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
@@ -134,29 +153,96 @@ def lock_heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tu
 
 
 def log_size(connection: Connection) -> int:
-    return connection.exec_driver_sql(f"SELECT COALESCE(MAX(id) + 1, 0) FROM {citus.log_table(connection)}").scalar_one()
+    """How many events hold a log position (pending ids are negative and not counted)."""
+    return connection.exec_driver_sql(
+        f"SELECT COALESCE(MAX(id) + 1, 0) FROM {citus.log_table(connection)} WHERE id >= 0").scalar_one()
+
+
+def deferred(connection: Connection) -> bool:
+    """Whether this database sequences after commit (a single PostgreSQL node) rather than in the write."""
+    return connection.dialect.name == "postgresql" and not citus.distributed(connection)
+
+
+def _pending_ids(connection: Connection, count: int) -> list[int]:
+    """``count`` fresh pending ids, in drawing order (-1, -2, ... in magnitude order)."""
+    drawn = connection.exec_driver_sql(
+        f"SELECT nextval('events_pending') FROM generate_series(1, {int(count)})").scalars().all()
+    return [-number for number in sorted(drawn)]
+
+
+# Every committed pending event, in the order its number was drawn: a chain's events in seq order.
+_PENDING = "SELECT id FROM events WHERE id < 0 ORDER BY id DESC LIMIT {limit}"
+
+
+def sequence(connection: Connection, limit: int = 10_000) -> dict[int, int]:
+    """Give committed pending events the next log positions, in the caller's (short) write transaction.
+
+    Takes the log lock, so sequencers and the publisher take turns; reads, after
+    the lock is held, the log size and up to ``limit`` committed pending events in
+    the order their numbers were drawn, and moves each to its position. Returns
+    ``pending id -> position``. A writer still in its transaction is not seen: its
+    events are taken by the next run after its commit.
+    """
+    if not deferred(connection):
+        return {}
+    take_log_lock(connection)
+    pending = connection.exec_driver_sql(_PENDING.format(limit=int(limit))).scalars().all()
+    if not pending:
+        return {}
+    start = log_size(connection)
+    moves = {old: start + offset for offset, old in enumerate(pending)}
+    for chunk_start in range(0, len(pending), _CHUNK):
+        chunk = pending[chunk_start : chunk_start + _CHUNK]
+        values = ", ".join(f"({int(old)}, {moves[old]})" for old in chunk)
+        connection.exec_driver_sql(
+            f"UPDATE events SET id = v.position FROM (VALUES {values}) AS v(pending, position) WHERE events.id = v.pending")
+    return moves
+
+
+def any_pending(connection: Connection) -> bool:
+    """Whether a committed event waits for its log position (one seek on the primary key)."""
+    return connection.exec_driver_sql("SELECT 1 FROM events WHERE id < 0 LIMIT 1").first() is not None
+
+
+def by_seq(connection: Connection, pairs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """The current ids of the given (cylinder, seq) events."""
+    found: dict[tuple[str, int], int] = {}
+    wanted = sorted(set(pairs))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        marks = ", ".join(f"({marker(connection)}, {marker(connection)})" for _ in chunk)
+        sql = f"SELECT cylinder, seq, id FROM events WHERE (cylinder, seq) IN ({marks})"
+        params = tuple(value for pair in chunk for value in pair)
+        found.update(((cylinder, seq), id_) for cylinder, seq, id_ in connection.exec_driver_sql(sql, params))
+    return found
 
 
 def append(
     connection: Connection, items: Sequence[Prepared], recorded_at: datetime,
-    chain: dict[str, tuple[int, bytes]] | None = None,
+    chain: dict[str, tuple[int, bytes]] | None = None, *, later: bool = False,
 ) -> list[Event]:
     """Sequence and insert ``items`` (in order) in the caller's transaction.
 
     The cylinders must exist. ``chain`` is what ``lock_heads`` returned for them
     in this transaction, if the caller already asked; it is updated in place.
-    Returns the stored events with their ``seq``, hashes and log positions.
+    Returns the stored events with their ``seq``, hashes and log positions. With ``later``
+    on a single PostgreSQL node no log lock is taken: the events are stored pending (null
+    ``log_index``) for ``sequence`` to place after the commit.
     """
     if not items:
         return []
     if chain is None:
         chain = lock_heads(connection, (item.event.cylinder for item in items))
     recorded = format_time(recorded_at)
-    take_log_lock(connection)
-    position = log_size(connection)
+    if later and deferred(connection):
+        ids = _pending_ids(connection, len(items))
+    else:
+        take_log_lock(connection)
+        start = log_size(connection)
+        ids = list(range(start, start + len(items)))
     rows = []
     stored: list[Event] = []
-    for item in items:
+    for item, position in zip(items, ids):
         new = item.event
         head = chain.get(new.cylinder)
         seq, prev = (0, None) if head is None else (head[0] + 1, head[1])
@@ -184,9 +270,9 @@ def append(
         )
         stored.append(
             Event(new.cylinder, seq, new.kind, new.occurred_at, recorded_at, new.party, new.person,
-                  new.to, new.location, new.data, new.idempotency_key, prev, digest, position, position)
+                  new.to, new.location, new.data, new.idempotency_key, prev, digest, position,
+                  position if position >= 0 else None)
         )
-        position += 1
     connection.exec_driver_sql(
         f"INSERT INTO events ({COLUMNS}) VALUES ({placeholders(connection, 14)})", rows
     )
@@ -219,7 +305,7 @@ def from_row(row: Sequence) -> Event:
     return Event(
         cylinder, seq, _KINDS[kind], datetime.fromisoformat(occurred_at), datetime.fromisoformat(recorded_at),
         party, person, to, loc, _data(data), key,
-        None if prev is None else bytes(prev), bytes(digest), id_, id_,
+        None if prev is None else bytes(prev), bytes(digest), id_, id_ if id_ >= 0 else None,
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Sequence,
     String,
     Table,
     Text,
@@ -217,6 +218,10 @@ foreign_events = Table(
     Column("stored_at", TIME, nullable=False),
 )
 
+# PostgreSQL draws an event's pending id from here (-nextval) until the sequencer gives it its log
+# position (ledger.storage.events.sequence, migration 0019); SQLite has no sequences and needs none.
+events_pending = Sequence("events_pending", metadata=metadata)
+
 checkpoints = Table(
     "checkpoints",
     metadata,
@@ -391,7 +396,8 @@ notes = Table(
     "notes",
     metadata,
     Column("id", String(16), primary_key=True),
-    Column("event", BigInteger, ForeignKey("events.id"), nullable=False, unique=True),
+    # follows its event from its pending id to its log position (migration 0019)
+    Column("event", BigInteger, ForeignKey("events.id", onupdate="CASCADE"), nullable=False, unique=True),
     Column("sha256", LargeBinary(32), nullable=False, unique=True),
     Column("salt", LargeBinary(32)),
     Column("text", Text),

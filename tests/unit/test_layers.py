@@ -32,9 +32,9 @@ PURE = ["ledger.domain", "ledger.facts", "ledger.errors", "ledger.text", "ledger
 # The use cases and the parts of the ledger that read or write their own rows; every other module
 # of ``ledger`` outside ``ledger.storage`` is core, so a new module starts out held to the core's rule.
 SERVICES = ("ledger.service", "ledger.supervision", "ledger.oversight", "ledger.privacy", "ledger.sessions",
-            "ledger.verify", "ledger.log", "ledger.ingest", "ledger.publisher", "ledger.sweeper", "ledger.audit",
-            "ledger.witness_client", "ledger.capture", "ledger.cases", "ledger.webhooks", "ledger.reports",
-            "ledger.citizen")
+            "ledger.verify", "ledger.log", "ledger.ingest", "ledger.sequencer", "ledger.publisher", "ledger.sweeper",
+            "ledger.audit", "ledger.witness_client", "ledger.capture", "ledger.cases", "ledger.webhooks",
+            "ledger.reports", "ledger.citizen")
 
 MAY_IMPORT = {
     "tools": {"tools", "api", "scanners", "service", "core", "storage"},

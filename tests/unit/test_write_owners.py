@@ -12,6 +12,7 @@ OWNERS = {
     "ledger/ingest.py": "the ingest use case: the group writer, a batch, the pages' syncs and reports",
     "api/review.py": "the reviewer",
     "ledger/publisher.py": "the checkpoint publisher",
+    "ledger/sequencer.py": "the sequencer (log positions after commit), run by the writers and the publisher",
     "api/auditor.py": "the auditor",
     "ledger/capture.py": "the EPCIS capture worker: claiming a job, storing each chunk's outcomes",
     "ledger/sweeper.py": "the sweeper (the review queue's leftovers, the clock's findings, overdue cases)",
