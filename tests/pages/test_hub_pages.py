@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import contextmanager
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.hub import hub_app
@@ -55,9 +56,10 @@ def traced(issues: list[dict]) -> dict:
                          segment("绍兴", [event(2, "fill", "330100:P1")])]}
 
 
-@pytest.fixture(params=BACKENDS)
-def client(request, tmp_path, monkeypatch) -> Iterator[TestClient]:
-    url = create_database(request.param, tmp_path)
+@contextmanager
+def province(url: str) -> Iterator[tuple[FastAPI, str]]:
+    """The hub's app over three cities (杭州 followed, 绍兴 refused, 宁波 unreachable) and an account's token;
+    the province's use cases answer fixed rows while it is open."""
     store = HubStore(url)
     store.create()
     for name in ORIGIN:
@@ -74,17 +76,25 @@ def client(request, tmp_path, monkeypatch) -> Iterator[TestClient]:
               "party": {"id": "330100:P1", "kind": "gas_company", "name": "杭州燃气有限公司"},
               "cities": {"杭州": {"colour": "green", "reasons": []}, "绍兴": {"colour": "red", "reasons": []}}}]
     missing = {"杭州": "ok", "绍兴": "ok", "宁波": "unreachable: 宁波: GET /v1/findings: connection refused"}
-    monkeypatch.setattr(hub, "province_risk", lambda cities, *a, **k: {"items": risk, "cities": missing})
-    monkeypatch.setattr(hub, "province_findings", lambda cities, *a, **k: {"items": findings, "cities": missing})
-    monkeypatch.setattr(hub, "province_enterprises", lambda cities, *a, **k: {"items": firms, "cities": missing})
-    monkeypatch.setattr(hub, "trace", lambda cities, code: traced(ISSUES if code == "BROKEN00001" else []))
-    token = store.create_account("省市场监管局")
     try:
-        with TestClient(hub_app(store, lambda: views)) as opened:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(hub, "province_risk", lambda cities, *a, **k: {"items": risk, "cities": missing})
+            patch.setattr(hub, "province_findings", lambda cities, *a, **k: {"items": findings, "cities": missing})
+            patch.setattr(hub, "province_enterprises", lambda cities, *a, **k: {"items": firms, "cities": missing})
+            patch.setattr(hub, "trace", lambda cities, code: traced(ISSUES if code == "BROKEN00001" else []))
+            yield hub_app(store, lambda: views), store.create_account("省市场监管局")
+    finally:
+        store.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def client(request, tmp_path) -> Iterator[TestClient]:
+    url = create_database(request.param, tmp_path)
+    try:
+        with province(url) as (app, token), TestClient(app) as opened:
             opened.headers["Authorization"] = f"Bearer {token}"
             yield opened
     finally:
-        store.dispose()
         drop_database(url)
 
 
