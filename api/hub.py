@@ -11,23 +11,29 @@ the cities list in ``LEDGER_WITNESSES`` answers under ``/witness``
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Form, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from ledger.domain import FindingKind
+from ledger.oversight import REASONS
 from ledger.service import hub
 from ledger.service.hub import CityView
 
 from . import errors
 from .districts import district_label
-from .pages.i18n import Translator
 from .export import Column
+from .pages import static_files
+from .pages.cases import STATUSES
+from .pages.dashboard import region_filter
+from .pages.i18n import Translator
+from .pages.render import PageError, PageRoute, SignInNeeded, render
 from .schemas_oversight import RiskReason
 from .sheets import FINDINGS, RISK, local, sheet_file
 from .views import cylinder_code
@@ -42,24 +48,6 @@ FINDING_SHEET = (CITY,) + tuple(c for c in FINDINGS if not c.key.endswith("_name
 Format = Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")]
 Lang = Annotated[Literal["zh", "en"], Query()]
 Region = Annotated[str | None, Query(pattern=r"^\d{6}$")]
-
-TEXT = {
-    "zh": {"title": "全省气瓶追溯枢纽", "cities": "各城市", "city": "城市", "region": "行政区划", "log": "日志",
-           "size": "已核验事件数", "status": "跟随状态", "checked": "最近核验", "problem": "问题", "ok": "正常",
-           "new": "尚未跟随", "refused": "拒绝（日志不一致）", "unreachable": "无法连接", "enterprises": "企业风险颜色",
-           "enterprise": "企业", "colour": "颜色", "cylinders": "气瓶数", "red": "红", "yellow": "黄", "green": "绿",
-           "findings": "未结问题", "trace": "跨市追溯", "code": "气瓶编码", "look": "查询", "seq": "序号",
-           "kind": "事件", "at": "发生时间", "party": "单位", "intact": "链完整", "broken": "链断裂",
-           "signin": "登录", "token": "枢纽令牌", "download": "下载", "other": "English", "none": "无"},
-    "en": {"title": "Provincial cylinder hub", "cities": "Cities", "city": "City", "region": "Region", "log": "Log",
-           "size": "Verified events", "status": "Follow state", "checked": "Last checked", "problem": "Problem",
-           "ok": "ok", "new": "not yet followed", "refused": "refused (log inconsistent)", "unreachable": "unreachable",
-           "enterprises": "Enterprise colours", "enterprise": "Enterprise", "colour": "Colour", "cylinders": "Cylinders",
-           "red": "red", "yellow": "yellow", "green": "green", "findings": "Open findings", "trace": "Cross-city trace",
-           "code": "Trace code", "look": "Look up", "seq": "Seq", "kind": "Event", "at": "Occurred", "party": "Party",
-           "intact": "chain intact", "broken": "chain broken", "signin": "Sign in", "token": "Hub token",
-           "download": "Download", "other": "中文", "none": "none"},
-}
 
 
 def account(request: Request) -> str:
@@ -120,7 +108,7 @@ def hub_app(store, views: Callable[[], Sequence[CityView]], cosigner=None, witne
                  "detected_at": local(r.get("detected_at")), "reason": t.term("reason", r.get("reason")),
                  "state": t.term("state", r.get("state")) if r.get("state") else None} for r in found["items"]]
         return sheet_file(rows, RISK_SHEET, file_format=file_format, name=f"province-risk-{reason}",
-                          sheet=reason, heading=f"{TEXT[lang]['title']} · {reason} · {_now()}", lang=lang)
+                          sheet=reason, heading=f"{t('hub.name')} · {t.term('reason', reason)} · {_now()}", lang=lang)
 
     @app.get("/v1/province/findings")
     def findings(_: Account, city: str | None = None, kind: Annotated[str | None, Query(max_length=40)] = None,
@@ -135,7 +123,7 @@ def hub_app(store, views: Callable[[], Sequence[CityView]], cosigner=None, witne
                  "kind": t.term("finding", r.get("kind")), "severity": t.term("severity", r.get("severity")),
                  "status": t.term("status", r.get("status"))} for r in found["items"]]
         return sheet_file(rows, FINDING_SHEET, file_format=file_format, name="province-findings", sheet="findings",
-                          heading=f"{TEXT[lang]['title']} · {TEXT[lang]['findings']} · {_now()}", lang=lang)
+                          heading=f"{t('hub.name')} · {t('hub.findings')} · {_now()}", lang=lang)
 
     @app.get("/v1/province/enterprises")
     def enterprises(_: Account, city: str | None = None, region: Region = None) -> dict[str, Any]:
@@ -150,82 +138,111 @@ def hub_app(store, views: Callable[[], Sequence[CityView]], cosigner=None, witne
         return hub.bundle(views(), cylinder_code(cylinder_id))
 
     # -- pages ------------------------------------------------------------------
+    app.mount("/static", static_files(), name="static")
+    app.include_router(_pages(store, views, chosen, seen))
+    return app
 
-    def page(lang: str, body: str) -> HTMLResponse:
-        t = TEXT[lang]
-        switch = "en" if lang == "zh" else "zh"
-        return HTMLResponse(
-            f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
-            f'<title>{t["title"]}</title><style>body{{font-family:sans-serif;margin:2em}}'
-            'table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em}'
-            '.red{background:#f4c7c3}.yellow{background:#fce8b2}.green{background:#b7e1cd}</style></head><body>'
-            f'<h1>{t["title"]}</h1><p><a href="?lang={switch}">{t["other"]}</a></p>{body}</body></html>')
 
-    def page_account(request: Request) -> str | None:
+# The hub's pages: the city pages' templates and look (api/pages/render.py), Chinese first, ``?lang=en``.
+NAV = (("/", "hub.nav.dashboard"), ("/risk", "hub.nav.risk"), ("/findings", "hub.nav.findings"))
+FINDING_KINDS = tuple(kind.value for kind in FindingKind)
+SHOWN = 200  # rows a list page shows; the downloads carry the rest
+Text = Annotated[str | None, Query(max_length=100)]
+
+
+def _hub_page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    return render(request, template, status=status, site="hub.name", nav=NAV, **context)
+
+
+def _signed_in(request: Request) -> str:
+    try:
+        return account(request)
+    except HTTPException:
+        raise SignInNeeded("error.sign_in") from None
+
+
+Signed = Annotated[str, Depends(_signed_in)]
+
+
+def _missing(states: dict[str, str]) -> list[str]:
+    return [name for name, state in states.items() if state != "ok"]
+
+
+def _pages(store, views: Callable[[], Sequence[CityView]], chosen, seen) -> APIRouter:
+    router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+    def city_filter(city: str | None) -> list[CityView]:
         try:
-            return account(request)
+            return chosen(city or None)
         except HTTPException:
-            return None
+            raise PageError("error.not_found", 404) from None
 
-    @app.get("/signin", response_class=HTMLResponse)
-    def signin_form(lang: Lang = "zh") -> HTMLResponse:
-        t = TEXT[lang]
-        return page(lang, f'<form method="post" action="/signin?lang={lang}"><label>{t["token"]} '
-                          f'<input name="token" type="password"></label> <button>{t["signin"]}</button></form>')
+    @router.get("/signin")
+    def signin_form(request: Request, failed: bool = False,
+                    next: Annotated[str, Query(max_length=500)] = "/") -> Response:  # noqa: A002 - the form's name
+        return _hub_page(request, "hub_signin.html", failed=failed, next=_local(next))
 
-    @app.post("/signin")
-    def signin(token: Annotated[str, Form(max_length=200)], lang: Lang = "zh") -> Response:
+    @router.post("/signin")
+    def signin(token: Annotated[str, Form(max_length=256)],
+               next: Annotated[str, Form(max_length=500)] = "/") -> Response:  # noqa: A002 - the form's name
         if store.account(token) is None:
-            return RedirectResponse(f"/signin?lang={lang}", status_code=303)
-        answer = RedirectResponse(f"/?lang={lang}", status_code=303)
+            return RedirectResponse(f"/signin?failed=true&next={quote(_local(next), safe='')}", status_code=303)
+        answer = RedirectResponse(_local(next), status_code=303)
         answer.set_cookie(COOKIE, token, httponly=True, samesite="strict")
         return answer
 
-    @app.get("/", response_class=HTMLResponse)
-    async def dashboard(request: Request, lang: Lang = "zh") -> Response:
-        if page_account(request) is None:
-            return RedirectResponse(f"/signin?lang={lang}", status_code=303)
-        t = TEXT[lang]
-        listed = store.cities()
+    @router.get("/")
+    async def dashboard(request: Request, _: Signed) -> Response:
         coloured = await run_in_threadpool(hub.province_enterprises, views(), None, seen)
         opened = await run_in_threadpool(lambda: hub.province_findings(views(), status="open", seen=seen))
         per_city: dict[str, int] = {}
         for row in opened["items"]:
             per_city[row["city"]] = per_city.get(row["city"], 0) + 1
-        rows = "".join(
-            f"<tr><td>{html.escape(c.name)}</td><td>{html.escape(district_label(c.region))}（{c.region or '—'}）</td>"
-            f"<td>{html.escape(c.origin)}</td><td>{c.size}</td><td>{t.get(c.status, c.status)}</td>"
-            f"<td>{per_city.get(c.name, 0)}</td><td>{html.escape(c.problem or t['none'])}</td></tr>" for c in listed)
-        colours = "".join(
-            f'<tr class="{e["colour"]}"><td>{html.escape(str(e["party"].get("name") or e["enterprise"]))}</td>'
-            f'<td>{html.escape(e["enterprise"])}</td><td>{t[e["colour"]]}</td><td>{e["cylinders"]}</td>'
-            f'<td>{html.escape("、".join(e["cities"]))}</td></tr>' for e in coloured["items"])
-        body = (f'<h2>{t["cities"]}</h2><table><tr><th>{t["city"]}</th><th>{t["region"]}</th><th>{t["log"]}</th>'
-                f'<th>{t["size"]}</th><th>{t["status"]}</th><th>{t["findings"]}</th><th>{t["problem"]}</th></tr>'
-                f'{rows}</table><h2>{t["trace"]}</h2><form action="/trace"><input type="hidden" name="lang" '
-                f'value="{lang}"><label>{t["code"]} <input name="code"></label> <button>{t["look"]}</button></form>'
-                f'<h2>{t["enterprises"]}</h2><table><tr><th>{t["enterprise"]}</th><th>{t["enterprise"]}</th>'
-                f'<th>{t["colour"]}</th><th>{t["cylinders"]}</th><th>{t["cities"]}</th></tr>{colours}</table>')
-        return page(lang, body)
+        return _hub_page(request, "hub_dashboard.html", cities=store.cities(), open=per_city,
+                         enterprises=coloured["items"],
+                         missing=sorted(set(_missing(coloured["cities"])) | set(_missing(opened["cities"]))))
 
-    @app.get("/trace", response_class=HTMLResponse)
-    def trace_page(request: Request, code: Annotated[str, Query(min_length=1, max_length=64)],
-                   lang: Lang = "zh") -> Response:
-        if page_account(request) is None:
-            return RedirectResponse(f"/signin?lang={lang}", status_code=303)
-        t, terms = TEXT[lang], Translator(lang)
-        found = hub.trace(views(), cylinder_code(code))
-        parts = [f'<h2>{t["trace"]}：{html.escape(found["cylinder"])} · '
-                 f'{t["intact"] if found["intact"] else t["broken"]}</h2>']
-        for problem in found["problems"]:
-            parts.append(f"<p>{html.escape(problem)}</p>")
-        for segment in found["segments"]:
-            parts.append(f'<h3>{html.escape(segment["city"])} · {html.escape(segment["origin"])}</h3><table>'
-                         f'<tr><th>{t["seq"]}</th><th>{t["kind"]}</th><th>{t["at"]}</th><th>{t["party"]}</th></tr>')
-            parts += [f'<tr><td>{e["seq"]}</td><td>{html.escape(terms.term("kind", e["kind"]))}</td>'
-                      f'<td>{html.escape(terms.when(e["occurred_at"]))}</td><td>{html.escape(e["party"])}</td></tr>'
-                      for e in segment["events"]]
-            parts.append("</table>")
-        return page(lang, "".join(parts))
+    @router.get("/risk")
+    async def risk_page(request: Request, _: Signed,
+                        reason: Annotated[str, Query(max_length=40)] = "overdue_inspection",
+                        city: Text = None, region: Annotated[str | None, Query(max_length=6)] = None,
+                        owner: Text = None) -> Response:
+        if reason not in REASONS:
+            raise PageError("error.reason", 422)
+        region = region_filter(region)
+        found = await run_in_threadpool(hub.province_risk, city_filter(city), reason, region, owner or None, seen)
+        query = {k: v for k, v in {"reason": reason, "city": city, "region": region, "owner": owner}.items() if v}
+        return _hub_page(request, "hub_risk.html", reasons=REASONS, chosen=query, items=found["items"][:SHOWN],
+                         total=len(found["items"]), shown=SHOWN, missing=_missing(found["cities"]),
+                         city_names=[c.name for c in views()], query=query)
 
-    return app
+    @router.get("/findings")
+    async def findings_page(request: Request, _: Signed, city: Text = None,
+                            kind: Annotated[str | None, Query(max_length=40)] = None,
+                            status: Annotated[str | None, Query(max_length=20)] = "open",
+                            region: Annotated[str | None, Query(max_length=6)] = None, party: Text = None) -> Response:
+        region = region_filter(region)
+        if kind and kind not in FINDING_KINDS:
+            raise PageError("error.bad_request", 422)
+        if status and status not in STATUSES:
+            raise PageError("error.bad_request", 422)
+        found = await run_in_threadpool(lambda: hub.province_findings(
+            city_filter(city), kind or None, status or None, region, party or None, seen=seen))
+        query = {k: v for k, v in {"city": city, "kind": kind, "status": status, "region": region,
+                                   "party": party}.items() if v}
+        return _hub_page(request, "hub_findings.html", kinds=FINDING_KINDS, statuses=STATUSES, chosen=query,
+                         items=found["items"][:SHOWN], total=len(found["items"]), shown=SHOWN,
+                         missing=_missing(found["cities"]), city_names=[c.name for c in views()], query=query)
+
+    @router.get("/trace")
+    async def trace_page(request: Request, _: Signed,
+                         code: Annotated[str, Query(min_length=1, max_length=64)]) -> Response:
+        found = await run_in_threadpool(hub.trace, views(), cylinder_code(code))
+        return _hub_page(request, "hub_trace.html", trace=found)
+
+    return router
+
+
+def _local(target: str) -> str:
+    """Where a sign-in returns to: a path on the hub, never another site."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"

@@ -111,7 +111,8 @@ def _large(request: Request) -> bool:
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """``template`` in the reader's language; a ``?lang=`` or ``?size=`` choice is remembered in a cookie."""
+    """``template`` in the reader's language; a ``?lang=`` or ``?size=`` choice is remembered in a cookie.
+    ``nav`` (pairs of link and string key) replaces the role's menu (the provincial hub's pages)."""
     lang = language(request)
     t = Translator(lang)
     session = getattr(request.state, "page_session", None)
@@ -120,7 +121,8 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     context.setdefault("hotline", served.settings.hotline if served is not None else "")  # printed on public pages
     html = ENV.get_template(template).render(
         ledger_disputed=audited is not None and audited.disputed(),
-        t=t, session=session, path=request.url.path, nav=navigation(session.actor.role if session else None),
+        t=t, session=session, path=request.url.path,
+        nav=context.pop("nav", None) or navigation(session.actor.role if session else None),
         nav_counts=_nav_counts(request, session),
         switch={other: _switch(request, other) for other in LANGUAGES if other != lang},
         large=_large(request), resize=_resized(request, "normal" if _large(request) else "large"), **context)

@@ -8,6 +8,7 @@ The names of values the ledger names are in ``terms.py``, joined in below.
 
 from ledger.citizen import CATEGORIES
 
+from .hub_strings import HUB
 from .own_strings import OWN
 from .terms import TERMS
 
@@ -431,4 +432,5 @@ STRINGS: dict[str, tuple[str, str]] = {
 
 STRINGS.update(TERMS)
 STRINGS.update(OWN)
+STRINGS.update(HUB)
 STRINGS.update({f"category.{c.code}": (c.zh, c.en) for c in CATEGORIES.values()})

@@ -36,7 +36,8 @@ from ..storage import events as event_rows
 from ..wire import event_json
 
 __all__ = ["CityView", "CityClient", "CityUnreachable", "RISK_FIELDS", "FINDING_FIELDS", "PARTY_FIELDS", "COLOURS",
-           "only", "province_risk", "province_findings", "province_enterprises", "merge_enterprises", "trace", "bundle"]
+           "PROBLEMS", "only", "province_risk", "province_findings", "province_enterprises", "merge_enterprises",
+           "trace", "bundle"]
 
 # What a risk list's row, a finding and a party may carry to the hub; anything else is dropped.
 RISK_FIELDS = ("cylinder", "reason", "owner", "region", "model", "serial", "state", "holder", "next_inspection_due",
@@ -192,7 +193,18 @@ def _held(city: CityView, cylinder: str) -> tuple[list[Any], Any]:
         return event_rows.history(connection, cylinder), latest_checkpoint(connection)
 
 
-def _segments(cities: Sequence[CityView], cylinder: str) -> tuple[list[dict[str, Any]], list[str]]:
+# What is wrong with a trace's links, each kind in words (the pages tell them in the reader's language).
+PROBLEMS = {
+    "starts_late": "the chain the hub holds starts at seq {seq} in {city}, not with its register",
+    "held_twice": "seq {seq} is held twice: in {city} and in {other_city}",
+    "missing": "seqs {first} to {last} are in no log the hub holds",
+    "unlinked": "seq {seq} in {city} does not link to seq {prev_seq} in {prev_city}",
+    "not_handed": "seq {seq} in {city} does not hand the cylinder to {origin}",
+    "not_received": "seq {seq} in {city} does not say it comes from {origin}",
+}
+
+
+def _segments(cities: Sequence[CityView], cylinder: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The cylinder's events from every mirror in seq order, cut into segments, and what is wrong with the links."""
     found: list[tuple[int, CityView, Any]] = []
     checkpoints: dict[str, Any] = {}
@@ -203,26 +215,27 @@ def _segments(cities: Sequence[CityView], cylinder: str) -> tuple[list[dict[str,
     if not found:
         raise NotFound(f"no city's log the hub holds has the cylinder {cylinder}")
     found.sort(key=lambda item: (item[0], item[1].name))
-    problems: list[str] = []
+    problems: list[dict[str, Any]] = []
     segments: list[dict[str, Any]] = []
     previous = None
     for seq, city, event in found:
         if previous is None:
             if seq != 0 or event.kind.value != "register":
-                problems.append(f"the chain the hub holds starts at seq {seq} in {city.name}, not with its register")
+                problems.append({"kind": "starts_late", "seq": seq, "city": city.name})
         else:
             p_seq, p_city, p_event = previous
             if seq == p_seq:
-                problems.append(f"seq {seq} is held twice: in {p_city.name} and in {city.name}")
+                problems.append({"kind": "held_twice", "seq": seq, "city": p_city.name, "other_city": city.name})
             elif seq != p_seq + 1:
-                problems.append(f"seqs {p_seq + 1} to {seq - 1} are in no log the hub holds")
+                problems.append({"kind": "missing", "first": p_seq + 1, "last": seq - 1})
             if event.prev_hash is None or not hmac.compare_digest(event.prev_hash, p_event.hash):
-                problems.append(f"seq {seq} in {city.name} does not link to seq {p_seq} in {p_city.name}")
+                problems.append({"kind": "unlinked", "seq": seq, "city": city.name, "prev_seq": p_seq,
+                                 "prev_city": p_city.name})
             if p_city.name != city.name:
                 if (p_event.data or {}).get("to_log") != city.origin:
-                    problems.append(f"seq {p_seq} in {p_city.name} does not hand the cylinder to {city.origin}")
+                    problems.append({"kind": "not_handed", "seq": p_seq, "city": p_city.name, "origin": city.origin})
                 if (event.data or {}).get("from_log") != p_city.origin:
-                    problems.append(f"seq {seq} in {city.name} does not say it comes from {p_city.origin}")
+                    problems.append({"kind": "not_received", "seq": seq, "city": city.name, "origin": p_city.origin})
         if not segments or segments[-1]["city"] != city.name:
             checkpoint = checkpoints[city.name]
             segments.append({"city": city.name, "origin": city.origin, "region": city.region,
@@ -238,7 +251,8 @@ def trace(cities: Sequence[CityView], cylinder: str) -> dict[str, Any]:
     segments, problems = _segments(cities, cylinder)
     last = segments[-1]["events"][-1]
     return {
-        "cylinder": cylinder, "intact": not problems, "problems": problems,
+        "cylinder": cylinder, "intact": not problems,
+        "problems": [PROBLEMS[p["kind"]].format(**p) for p in problems], "issues": problems,
         "held_in": segments[-1]["city"], "last_kind": last.kind.value, "last_at": event_json(last)["occurred_at"],
         "segments": [{**{k: v for k, v in s.items() if k != "events"},
                       "first_seq": s["events"][0].seq, "last_seq": s["events"][-1].seq,

@@ -135,6 +135,7 @@ def test_a_chain_across_two_logs_is_traced_and_bundled_and_verifies_offline(mirr
     assert not broken["intact"]
     assert any("does not link to seq 6" in p for p in broken["problems"])
     assert any("does not hand the cylinder to ningbo.test/log" in p for p in broken["problems"])
+    assert {"unlinked", "not_handed"} <= {issue["kind"] for issue in broken["issues"]}  # the same, as kinds
 
 
 def test_the_mirror_refuses_an_arriving_event_behind_its_chain(mirrors):
