@@ -22,10 +22,12 @@
 | LEDGER_SAFETY_ITEMS     | (built-in list)                 | file: the city's home safety check items (docs/custody.md) |
 | LEDGER_REGION           | (none)                          | this city's 6-digit GB/T 2260 code (docs/regions.md) |
 | LEDGER_PEERS            | (none)                          | file: one other city a line, `<name> <url> <log vkey>` |
+| LEDGER_TRUSTED_PROXIES  | 127.0.0.1,::1                   | reverse proxies whose X-Forwarded-For names the client (docs/operations.md) |
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -56,6 +58,7 @@ class Settings:
     safety_items_file: Path | None = None  # a city's 入户安检 checklist (ledger.safety.load); None: the built-in one
     region: str = ""  # this city's GB/T 2260 code: the prefix of its parties' province-unique identity
     peers_file: Path | None = None  # the other cities' ledgers cylinders cross to (docs/regions.md)
+    trusted_proxies: str = "127.0.0.1,::1"  # addresses and networks whose X-Forwarded-For is believed; "" none
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -81,6 +84,7 @@ class Settings:
             safety_items_file=Path(env["LEDGER_SAFETY_ITEMS"]) if env.get("LEDGER_SAFETY_ITEMS") else None,
             region=env.get("LEDGER_REGION", cls.region).strip(),
             peers_file=Path(env["LEDGER_PEERS"]) if env.get("LEDGER_PEERS") else None,
+            trusted_proxies=_proxies(env.get("LEDGER_TRUSTED_PROXIES", cls.trusted_proxies)),
         )
         if settings.region and not (len(settings.region) == 6 and settings.region.isdigit()):
             raise ValueError(f"LEDGER_REGION must be a 6-digit GB/T 2260 code, not {settings.region!r}")
@@ -88,6 +92,21 @@ class Settings:
             raise ValueError(f"LEDGER_PHOTO_GPS must be strip or keep, not {settings.photo_gps!r}")
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings
+
+
+def _proxies(value: str) -> str:
+    """``LEDGER_TRUSTED_PROXIES``: IP addresses and networks (CIDR), comma-separated, as uvicorn's
+    ``--forwarded-allow-ips`` takes them; ``*`` believes any peer, "" none."""
+    entries = [part.strip() for part in value.split(",") if part.strip()]
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            ipaddress.ip_network(entry)  # strict, as uvicorn reads it: 10.0.0.1/8 is no network
+        except ValueError:
+            raise ValueError(f"LEDGER_TRUSTED_PROXIES must list IP addresses or networks (CIDR, host bits zero), "
+                             f"comma-separated, not {entry!r}") from None
+    return ",".join(entries)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: int) -> int:

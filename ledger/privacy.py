@@ -27,6 +27,7 @@ from .errors import InvalidInput, NotFound
 from .storage import Connection
 from .storage import events as event_rows
 from .storage import notes as note_rows
+from .storage import photos as photo_rows
 from .storage import registry as reg
 from .storage.events import Prepared
 from .text import readable
@@ -146,11 +147,13 @@ def erase(connection: Connection, target: str, *, reason: str, requested_by: str
         note_rows.erase_note(connection, target, at)
         return _recorded(connection, Erasure(target, "note", ("text", "salt"), True, at), reason, requested_by)
     user = reg.get_end_user(connection, target)
-    if user is not None:
-        if user.sealed is None and all(getattr(user, name) is None for name in _END_USER_FIELDS):
+    if user is not None:  # with the photos of the user's home that the deliveries' safety checks took
+        photos = photo_rows.drop_photos(connection, photo_rows.photos_of_deliveries_to(connection, target))
+        if user.sealed is None and all(getattr(user, name) is None for name in _END_USER_FIELDS) and not photos:
             return Erasure(target, "end_user", _END_USER_FIELDS, False, erased_at(connection, target) or at)
         note_rows.erase_end_user(connection, target)
-        return _recorded(connection, Erasure(target, "end_user", _END_USER_FIELDS, True, at), reason, requested_by)
+        fields = (*_END_USER_FIELDS, "photos") if photos else _END_USER_FIELDS
+        return _recorded(connection, Erasure(target, "end_user", fields, True, at), reason, requested_by)
     step = _finding_step(connection, target)
     if step is not None:
         if step.erased_at is not None:

@@ -329,7 +329,13 @@ def serve(
     cjk_font()  # without a TrueType CJK font to embed, says once how to install one (docs/operations.md)
     # uvicorn drains in-flight requests on SIGTERM/SIGINT before the workers exit.
     uvicorn.run("api.app:served_app", factory=True, host=host, port=port, workers=workers,
-                access_log=False, log_config=LOG_CONFIG, server_header=False)
+                access_log=False, log_config=LOG_CONFIG, server_header=False, **proxy_options(settings))
+
+
+def proxy_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's own handling of X-Forwarded-For: believed from ``LEDGER_TRUSTED_PROXIES`` only, so the
+    client address that rate limits count is the citizen's behind the proxy, and no one else can name one."""
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies}
 
 
 @app.command()

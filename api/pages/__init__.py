@@ -10,6 +10,7 @@
     cases      findings and their closed loop (dispatch, handle, supervise, close, reopen)
     driver     the driver's phone page: scan, queue offline, sync
     admin      the administrator's accounts: disable, a new token
+    views      the record of views of personal data, for regulators
     scan       camera frames decoded on the server (zxing-cpp), scans checked online
 
 The pages share the API's ledger, accounts and roles; docs/pages.md says who sees what.
@@ -23,14 +24,14 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from . import account, admin, cases, citizen, dashboard, driver, own, public, reports, risk, scan, trace
+from . import account, admin, cases, citizen, dashboard, driver, own, public, reports, risk, scan, trace, views
 
 __all__ = ["router", "STATIC", "static_files"]
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for module in (public, own, citizen, account, trace, dashboard, reports, risk, cases, driver, scan, admin):
+for module in (public, own, citizen, account, trace, dashboard, reports, risk, cases, driver, scan, admin, views):
     router.include_router(module.router)
 
 

@@ -21,6 +21,8 @@ def navigation(role: Role | None) -> list[tuple[str, str]]:
         items += [("/dashboard", "nav.dashboard"), ("/risk", "nav.risk"), ("/findings", "nav.findings")]
     if role is Role.INSPECTOR:
         items.append(("/cases/mine", "nav.mine"))  # the inbox; render() adds its count
+    if role is Role.REGULATOR:
+        items.append(("/personal-views", "nav.views"))  # the record of views of personal data
     if role is Role.ADMIN:
         items.append(("/admin/accounts", "nav.accounts"))
     if role in HOLDERS:

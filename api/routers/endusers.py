@@ -1,6 +1,7 @@
 """End users: registered by a shop, found by phone masked, seen in full on record, and their own
 history by phone and one-time code (docs/privacy.md)."""
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -51,11 +52,13 @@ def find_end_users(
 def personal_data_views(
     actor: Allowed("end_users.views"), connection: WriteConn, ledger: LedgerDep,
     ref: Annotated[Identifier | None, Query()] = None,
+    since: Annotated[datetime | None, Query(description="views at or after this time (UTC if no zone)")] = None,
+    until: Annotated[datetime | None, Query(description="views before this time (UTC if no zone)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
     """Who viewed whose personal data in full, when and why, newest first (regulators). The record is
     append-only: no route changes it and the database refuses UPDATE and DELETE on it."""
-    return ledger.personal_data_views(connection, actor, ref=ref, cursor=cursor, limit=limit)
+    return ledger.personal_data_views(connection, actor, ref=ref, cursor=cursor, limit=limit, since=since, until=until)
 
 
 @router.get("/v1/end-users/{ref}", response_model=EndUserOut)

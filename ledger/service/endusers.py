@@ -20,7 +20,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import ledger.service as package  # new_id is looked up when called: the demo seeds it
@@ -58,6 +58,11 @@ CHECKS_PER_ADDRESS = Limit("check-address", 30, 3600)
 CODE_LIFETIME = timedelta(minutes=10)
 CODE_ATTEMPTS = 5
 _PURPOSE = "end_user:"
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time as given, or read as UTC when it names no zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _sealed_purpose(ref: str) -> str:
@@ -162,12 +167,18 @@ class EndUserService:
                 "erased_at": privacy.erased_at(connection, ref)}
 
     def personal_data_views(self, connection: Connection, actor: Actor, *, ref: str | None,
-                            cursor: str | None, limit: int) -> dict[str, Any]:
-        """Who viewed whose personal data, when and why, newest first: regulators read it."""
+                            cursor: str | None, limit: int, since: datetime | None = None,
+                            until: datetime | None = None) -> dict[str, Any]:
+        """Who viewed whose personal data, when and why, newest first: regulators read it. ``since``
+        (inclusive) and ``until`` (exclusive) bound the time of the view."""
         if actor.role is not Role.REGULATOR:
             raise PermissionDenied("the record of views of personal data is read by regulators")
+        if since is not None and until is not None and until <= since:
+            raise InvalidInput("until must be later than since", field="until")
         before = self.cursors.read(cursor, "personal-views")
-        found = rows.views(connection, ref=ref, before=before, limit=limit + 1)
+        found = rows.views(connection, ref=ref, before=before, limit=limit + 1,
+                           since=format_time(_utc(since)) if since else None,
+                           until=format_time(_utc(until)) if until else None)
         more = len(found) > limit
         found = found[:limit]
         items = [{"id": r.id, "ref": r.ref, "account": r.account, "account_name": r.account_name, "role": r.role,

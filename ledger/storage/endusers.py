@@ -54,12 +54,18 @@ def record_view(connection: Connection, **values: object) -> None:
     connection.execute(insert(m.personal_data_views).values(**values))
 
 
-def views(connection: Connection, *, ref: str | None, before: int | None, limit: int) -> list:
-    """The view log, newest first; ``before``: an id the page starts below."""
+def views(connection: Connection, *, ref: str | None, before: int | None, limit: int,
+          since: str | None = None, until: str | None = None) -> list:
+    """The view log, newest first; ``before``: an id the page starts below; ``since`` (inclusive) and
+    ``until`` (exclusive): ledger times bounding ``viewed_at``."""
     v = m.personal_data_views.c
     query = select(m.personal_data_views).order_by(v.id.desc()).limit(limit)
     if ref is not None:
         query = query.where(v.ref == ref)
+    if since is not None:
+        query = query.where(v.viewed_at >= since)
+    if until is not None:
+        query = query.where(v.viewed_at < until)
     if before is not None:
         query = query.where(v.id < before)
     return list(connection.execute(query))

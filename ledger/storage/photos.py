@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+import json
+
+from sqlalchemy import Connection, delete, insert, select
 
 from . import models as m
 
-__all__ = ["keep_photo", "known_photos", "get_photo"]
+__all__ = ["keep_photo", "known_photos", "get_photo", "photos_of_deliveries_to", "drop_photos"]
 
 
 def keep_photo(connection: Connection, **values: Any) -> bool:
@@ -34,3 +36,22 @@ def get_photo(connection: Connection, sha256: str):
     """(media_type, data, party) of a stored photo, or None."""
     p = m.delivery_photos.c
     return connection.execute(select(p.media_type, p.data, p.party).where(p.sha256 == sha256)).first()
+
+
+def photos_of_deliveries_to(connection: Connection, ref: str) -> set[str]:
+    """The digests of the safety-check photos that deliveries to end user ``ref`` name."""
+    e = m.events.c
+    found: set[str] = set()
+    for (data,) in connection.execute(select(e.data).where(e.to_ref == ref, e.kind == "deliver")):
+        check = (json.loads(data) if isinstance(data, str) else data or {}).get("safety_check") or {}
+        found.update(p for p in check.get("photos", ()) if isinstance(p, str))
+    return found
+
+
+def drop_photos(connection: Connection, digests: Iterable[str]) -> int:
+    """Delete the stored photos of ``digests``; returns how many were stored."""
+    wanted = list(digests)
+    if not wanted:
+        return 0
+    p = m.delivery_photos.c
+    return connection.execute(delete(m.delivery_photos).where(p.sha256.in_(wanted))).rowcount

@@ -230,3 +230,33 @@ def test_the_setting_names_the_file_a_ledger_reads_its_checklist_from(tmp_path, 
     ledger = Ledger(Settings.from_env(database_url="sqlite://"))
     assert [item["code"] for item in ledger.safety_items()] == ["valve_box"]
     assert ledger.judge.checklist.critical("valve_box")  # the rules judge by the same list
+
+
+def test_erasing_an_end_user_deletes_the_photos_of_their_home_and_nobody_elses(world: World) -> None:
+    def upload(colour: tuple[int, int, int]) -> str:
+        out = io.BytesIO()
+        Image.new("RGB", (16, 12), colour).save(out, format="PNG")
+        answer = world.client.post("/v1/photos", files={"photo": ("p.png", out.getvalue(), "image/png")},
+                                   headers=world.auth("shop"))
+        assert answer.status_code == 201, answer.text
+        return answer.json()["sha256"]
+
+    theirs, neighbours = upload((10, 20, 30)), upload((30, 20, 10))
+    other = world.client.post("/v1/end-users", json={"kind": "household", "name": "孙邻居", "phone": "13700001111",
+                                                     "address": "杭州市西湖区文一路 1 号"}, headers=world.auth("shop"))
+    assert other.status_code == 201, other.text
+    for code, photo, to in ((world.cylinders[0], theirs, world.end_user),
+                            (world.cylinders[1], neighbours, other.json()["ref"])):
+        _to_shop(world, code, START)
+        assert _deliver(world, code, START + timedelta(hours=2), ALL_OK, photos=[photo], to=to).status_code == 201
+    with world.ledger.db.writing() as c:
+        done = world.ledger.erase(c, world.end_user, reason="PIPL art. 47", requested_by="the user, in person")
+    assert done.done and "photos" in done.fields
+    assert world.client.get(f"/v1/photos/{theirs}", headers=world.auth("shop")).status_code == 404
+    assert world.client.get(f"/v1/photos/{neighbours}", headers=world.auth("shop")).status_code == 200
+    trace = world.client.get(f"/v1/cylinders/{world.cylinders[0]}/trace", headers=world.auth("regulator")).json()
+    assert trace["chain"]["status"] == "intact"  # the chain keeps the digest; only the bytes are gone
+    with world.ledger.db.writing() as c:
+        assert not world.ledger.erase(c, world.end_user, reason="PIPL art. 47", requested_by="again").done
+    with world.ledger.db.reading() as c:
+        assert c.exec_driver_sql("SELECT fields FROM erasures").scalar_one() == "name,phone,address,photos"

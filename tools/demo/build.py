@@ -24,12 +24,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from ledger import notes, service, tracecode
+from ledger import citizen, notes, service, tracecode
 from ledger.service import Ledger
 
 from . import field as regulator
 from .anomalies import Plant, Plants
 from .city import City, found_city
+from .doorstep import Doorstep, citizens_report
 from .config import LOCAL, CityConfig
 from .fleet import Cylinder
 from .life import Simulation
@@ -60,13 +61,18 @@ def seeded_identifiers(rng: random.Random) -> Iterator[None]:
     def new_salt() -> bytes:
         return rng.randbytes(notes.SALT_BYTES)
 
+    def tracking_code() -> str:
+        body = "".join(rng.choice(tracecode.ALPHABET) for _ in range(citizen.TRACKING_BODY))
+        return body + citizen._check_symbol(body)
+
     with _LOCK:
-        saved = tracecode.generate, service.new_id, notes.new_salt
+        saved = tracecode.generate, service.new_id, notes.new_salt, citizen.new_tracking_code
         tracecode.generate, service.new_id, notes.new_salt = trace_code, new_id, new_salt
+        citizen.new_tracking_code = tracking_code
         try:
             yield
         finally:
-            tracecode.generate, service.new_id, notes.new_salt = saved
+            tracecode.generate, service.new_id, notes.new_salt, citizen.new_tracking_code = saved
 
 
 @dataclass
@@ -84,6 +90,7 @@ class CityBuild:
     rejections: list[tuple[str, str, str]] = field(repr=False)
     seconds: float
     tampered: list[Plant] = field(default_factory=list, repr=False)
+    doorstep: dict[str, str] = field(default_factory=dict)  # story -> trace code, tracking code or ref
 
     @property
     def events(self) -> int:
@@ -149,6 +156,8 @@ def build_city(
         sim.stock_city()
         trips = config.days * max(1, config.shops // 3)
         sim.plants = Plants(config.anomaly_rate, rng, config.days, len(sim.fleet), trips)
+        sim.doorstep = Doorstep(seed, [item.code for item in ledger.checklist], config.days,
+                                planted=config.anomaly_rate > 0)
         for day in range(config.days):
             midnight = datetime.combine(first + timedelta(days=day), time(), tzinfo=LOCAL)
             sim.begin(day, midnight)
@@ -156,10 +165,16 @@ def build_city(
             writer.watch = sim.plants.keys
             writer.write(outbox.close_day(midnight + timedelta(days=1)))
         writer.write(outbox.drain())
+        doorstep = dict(sim.doorstep.shown)
+        if config.anomaly_rate > 0:
+            doorstep.update(citizens_report(ledger, doorstep.get("delivered_despite_hazard"), config.now))
+        if sim.doorstep.end_user:
+            doorstep["end_user"] = sim.doorstep.end_user
     sim.plants.settle(writer.fate)
     tampered = tamper_with(ledger, rng, config) if config.tamper else []
     return CityBuild(
         seed=seed, config=config, city=city, fleet=sim.fleet, plants=sim.plants.truth,
         missed=sim.plants.missed(), outcomes=dict(writer.outcomes), registered=writer.registered,
         rejections=writer.rejections, seconds=clock.perf_counter() - started, tampered=tampered,
+        doorstep=doorstep,
     )

@@ -67,6 +67,7 @@ class Simulation:
         self.calendar: dict[int, list[tuple[User, Cylinder]]] = {}
         self.workshop: list[Visit] = []
         self.plants = Plants(0, rng, config.days, 0, 0)
+        self.doorstep = None  # a Doorstep gives deliveries their safety checks (tools/demo/doorstep.py)
 
     # -- time ------------------------------------------------------------------
 

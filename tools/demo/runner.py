@@ -134,12 +134,34 @@ def announce(console: Console, settings: Settings, built: CityBuild, accounts: d
     console.print("\n[bold]Cylinders worth a look[/bold]")
     for kind, code in built.showcase().items():
         console.print(f"  {kind:<27} {code}   {settings.base_url}/c/{code}")
+    doorstep(console, settings, built)
     console.print("\n[bold]Labels to open[/bold] (what a phone camera opens from a cylinder)")
     for kind, url in label_examples(settings, built).items():
         console.print(f"  {kind:<27} {url}")
     console.print("\n[bold]Accounts[/bold] (Authorization: Bearer <token>)")
     for role, (token, party, name) in accounts.items():
         console.print(f"  {role:<12} {token}   {party or ''} {name}")
+
+
+DOORSTEP = {  # story -> what it shows, where
+    "unsafe_installation": ("a failed home safety check, not mended", "/trace/{}"),
+    "unsafe_installation_mended": ("a failed check resolved by the re-check at the next delivery", "/trace/{}"),
+    "rechecked": ("the re-check that resolved it", "/trace/{}"),
+    "delivered_despite_hazard": ("delivered although the check found a gas leak", "/trace/{}"),
+    "citizen_report": ("a citizen's report of that cylinder", "/track/{}"),
+    "citizen_report_black_point": ("a citizen's report of a 黑气点, no cylinder", "/track/{}"),
+    "end_user": ("an end user (sealed: regulators see it with a reason, logged)", "/personal-views?ref={}"),
+}
+
+
+def doorstep(console: Console, settings: Settings, built: CityBuild) -> None:
+    """One of each doorstep story: safety checks, citizens' reports, a sealed end user."""
+    if not built.doorstep:
+        return
+    console.print("\n[bold]At the doorstep[/bold] (home safety checks, citizens' reports, end users)")
+    for story, value in built.doorstep.items():
+        what, path = DOORSTEP[story]
+        console.print(f"  {story:<27} {value}   {settings.base_url}{path.format(value)}   {what}")
 
 
 def access_log_path(db: Path) -> Path:
@@ -234,6 +256,27 @@ def label_examples(settings: Settings, built: CityBuild) -> dict[str, str]:
     if overdue:
         picks["overdue inspection"] = label_url(base, overdue.code, key)
     return picks
+
+
+DOORSTEP = {  # story -> what it shows, where
+    "unsafe_installation": ("a failed home safety check, not mended", "/trace/{}"),
+    "unsafe_installation_mended": ("a failed check resolved by the re-check at the next delivery", "/trace/{}"),
+    "rechecked": ("the re-check that resolved it", "/trace/{}"),
+    "delivered_despite_hazard": ("delivered although the check found a gas leak", "/trace/{}"),
+    "citizen_report": ("a citizen's report of that cylinder", "/track/{}"),
+    "citizen_report_black_point": ("a citizen's report of a 黑气点, no cylinder", "/track/{}"),
+    "end_user": ("an end user (sealed: regulators see it with a reason, logged)", "/personal-views?ref={}"),
+}
+
+
+def doorstep(console: Console, settings: Settings, built: CityBuild) -> None:
+    """One of each doorstep story: safety checks, citizens' reports, a sealed end user."""
+    if not built.doorstep:
+        return
+    console.print("\n[bold]At the doorstep[/bold] (home safety checks, citizens' reports, end users)")
+    for story, value in built.doorstep.items():
+        what, path = DOORSTEP[story]
+        console.print(f"  {story:<27} {value}   {settings.base_url}{path.format(value)}   {what}")
 
 
 def access_log_path(db: Path) -> Path:

@@ -76,6 +76,8 @@ def _exchange(sim: Simulation, shop, worker: str, user, old, new, at) -> None:
         planted = "short_weight"
     elif new.fill_kg is not None and sim.rng.random() < 0.35:  # weighed at the door
         data["net_kg"] = round(new.fill_kg - sim.rng.uniform(0.0, 0.08), 2)
+    if sim.doorstep is not None:  # the home safety check (入户安检) goes with the delivery
+        data["safety_check"] = sim.doorstep.check(user, new.code if new.registered else None, sim.day)
     delivered = sim.scan(shop, worker, True, EventKind.DELIVER, new, at, person=worker, to=user.ref,
                          point=user.point, data=data)
     if planted:
