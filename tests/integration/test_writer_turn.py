@@ -125,7 +125,7 @@ def test_a_turn_taken_on_one_thread_may_be_given_back_on_another(migrated):
 
 def test_the_log_is_checkpointed_after_a_commit_while_no_turn_is_held(migrated, monkeypatch):
     url, database = migrated
-    wal = Path(url.removeprefix("sqlite:///") + "-wal")
+    wal = _emptied_log(url)
     with database.reading() as c:
         assert c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0  # never inside a commit
     seen: list[bool] = []
@@ -172,6 +172,14 @@ class _AppendsDuringEachCopy:
         self.raw.close()
 
 
+def _emptied_log(url: str) -> Path:
+    """The write-ahead log, emptied of what the migrations wrote: a restarted log keeps its file's size, so
+    only what the test writes may count."""
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return Path(url.removeprefix("sqlite:///") + "-wal")
+
+
 def _scratch(url: str, database: Database, monkeypatch) -> tuple[Path, sqlite3.Connection]:
     monkeypatch.setattr("ledger.storage.db.CHECKPOINT_SECONDS", 0.0)
     monkeypatch.setattr("ledger.storage.db.RESTART_FRAMES", 20)
@@ -185,6 +193,7 @@ def test_a_long_log_starts_again_though_others_append_while_it_is_copied(migrate
     """Were the log restarted only when a write finds it wholly copied, it would never be: another process
     has always appended meanwhile. It would grow with every commit (here to some 1,000 pages)."""
     url, database = migrated
+    _emptied_log(url)
     wal, other = _scratch(url, database, monkeypatch)
     real = database.reader.raw_connection
     monkeypatch.setattr(database.reader, "raw_connection", lambda: _AppendsDuringEachCopy(real(), other))

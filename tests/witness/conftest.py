@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ledger.keys import ensure_key
+from ledger.sealing import ensure_personal_keys
 from ledger.service import Ledger
 from tests.conftest import BACKENDS, create_postgres_database, drop_postgres_database, make_settings
 
@@ -36,6 +37,7 @@ def log(witness: Witness, tmp_path: Path) -> Iterator[Log]:
                        log_origin=f"test.cylinder-ledger/{uuid.uuid4().hex[:8]}")
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
+    ensure_personal_keys(settings.personal_key_file)
     ledger = Ledger(settings)
     ledger.db.migrate()
     fed = Log(ledger)

@@ -20,6 +20,7 @@ import httpx
 
 from ledger.config import Settings
 from ledger.keys import ensure_key
+from ledger.sealing import ensure_personal_keys
 from ledger.service import Ledger
 from ledger.signednote import Checkpoint
 from tests.api.served import free_port
@@ -141,8 +142,10 @@ def fork_of(log: Log, folder: Path) -> Log:
     """Another ledger under the same log key and origin, with a history of its own: a split view."""
     folder.mkdir()
     settings = Settings(database_url=f"sqlite:///{folder / 'fork.db'}", key_file=log.ledger.settings.key_file,
-                        label_key_file=folder / "label.key", log_origin=log.origin, base_url="https://trace.example")
+                        label_key_file=folder / "label.key", personal_key_file=folder / "personal.key",
+                        log_origin=log.origin, base_url="https://trace.example")
     ensure_key(settings.label_key_file)
+    ensure_personal_keys(settings.personal_key_file)
     ledger = Ledger(settings)
     ledger.db.migrate()
     return Log(ledger)

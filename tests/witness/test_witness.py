@@ -198,6 +198,7 @@ def test_a_served_ledger_is_witnessed_over_http(witness, tmp_path) -> None:
     """`ledger serve` on one port, `ledger witness serve` on another: the log's key, checkpoints and
     consistency proofs are fetched over the ledger's own HTTP API and submitted as they come."""
     from ledger.keys import ensure_key
+    from ledger.sealing import ensure_personal_keys
     from ledger.service import Ledger
     from tests.api.served import Server
     from tests.conftest import make_settings
@@ -214,6 +215,7 @@ def test_a_served_ledger_is_witnessed_over_http(witness, tmp_path) -> None:
         empty = api.get("/v1/log/checkpoint").text
         assert witness.post("old 0\n\n" + empty).status_code == 200  # size 0, the empty tree's root
         ensure_key(settings.key_file)
+        ensure_personal_keys(settings.personal_key_file)
         writer = Ledger(settings)  # another process of the city writing the same database
         try:
             known = 0
