@@ -22,6 +22,7 @@
 | LEDGER_SAFETY_ITEMS     | (built-in list)                 | file: the city's home safety check items (docs/custody.md) |
 | LEDGER_REGION           | (none)                          | this city's 6-digit GB/T 2260 code (docs/regions.md) |
 | LEDGER_PEERS            | (none)                          | file: one other city a line, `<name> <url> <log vkey>` |
+| LEDGER_HUB_URL          | (none)                          | the provincial hub; trace pages link codes this city does not know to it |
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Settings:
     safety_items_file: Path | None = None  # a city's 入户安检 checklist (ledger.safety.load); None: the built-in one
     region: str = ""  # this city's GB/T 2260 code: the prefix of its parties' province-unique identity
     peers_file: Path | None = None  # the other cities' ledgers cylinders cross to (docs/regions.md)
+    hub_url: str = ""  # the provincial hub's pages, offered for a code this city does not know (docs/regions.md)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -81,9 +83,12 @@ class Settings:
             safety_items_file=Path(env["LEDGER_SAFETY_ITEMS"]) if env.get("LEDGER_SAFETY_ITEMS") else None,
             region=env.get("LEDGER_REGION", cls.region).strip(),
             peers_file=Path(env["LEDGER_PEERS"]) if env.get("LEDGER_PEERS") else None,
+            hub_url=env.get("LEDGER_HUB_URL", cls.hub_url).strip().rstrip("/"),
         )
         if settings.region and not (len(settings.region) == 6 and settings.region.isdigit()):
             raise ValueError(f"LEDGER_REGION must be a 6-digit GB/T 2260 code, not {settings.region!r}")
+        if settings.hub_url and not settings.hub_url.startswith(("http://", "https://")):
+            raise ValueError(f"LEDGER_HUB_URL must be an http(s) URL, not {settings.hub_url!r}")
         if settings.photo_gps not in ("strip", "keep"):
             raise ValueError(f"LEDGER_PHOTO_GPS must be strip or keep, not {settings.photo_gps!r}")
         given = {k: v for k, v in overrides.items() if v is not None}
