@@ -165,8 +165,12 @@ class RiskCylinder(Answer):
     status: str | None = None
 
 
+class EnterpriseParty(PartyRef):
+    home: str | None = None  # the peer city it is homed in (LEDGER_PEERS), when not this one (docs/regions.md)
+
+
 class RiskEnterprise(Answer):
-    party: PartyRef
+    party: EnterpriseParty
     colour: Literal["green", "yellow", "red"]
     score: float
     cylinders: int

@@ -23,6 +23,7 @@
 | LEDGER_REGION           | (none)                          | this city's 6-digit GB/T 2260 code (docs/regions.md) |
 | LEDGER_PEERS            | (none)                          | file: one other city a line, `<name> <url> <log vkey>` |
 | LEDGER_TRUSTED_PROXIES  | 127.0.0.1,::1                   | reverse proxies whose X-Forwarded-For names the client (docs/operations.md) |
+| LEDGER_HUB_URL          | (none)                          | the provincial hub; trace pages link codes this city does not know to it |
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Settings:
     region: str = ""  # this city's GB/T 2260 code: the prefix of its parties' province-unique identity
     peers_file: Path | None = None  # the other cities' ledgers cylinders cross to (docs/regions.md)
     trusted_proxies: str = "127.0.0.1,::1"  # addresses and networks whose X-Forwarded-For is believed; "" none
+    hub_url: str = ""  # the provincial hub's pages, offered for a code this city does not know (docs/regions.md)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -85,9 +87,12 @@ class Settings:
             region=env.get("LEDGER_REGION", cls.region).strip(),
             peers_file=Path(env["LEDGER_PEERS"]) if env.get("LEDGER_PEERS") else None,
             trusted_proxies=_proxies(env.get("LEDGER_TRUSTED_PROXIES", cls.trusted_proxies)),
+            hub_url=env.get("LEDGER_HUB_URL", cls.hub_url).strip().rstrip("/"),
         )
         if settings.region and not (len(settings.region) == 6 and settings.region.isdigit()):
             raise ValueError(f"LEDGER_REGION must be a 6-digit GB/T 2260 code, not {settings.region!r}")
+        if settings.hub_url and not settings.hub_url.startswith(("http://", "https://")):
+            raise ValueError(f"LEDGER_HUB_URL must be an http(s) URL, not {settings.hub_url!r}")
         if settings.photo_gps not in ("strip", "keep"):
             raise ValueError(f"LEDGER_PHOTO_GPS must be strip or keep, not {settings.photo_gps!r}")
         given = {k: v for k, v in overrides.items() if v is not None}

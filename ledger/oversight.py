@@ -289,7 +289,7 @@ def risk_enterprises(ledger, connection: Connection, config: RulesConfig, *, reg
     parties: dict[str, dict[str, Any]] = {}
     for row in store.party_scores(connection, region, None if before is None else format_time(before)):
         entry = parties.setdefault(row.id, {"party": {"id": row.id, "kind": row.kind, "name": row.name,
-                                                      "region": row.region},
+                                                      "region": row.region, "home": row.home},
                                             "counts": {}, "licence_valid_until": row.licence_valid_until})
         if row.severity is not None:
             entry["counts"][row.severity] = row.n

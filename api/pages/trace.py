@@ -54,7 +54,8 @@ def canonical_or_page(request: Request, code: str):
 def _events(ledger, connection, code: str, actor, overseer: bool) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The chain as the API shows it, and names for the ids in it: parties for everyone, people for overseers
     (the API shows a party's people only to that party and to overseers); end users stay opaque references."""
-    history = ledger.with_notes(connection, actor, ledger.history(connection, code))
+    # the whole story: this city's events and the other cities' segments it verified and kept (docs/regions.md)
+    history = ledger.with_notes(connection, actor, [event for event, _ in ledger.story(connection, code)])
     names: dict[str, str] = {}
     for party in {e["party"] for e in history} | {e["to"] for e in history if e["to"]}:
         try:
@@ -65,6 +66,18 @@ def _events(ledger, connection, code: str, actor, overseer: bool) -> tuple[list[
         for party in {e["party"] for e in history}:
             names.update({person.id: person.name for person in ledger.people(connection, party)})
     return history, names
+
+
+def _logs(ledger, trace: dict[str, Any]) -> dict[str, dict[str, str | None]]:
+    """Whose log each event lives in, by event id: ``city`` is None for this city's own log, else the peer's
+    name in ``LEDGER_PEERS`` (or, for a log no longer listed, its origin)."""
+    own = ledger.settings.log_origin
+    answer: dict[str, dict[str, str | None]] = {}
+    for event in trace["chain"]["events"]:
+        origin = event["log"]
+        peer = None if origin == own else ledger.peers.of_log(origin)
+        answer[event["id"]] = {"origin": origin, "city": None if origin == own else (peer.name if peer else origin)}
+    return answer
 
 
 @router.get("/trace")
@@ -91,10 +104,13 @@ def trace_page(request: Request, code: Code, session: AnyAccount, connection: Re
     try:
         trace = ledger.trace(connection, canonical)
     except NotFound:
+        hub = ledger.settings.hub_url
         return render(request, "trace_lookup.html", status=404, problem="unregistered",
-                      typed=tracecode.printed(canonical))
+                      typed=tracecode.printed(canonical),
+                      hub=f"{hub}/trace?{urlencode({'code': canonical})}" if hub else None)
     events, names = _events(ledger, connection, canonical, session.actor, session.can(OVERSIGHT))
     return render(request, "trace.html", trace=trace, events=events, by_id={e["id"]: e for e in events}, names=names,
+                  logs=_logs(ledger, trace), crossed=len({e["log"] for e in trace["chain"]["events"]}) > 1,
                   printed=tracecode.printed(canonical), label=label_check(canonical, s, ledger),
                   reporter=session.can(REPORTERS), overseer=session.can(OVERSIGHT),
                   report_key=f"page-report-{uuid.uuid4()}", report_at=format_time(datetime.now(timezone.utc)),

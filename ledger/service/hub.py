@@ -44,7 +44,7 @@ RISK_FIELDS = ("cylinder", "reason", "owner", "region", "model", "serial", "stat
                "life_ends_on", "last_event_at", "scanned_by", "detected_at", "finding", "status")
 FINDING_FIELDS = ("id", "kind", "severity", "cylinder", "party", "region", "events", "detected_at", "status",
                   "due_at", "escalated_at")
-PARTY_FIELDS = ("id", "kind", "name", "region")
+PARTY_FIELDS = ("id", "kind", "name", "region", "home")
 COLOURS = ("green", "yellow", "red")  # better to worse
 PAGE = 1000
 MAX_ROWS = 100_000  # per city and list, as a city's own export
@@ -165,6 +165,11 @@ def identity(party: dict[str, Any], city_region: str | None) -> str:
     pid = str(party.get("id") or "")
     if ":" in pid or not city_region:
         return pid
+    # A city registers another city's party (``home``: that city) under its id there, with its home district
+    # (docs/regions.md): the district's city (GB/T 2260: its first four digits, then 00) is its home.
+    district = str(party.get("region") or "")
+    if party.get("home") and len(district) == 6 and district.isdigit() and district != "000000":
+        return f"{district[:4]}00:{pid}"
     return f"{city_region}:{pid}"
 
 

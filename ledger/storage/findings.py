@@ -257,7 +257,7 @@ def party_scores(connection: Connection, region: str | None, before: str | None 
         .where(open_, f.party.is_not(None)).group_by(f.party, f.severity).subquery()
     )
     query = (
-        select(p.id, p.kind, p.name, p.region, p.licence_valid_until, counts.c.severity, counts.c.n)
+        select(p.id, p.kind, p.name, p.region, p.home, p.licence_valid_until, counts.c.severity, counts.c.n)
         .select_from(m.parties.outerjoin(counts, counts.c.party == p.id))
         .where(p.kind != "regulator").order_by(p.id)
     )

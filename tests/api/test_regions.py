@@ -10,7 +10,9 @@ Hangzhou segment and an unreachable Hangzhou are refused by Shaoxing with nothin
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,7 +21,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
+
+from api.app import create_app
+from ledger import tracecode
 
 from ledger.config import Settings
 from ledger.domain import Paper, PartyKind, PersonRole, Role
@@ -30,6 +36,8 @@ from ledger.signednote import NoteSigner, NoteVerifier, open_checkpoint
 from ledger.sweeper import Sweeper
 from ledger.wire import hash_of_json
 from tests.conftest import BACKENDS, create_database, drop_database
+from tests.pages.conftest import sign_in
+from tests.pages.test_public import visible
 
 from .conftest import ADMIN, LICENCE, registration
 from .served import Server, free_port
@@ -358,3 +366,41 @@ def _wait_until(condition, seconds: float = 30) -> None:
             return
         time.sleep(0.2)
     raise AssertionError("timed out")
+
+
+def test_a_citys_trace_page_says_whose_log_each_event_is_in_and_offers_the_hub_for_a_code_it_does_not_know(
+        cities):
+    hz, sx = cities
+    start = datetime.now(timezone.utc) - timedelta(hours=3)
+    at = lambda minutes: start + timedelta(minutes=minutes)  # noqa: E731
+    cylinder = _register(hz, at(0))
+    _created(hz.post("station", _event(cylinder, "dispatch", at(10), to=sx.parties["transporter"])))
+    _created(sx.post("transporter", _event(cylinder, "receive", at(20))))
+
+    # Shaoxing's page, as its regulator reads it: LEDGER_HUB_URL names the province's hub
+    ledger = Ledger(dataclasses.replace(sx.settings(), hub_url="https://hub.zj.example"))
+    try:
+        with TestClient(create_app(ledger=ledger), follow_redirects=False) as client:
+            sign_in(client, sx.tokens["admin"])
+            html = client.get(f"/trace/{cylinder}").text
+            rows = [visible(row) for row in re.findall(r"<tr><td class=\"num\">.*?</tr>", html, re.S)]
+            assert [row.split()[0] for row in rows] == ["0", "1", "2"]
+            assert "hangzhou日志" in rows[0] and "hangzhou日志" in rows[1] and "本市日志" in rows[2]
+            assert f'title="{HANGZHOU}"' in html and f'title="{SHAOXING}"' in html
+            assert "跨市流转过" in visible(html)
+            unknown = tracecode.generate()
+            answer = client.get(f"/trace/{unknown}")
+            assert answer.status_code == 404
+            assert f'href="https://hub.zj.example/trace?code={unknown}"' in answer.text
+            assert "在全省枢纽查询" in visible(answer.text)
+    finally:
+        ledger.db.dispose()
+    # without a hub named, the page offers none
+    ledger = Ledger(sx.settings())
+    try:
+        with TestClient(create_app(ledger=ledger), follow_redirects=False) as client:
+            sign_in(client, sx.tokens["admin"])
+            answer = client.get(f"/trace/{tracecode.generate()}")
+            assert answer.status_code == 404 and "hub" not in answer.text and "全省枢纽" not in answer.text
+    finally:
+        ledger.db.dispose()

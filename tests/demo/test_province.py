@@ -1,5 +1,6 @@
 """`ledger demo --province` as a user runs it: three city ledgers and a hub start, say where they are, answer
-there, and all stop on Ctrl-C."""
+there, and all stop on Ctrl-C. The cities are peers: cylinders of 杭州 crossed to 绍兴 and back, and the hub
+traces one across both logs and lists the anomalies planted across the line."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def test_the_province_demo_starts_four_processes_prints_their_urls_and_stops_on_
             assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
         listed = httpx.get(f"{hub}/v1/province/cities", headers={"Authorization": f"Bearer {token}"}, timeout=30)
         assert sorted(c["name"] for c in listed.json()) == ["宁波", "杭州", "绍兴"]
+        _crossed_and_planted(said, hub, token, dict((name, url) for name, _, url in cities))
     finally:
         if demo.poll() is None:
             demo.send_signal(signal.SIGINT)
@@ -53,3 +55,39 @@ def test_the_province_demo_starts_four_processes_prints_their_urls_and_stops_on_
             httpx.get(f"{url}/healthz", timeout=2)
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{hub}/healthz", timeout=2)
+
+
+def _crossed_and_planted(said: str, hub: str, token: str, cities: dict[str, str]) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    crossed = re.findall(r"crossed: (\w{11})", said)
+    planted = dict(re.findall(r"planted across the line: (\w+) (\w{11})", said))
+    assert len(crossed) == 2 and set(planted) == {"handover_unconfirmed", "event_after_scrap", "impossible_movement"}
+    assert f"{hub}/trace?code={crossed[0]}" in said
+    # the hub follows the cities' logs every few seconds: the whole chain, in two logs, once both are followed
+    deadline, trace = time.monotonic() + 180, {}
+    while time.monotonic() < deadline:
+        answer = httpx.get(f"{hub}/v1/province/cylinders/{crossed[0]}/trace", headers=headers, timeout=30)
+        trace = answer.json() if answer.status_code == 200 else {}
+        if trace and trace["intact"] and trace["segments"][-1]["last_seq"] == 8:
+            break
+        time.sleep(2)
+    assert [(s["city"], s["first_seq"], s["last_seq"]) for s in trace["segments"]] == [
+        ("杭州", 0, 2), ("绍兴", 3, 6), ("杭州", 7, 8)], trace
+    assert trace["intact"] is True and trace["problems"] == []
+    assert len({s["origin"] for s in trace["segments"]}) == 2
+    # the anomalies planted across the line, each raised by the city that records the event it rests on
+    raised = {}
+    for kind in planted:
+        answer = httpx.get(f"{hub}/v1/province/findings", params={"kind": kind}, headers=headers, timeout=60)
+        assert answer.status_code == 200, answer.text
+        raised[kind] = {item["city"] for item in answer.json()["items"] if item["cylinder"] == planted[kind]}
+    # (scrapped in 绍兴: its own return after the scrap is raised there, the fill back home in 杭州)
+    assert raised == {"handover_unconfirmed": {"杭州"}, "event_after_scrap": {"杭州", "绍兴"},
+                      "impossible_movement": {"绍兴"}}, raised
+    # each city's parties are in its own districts, and each knows the others' as homed there
+    for name, region in (("绍兴", "330600"), ("宁波", "330200")):
+        answer = httpx.get(f"{hub}/v1/province/enterprises", params={"city": name}, headers=headers, timeout=60)
+        assert answer.status_code == 200, answer.text
+        districts = {item["party"]["region"] for item in answer.json()["items"]
+                     if item["enterprise"].startswith(f"{region}:")}
+        assert districts and all(district[:4] == region[:4] for district in districts), districts

@@ -107,7 +107,7 @@ def make_city(backend: str, root: Path, name: str, slug: str, region: str) -> Ci
     settings = dataclasses.replace(make_settings(url, folder), log_origin=f"{slug}.test/log")
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
-    ensure_personal_keys(settings.personal_key_file)
+    ensure_personal_keys(settings.personal_key_file)  # build_town's end user's data is sealed with it
     ledger = Ledger(settings)
     ledger.db.migrate()
     town = build_town(ledger)

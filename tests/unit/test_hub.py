@@ -25,6 +25,11 @@ def test_an_enterprise_has_one_colour_across_its_cities_the_worst_of_them():
     assert merged[0]["cities"] == {"杭州": {"colour": "green", "reasons": ["green in 杭州"]},
                                    "绍兴": {"colour": "red", "reasons": ["red in 绍兴"]}}
     assert identity({"id": "GLN:6901234567892"}, "330100") == "GLN:6901234567892"
+    # 绍兴 lists 杭州's party by its id there and its 杭州 district: one enterprise with 杭州's own row
+    assert identity({"id": "P1", "region": "330106", "home": "杭州"}, "330600") == identity(
+        {"id": "P1", "region": "330106", "home": None}, "330100") == "330100:P1"
+    assert identity({"id": "P2", "region": "000000", "home": "杭州"}, "330600") == "330600:P2"  # district unknown
+    assert identity({"id": "P3", "region": "330106"}, "330600") == "330600:P3"  # its own party, wherever it is
 
 
 def test_only_listed_fields_reach_the_hub():

@@ -11,6 +11,7 @@ Ctrl-C or SIGTERM stops them all.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -26,31 +27,56 @@ from rich.console import Console
 
 from ledger.config import Settings
 from ledger.domain import Role
-from ledger.keys import ensure_key
+from ledger.keys import ensure_key, load_key
+from ledger.sealing import ensure_personal_keys
 from ledger.service import Ledger
-from ledger.signednote import NoteVerifier
+from ledger.signednote import NoteSigner, NoteVerifier
 from ledger.storage.hub import HubStore
 from ledger.storage.witness import WitnessStore
 from tools.hub import follow_city, setup_witness
 
+from . import city as founding
 from .build import build_city
 from .config import SIZES
+from .crossing import drive, prepare, register_neighbours
+from .places import District, Point
 
 __all__ = ["CITIES", "run_province"]
 
 
 @dataclass(frozen=True)
 class DemoCity:
-    name: str
+    name: str  # also its name in the other cities' LEDGER_PEERS
     slug: str
     region: str  # the city's GB/T 2260 code
+    districts: tuple[District, ...] | None = None  # its own districts (GB/T 2260); None: the demo's Hangzhou ones
 
 
-CITIES = (DemoCity("杭州", "hangzhou", "330100"), DemoCity("绍兴", "shaoxing", "330600"),
-          DemoCity("宁波", "ningbo", "330200"))
+CITIES = (
+    DemoCity("杭州", "hangzhou", "330100"),
+    DemoCity("绍兴", "shaoxing", "330600", (
+        District("330602", "越城区", Point(30.0003, 120.5853), 4.5, 0.45),
+        District("330603", "柯桥区", Point(30.0817, 120.4953), 5.5, 0.35),
+        District("330604", "上虞区", Point(30.0324, 120.8684), 5.5, 0.20))),
+    DemoCity("宁波", "ningbo", "330200", (
+        District("330203", "海曙区", Point(29.8596, 121.5509), 4.5, 0.35),
+        District("330205", "江北区", Point(29.8868, 121.5550), 4.0, 0.20),
+        District("330212", "鄞州区", Point(29.8170, 121.5466), 6.0, 0.45))),
+)
 # A smaller city than `ledger demo`'s small one: three of them are built before anything is served.
 TOWN = SIZES["small"].with_(companies=2, stations=2, transporters=1, shops=4, households=120, restaurants=8, days=35)
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def _districts(city: DemoCity):
+    """Found ``city`` in its own districts: the demo city is founded in ``tools.demo.city.DISTRICTS``."""
+    kept = founding.DISTRICTS
+    founding.DISTRICTS = city.districts or kept
+    try:
+        yield
+    finally:
+        founding.DISTRICTS = kept
 
 
 def _wait(url: str, process: subprocess.Popen, what: str, seconds: float = 120) -> None:
@@ -88,28 +114,50 @@ def run_province(port: int, host: str = "127.0.0.1", folder: Path | None = None,
 
     started: dict = {"folder": folder, "hub": hub_base, "hub_token": hub_token, "cities": {}}
     processes: list[subprocess.Popen] = []
+    ledgers: dict[str, Ledger] = {}
     try:
+        # Every city lists the other two as its peers (LEDGER_PEERS), by name, URL and log key.
+        every: dict[str, Settings] = {}
         for number, city in enumerate(CITIES, 1):
-            city_port = port + number
-            base = f"http://{host}:{city_port}"
-            settings = Settings(database_url=f"sqlite:///{folder / (city.slug + '.db')}",
-                                key_file=folder / f"{city.slug}-log.key", label_key_file=folder / f"{city.slug}-label.key",
-                                log_origin=f"{city.slug}.cylinder-ledger.local/log", base_url=base)
-            ensure_key(settings.key_file)
-            ensure_key(settings.label_key_file)
-            ledger = Ledger(settings)
+            base = f"http://{host}:{port + number}"
+            every[city.name] = Settings(
+                database_url=f"sqlite:///{folder / (city.slug + '.db')}", key_file=folder / f"{city.slug}-log.key",
+                label_key_file=folder / f"{city.slug}-label.key",
+                personal_key_file=folder / f"{city.slug}-personal.key", log_origin=f"{city.slug}.cylinder-ledger.local/log",
+                base_url=base, region=city.region, peers_file=folder / f"{city.slug}-peers.txt", hub_url=hub_base)
+            ensure_key(every[city.name].key_file)
+            ensure_key(every[city.name].label_key_file)
+            ensure_personal_keys(every[city.name].personal_key_file)
+        vkeys = {name: NoteSigner(s.log_origin, load_key(s.key_file)).verifier.vkey() for name, s in every.items()}
+        for name, settings in every.items():
+            settings.peers_file.write_text("".join(f"{other} {every[other].base_url} {vkeys[other]}\n"
+                                                   for other in every if other != name), encoding="utf-8")
+        builds = {}
+        for number, city in enumerate(CITIES, 1):
+            settings = every[city.name]
+            ledger = ledgers[city.name] = Ledger(settings)
             ledger.db.migrate()
-            with console.status(f"building {city.name} ({city.region})"):
-                built = build_city(ledger, TOWN.with_(now=now), seed + number)
+            with console.status(f"building {city.name} ({city.region})"), _districts(city):
+                builds[city.name] = build_city(ledger, TOWN.with_(now=now), seed + number)
+        with console.status("registering each city's neighbours"):
+            for name, ledger in ledgers.items():
+                register_neighbours(ledger, {other: (ledgers[other], builds[other].city) for other in ledgers
+                                             if other != name})
+            home, away = CITIES[0].name, CITIES[1].name
+            crossing = prepare((home, ledgers[home], builds[home].city), (away, ledgers[away], builds[away].city), now)
+        for number, city in enumerate(CITIES, 1):
+            city_port, settings, ledger, built = port + number, every[city.name], ledgers[city.name], builds[city.name]
+            base = settings.base_url
             with ledger.db.writing() as connection:
                 regulator = ledger.create_account(connection, role=Role.REGULATOR, party=None, name="demo regulator")
                 for_hub = ledger.create_account(connection, role=Role.REGULATOR, party=None, name="provincial hub")
-            vkey = ledger.verifier.vkey()
-            ledger.db.dispose()
-            follow_city(store, witness, hub_url, city.name, base, NoteVerifier.from_vkey(vkey), for_hub, city.region)
+            follow_city(store, witness, hub_url, city.name, base, NoteVerifier.from_vkey(vkeys[city.name]), for_hub,
+                        city.region)
             env = {**environment, "LEDGER_DATABASE_URL": settings.database_url, "LEDGER_KEY_FILE": str(settings.key_file),
-                   "LEDGER_LABEL_KEY_FILE": str(settings.label_key_file), "LEDGER_LOG_ORIGIN": settings.log_origin,
-                   "LEDGER_BASE_URL": base, "LEDGER_WITNESSES": str(witnesses), "LEDGER_CHECKPOINT_INTERVAL": "5"}
+                   "LEDGER_LABEL_KEY_FILE": str(settings.label_key_file),
+                   "LEDGER_PERSONAL_KEY_FILE": str(settings.personal_key_file), "LEDGER_LOG_ORIGIN": settings.log_origin,
+                   "LEDGER_BASE_URL": base, "LEDGER_WITNESSES": str(witnesses), "LEDGER_CHECKPOINT_INTERVAL": "5",
+                   "LEDGER_REGION": city.region, "LEDGER_PEERS": str(settings.peers_file), "LEDGER_HUB_URL": hub_base}
             with (folder / f"{city.slug}-serve.log").open("ab") as log:
                 processes.append(subprocess.Popen(
                     [sys.executable, "-m", "tools.cli", "serve", "--db", settings.database_url, "--host", host,
@@ -126,6 +174,13 @@ def run_province(port: int, host: str = "127.0.0.1", folder: Path | None = None,
         for (name, city), process in zip(started["cities"].items(), processes):
             _wait(f"{city['url']}/healthz", process, f"the ledger of {name}")
         _wait(f"{hub_base}/healthz", processes[-1], "the hub")
+        for name, ledger in ledgers.items():
+            if name != crossing.home:
+                ledger.db.dispose()
+        with console.status(f"cylinders crossing from {crossing.home} to {crossing.away}"):
+            drive(crossing, started, ledgers[crossing.home], now)
+        started["crossing"] = {"from": crossing.home, "to": crossing.away, "cylinders": crossing.travellers,
+                               "planted": crossing.planted}
         _announce(console, started)
         if not keep_serving:
             return started
@@ -141,6 +196,8 @@ def run_province(port: int, host: str = "127.0.0.1", folder: Path | None = None,
             signal.signal(signal.SIGTERM, previous)
         return started
     finally:
+        for ledger in ledgers.values():
+            ledger.db.dispose()
         for process in processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -162,6 +219,17 @@ def _announce(console: Console, started: dict) -> None:
         if code:
             console.print(f"      a cylinder to trace: {code}   {started['hub']}/trace?code={code}")
     console.print(f"  provincial hub: {started['hub']}   token {started['hub_token']}")
+    crossed = started["crossing"]
+    home, away = started["cities"][crossed["from"]], started["cities"][crossed["to"]]
+    console.print(f"\n[bold]Across the line[/bold]: {crossed['from']} → {crossed['to']} and back "
+                  f"(dispatched to its transporter, delivered to its shop, returned)")
+    for code in crossed["cylinders"]:
+        console.print(f"  crossed: {code}   {started['hub']}/trace?code={code}")
+    for kind, code in crossed["planted"].items():
+        console.print(f"  planted across the line: {kind} {code}")
+    first = crossed["cylinders"][0]
+    console.print(f"  its parts in two logs: {started['hub']}/v1/province/cylinders/{first}/trace (hub token); "
+                  f"in each city {home['url']}/trace/{first} and {away['url']}/trace/{first} (regulator token)")
     console.print("\n[bold]Where to look[/bold]")
     console.print(f"  1. {started['hub']}/signin with the hub token: the dashboard by city (follow state, open findings, "
                   "one colour per enterprise).")
