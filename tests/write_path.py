@@ -27,6 +27,12 @@ class Watched:
         return [outcome.event for call in self.calls for result in call.results
                 if not isinstance(result, BaseException) for outcome in result if outcome.status == "created"]
 
+    def only_ingest_wrote(self, *others: str) -> bool:
+        """Every write transaction (but ``others``') began in the ingest use case: its own, and on PostgreSQL
+        the sequencer's short one right after it that gives the committed events their log positions."""
+        began = self.began_in(*others)
+        return "ledger.ingest" in began and began <= {"ledger.ingest", "ledger.sequencer"}
+
     def began_in(self, *others: str) -> set[str]:
         """The modules that began write transactions, leaving out ``others`` (the process's other workers)."""
         return {module for module in self.writers if module not in others}

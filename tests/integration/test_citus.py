@@ -20,6 +20,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 
 from ledger.keys import ensure_key
+from ledger.sealing import ensure_personal_keys
 from ledger.service import Ledger
 from ledger.storage import citus
 from tests.conftest import CITUS, NOW, build_town, create_citus_schema, drop_database, fill, make_settings, register
@@ -36,6 +37,7 @@ def on_cluster(tmp_path: Path) -> Iterator[Ledger]:
     settings = make_settings(url, tmp_path)
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
+    ensure_personal_keys(settings.personal_key_file)
     ledger = Ledger(settings)
     ledger.db.migrate()
     try:
