@@ -258,27 +258,6 @@ def label_examples(settings: Settings, built: CityBuild) -> dict[str, str]:
     return picks
 
 
-DOORSTEP = {  # story -> what it shows, where
-    "unsafe_installation": ("a failed home safety check, not mended", "/trace/{}"),
-    "unsafe_installation_mended": ("a failed check resolved by the re-check at the next delivery", "/trace/{}"),
-    "rechecked": ("the re-check that resolved it", "/trace/{}"),
-    "delivered_despite_hazard": ("delivered although the check found a gas leak", "/trace/{}"),
-    "citizen_report": ("a citizen's report of that cylinder", "/track/{}"),
-    "citizen_report_black_point": ("a citizen's report of a 黑气点, no cylinder", "/track/{}"),
-    "end_user": ("an end user (sealed: regulators see it with a reason, logged)", "/personal-views?ref={}"),
-}
-
-
-def doorstep(console: Console, settings: Settings, built: CityBuild) -> None:
-    """One of each doorstep story: safety checks, citizens' reports, a sealed end user."""
-    if not built.doorstep:
-        return
-    console.print("\n[bold]At the doorstep[/bold] (home safety checks, citizens' reports, end users)")
-    for story, value in built.doorstep.items():
-        what, path = DOORSTEP[story]
-        console.print(f"  {story:<27} {value}   {settings.base_url}{path.format(value)}   {what}")
-
-
 def access_log_path(db: Path) -> Path:
     """Where a served demo writes its access log (``demo-access.log`` for ``demo.db``)."""
     db = db.resolve()
