@@ -252,7 +252,11 @@ def test_an_archive_is_refused_twice_and_on_an_unpartitioned_ledger(ledger, tmp_
     finally:
         plain.db.dispose()
         drop_postgres_database(plain.settings.database_url)
+    with ledger.db.writing() as c:  # blocks 0..3 were made with the layout; 1 is being filled
+        assert partitions.create_ahead(c, 5) == ["events_000004", "events_000005", "events_000006"]
+    with ledger.db.writing() as c:
+        assert partitions.create_ahead(c, 5) == []
     listed = run_cli("partitions", "list", "--db", ledger.settings.database_url)
     assert listed.returncode == 0
     assert "events_000000\t0..15\t16 events" in listed.stdout and "archived" in listed.stdout
-    assert "events_000001\t16..31\t1 events" in listed.stdout
+    assert "events_000001\t16..31\t1 events" in listed.stdout and "events_000006\t96..111\t0 events" in listed.stdout
