@@ -117,11 +117,12 @@ def _events(connection: Connection, progress: Callable[[int], None] | None,
             start: int = 0, end: int | None = None) -> Iterator[Break]:
     # Blocks archived with their partition are no gap: their stored roots stand in the tree (step 3), and
     # ``verify_archive`` checks their files.
-    archived = dict(audit_rows.archived_ranges(connection))
+    archived = audit_rows.archived_ranges(connection)  # by first position
 
     def skipped(position: int) -> int:
-        while position in archived:
-            position = archived[position]
+        for first, end in archived:
+            if first <= position < end:
+                position = end
         return position
 
     expected = skipped(start)
