@@ -97,10 +97,17 @@ def init(
     """Create or migrate the schema and the signing keys; prints the log's public key. Safe to run twice."""
     settings = _settings(db)
     database = Database(settings.database_url)
-    if partition_events is not None and database.is_sqlite:
-        database.dispose()
-        err.print("[red]error:[/red] --partition-events is for PostgreSQL; a SQLite ledger keeps one events table")
-        raise typer.Exit(2)
+    if partition_events is not None:  # refused before anything is made
+        from ledger.storage.partitions import check_width
+
+        try:
+            if database.is_sqlite:
+                raise ValueError("--partition-events is for PostgreSQL; a SQLite ledger keeps one events table")
+            check_width(partition_events)
+        except ValueError as exc:
+            database.dispose()
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
     revision = _migrate(database)
     if partition_events is not None:
         _partition(database, partition_events)

@@ -36,7 +36,7 @@ from sqlalchemy import Connection, Engine
 
 from . import citus
 
-__all__ = ["FORMAT", "Archive", "Block", "partitioned", "width", "partition_events", "create_ahead", "blocks",
+__all__ = ["FORMAT", "Archive", "Block", "partitioned", "width", "check_width", "partition_events", "create_ahead", "blocks",
            "archives", "block_rows", "record_archive", "keep_heads", "drop_block", "keys_before", "archived_heads", "block_name",
            "write_archive", "read_archive", "row_json"]
 
@@ -202,6 +202,12 @@ def width(connection: Connection) -> int:
     return int(connection.exec_driver_sql("SELECT width FROM event_partitioning").scalar_one())
 
 
+def check_width(size: int) -> None:
+    """Raise ``ValueError`` unless ``size`` may be a block's width: a power of two from 2^4 to 2^40."""
+    if size < MIN_WIDTH or size > MAX_WIDTH or size & (size - 1):
+        raise ValueError(f"--partition-events must be a power of two from {MIN_WIDTH} to 2^40, not {size}")
+
+
 def partition_events(connection: Connection, size: int, ahead: int = 2) -> int:
     """Partition ``events`` into blocks of ``size`` positions, in the caller's transaction; returns the number
     of blocks made. Rows already stored are copied into the new table (for a large table, do it at
@@ -211,8 +217,7 @@ def partition_events(connection: Connection, size: int, ahead: int = 2) -> int:
     if citus.distributed(connection):
         raise ValueError("the events of a Citus cluster are distributed by cylinder; partitioning them by "
                          "log position is not supported there (docs/scale.md)")
-    if size < MIN_WIDTH or size > MAX_WIDTH or size & (size - 1):
-        raise ValueError(f"--partition-events must be a power of two from {MIN_WIDTH} to 2^40, not {size}")
+    check_width(size)
     if partitioned(connection):
         current = width(connection)
         if current != size:

@@ -235,9 +235,17 @@ def test_unsafe_archive_commands_are_refused_and_change_nothing(ledger, tmp_path
     cli = run_cli("partitions", "archive", "events_000001", "--to", str(out), "--db",
                   ledger.settings.database_url, env=_env(ledger))
     assert cli.returncode == 2 and "still being filled" in cli.stderr
-    assert run_cli("init", "--db", ledger.settings.database_url, "--partition-events", "100",
-                   env=_env(ledger)).returncode == 2
     assert _blocks(ledger) == before and list(out.iterdir()) == []
+    empty = create_postgres_database()  # a width that is no power of two: refused before the schema is made
+    try:
+        init = run_cli("init", "--db", empty, "--partition-events", "100", env=_env(ledger))
+        assert init.returncode == 2 and "must be a power of two" in init.stderr
+        engine = sa.create_engine(empty.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.connect() as c:
+            assert c.exec_driver_sql("SELECT to_regclass('events')").scalar() is None
+        engine.dispose()
+    finally:
+        drop_postgres_database(empty)
 
 
 def test_an_archive_is_refused_twice_and_on_an_unpartitioned_ledger(ledger, tmp_path):
