@@ -136,10 +136,13 @@ _TRIGGERS = (
         IF FOUND THEN
             RETURN NEW;
         END IF;
-        -- The second half of a pending event's move: its own keys are there, and no other row holds them.
+        -- The second half of a pending event's move: its own keys are there, no other row holds them, and
+        -- the event was not archived (a chain's events take positions in seq order, so an archived head at
+        -- this seq or later means this seq left with its block).
         IF NEW.id >= 0 AND EXISTS (SELECT 1 FROM event_keys WHERE cylinder = NEW.cylinder AND seq = NEW.seq
                                    AND idempotency_key = NEW.idempotency_key AND hash = NEW.hash)
-           AND NOT EXISTS (SELECT 1 FROM events WHERE cylinder = NEW.cylinder AND seq = NEW.seq) THEN
+           AND NOT EXISTS (SELECT 1 FROM events WHERE cylinder = NEW.cylinder AND seq = NEW.seq)
+           AND NOT EXISTS (SELECT 1 FROM event_archive_heads WHERE cylinder = NEW.cylinder AND seq >= NEW.seq) THEN
             RETURN NEW;
         END IF;
         IF EXISTS (SELECT 1 FROM event_keys WHERE idempotency_key = NEW.idempotency_key) THEN

@@ -149,6 +149,12 @@ def test_an_archived_block_leaves_proofs_checkpoints_appends_and_verify_working(
     with ledger.db.reading() as conn:
         assert conn.exec_driver_sql("SELECT COUNT(*) FROM events WHERE id < 16").scalar() == 0
         assert conn.exec_driver_sql("SELECT to_regclass('events_000000')").scalar() is None
+    # an archived event cannot come back at another position, not even as its exact copy
+    _, rows = partitions.read_archive(file)
+    copy = next(row for row in rows if row[1] == dormant)
+    with pytest.raises(sa.exc.IntegrityError, match="duplicate key value violates unique constraint"):
+        with ledger.db.writing() as conn:
+            conn.exec_driver_sql(f"INSERT INTO events VALUES ({', '.join(['%s'] * 14)})", (45, *copy[1:]))
 
     # the dormant cylinder's chain left whole: its next event links to the head kept of it
     _grow(ledger, town, [dormant, a], 10, start=38)
