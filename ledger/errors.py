@@ -6,6 +6,7 @@ is a bug. The HTTP layer maps each branch to one status code in one place.
     LedgerError
     ├── InvalidInput            bad or absurd input; nothing was written      (422)
     ├── NotFound                no such cylinder, event, party, ...           (404)
+    │   └── Archived             what is asked lies in an archived block of the log
     ├── PermissionDenied        the acting account may not do this            (403)
     ├── Conflict                the request contradicts what is stored        (409)
     │   ├── IdempotencyConflict  same idempotency key, different content
@@ -26,6 +27,7 @@ __all__ = [
     "LedgerError",
     "InvalidInput",
     "NotFound",
+    "Archived",
     "PermissionDenied",
     "Conflict",
     "IdempotencyConflict",
@@ -63,6 +65,12 @@ class InvalidInput(LedgerError):
 
 class NotFound(LedgerError):
     code = "not-found"
+
+
+class Archived(NotFound):
+    """The events asked for were archived with their partition (docs/scale.md, "Partitioning and archival")."""
+
+    code = "archived"
 
 
 class PermissionDenied(LedgerError):

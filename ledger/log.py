@@ -9,6 +9,12 @@ back transaction that had appended leaves. ``SubrootCache`` therefore only keeps
 roots of ranges that lie wholly inside the latest *committed, signed* checkpoint,
 whose leaves the database can no longer change; everything above it is computed
 afresh. A rollback can thus never leave a wrong root behind.
+
+On a ledger whose events are partitioned by log position (``ledger.storage.partitions``), a block of
+positions whose partition was archived is one node of the tree: its stored root stands in for its
+leaves, so roots, checkpoints and proofs that need only that node still work; anything that needs a
+node inside it (an archived event's inclusion, a consistency proof from a size inside it) raises
+``Archived`` naming the block and its file.
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ from cachetools import LRUCache
 from pymerkle import BaseMerkleTree
 
 from .domain import format_time
-from .errors import CheckpointMismatch, InvalidInput, NotFound
+from .errors import Archived, CheckpointMismatch, InvalidInput, NotFound
 from .signednote import Checkpoint, NoteSigner, sign_checkpoint
 from .storage import Connection
 from .storage import checkpoints as rows
 from .storage import events as event_rows
+from .storage import partitions
 
 __all__ = ["SubrootCache", "LogTree", "leaf_hash", "publish_checkpoint", "latest_checkpoint", "checkpoints"]
 
@@ -74,6 +81,15 @@ class LogTree(BaseMerkleTree):
         self.cache = cache.store
         self.lock = cache.lock
         self._size: int | None = None
+        self._archived: list[partitions.Archive] | None = None
+
+    @property
+    def archived(self) -> list[partitions.Archive]:
+        """The archived blocks of positions, each one node of the tree (none unless events are partitioned)."""
+        if self._archived is None:
+            stored = self.connection is not None and partitions.partitioned(self.connection)
+            self._archived = partitions.archives(self.connection) if stored else []
+        return self._archived
 
     # -- storage hooks -------------------------------------------------------
 
@@ -105,6 +121,15 @@ class LogTree(BaseMerkleTree):
         return super()._get_subroot(offset, width)
 
     def _get_subroot_uncached(self, offset: int, width: int) -> bytes:
+        for block in self.archived:
+            if block.first < offset + width and offset < block.end:
+                if (offset, width) == (block.first, block.end - block.first):
+                    return block.root
+                if width <= block.end - block.first:  # a node inside the block: its leaves have left
+                    raise Archived(f"log positions {block.first} to {block.end - 1} are archived (file "
+                                   f"{block.file}); a proof within them needs that file (docs/operations.md)")
+                half = width >> 1
+                return self.hash_pair(self._get_subroot(offset, half), self._get_subroot(offset + half, half))
         if width > _LARGE:
             half = width >> 1
             return self.hash_pair(self._get_subroot(offset, half), self._get_subroot(offset + half, half))
@@ -125,6 +150,22 @@ class LogTree(BaseMerkleTree):
         if m < k:
             return self._path(m, start, start + k) + [self._get_root(start + k, end)]
         return self._path(m - k, start + k, end) + [self._get_root(start, start + k)]
+
+    def node_path(self, first: int, width: int, size: int) -> list[bytes]:
+        """The audit path of the node over positions ``[first, first + width)`` (aligned, a power of two wide)
+        in the tree of ``size`` leaves: the leaf's path without its steps inside the node. It is checked as an
+        inclusion proof of the node's root at index ``first / width`` in a tree of ``(size - 1) / width + 1``."""
+        if width <= 0 or width & (width - 1) or first % width or not first + width <= size <= self.get_size():
+            raise InvalidInput(f"no node [{first}, {first + width}) in a tree of {size}")
+        return self._node_path(first, width, 0, size)
+
+    def _node_path(self, first: int, width: int, start: int, end: int) -> list[bytes]:
+        if (start, end) == (first, first + width):
+            return []
+        k = _split(end - start)
+        if first < start + k:
+            return self._node_path(first, width, start, start + k) + [self._get_root(start + k, end)]
+        return self._node_path(first, width, start + k, end) + [self._get_root(start, start + k)]
 
     def consistency_path(self, old: int, new: int) -> list[bytes]:
         """The consistency proof between tree sizes ``old`` and ``new`` (RFC 9162 §2.1.4.1)."""

@@ -34,7 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from .audit import projection_breaks
 from .chain import Break, BreakKind, check_chain, recomputed
-from .errors import CheckpointMismatch, ProofInvalid
+from .errors import Archived, CheckpointMismatch, ProofInvalid
 from .log import LogTree, SubrootCache, checkpoints
 from .signednote import Checkpoint, NoteVerifier, open_checkpoint
 from .storage import Connection
@@ -93,6 +93,9 @@ def audit(
 def _derived(connection: Connection, projected) -> Iterator[Break]:
     if projected is not None:
         for ids in audit_rows.cylinder_pages(connection):
+            # A chain whose start was archived cannot be replayed here: its projection stands as stored.
+            left = audit_rows.archived_starts(connection, ids)
+            ids = [cylinder for cylinder in ids if cylinder not in left]
             yield from projection_breaks(audit_rows.projections_of(connection, ids), projected(connection, ids))
     for finding, cylinder, status, left in audit_rows.edited_statuses(connection):
         yield Break(BreakKind.FINDING_STATUS_EDITED, cylinder, None,
@@ -112,9 +115,20 @@ def _hash_range(database_url: str, start: int, end: int) -> tuple[int, list[Brea
 
 def _events(connection: Connection, progress: Callable[[int], None] | None,
             start: int = 0, end: int | None = None) -> Iterator[Break]:
-    expected = start
+    # Blocks archived with their partition are no gap: their stored roots stand in the tree (step 3), and
+    # ``verify_archive`` checks their files.
+    archived = audit_rows.archived_ranges(connection)  # by first position
+
+    def skipped(position: int) -> int:
+        for first, end in archived:
+            if first <= position < end:
+                position = end
+        return position
+
+    expected = skipped(start)
     for rows in audit_rows.event_pages(connection, _BATCH, start, end):
         for row in rows:
+            expected = skipped(expected)
             if row[0] != expected:
                 yield Break(BreakKind.LOG_GAP, row[1], row[2], f"log position {expected} is missing (next is {row[0]})")
             expected = row[0] + 1
@@ -122,7 +136,7 @@ def _events(connection: Connection, progress: Callable[[int], None] | None,
                 yield Break(BreakKind.CHAIN_TAMPERED, row[1], row[2], "the stored event does not match its hash")
         if progress is not None:
             progress(len(rows))
-    if end is not None and expected < end:
+    if end is not None and skipped(expected) < end:
         yield Break(BreakKind.LOG_GAP, None, None, f"log positions {expected} to {end - 1} are missing")
 
 
@@ -182,6 +196,8 @@ def _checkpoints(connection: Connection, verifier: NoteVerifier | None) -> Itera
                     f"the log's root at size {checkpoint.size} differs from the signed checkpoint")
             except CheckpointMismatch as exc:
                 detail = f"checkpoint at size {checkpoint.size}: {exc}"
+            except Archived:
+                continue  # its size lies inside an archived block: checked with that block's file
         if detail is None:
             matched = checkpoint.size
             continue
@@ -208,6 +224,8 @@ def against_witnessed(connection: Connection, witnessed: Sequence[tuple[str, Che
     def reproduced(checkpoint: Checkpoint) -> bool:
         try:
             return checkpoint.size <= size and hmac.compare_digest(tree.get_root(checkpoint.size), checkpoint.root)
+        except Archived:
+            return True  # inside an archived block: held to the block's file, not to the database
         except CheckpointMismatch:
             return False
 

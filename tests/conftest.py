@@ -104,6 +104,18 @@ def create_database(backend: str, folder: Path) -> str:
     return create_citus_schema() if backend == "citus" else create_postgres_database()
 
 
+# The ``partitioned`` backend: PostgreSQL with events partitioned by log position (docs/scale.md), in blocks
+# small enough that a test's appends cross several of them.
+PARTITION_WIDTH = 64
+
+
+def partition_events(database, width: int = PARTITION_WIDTH, ahead: int = 12) -> None:
+    from ledger.storage import partitions
+
+    with database.writing() as connection:
+        partitions.partition_events(connection, width, ahead)
+
+
 def drop_database(url: str) -> None:
     """Remove what ``create_database`` made (nothing for SQLite, whose file is in the test's folder)."""
     if url.startswith("sqlite"):
@@ -158,6 +170,8 @@ def ledger(request, tmp_path: Path) -> Iterator[Ledger]:
     ensure_personal_keys(settings.personal_key_file)
     instance = Ledger(settings)
     instance.db.migrate()
+    if request.param == "partitioned":
+        partition_events(instance.db)
     try:
         yield instance
     finally:

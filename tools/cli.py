@@ -32,6 +32,7 @@ from tools.report import report_command
 from tools.witness_keys import check_witnesses, witness_keys, witnessed
 from tools.accounts import install as install_accounts
 from tools.personal import app as keys_app
+from tools.partitions import app as partitions_app
 from tools.personal import seal_plaintext
 from tools.baseurl import labels_settings, warn_base_url
 
@@ -45,6 +46,7 @@ app.command("export-epcis")(export_epcis)
 app.add_typer(mirror_app, name="mirror")
 app.add_typer(keys_app, name="keys")  # tools/personal.py
 app.add_typer(hub_app, name="hub")  # tools/hub.py
+app.add_typer(partitions_app, name="partitions")  # tools/partitions.py
 app.command("audit")(audit_command)  # tools/audit.py
 app.command("report")(report_command)  # tools/report.py
 err = Console(stderr=True)
@@ -61,6 +63,19 @@ def _fail(exc: LedgerError, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _partition(database: Database, width: int) -> None:
+    from ledger.storage import partitions
+
+    try:
+        with database.writing() as connection:
+            made = partitions.partition_events(connection, width)
+    except ValueError as exc:
+        database.dispose()
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    err.print(f"events partitioned by {width} log positions; {made} block(s) ready")
+
+
 def _migrate(database: Database) -> str:
     """Migrate the schema; a migration that refuses (stored rows it cannot carry over) exits 2 with its reason."""
     try:
@@ -72,11 +87,30 @@ def _migrate(database: Database) -> str:
 
 
 @app.command()
-def init(db: DbOption = None) -> None:
+def init(
+    db: DbOption = None,
+    partition_events: Annotated[Optional[int], typer.Option(
+        "--partition-events", metavar="WIDTH",
+        help="PostgreSQL: partition events by log position in blocks of WIDTH (a power of two), so old blocks "
+             "can be archived (docs/scale.md)")] = None,
+) -> None:
     """Create or migrate the schema and the signing keys; prints the log's public key. Safe to run twice."""
     settings = _settings(db)
     database = Database(settings.database_url)
+    if partition_events is not None:  # refused before anything is made
+        from ledger.storage.partitions import check_width
+
+        try:
+            if database.is_sqlite:
+                raise ValueError("--partition-events is for PostgreSQL; a SQLite ledger keeps one events table")
+            check_width(partition_events)
+        except ValueError as exc:
+            database.dispose()
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
     revision = _migrate(database)
+    if partition_events is not None:
+        _partition(database, partition_events)
     log_key, created = ensure_key(settings.key_file)
     _, label_created = ensure_key(settings.label_key_file)
     personal_created, sealed = seal_plaintext(settings, database)
@@ -120,6 +154,9 @@ def verify(
     mirror: Annotated[Optional[str], typer.Option("--mirror", help="A mirror's database: name every event that differs from its verified copy")] = None,
     witnesses_file: Annotated[Optional[Path], typer.Option(
         "--witnesses", help="The witnesses whose cosigned checkpoints the log must still hold (default: LEDGER_WITNESSES)")] = None,
+    archives: Annotated[Optional[list[Path]], typer.Option(
+        "--archive", help="An archived block's file (ledger partitions archive): re-hash its events and hold it to "
+                          "its signed checkpoint and to the root the ledger kept; repeat for each")] = None,
 ) -> None:
     """Audit the whole ledger. Exit 0: intact. Exit 1: each break is listed (cylinder, seq, kind). Exit 2: no key, or a listed witness could not be asked."""
     settings = _settings(db)
@@ -142,16 +179,53 @@ def verify(
                 else:
                     where = f"{found.cylinder} seq {found.seq}" if found.cylinder else "log"
                     typer.echo(f"BROKEN {where}: {found.kind} — {found.detail}")
+    archived, unchecked = _archived(database, verifier, archives or [])
+    for found in unchecked:
+        breaks += 1
+        if as_json:
+            typer.echo(json.dumps(found.as_dict(), ensure_ascii=False))
+        else:
+            typer.echo(f"BROKEN archive: {found.detail}")
     for reason in unasked:
         err.print(f"[red]error:[/red] could not hold the log to witness {reason}")
     if as_json:
-        typer.echo(json.dumps({"status": "broken" if breaks else "intact", "events": total, "breaks": breaks,
-                               "witnessed": [name for name, _ in cosigned], "unasked": unasked}))
+        typer.echo(json.dumps({"status": "broken" if breaks else "intact", "events": total - archived["events"],
+                               "breaks": breaks, "witnessed": [name for name, _ in cosigned], "unasked": unasked,
+                               "archived": archived}))
     else:
-        typer.echo(f"{'BROKEN' if breaks else 'intact'}: {total} events checked, {breaks} breaks"
+        typer.echo(f"{'BROKEN' if breaks else 'intact'}: {total - archived['events']} events checked, {breaks} breaks"
                    + (f"; held to {len(cosigned)} witnesses' cosigned checkpoints" if cosigned else ""))
+        if archived["blocks"]:
+            typer.echo(f"archived: {archived['events']} events in {len(archived['blocks'])} block(s), each held to "
+                       f"its kept root; {sum(b['checked'] for b in archived['blocks'])} file(s) re-hashed and held to their "
+                       "signed checkpoints"
+                       + "".join(f"\n  positions {b['first']}..{b['end'] - 1}: "
+                                 + ("file checked" if b["checked"] else f"not checked (give --archive {b['file']})")
+                                 for b in archived["blocks"]))
     database.dispose()
     raise typer.Exit(1 if breaks else 2 if unasked else 0)
+
+
+def _archived(database: Database, verifier: NoteVerifier | None, files: list[Path]):
+    """What was archived, and the breaks each given archive file shows (``ledger.archival.verify_archive``)."""
+    from ledger.archival import verify_archive
+    from ledger.chain import Break, BreakKind
+    from ledger.storage import partitions
+
+    with database.reading() as connection:
+        kept = partitions.archives(connection) if partitions.partitioned(connection) else []
+    checked, found = set(), []
+    for file in files:
+        try:
+            if verifier is None:
+                raise LedgerError("an archive is checked against its signed checkpoint: give the log's key")
+            done = verify_archive(database, verifier, file)
+            checked.add(done.first)
+        except LedgerError as exc:
+            found.append(Break(BreakKind.CHECKPOINT_MISMATCH, None, None, f"{file}: {exc.message}"))
+    blocks = [{"first": a.first, "end": a.end, "file": a.file, "checked": a.first in checked} for a in kept]
+    summary = {"events": sum(a.events for a in kept), "blocks": blocks, "files": sorted(str(f) for f in files)}
+    return summary, found
 
 
 def _projected():

@@ -14,7 +14,7 @@ from typing import Any
 from .. import crossing, privacy
 from ..bundle import FORMAT
 from ..domain import Event, Role
-from ..errors import CheckpointMismatch, Conflict, NotFound
+from ..errors import Archived, CheckpointMismatch, Conflict, NotFound
 from ..log import LogTree, checkpoint_at, leaf_hash
 from ..audit import DISPUTING
 from ..publisher import Witnessed
@@ -24,6 +24,7 @@ from ..storage import Connection
 from ..storage import audit as audit_rows
 from ..storage import events as event_rows
 from ..storage import foreign as foreign_rows
+from ..storage import partitions
 from ..storage import registry as reg
 from ..wire import event_json
 from .types import Actor, _now
@@ -42,6 +43,10 @@ class ProofService:
     def event(self, connection: Connection, event_id: int) -> Event:
         event = event_rows.get(connection, event_id)
         if event is None:
+            for block in self.tree(connection).archived:
+                if block.first <= event_id < block.end:
+                    raise Archived(f"event {event_id} was archived with log positions {block.first} to "
+                                   f"{block.end - 1} (file {block.file}); the hot ledger no longer serves it")
             raise NotFound(f"no event {event_id}")
         return event
 
@@ -112,7 +117,9 @@ class ProofService:
         checkpoint with its cosignatures if it covers the cylinder's newest event; otherwise the publisher signs
         one at once (and submits it to the witnesses on its next round). The bundle is read in one snapshot."""
         with self.db.reading() as connection:
-            newest = self.history(connection, cylinder)[-1].log_index
+            chain = self.history(connection, cylinder)
+            _whole(connection, cylinder, chain)
+            newest = chain[-1].log_index
         checkpoint = self.publisher.latest() if newest is None else self.publisher.covering(newest)
         note = self.publisher.witnessed(checkpoint).note
         with self.db.reading() as connection:
@@ -124,6 +131,7 @@ class ProofService:
         checkpoint_at(connection, checkpoint.size)
         history = [event for event in self.history(connection, cylinder)
                    if event.log_index is not None and event.log_index < checkpoint.size]
+        _whole(connection, cylinder, history)
         tree = self.tree(connection)
         # A bundle proves what the log signed: never from a log that no longer reproduces that checkpoint.
         if tree.get_size() < checkpoint.size or not hmac.compare_digest(tree.get_root(checkpoint.size),
@@ -153,3 +161,13 @@ class ProofService:
         """Erase a note's text or an end user's personal data on a lawful request (``ledger.privacy.erase``)."""
         return privacy.erase(connection, target, reason=reason, requested_by=requested_by, now=now or _now())
 
+
+def _whole(connection: Connection, cylinder: str, history: list[Event]) -> None:
+    """A bundle carries a chain from its start: refused, saying why, when the first events were archived."""
+    if (history and history[0].seq == 0) or not partitions.partitioned(connection):
+        return
+    before = partitions.keys_before(connection, cylinder, history[0].seq if history else 2**31 - 1)
+    if before:
+        raise Archived(f"the first {before} event(s) of {cylinder} were archived with their partition; a bundle "
+                       "carries the whole chain from its register event, which only the archive files still hold "
+                       "(docs/operations.md, \"Archiving old events\")")

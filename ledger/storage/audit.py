@@ -7,13 +7,15 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, text
 
+from . import partitions
 from .citus import log_table
 from .events import marker, placeholders
 
 __all__ = ["log_size", "event_pages", "pending_pages", "chain_breaks", "range_breaks", "state", "save_state", "chunk_roots",
            "chunk_prints", "add_chunks", "leaves", "range_cylinders", "shortened_chains", "projections_after",
            "projections_of", "cylinder_pages", "edited_statuses", "audit_findings", "open_ledger_wide",
-           "disputed_count", "checkpoints_from", "disputes_of"]
+           "disputed_count", "checkpoints_from", "disputes_of", "archived_ranges",
+           "archived_starts"]
 
 _COLUMNS = ("id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
             "location, data, idempotency_key, prev_hash, hash")
@@ -78,12 +80,53 @@ _LINKS = (
 )
 
 
+# On a partitioned ledger an event whose predecessor was archived links to the hash kept of it, its cylinder's
+# last event in that block (``event_archive_heads``); an event deleted from a block still attached stays a gap.
+_ARCHIVED_LINKS = (
+    "SELECT e.cylinder, e.seq, COALESCE(p.seq, f.seq, k.seq) FROM events e "
+    "LEFT JOIN events p ON p.cylinder = e.cylinder AND p.seq = e.seq - 1 "
+    "LEFT JOIN foreign_events f ON f.cylinder = e.cylinder AND f.seq = e.seq - 1 "
+    "LEFT JOIN event_archive_heads k ON p.seq IS NULL AND k.cylinder = e.cylinder AND k.seq = e.seq - 1 "
+    "WHERE e.seq > 0 AND (COALESCE(p.seq, f.seq, k.seq) IS NULL OR e.prev_hash IS NULL "
+    "OR e.prev_hash <> COALESCE(p.hash, f.hash, k.hash)) ORDER BY e.cylinder, e.seq"
+)
+
+
+def _links(connection: Connection) -> str:
+    return _ARCHIVED_LINKS if partitions.partitioned(connection) else _LINKS
+
+
+def _rules(connection: Connection) -> tuple:
+    if not partitions.partitioned(connection):
+        return _RULES
+    kind, detail, sql = _RULES[0]
+    return ((kind, detail, sql + " AND NOT EXISTS (SELECT 1 FROM event_archive_heads k WHERE k.cylinder = c.id)"),
+            *_RULES[1:])
+
+
+def archived_ranges(connection: Connection) -> list[tuple[int, int]]:
+    """``[first, end)`` of every block of log positions archived with its partition (none if not partitioned)."""
+    if not partitions.partitioned(connection):
+        return []
+    return [(archive.first, archive.end) for archive in partitions.archives(connection)]
+
+
+def archived_starts(connection: Connection, cylinders: list[str]) -> set[str]:
+    """Those of ``cylinders`` whose register event was archived with its partition (none if not partitioned)."""
+    if not cylinders or not partitions.partitioned(connection):
+        return set()
+    sql = (f"SELECT DISTINCT k.cylinder FROM event_archive_heads k WHERE k.cylinder IN "
+           f"({placeholders(connection, len(cylinders))}) AND NOT EXISTS "
+           "(SELECT 1 FROM events e WHERE e.cylinder = k.cylinder AND e.seq = 0)")
+    return {row[0] for row in connection.exec_driver_sql(sql, tuple(cylinders))}
+
+
 def chain_breaks(connection: Connection) -> Iterator[tuple[str, str, int, str]]:
     """(kind, cylinder, seq, detail) of every row that breaks a chain rule; the database streams only those."""
-    for kind, detail, sql in _RULES:
+    for kind, detail, sql in _rules(connection):
         for cylinder, seq in connection.exec_driver_sql(sql):
             yield kind, cylinder, seq, detail
-    for cylinder, seq, previous in connection.exec_driver_sql(_LINKS):
+    for cylinder, seq, previous in connection.exec_driver_sql(_links(connection)):
         if previous is None:
             yield "sequence_gap", cylinder, seq, "the previous event of the chain is missing"
         else:
@@ -166,7 +209,7 @@ def range_breaks(connection: Connection, start: int, end: int) -> Iterator[tuple
     for kind, detail, sql in _RULES[1:]:
         for cylinder, seq in connection.exec_driver_sql(f"{sql} AND {within}"):
             yield kind, cylinder, seq, detail
-    links = _LINKS.replace("WHERE e.seq > 0", f"WHERE e.id >= {int(start)} AND e.id < {int(end)} AND e.seq > 0")
+    links = _links(connection).replace("WHERE e.seq > 0", f"WHERE e.id >= {int(start)} AND e.id < {int(end)} AND e.seq > 0")
     for cylinder, seq, previous in connection.exec_driver_sql(links):
         if previous is None:
             yield "sequence_gap", cylinder, seq, "the previous event of the chain is missing"
@@ -178,7 +221,8 @@ def shortened_chains(connection: Connection) -> list[str]:
     """Cylinders whose projection counts more events than their chain now holds (rows were deleted)."""
     rows = connection.exec_driver_sql(
         "SELECT c.id FROM cylinders c LEFT JOIN (SELECT cylinder, COUNT(*) AS n FROM "
-        "(SELECT cylinder FROM events UNION ALL SELECT cylinder FROM foreign_events) x GROUP BY cylinder) e "
+        f"(SELECT cylinder FROM {'event_keys' if partitions.partitioned(connection) else 'events'} "
+        "UNION ALL SELECT cylinder FROM foreign_events) x GROUP BY cylinder) e "
         "ON e.cylinder = c.id WHERE c.chain_length > COALESCE(e.n, 0) ORDER BY c.id")
     return [row[0] for row in rows]
 

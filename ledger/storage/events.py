@@ -39,7 +39,7 @@ from sqlalchemy import Connection, text
 from ..canonical import as_doubles, canonical_json, event_bytes, event_hash
 from ..domain import Event, EventKind, Location, NewEvent, format_time
 from ..notes import Note
-from . import citus
+from . import citus, partitions
 from .checkpoints import take_log_lock
 
 __all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "every_history",
@@ -106,6 +106,7 @@ def lock_cylinders(connection: Connection, cylinders: Iterable[str]) -> None:
 
 def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[int, bytes]]:
     """The last (seq, hash) of each given cylinder's chain."""
+    cylinders = set(cylinders)
     result: dict[str, tuple[int, bytes]] = {}
     if citus.distributed(connection):
         # One table, filtered on its distribution column: Citus sends it only to the shards holding these
@@ -125,6 +126,11 @@ def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[i
         )
         for cylinder, seq, digest in connection.exec_driver_sql(sql, tuple(chunk)):
             result[cylinder] = (seq, bytes(digest))
+    if partitions.partitioned(connection):
+        # A chain whose every event was archived with its partition has its head in event_archive_heads.
+        dormant = sorted(cylinders - set(result))
+        if dormant:
+            result.update(partitions.archived_heads(connection, dormant))
     return result
 
 
