@@ -24,6 +24,7 @@ from ..outcomes import RaisedFinding, Work
 from ..stamp import MANUFACTURER_LENGTH, SERIAL_LENGTH, shown, stamp_key
 from ..storage import Connection
 from ..storage import events as event_rows
+from ..storage import partitions
 from ..storage import registry as reg
 from ..storage.events import Prepared
 from . import judge as judging
@@ -63,6 +64,7 @@ class RecordingService:
                 outcomes[index] = Outcome("rejected", error=exc)
         keys = [r.idempotency_key or f"register:{uuid.uuid4()}" for r in registrations]
         stored = event_rows.by_idempotency_keys(connection, [k for k, o in zip(keys, outcomes) if o is None])
+        archived = partitions.archived_keys(connection, (k for k, o in zip(keys, outcomes) if o is None and k not in stored))
         stamps = [_stamp_of(r) if o is None else None for r, o in zip(registrations, outcomes)]
         taken = reg.registered_stamps(connection, (s for s in stamps if s is not None))
         fresh: list[tuple[int, Registration, Party, datetime]] = []
@@ -79,6 +81,8 @@ class RecordingService:
                 if actor.role is not Role.ADMIN and not (actor.role is Role.COMPANY and actor.party == owner.id):
                     raise PermissionDenied("only the owning gas company may register its cylinders")
                 occurred = check_plausible_time(registration.occurred_at or now, "occurred_at", now)
+                if key in archived:
+                    raise _archived_key()
                 existing = stored.get(key)
                 if existing is not None:
                     if existing.kind is EventKind.REGISTER and existing.data == registration.facts():
@@ -201,6 +205,8 @@ class RecordingService:
                 candidates.append((index, item))
 
         stored = event_rows.by_idempotency_keys(connection, (p.event.idempotency_key for _, p in candidates))
+        archived = partitions.archived_keys(
+            connection, (p.event.idempotency_key for _, p in candidates if p.event.idempotency_key not in stored))
         chain = event_rows.lock_heads(connection, (p.event.cylinder for _, p in candidates))
         candidates = self._hold(connection, candidates, chain, stored, outcomes, now)
         texts = privacy.note_texts(connection, stored.values())
@@ -212,7 +218,9 @@ class RecordingService:
             sent = crossing.client_form(privacy.as_sent(prepared))
             key = item.idempotency_key
             previous = stored.get(key)
-            if previous is not None:
+            if key in archived:
+                outcomes[index] = Outcome("rejected", error=_archived_key())
+            elif previous is not None:
                 outcomes[index] = (
                     Outcome("duplicate", previous)
                     if crossing.client_form(privacy.sent_form(previous, texts)).same_content(sent)
@@ -331,3 +339,7 @@ def _check_registration(r: Registration) -> Registration:
                            field="next_inspection_due")
     return r
 
+
+def _archived_key() -> IdempotencyConflict:
+    return IdempotencyConflict("this idempotency_key was used by an event the ledger recorded and has since archived "
+                               "with its block of the log (docs/scale.md); nothing new was written")

@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +36,7 @@ from sqlalchemy import Connection, Engine
 
 from . import citus
 
-__all__ = ["FORMAT", "Archive", "Block", "partitioned", "width", "check_width", "partition_events", "create_ahead", "blocks",
+__all__ = ["FORMAT", "Archive", "Block", "partitioned", "archived_keys", "width", "check_width", "partition_events", "create_ahead", "blocks",
            "archives", "block_rows", "record_archive", "keep_heads", "drop_block", "keys_before", "archived_heads", "block_name",
            "write_archive", "read_archive", "row_json"]
 
@@ -355,6 +355,19 @@ def keys_before(connection: Connection, cylinder: str, seq: int) -> int:
     """How many of the cylinder's events before ``seq`` the ledger recorded (archived ones included)."""
     return connection.exec_driver_sql(
         "SELECT COUNT(*) FROM event_keys WHERE cylinder = %s AND seq < %s", (cylinder, seq)).scalar_one()
+
+
+def archived_keys(connection: Connection, keys: Iterable[str]) -> set[str]:
+    """Which of ``keys`` name events the ledger recorded and has since archived (not in ``events`` any more).
+
+    A client retrying such a key long after is told so rather than meeting ``event_keys``' refusal."""
+    keys = list(keys)
+    if not keys or not partitioned(connection):
+        return set()
+    rows = connection.exec_driver_sql(
+        "SELECT k.idempotency_key FROM event_keys k WHERE k.idempotency_key = ANY(%s) "
+        "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.cylinder = k.cylinder AND e.seq = k.seq)", (keys,))
+    return {row[0] for row in rows}
 
 
 def archived_heads(connection: Connection, cylinders: list[str]) -> dict[str, tuple[int, bytes]]:

@@ -8,10 +8,11 @@ that would need archived events say so, and an archive command that is unsafe ch
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,16 +20,16 @@ import sqlalchemy as sa
 
 from ledger.archival import archive, verify_archive
 from ledger.bundle import verify_bundle
-from ledger.errors import Archived, CheckpointMismatch, Conflict, InvalidInput, ProofInvalid
+from ledger.errors import Archived, CheckpointMismatch, Conflict, IdempotencyConflict, InvalidInput, ProofInvalid
 from ledger.keys import ensure_key
 from ledger.proofs import leaf_hash, verify_consistency, verify_inclusion
 from ledger.sealing import ensure_personal_keys
-from ledger.service import Ledger
+from ledger.service import Ledger, Registration
 from ledger.storage import events as event_rows
 from ledger.storage import partitions
 from ledger import verify as verify_module
 from ledger.verify import audit
-from tests.conftest import BACKENDS, NOW, build_town, create_postgres_database, drop_postgres_database, fill, make_settings, \
+from tests.conftest import ADMIN, BACKENDS, NOW, build_town, create_postgres_database, drop_postgres_database, fill, make_settings, \
     partition_events, register
 from tests.integration.test_bundle_and_cli import run_cli
 
@@ -155,6 +156,25 @@ def test_an_archived_block_leaves_proofs_checkpoints_appends_and_verify_working(
     with pytest.raises(sa.exc.IntegrityError, match="duplicate key value violates unique constraint"):
         with ledger.db.writing() as conn:
             conn.exec_driver_sql(f"INSERT INTO events VALUES ({', '.join(['%s'] * 14)})", (45, *copy[1:]))
+
+    # a client retrying, long after, the key of an event that left with its block is told so; nothing is written
+    with ledger.db.reading() as conn:
+        fill_key, register_key = (conn.exec_driver_sql(
+            f"SELECT idempotency_key FROM event_keys WHERE cylinder = '{a}' AND seq = {seq}").scalar() for seq in (1, 0))
+    with ledger.db.writing() as conn:
+        (late,) = ledger.record_batch(conn, town.at_station, [dataclasses.replace(
+            fill(a, town, NOW + timedelta(hours=1)), idempotency_key=fill_key)], now=LATER)
+    assert late.status == "rejected" and late.error.code == "idempotency-conflict"
+    assert "has since archived" in str(late.error)
+    with ledger.db.reading() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM event_keys").scalar() == old
+    with pytest.raises(IdempotencyConflict, match="has since archived"):
+        with ledger.db.writing() as conn:
+            ledger.register(conn, ADMIN, Registration(
+                town.company, "SN-retried", "Zhejiang Steel", date(2022, 3, 1), "YSP-15", 15.2, 8, date(2024, 3, 1),
+                date(2028, 3, 1), occurred_at=NOW, idempotency_key=register_key), now=LATER)
+    with ledger.db.reading() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM event_keys").scalar() == old
 
     # the dormant cylinder's chain left whole: its next event links to the head kept of it
     _grow(ledger, town, [dormant, a], 10, start=38)
