@@ -35,7 +35,8 @@ EXPIRED = Paper("LIC-2019-07", date(2025, 6, 30))
 HANGZHOU_AT, BEIJING_AT = {"lat": 30.27, "lon": 120.15}, {"lat": 39.90, "lon": 116.40}
 # B's parties; the one-city life uses Hangzhou parties of the same names (and kinds)
 B_CAST = (("transporter", PartyKind.TRANSPORTER, LICENCE), ("lapsed", PartyKind.TRANSPORTER, EXPIRED),
-          ("shop", PartyKind.SHOP, LICENCE), ("inspection", PartyKind.INSPECTION_STATION, LICENCE))
+          ("shop", PartyKind.SHOP, LICENCE), ("inspection", PartyKind.INSPECTION_STATION, LICENCE),
+          ("bcompany", PartyKind.GAS_COMPANY, LICENCE), ("bstation", PartyKind.FILLING_STATION, LICENCE))
 A_CAST = (("company", PartyKind.GAS_COMPANY, LICENCE), ("station", PartyKind.FILLING_STATION, LICENCE),
           ("oldstation", PartyKind.FILLING_STATION, None))  # no licence on record
 # the audit's findings are about stored rows, not the story (ledger.audit): not compared here
@@ -103,7 +104,7 @@ def _populate(hz: RulesCity, sx: RulesCity) -> None:
     for city, cast in ((hz, A_CAST + B_CAST), (sx, B_CAST)):
         with city.ledger.db.writing() as c:
             for name, kind, licence in cast:
-                parent = city.parties["company"] if kind is PartyKind.FILLING_STATION else None
+                parent = _parent(name, city) if kind is PartyKind.FILLING_STATION else None
                 party = city.ledger.create_party(c, kind=kind, name=f"{city.name} {name}", region=city.region,
                                                  licence=licence, parent=parent)
                 city.parties[name] = party.id
@@ -119,9 +120,14 @@ def _populate(hz: RulesCity, sx: RulesCity) -> None:
     for city, other, cast in ((hz, sx, B_CAST), (sx, hz, A_CAST)):
         with city.ledger.db.writing() as c:
             for name, kind, licence in cast:
-                parent = other.parties["company"] if kind is PartyKind.FILLING_STATION else None
+                parent = _parent(name, other) if kind is PartyKind.FILLING_STATION else None
                 city.ledger.create_party(c, kind=kind, name=f"{other.name} {name}", region=other.region,
                                          licence=licence, parent=parent, home=other.name, id=other.parties[name])
+
+
+def _parent(station: str, city: RulesCity) -> str:
+    """A's stations belong to A's gas company; B's station to B's."""
+    return city.parties["bcompany" if station == "bstation" else "company"]
 
 
 # -- lives -----------------------------------------------------------------------------------------------
@@ -179,6 +185,10 @@ LIVES = (
         (S("A:station", "fill", 0, data={"net_kg": 15.8}), *TO_B, S("B:transporter", "dispatch", 30, "B:shop"),
          S("B:shop", "receive", 40), S("B:shop", "deliver", 50, "user", data={"net_kg": 15.0})),
         (("overfill", "open", "A"), ("short_weight", "open", "B"))),)),
+    Life("filled in B by a station of another company", 0.5, ((
+        (S("A:station", "dispatch", 10, "B:bstation"), S("B:bstation", "receive", 20),
+         S("B:bstation", "fill", 30, data={"net_kg": 14.5})),
+        (("filled_by_non_owner", "open", "B"),)),)),
     Life("failed its inspection in B, filled in A", 0.5, ((
         (S("A:station", "dispatch", 10, "B:inspection"), S("B:inspection", "receive", 20),
          S("B:inspection", "inspect", 30, data={"result": "fail"}), S("B:inspection", "return", 40, "A:station"),
