@@ -58,6 +58,7 @@ class RulesCity(City):
         server.env.update({"LEDGER_LOG_ORIGIN": self.origin, "LEDGER_REGION": self.region,
                            "LEDGER_PEERS": str(self.folder / "peers.txt"), "LEDGER_CHECKPOINT_INTERVAL": "0.5",
                            "LEDGER_PERSONAL_KEY_FILE": str(self.folder / "personal.key")})
+        server.startup = 120.0  # two cities start at once, on a machine CI shares
         self.server = server.__enter__()
 
     def known(self, cylinder: str) -> int:
