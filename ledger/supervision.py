@@ -286,6 +286,7 @@ class Supervisor:
         cylinder's newest recorded event (else by its trigger; None: the clock).
         """
         stored = store.stored_for(connection, assessed)
+        registry = self.registry(connection)
         at = format_time(now)
         projection = []
         result: dict[str, list] = {}
@@ -299,10 +300,8 @@ class Supervisor:
             # (``_installations``).
             ours = [item for item in stored[cylinder] if not item[0].startswith(_NOT_THE_STORY)]
             keyed = {key: id_ for key, _, id_ in ours}
-            fresh = judgement.findings
             elsewhere = {event.seq for event in events if event.id is None}
-            if elsewhere:  # raised by the city whose log holds the newest event it rests on (docs/regions.md)
-                fresh = [draft for draft in fresh if not draft.events or max(draft.events) not in elsewhere]
+            fresh = [draft for draft in judgement.findings if _raised_here(draft, elsewhere, registry)]
             outcome = rules.reconcile(ours, fresh, trigger, judgement.scope)
             for draft in outcome.new:
                 keyed[draft.key] = self._store(connection, draft, ids, at)
@@ -395,6 +394,22 @@ class Supervisor:
             status="open", assignee=None, resolved_by=None, updated_at=at,
         )
         store.add_action(connection, finding_id, "detect", "open", SYSTEM, note, at, evidence=evidence)
+
+
+def _raised_here(draft: FindingDraft, elsewhere: set[int], registry: DatabaseRegistry) -> bool:
+    """Whether this city raises ``draft`` of a story whose events at seqs ``elsewhere`` are other cities'
+    (docs/regions.md, "Where a finding is raised"). Each finding belongs to one city, and to the same one
+    however the story grows: the city whose log holds the event the finding is about (the handover it
+    opened, or the newest event it rests on); an unlicensed party, to the city it is homed in. A
+    certificate finding is raised wherever the rule finds one: people never cross, and the rule leaves
+    a person it does not know on a leg crossing the line to the city that registered them."""
+    if draft.kind is FindingKind.UNLICENSED_PARTY:
+        party = registry.party(draft.party) if draft.party else None
+        return party is None or not party.home
+    if not elsewhere or not draft.events or draft.kind is FindingKind.CERTIFICATE_EXPIRED:
+        return True
+    about = draft.events[0] if draft.kind is FindingKind.HANDOVER_UNCONFIRMED else max(draft.events)
+    return about not in elsewhere
 
 
 def _by_event(written: Sequence[Event], drafts: dict[str, list]) -> dict[int, list[RaisedFinding]]:

@@ -80,18 +80,24 @@ def unlicensed_party(ctx: Context) -> Iterator[FindingDraft]:
 
 def certificate_expired(ctx: Context) -> Iterator[FindingDraft]:
     """Every driver and escort named by a dispatch or return needs a certificate valid on the
-    trip's day; a person the registry does not know has none. Their employer answers."""
+    trip's day; a person the registry does not know has none. Their employer answers.
+
+    People never cross city lines (docs/regions.md): a person this registry does not know, named
+    on a leg whose sender or receiver is homed in another city, is that city's to judge."""
     tally = _Tally(ctx, "certificate_expired")
     for step in ctx.steps:
         e = step.event
         if e.kind not in _HANDOVERS:
             continue
         day = ctx.config.lenient_day(e.occurred_at)
+        crosses = any(party is not None and party.home for party in (ctx.party(e.party), ctx.party(e.to)))
         for role in ("driver", "escort"):
             name = e.data.get(role)
             if not isinstance(name, str):
                 continue
             person = ctx.person(name)
+            if person is None and crosses:
+                continue
             lapse = (("is not registered, so has no certificate on record", {"registered": False})
                      if person is None else _lapse(person.certificate, day, "certificate"))
             if lapse is not None:

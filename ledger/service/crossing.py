@@ -83,6 +83,11 @@ class CrossingService:
             return item, None
         head = self._head(connection, item.cylinder)
         if head is not None and head[1] == self.settings.log_origin:
+            linked = self._foreign_head_log(connection, item.cylinder) if head[0].id is None else None
+            if linked is not None:
+                # handed to this city by a segment kept before, from that city's news: this receive
+                # still starts this city's segment, links to that city's head and tells it so
+                return replace(item, data={**item.data, FROM_LOG: linked}), None
             return item, None
         own, holder = self.settings.log_origin, None if head is None else head[1]
         known = foreign_rows.hashes(connection, item.cylinder)
@@ -106,6 +111,12 @@ class CrossingService:
         """A chain's newest event and the log that may extend it (``crossing.holder_log``); None if unknown."""
         chain = event_rows.chain_heads(connection, [cylinder])
         return self._heads(connection, chain).get(cylinder)
+
+    def _foreign_head_log(self, connection: Connection, cylinder: str) -> str | None:
+        """The log of the other city whose kept event heads ``cylinder``'s chain; None when the head is this
+        ledger's own event."""
+        found = foreign_rows.head_rows(connection, event_rows.chain_heads(connection, [cylinder])).get(cylinder)
+        return None if found is None else found[1]
 
     def _heads(self, connection: Connection, chain: dict[str, tuple[int, bytes]]) -> dict[str, tuple[Event, str]]:
         own = self.settings.log_origin

@@ -24,6 +24,8 @@ def free_port() -> int:
 class Server:
     """``ledger serve --workers N`` over ``url``, with keys in ``folder``; stopped with SIGTERM."""
 
+    startup = 30.0  # seconds it may take to answer /healthz
+
     def __init__(self, url: str, folder: Path, workers: int = 2) -> None:
         self.url = url
         self.folder = folder
@@ -42,7 +44,7 @@ class Server:
                 [LEDGER, "serve", "--db", self.url, "--host", "127.0.0.1", "--port", str(self.port),
                  "--workers", str(self.workers)],
                 cwd=self.folder, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.startup
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"ledger serve exited: {self.log.read_text()[-2000:]}")

@@ -3,16 +3,18 @@ legal story that must not. Stories are told as the parties' scanners record them
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
+from ledger.custody import MemoryRegistry
 from ledger.domain import FindingKind as F, Severity
 from ledger.rules import RulesConfig, evaluate
 
 from .story import (
-    AT_SHOP, CARRIER, CREW, DRIVER, ESCORT, IN_BEIJING, LAB, OLD_DRIVER, REGISTRY, REGULATOR, SHOP, SHOP2,
-    STATION, STATION2, Story, at,
+    AT_SHOP, CARRIER, CREW, DRIVER, ESCORT, IN_BEIJING, LAB, OLD_DRIVER, PARTIES, PEOPLE, REGISTRY, REGULATOR, SHOP,
+    SHOP2, STATION, STATION2, Story, at,
 )
 
 CFG = RulesConfig()
@@ -271,6 +273,21 @@ def test_a_trip_with_an_unregistered_escort_has_no_certificate_on_record():
     story.receive(CARRIER, at(2.1))
     found = of(judge(story), F.CERTIFICATE_EXPIRED)
     assert len(found) == 1 and "not registered" in found[0].note
+
+
+def test_people_of_another_city_are_left_to_the_city_that_registered_them():
+    """People never cross city lines (docs/regions.md): a crew member this city does not know, on a leg
+    handed to a transporter homed in another city, is judged there; on a leg within the city, here."""
+    away = replace(next(p for p in PARTIES if p.id == CARRIER), id="tr-away", home="shaoxing")
+    registry = MemoryRegistry([*PARTIES, away], PEOPLE)
+    story = Story()
+    story.fill(at(1))
+    story.dispatch(STATION, "tr-away", at(2), crew={**CREW, "driver": "drv-of-shaoxing"})
+    assert of(evaluate(story.events, registry, CFG, at(3)), F.CERTIFICATE_EXPIRED) == []
+    story = Story()
+    story.fill(at(1))
+    story.dispatch(STATION, CARRIER, at(2), crew={**CREW, "driver": "drv-of-shaoxing"})
+    assert len(of(evaluate(story.events, registry, CFG, at(3)), F.CERTIFICATE_EXPIRED)) == 1
 
 
 def test_a_trip_with_certified_crew_is_clean():
