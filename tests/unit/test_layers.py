@@ -34,7 +34,7 @@ PURE = ["ledger.domain", "ledger.facts", "ledger.errors", "ledger.text", "ledger
 SERVICES = ("ledger.service", "ledger.supervision", "ledger.oversight", "ledger.privacy", "ledger.sessions",
             "ledger.verify", "ledger.log", "ledger.ingest", "ledger.sequencer", "ledger.publisher", "ledger.sweeper",
             "ledger.audit", "ledger.witness_client", "ledger.capture", "ledger.cases", "ledger.webhooks",
-            "ledger.reports", "ledger.citizen")
+            "ledger.reports", "ledger.citizen", "ledger.archival")
 
 MAY_IMPORT = {
     "tools": {"tools", "api", "scanners", "service", "core", "storage"},

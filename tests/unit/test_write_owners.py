@@ -17,6 +17,7 @@ OWNERS = {
     "ledger/capture.py": "the EPCIS capture worker: claiming a job, storing each chunk's outcomes",
     "ledger/sweeper.py": "the sweeper (the review queue's leftovers, the clock's findings, overdue cases)",
     "ledger/webhooks.py": "the webhook deliverer (fan-out of the outbox, each attempt's log)",
+    "ledger/archival.py": "archiving a block of the log (`ledger partitions archive`, its one short transaction)",
 }
 # Storage is where transactions are made.
 ELSEWHERE = ("ledger/storage/", "tools/")
