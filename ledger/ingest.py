@@ -111,9 +111,23 @@ def judge_after_commit(ledger: Ledger, outcomes: Sequence[Outcome], now: datetim
     with ledger.db.reading() as connection:
         assessed = judge.assess(connection, Work.of_written(written), now)
     with ledger.db.writing() as connection:
+        _flush_later(connection)
         findings = judge.store(connection, assessed, now).findings
     return [replace(outcome, findings=findings.get(outcome.event.id, [])) if outcome.status == "created"
             else outcome for outcome in outcomes]
+
+
+def _flush_later(connection) -> None:
+    """Let the findings' transaction commit without waiting for its disk flush (PostgreSQL).
+
+    What it stores is derived from events already durable: the rules' findings and projection, and
+    the cylinders taken off the review queue. Should the server lose it in a crash (within a fraction
+    of a second; the next durable commit of any writer flushes it too), the cylinders are still
+    queued and the reviewer judges them again, to the same findings. Each group of single events
+    then waits for two flushes (its append and its positions) instead of three.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
 
 @dataclass
