@@ -92,15 +92,17 @@ def among(connection: Connection, column: str, values: Iterable[_Id]) -> Iterato
     """``column`` among the distinct ``values``: (condition, parameters) for each statement to run, in
     sorted order of the values.
 
-    PostgreSQL takes them all as one array (``= ANY``, which is what it makes of an ``IN`` list
-    anyway): one statement text whatever their number, which the driver parses once and the server
-    plans once, instead of a text of up to 500 markers that psycopg splits again on every call and
-    the server plans again. The array goes in binary (``%b``), with nothing to quote. SQLite takes chunks of markers (it has no arrays).
+    A single PostgreSQL node takes them all as one array (``= ANY``, which is what it makes of an
+    ``IN`` list anyway): one statement text whatever their number, which the driver parses once and
+    the server plans once, instead of a text of up to 500 markers that psycopg splits again on every
+    call and the server plans again. The array goes in binary (``%b``), with nothing to quote.
+    SQLite (no arrays) and a Citus cluster (whose shard pruning is checked on the ``IN`` lists) take
+    chunks of markers.
     """
     wanted = sorted(set(values))
     if not wanted:
         return
-    if connection.dialect.name == "postgresql":
+    if unnested(connection):
         yield f"{column} = ANY(%b)", (wanted,)
         return
     for start in range(0, len(wanted), _CHUNK):
@@ -110,14 +112,15 @@ def among(connection: Connection, column: str, values: Iterable[_Id]) -> Iterato
 
 def unnested(connection: Connection) -> bool:
     """Whether many rows go in as one statement over arrays (``unnest``) rather than one row at a time.
-    The arrays are sent in binary (``%b``): in text, psycopg would quote and escape every element
-    (JSON texts are full of quotes), which took longer than the statement.
 
     A single PostgreSQL node: ``executemany`` sends each row as a statement of its own (pipelined,
     but each bound, executed and answered, and for an ``UPDATE`` looked up, one by one); one
-    ``INSERT ... SELECT FROM unnest(...)`` of column arrays is one statement. SQLite's
-    ``executemany`` runs in-process and needs nothing else; a Citus cluster routes each row to its
-    shard, which an ``INSERT ... SELECT`` would not do as directly."""
+    ``INSERT ... SELECT FROM unnest(...)`` of column arrays is one statement. The arrays go in
+    binary (``%b``): in text, psycopg quotes and escapes every element (JSON texts are full of
+    quotes), which took longer than the statement. SQLite's ``executemany`` runs in-process and
+    needs nothing else; a Citus cluster routes each row to its shard, which an ``INSERT ... SELECT``
+    would not do as directly.
+    """
     return connection.dialect.name == "postgresql" and not citus.distributed(connection)
 
 
