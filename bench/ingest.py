@@ -1,6 +1,7 @@
 """Ingest through the ledger's own append path, next to the database's raw ceiling.
 
     python bench/ingest.py [--events 1000000] [--cylinders 100000] [--batch 1000] [--backend sqlite|postgresql]
+                           [--phases]
 
 Registers the cylinders (timed apart), then records the remaining events
 through the one ingest use case (``Ledger.ingest``: admit in a read snapshot,
@@ -10,6 +11,11 @@ events a call, as the driver page's sync does, and reports events/s (with
 run on the same database engine: the stored rows are read back and written
 into an identical table (same columns, same indexes) with plain ``executemany``
 (SQLite) or ``COPY`` (PostgreSQL), in transactions of the same size.
+
+``--phases`` also prints, per event, the time and CPU each step of the use case
+took (admit, append, sequencing, the rules' assessment, storing findings) and,
+on PostgreSQL, the CPU of the database's own backends (read from ``/proc``, so
+the server must run on this host).
 """
 
 from __future__ import annotations
@@ -92,7 +98,76 @@ def register_cylinders(ledger: Ledger, company: str, first: int, count: int, bat
     return codes
 
 
-def populate(ledger: Ledger, events: int, cylinders: int, batch: int, progress=print) -> dict[str, float]:
+class Phases:
+    """Wall time and CPU of each step of ``ledger.ingest`` while it is installed (``with``)."""
+
+    STEPS = (("_admit", "admit (read snapshot)"), ("_append", "append (write transaction)"),
+             ("_sequence", "sequencing (its own transaction)"))
+
+    def __init__(self, ledger: Ledger, url: str) -> None:
+        self.ledger, self.url = ledger, url
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._undo: list = []
+
+    def _timed(self, name: str, function):
+        def timed(*args, **kwargs):
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - wall
+                self.cpu[name] = self.cpu.get(name, 0.0) + time.thread_time() - cpu
+        return timed
+
+    def __enter__(self) -> Phases:
+        from ledger import ingest
+
+        targets = [(ingest, attribute, name) for attribute, name in self.STEPS]
+        if self.ledger.judge is not None:
+            targets += [(self.ledger.judge, "assess", "the rules' assessment (read snapshot)"),
+                        (self.ledger.judge, "store", "storing findings (write transaction, before commit)")]
+        for owner, attribute, name in targets:
+            self._undo.append((owner, attribute, owner.__dict__.get(attribute)))
+            setattr(owner, attribute, self._timed(name, getattr(owner, attribute)))
+        self.wall.clear(), self.cpu.clear()
+        self.server = self.server_cpu()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server = self.server_cpu() - self.server
+        for owner, attribute, original in reversed(self._undo):
+            if original is None:
+                delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, original)
+
+    def server_cpu(self) -> float:
+        """Seconds of CPU the PostgreSQL backends of this database have used (0 on SQLite)."""
+        if not self.url.startswith("postgresql"):
+            return 0.0
+        name, total = self.url.rsplit("/", 1)[1], 0.0
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if f" {name} ".encode() not in f.read().replace(b"\0", b" ") + b" ":
+                        continue
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def report(self, events: int, progress=print) -> None:
+        for name, wall in self.wall.items():
+            progress(f"  {name:52s} {1e6 * wall / events:6.0f} µs/event, CPU {1e6 * self.cpu[name] / events:5.0f} µs")
+        if self.url.startswith("postgresql"):
+            progress(f"  {'PostgreSQL backends (CPU)':52s} {1e6 * self.server / events:6.0f} µs/event")
+
+
+def populate(ledger: Ledger, events: int, cylinders: int, batch: int, progress=print,
+             phases: Phases | None = None) -> dict[str, float]:
     """Register ``cylinders`` and append events up to ``events`` in all; returns timings."""
     company, station = bench_company(ledger)
     start = time.perf_counter()
@@ -103,21 +178,23 @@ def populate(ledger: Ledger, events: int, cylinders: int, batch: int, progress=p
     remaining = events - cylinders
     now = T0 + timedelta(days=400)
     appended = 0
-    spent = 0.0
-    for first in range(0, remaining, batch):
-        items = [
-            NewEvent(codes[n % cylinders], EventKind.FILL, T0 + timedelta(days=1, seconds=n), station.party,
-                     f"ev-{n:012d}", data={"net_kg": 14.5})
-            for n in range(first, min(first + batch, remaining))
-        ]
-        tick = time.perf_counter()
-        outcomes = ledger.ingest_one(station, items, now)
-        spent += time.perf_counter() - tick
-        appended += sum(1 for o in outcomes if o.status == "created")
-        if (first // batch) % 100 == 0:
-            progress(f"  appended {appended:,} events, {appended / spent:,.0f} events/s")
+    spent = cpu = 0.0
+    with phases if phases is not None else contextlib.nullcontext():
+        for first in range(0, remaining, batch):
+            items = [
+                NewEvent(codes[n % cylinders], EventKind.FILL, T0 + timedelta(days=1, seconds=n), station.party,
+                         f"ev-{n:012d}", data={"net_kg": 14.5})
+                for n in range(first, min(first + batch, remaining))
+            ]
+            tick, tock = time.perf_counter(), time.process_time()
+            outcomes = ledger.ingest_one(station, items, now)
+            spent += time.perf_counter() - tick
+            cpu += time.process_time() - tock
+            appended += sum(1 for o in outcomes if o.status == "created")
+            if (first // batch) % 100 == 0:
+                progress(f"  appended {appended:,} events, {appended / spent:,.0f} events/s")
     assert appended == remaining, "every event must be created exactly once"
-    return {"registration_s": registration, "append_s": spent, "appended": appended}
+    return {"registration_s": registration, "append_s": spent, "append_cpu_s": cpu, "appended": appended}
 
 
 class Twin:
@@ -200,6 +277,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--no-rules", action="store_true", help="the bare core: no custody checks, no findings")
+    parser.add_argument("--phases", action="store_true", help="time and CPU per step of the use case")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cl-bench-") as tmp:
@@ -208,7 +286,8 @@ def main() -> None:
         try:
             print(f"ingest on {args.backend}: {args.events:,} events over {args.cylinders:,} cylinders, "
                   f"batches of {args.batch}, custody rules {'off' if args.no_rules else 'on'}")
-            timings = populate(ledger, args.events, args.cylinders, args.batch)
+            phases = Phases(ledger, url) if args.phases else None
+            timings = populate(ledger, args.events, args.cylinders, args.batch, phases=phases)
             ledger.db.dispose()
             rate = timings["appended"] / timings["append_s"]
             if args.backend == "sqlite":
@@ -219,7 +298,10 @@ def main() -> None:
                 how = "COPY"
             ceiling = rows / elapsed
             print(f"registration: {args.cylinders / timings['registration_s']:,.0f} cylinders/s")
-            print(f"ledger append: {rate:,.0f} events/s")
+            print(f"ledger append: {rate:,.0f} events/s "
+                  f"({1e6 * timings['append_cpu_s'] / timings['appended']:,.0f} µs of this process's CPU per event)")
+            if phases is not None:
+                phases.report(timings["appended"])
             print(f"ceiling ({how}, same rows and indexes): {ceiling:,.0f} rows/s")
             print(f"ratio: {rate / ceiling:.0%} of the ceiling")
             print(f"peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")

@@ -17,7 +17,9 @@ whoever calls:
    positions in a short transaction of its own right after the commit, together
    with whatever other writers committed meanwhile (a group commit). The
    outcomes then carry their ``log_index``; should sequencing fail, it is null
-   and the publisher's next round gives it (docs/api.md).
+   and the publisher's next round gives it (docs/api.md). The append commits
+   without waiting for its disk flush: the sequencer's commit, which waits for
+   its own, flushes the log past it before anyone is answered (``_unflushed``).
 4. **judge** — with ``judge=True`` the custody rules run once the append is
    committed: in a read snapshot, then a short write transaction stores their
    findings and takes the cylinders off the queue (``Judge.assess`` and
@@ -51,6 +53,7 @@ from .domain import NewEvent
 from .errors import LedgerError
 from . import sequencer
 from .outcomes import Work
+from .storage import events as event_rows
 from .storage.events import Prepared
 
 if TYPE_CHECKING:
@@ -91,7 +94,7 @@ def ingest(ledger: Ledger, submissions: Sequence[Submission], now: datetime | No
         indexes = arrivals[at]
         groups = _groups([submissions[index] for index in indexes], at)
         admitted = _admit(ledger, groups)
-        arrived = _sequence(ledger, _append(ledger, groups, admitted))
+        arrived = _durable(ledger, _sequence(ledger, _append(ledger, groups, admitted)))
         _announce(ledger, arrived)
         if judge:
             _judge(ledger, groups, arrived)
@@ -111,9 +114,23 @@ def judge_after_commit(ledger: Ledger, outcomes: Sequence[Outcome], now: datetim
     with ledger.db.reading() as connection:
         assessed = judge.assess(connection, Work.of_written(written), now)
     with ledger.db.writing() as connection:
+        _flush_later(connection)
         findings = judge.store(connection, assessed, now).findings
     return [replace(outcome, findings=findings.get(outcome.event.id, [])) if outcome.status == "created"
             else outcome for outcome in outcomes]
+
+
+def _flush_later(connection) -> None:
+    """Let this transaction commit without waiting for its disk flush (PostgreSQL).
+
+    For the findings' transaction: what it stores is derived from events already durable (the rules'
+    findings and projection, the cylinders taken off the review queue). Should the server lose it in
+    a crash (within a fraction of a second; the next durable commit of any writer flushes it too),
+    the cylinders are still queued and the reviewer judges them again, to the same findings. For an
+    append, see ``_unflushed``.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
 
 @dataclass
@@ -150,7 +167,7 @@ def _append(ledger: Ledger, groups: list[_Group], admitted: list[list[Item]]) ->
     """Step 2: one transaction for all; if it fails, one per submission, the error reported to that one alone."""
     try:
         with ledger.db.writing() as connection:
-            return _record(ledger, connection, groups, admitted)
+            return _unflushed(connection, _record(ledger, connection, groups, admitted))
     except Exception as error:  # noqa: BLE001 - the shared transaction failed: give each submission its own
         members = [(group, member) for group in groups for member in group.members]
         if len(members) == 1:
@@ -160,7 +177,7 @@ def _append(ledger: Ledger, groups: list[_Group], admitted: list[list[Item]]) ->
             alone = _Group(group.actor, group.now, [(index, 0, end - start)], group.items[start:end])
             try:
                 with ledger.db.writing() as connection:
-                    results.update(_record(ledger, connection, [alone], [items]))
+                    results.update(_unflushed(connection, _record(ledger, connection, [alone], [items])))
             except Exception as failure:  # noqa: BLE001 - reported to that submission alone
                 results[index] = failure
         return results
@@ -181,6 +198,48 @@ def _record(ledger: Ledger, connection, groups: list[_Group], admitted: list[lis
                                        sequence_after_commit=True)
         for index, start, end in group.members:
             results[index] = outcomes[start:end]
+    return results
+
+
+def _unflushed(connection, results: dict[int, list]) -> dict[int, list]:
+    """Let an append that created events commit without waiting for its disk flush, on a single
+    PostgreSQL node, where the sequencer gives those events their positions right after.
+
+    PostgreSQL writes its log in order and a commit that waits for its flush waits for everything
+    written before it. The sequencer's transaction that moves these events (this call's, or the run
+    of another writer that took them: its commit was written after theirs, since it saw them)
+    commits durably before anyone is answered, so its one flush makes the append durable too. Where
+    no such commit followed (sequencing failed), ``_durable`` flushes before the answers leave. One
+    flush per group instead of two, and no answer before the events are on disk.
+    """
+    if event_rows.deferred(connection) and any(outcome.status == "created" for outcomes in results.values()
+                                                for outcome in outcomes):
+        _flush_later(connection)
+    return results
+
+
+def _durable(ledger: Ledger, results: dict[int, list | BaseException]) -> dict[int, list | BaseException]:
+    """Flush what ``_unflushed`` committed if no sequencing commit did: some answer's event has no position.
+
+    That includes a duplicate's: the event it answers with may be another writer's, committed a
+    moment ago without its flush. A transaction that writes a record to the log (a logical message,
+    which nothing reads) commits durably, flushing the log up to its end, the append included; one
+    that writes nothing to the log would commit without a flush. If even that fails, the submissions
+    it concerns get the error: their events may have been recorded, and a retry with the same
+    idempotency keys answers which.
+    """
+    waiting = [index for index, outcomes in results.items() if not isinstance(outcomes, BaseException)
+               and any(outcome.event is not None and outcome.event.log_index is None for outcome in outcomes)]
+    if not waiting or ledger.db.dialect != "postgresql":
+        return results
+    try:
+        with ledger.db.writing() as connection:
+            if not event_rows.deferred(connection):
+                return results
+            connection.exec_driver_sql("SELECT pg_logical_emit_message(true, 'ledger', 'flush')")
+    except Exception as error:  # noqa: BLE001 - durability unknown: the callers are told, not answered 201
+        log.exception("flushing %d submissions' appends failed", len(waiting))
+        return {**results, **dict.fromkeys(waiting, error)}
     return results
 
 

@@ -44,7 +44,7 @@ from .checkpoints import take_log_lock
 
 __all__ = ["Prepared", "prepare", "append", "lock_heads", "by_idempotency_keys", "get", "history", "every_history",
            "raw_history", "heads", "chain_heads", "log_size", "deferred", "sequence", "any_pending", "by_seq", "COLUMNS",
-           "from_row", "marker", "placeholders", "chunks"]
+           "from_row", "marker", "placeholders", "chunks", "among", "unnested"]
 
 COLUMNS = (
     "id, cylinder, seq, kind, occurred_at, recorded_at, party, person, to_ref, "
@@ -88,6 +88,47 @@ def chunks(values: Iterable[_Id]) -> Iterator[list[_Id]]:
         yield wanted[start : start + _CHUNK]
 
 
+def among(connection: Connection, column: str, values: Iterable[_Id]) -> Iterator[tuple[str, tuple]]:
+    """``column`` among the distinct ``values``: (condition, parameters) for each statement to run, in
+    sorted order of the values.
+
+    A single PostgreSQL node takes them all as one array (``= ANY``, which is what it makes of an
+    ``IN`` list anyway): one statement text whatever their number, which the driver parses once and
+    the server plans once, instead of a text of up to 500 markers that psycopg splits again on every
+    call and the server plans again. The array goes in binary (``%b``), with nothing to quote.
+    SQLite (no arrays) and a Citus cluster (whose shard pruning is checked on the ``IN`` lists) take
+    chunks of markers.
+    """
+    wanted = sorted(set(values))
+    if not wanted:
+        return
+    if unnested(connection):
+        yield f"{column} = ANY(%b)", (wanted,)
+        return
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        yield f"{column} IN ({placeholders(connection, len(chunk))})", tuple(chunk)
+
+
+def unnested(connection: Connection) -> bool:
+    """Whether many rows go in as one statement over arrays (``unnest``) rather than one row at a time.
+
+    A single PostgreSQL node: ``executemany`` sends each row as a statement of its own (pipelined,
+    but each bound, executed and answered, and for an ``UPDATE`` looked up, one by one); one
+    ``INSERT ... SELECT FROM unnest(...)`` of column arrays is one statement. The arrays go in
+    binary (``%b``): in text, psycopg quotes and escapes every element (JSON texts are full of
+    quotes), which took longer than the statement. SQLite's ``executemany`` runs in-process and
+    needs nothing else; a Citus cluster routes each row to its shard, which an ``INSERT ... SELECT``
+    would not do as directly.
+    """
+    return connection.dialect.name == "postgresql" and not citus.distributed(connection)
+
+
+def columns_of(rows: Sequence[Sequence]) -> tuple[list, ...]:
+    """The rows as one list per column: the arrays ``unnest`` takes."""
+    return tuple(list(column) for column in zip(*rows))
+
+
 def lock_cylinders(connection: Connection, cylinders: Iterable[str]) -> None:
     """Lock the rows of the given cylinders for the rest of the transaction, in id order, the one
     order every writer takes them in. SQLite needs no row locks: ``BEGIN IMMEDIATE`` already
@@ -99,9 +140,8 @@ def lock_cylinders(connection: Connection, cylinders: Iterable[str]) -> None:
         for cylinder in sorted(set(cylinders)):
             connection.exec_driver_sql("SELECT id FROM cylinders WHERE id = %s FOR UPDATE", (cylinder,)).fetchall()
         return
-    for chunk in chunks(cylinders):
-        sql = f"SELECT id FROM cylinders WHERE id IN ({placeholders(connection, len(chunk))}) ORDER BY id FOR UPDATE"
-        connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
+    for condition, params in among(connection, "id", cylinders):
+        connection.exec_driver_sql(f"SELECT id FROM cylinders WHERE {condition} ORDER BY id FOR UPDATE", params).fetchall()
 
 
 def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[int, bytes]]:
@@ -117,14 +157,13 @@ def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[i
             for cylinder, seq, digest in connection.exec_driver_sql(sql, tuple(chunk)):
                 result[cylinder] = (seq, bytes(digest))
         return result
-    for chunk in chunks(cylinders):
+    for condition, params in among(connection, "c.id", cylinders):
         # MAX over the (cylinder, seq) index is one seek per cylinder, whatever the chain's length.
         sql = (
             "SELECT e.cylinder, e.seq, e.hash FROM cylinders c JOIN events e ON e.cylinder = c.id AND e.seq = "
-            "(SELECT MAX(x.seq) FROM events x WHERE x.cylinder = c.id) "
-            f"WHERE c.id IN ({placeholders(connection, len(chunk))})"
+            f"(SELECT MAX(x.seq) FROM events x WHERE x.cylinder = c.id) WHERE {condition}"
         )
-        for cylinder, seq, digest in connection.exec_driver_sql(sql, tuple(chunk)):
+        for cylinder, seq, digest in connection.exec_driver_sql(sql, params):
             result[cylinder] = (seq, bytes(digest))
     if partitions.partitioned(connection):
         # A chain whose every event was archived with its partition has its head in event_archive_heads.
@@ -134,12 +173,27 @@ def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[i
     return result
 
 
+# ``heads`` and ``foreign.heads`` at once, on a single PostgreSQL node.
+_CHAIN_HEADS = (
+    "SELECT e.cylinder, e.seq, e.hash FROM cylinders c JOIN events e ON e.cylinder = c.id AND e.seq = "
+    "(SELECT MAX(x.seq) FROM events x WHERE x.cylinder = c.id) WHERE c.id = ANY(%b) UNION ALL "
+    "SELECT f.cylinder, f.seq, f.hash FROM foreign_events f WHERE f.seq = "
+    "(SELECT MAX(x.seq) FROM foreign_events x WHERE x.cylinder = f.cylinder) AND f.cylinder = ANY(%b)"
+)
+
+
 def chain_heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[int, bytes]]:
     """``heads`` of chains that may have segments in other cities' logs: the newest of this ledger's own
     event and the other cities' events it verified (``foreign_events``, docs/regions.md)."""
     from .foreign import heads as foreign_heads
 
     wanted = set(cylinders)
+    if unnested(connection) and wanted:  # both in one statement: one round trip less on every write
+        found: dict[str, tuple[int, bytes]] = {}
+        for cylinder, seq, digest in connection.exec_driver_sql(_CHAIN_HEADS, (sorted(wanted),) * 2):
+            if cylinder not in found or found[cylinder][0] < seq:
+                found[cylinder] = (seq, bytes(digest))
+        return found
     result = heads(connection, wanted)
     for cylinder, (seq, digest) in foreign_heads(connection, wanted).items():
         if cylinder not in result or result[cylinder][0] < seq:
@@ -180,6 +234,15 @@ def _pending_ids(connection: Connection, count: int) -> list[int]:
 _PENDING = "SELECT id FROM events WHERE id < 0 ORDER BY id DESC LIMIT {limit}"
 
 
+# The pending events of ``_PENDING`` moved, in that order, to the positions after the log's last.
+_MOVE = (
+    "WITH pending AS (SELECT id, row_number() OVER (ORDER BY id DESC) - 1 AS n FROM ({pending}) AS p), "
+    "size AS (SELECT COALESCE(MAX(id) + 1, 0) AS start FROM events WHERE id >= 0) "
+    "UPDATE events SET id = size.start + pending.n FROM pending, size WHERE events.id = pending.id "
+    "RETURNING pending.id, events.id"
+)
+
+
 def sequence(connection: Connection, limit: int = 10_000) -> dict[int, int]:
     """Give committed pending events the next log positions, in the caller's (short) write transaction.
 
@@ -192,17 +255,10 @@ def sequence(connection: Connection, limit: int = 10_000) -> dict[int, int]:
     if not deferred(connection):
         return {}
     take_log_lock(connection)
-    pending = connection.exec_driver_sql(_PENDING.format(limit=int(limit))).scalars().all()
-    if not pending:
-        return {}
-    start = log_size(connection)
-    moves = {old: start + offset for offset, old in enumerate(pending)}
-    for chunk_start in range(0, len(pending), _CHUNK):
-        chunk = pending[chunk_start : chunk_start + _CHUNK]
-        values = ", ".join(f"({int(old)}, {moves[old]})" for old in chunk)
-        connection.exec_driver_sql(
-            f"UPDATE events SET id = v.position FROM (VALUES {values}) AS v(pending, position) WHERE events.id = v.pending")
-    return moves
+    # One statement after the lock (whose snapshot sees every commit before it): which events wait,
+    # the log's size and the moves, instead of three round trips.
+    moved = connection.exec_driver_sql(_MOVE.format(pending=_PENDING.format(limit=int(limit)))).all()
+    return dict(sorted(((int(old), int(new)) for old, new in moved), key=lambda move: move[1]))
 
 
 def any_pending(connection: Connection) -> bool:
@@ -279,9 +335,10 @@ def append(
                   new.to, new.location, new.data, new.idempotency_key, prev, digest, position,
                   position if position >= 0 else None)
         )
-    connection.exec_driver_sql(
-        f"INSERT INTO events ({COLUMNS}) VALUES ({placeholders(connection, 14)})", rows
-    )
+    if unnested(connection):
+        connection.exec_driver_sql(f"INSERT INTO events ({COLUMNS}) {_UNNEST_EVENTS}", columns_of(rows))
+    else:
+        connection.exec_driver_sql(f"INSERT INTO events ({COLUMNS}) VALUES ({placeholders(connection, 14)})", rows)
     if citus.distributed(connection):
         connection.exec_driver_sql(
             "INSERT INTO log_index (id, cylinder, idempotency_key) VALUES (%s, %s, %s)",
@@ -289,6 +346,10 @@ def append(
         )
     return stored
 
+
+# The events' columns in ``COLUMNS`` order, as arrays.
+_UNNEST_EVENTS = ("SELECT * FROM unnest(%b::bigint[], %b::text[], %b::int[], %b::text[], %b::text[], %b::text[], "
+                  "%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::bytea[], %b::bytea[])")
 
 _KINDS = {kind.value: kind for kind in EventKind}
 # Sixteen digits in a row may be an integral double beyond 2^53; anything shorter is exact as an int.
@@ -323,9 +384,8 @@ def by_idempotency_keys(connection: Connection, keys: Iterable[str]) -> dict[str
             if event is not None:
                 found[event.idempotency_key] = event
         return found
-    for chunk in chunks(keys):
-        sql = f"SELECT {COLUMNS} FROM events WHERE idempotency_key IN ({placeholders(connection, len(chunk))})"
-        for row in connection.exec_driver_sql(sql, tuple(chunk)):
+    for condition, params in among(connection, "idempotency_key", keys):
+        for row in connection.exec_driver_sql(f"SELECT {COLUMNS} FROM events WHERE {condition}", params):
             event = from_row(row)
             found[event.idempotency_key] = event
     return found

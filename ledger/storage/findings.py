@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from ..domain import State
 from ..standing import LAPSES
 from . import models as m
-from .events import COLUMNS, chunks, marker, placeholders
+from .events import COLUMNS, among, chunks, columns_of, marker, placeholders, unnested
 from .foreign import heads as foreign_heads
 
 __all__ = [
@@ -25,13 +25,12 @@ __all__ = [
 
 def stored_for(connection: Connection, cylinders: Iterable[str]) -> dict[str, list[tuple[str, str, int]]]:
     """Every stored finding of the given cylinders as (key, status, id)."""
-    result: dict[str, list[tuple[str, str, int]]] = {}
-    for chunk in chunks(cylinders):
-        result.update((cylinder, []) for cylinder in chunk)
+    result: dict[str, list[tuple[str, str, int]]] = {cylinder: [] for cylinder in sorted(set(cylinders))}
+    for condition, params in among(connection, "cylinder", result):
         # Plain SQL: this runs on every write, inside the write turn, and building the statement cost
         # more than running it.
-        sql = f"SELECT cylinder, key, status, id FROM findings WHERE cylinder IN ({placeholders(connection, len(chunk))})"
-        for cylinder, key, status, id_ in connection.exec_driver_sql(sql, tuple(chunk)):
+        sql = f"SELECT cylinder, key, status, id FROM findings WHERE {condition}"
+        for cylinder, key, status, id_ in connection.exec_driver_sql(sql, params):
             result[cylinder].append((key, status, id_))
     return result
 
@@ -122,9 +121,9 @@ def list_findings(
 
 def histories(connection: Connection, cylinders: Iterable[str]):
     """Raw event rows of the given cylinders, by cylinder then seq (see ``events.from_row``)."""
-    for chunk in chunks(cylinders):
-        sql = f"SELECT {COLUMNS} FROM events WHERE cylinder IN ({placeholders(connection, len(chunk))}) ORDER BY cylinder, seq"
-        yield from connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
+    for condition, params in among(connection, "cylinder", cylinders):
+        sql = f"SELECT {COLUMNS} FROM events WHERE {condition} ORDER BY cylinder, seq"
+        yield from connection.exec_driver_sql(sql, params).fetchall()
 
 
 _EVENT_COLUMNS = ", ".join(f"e.{name.strip()}" for name in COLUMNS.split(","))
@@ -137,24 +136,24 @@ def judged_and_later(connection: Connection, cylinders: Iterable[str]):
     is all None when nothing is new. A cylinder never judged (judged NULL) comes with its whole
     history. One statement, so the carried judgement and the later events come from one snapshot.
     """
-    for chunk in chunks(cylinders):
+    for condition, params in among(connection, "c.id", cylinders):
         sql = (f"SELECT c.id, c.judged, c.chain_length, {_EVENT_COLUMNS} FROM cylinders c"
                " LEFT JOIN events e ON e.cylinder = c.id"
                " AND e.seq >= CASE WHEN c.judged IS NULL THEN 0 ELSE c.chain_length END"
-               f" WHERE c.id IN ({placeholders(connection, len(chunk))}) ORDER BY c.id, e.seq")
-        yield from connection.exec_driver_sql(sql, tuple(chunk)).fetchall()
+               f" WHERE {condition} ORDER BY c.id, e.seq")
+        yield from connection.exec_driver_sql(sql, params).fetchall()
 
 
 def coverage(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[int | None, int]]:
     """Per cylinder: how many events the stored judgement covers (None where none is stored), and how
     many its chain has. One statement, so both come from one snapshot."""
     found: dict[str, tuple[int | None, int]] = {}
-    for chunk in chunks(cylinders):
+    for condition, params in among(connection, "c.id", cylinders):
         # MAX over the (cylinder, seq) index is one seek per cylinder, as in ``events.heads``.
         sql = ("SELECT c.id, c.chain_length, c.judged IS NULL, (SELECT MAX(e.seq) FROM events e WHERE e.cylinder = c.id)"
-               f" FROM cylinders c WHERE c.id IN ({placeholders(connection, len(chunk))})")
+               f" FROM cylinders c WHERE {condition}")
         found.update((cylinder, (None if unjudged else length, -1 if last is None else last + 1))
-                     for cylinder, length, unjudged, last in connection.exec_driver_sql(sql, tuple(chunk)))
+                     for cylinder, length, unjudged, last in connection.exec_driver_sql(sql, params))
     # a chain with segments in other cities' logs is as long as its newest event, wherever it lives (docs/regions.md)
     for cylinder, (seq, _) in foreign_heads(connection, found).items():
         stored, length = found[cylinder]
@@ -177,6 +176,15 @@ _PROJECTION = ("UPDATE cylinders SET holder = {0}, state = {0}, state_since = {0
                "judged = {0} WHERE id = {0}")
 
 
+_PROJECTION_UNNEST = (
+    "UPDATE cylinders SET holder = v.holder, state = v.state, state_since = v.state_since, "
+    "last_event_at = v.last_event_at, next_inspection_due = v.due, last_fill_kg = v.fill_kg, "
+    "chain_length = v.length, life_ends_on = v.life_ends, judged = v.judged "
+    "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::date[], %b::float8[], %b::int[], %b::date[], "
+    "%b::text[], %b::text[]) AS v(holder, state, state_since, last_event_at, due, fill_kg, length, life_ends, judged, cid) "
+    "WHERE cylinders.id = v.cid")
+
+
 def write_projection(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Rewrite the cylinders' projected columns; each row as ``Supervisor._projection`` builds it.
 
@@ -189,11 +197,14 @@ def write_projection(connection: Connection, rows: Sequence[dict[str, Any]]) -> 
     def day(value: date | None) -> date | str | None:  # SQLite stores days as ISO text, as the Date type does
         return value.isoformat() if sqlite and value is not None else value
 
-    connection.exec_driver_sql(_PROJECTION.format(marker(connection)), [
-        (row["holder"], row["state"], row["state_since"], row["last_event_at"], day(row["due"]), row["fill_kg"],
-         row["length"], day(row["life_ends"]), row["judged"], row["cid"])
-        for row in rows
-    ])
+    values = [(row["holder"], row["state"], row["state_since"], row["last_event_at"], day(row["due"]),
+               None if row["fill_kg"] is None else float(row["fill_kg"]), row["length"], day(row["life_ends"]),
+               row["judged"], row["cid"]) for row in rows]
+    if unnested(connection):
+        # One statement for all; each cylinder once (the rows are one per cylinder, the last one counts).
+        connection.exec_driver_sql(_PROJECTION_UNNEST, columns_of(list({row[-1]: row for row in values}.values())))
+    else:
+        connection.exec_driver_sql(_PROJECTION.format(marker(connection)), values)
 
 
 def cylinders_with_open(kinds: Sequence[str] | None = None):
@@ -292,7 +303,10 @@ def sweep_candidates(connection: Connection, *, quiet_since: str, open_since: st
 def enqueue_review(connection: Connection, cylinders: Iterable[str], since: str) -> None:
     """Queue cylinders for the reviewer; one already queued keeps its place."""
     rows = [(cylinder, since) for cylinder in sorted(set(cylinders))]
-    if rows:
+    if rows and unnested(connection):
+        connection.exec_driver_sql("INSERT INTO review_queue (cylinder, since) SELECT * FROM unnest(%b::text[], %b::text[])"
+                                   " ON CONFLICT (cylinder) DO NOTHING", columns_of(rows))
+    elif rows:
         connection.exec_driver_sql(
             f"INSERT INTO review_queue (cylinder, since) VALUES ({placeholders(connection, 2)})"
             " ON CONFLICT (cylinder) DO NOTHING",
@@ -302,9 +316,8 @@ def enqueue_review(connection: Connection, cylinders: Iterable[str], since: str)
 
 def dequeue_review(connection: Connection, cylinders: Iterable[str]) -> None:
     # On every inline write, so plain SQL: no statement to compile for a table that is mostly empty.
-    for chunk in chunks(cylinders):
-        connection.exec_driver_sql(f"DELETE FROM review_queue WHERE cylinder IN ({placeholders(connection, len(chunk))})",
-                                   tuple(chunk))
+    for condition, params in among(connection, "cylinder", cylinders):
+        connection.exec_driver_sql(f"DELETE FROM review_queue WHERE {condition}", params)
 
 
 def requeue_review(connection: Connection, cylinders: Iterable[str], since: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection
 
-from .events import chunks, placeholders
+from .events import among, chunks, placeholders
 
 __all__ = ["COLUMNS", "insert", "rows_of", "heads", "hashes", "crossed"]
 
@@ -41,11 +41,10 @@ def rows_of(connection: Connection, cylinders: Iterable[str]) -> list[tuple]:
 def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[int, bytes]]:
     """The newest foreign (seq, hash) of each given cylinder that has any."""
     result: dict[str, tuple[int, bytes]] = {}
-    for chunk in chunks(cylinders):
+    for condition, params in among(connection, "f.cylinder", cylinders):
         sql = ("SELECT f.cylinder, f.seq, f.hash FROM foreign_events f WHERE f.seq = "
-               "(SELECT MAX(x.seq) FROM foreign_events x WHERE x.cylinder = f.cylinder) "
-               f"AND f.cylinder IN ({placeholders(connection, len(chunk))})")
-        for cylinder, seq, digest in connection.exec_driver_sql(sql, tuple(chunk)):
+               f"(SELECT MAX(x.seq) FROM foreign_events x WHERE x.cylinder = f.cylinder) AND {condition}")
+        for cylinder, seq, digest in connection.exec_driver_sql(sql, params):
             result[cylinder] = (seq, bytes(digest))
     return result
 
@@ -61,9 +60,9 @@ def hashes(connection: Connection, cylinder: str) -> dict[int, bytes]:
 def crossed(connection: Connection, cylinders: Iterable[str]) -> set[str]:
     """Those of the given cylinders whose chain has a segment in another city's log."""
     found: set[str] = set()
-    for chunk in chunks(cylinders):
-        sql = f"SELECT DISTINCT cylinder FROM foreign_events WHERE cylinder IN ({placeholders(connection, len(chunk))})"
-        found.update(row[0] for row in connection.exec_driver_sql(sql, tuple(chunk)))
+    for condition, params in among(connection, "cylinder", cylinders):
+        sql = f"SELECT DISTINCT cylinder FROM foreign_events WHERE {condition}"
+        found.update(row[0] for row in connection.exec_driver_sql(sql, params))
     return found
 
 

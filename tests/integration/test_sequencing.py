@@ -189,3 +189,33 @@ def test_concurrent_ingests_share_sequencing_and_fill_the_log_without_gaps(ledge
             assert [e.seq for e in chain] == [0, 1, 2, 3]
             assert [e.log_index for e in chain] == sorted(e.log_index for e in chain)
     assert _breaks(ledger) == []
+
+
+@pytest.mark.parametrize("sequencing", ["succeeds", "fails"])
+def test_an_answered_append_is_on_disk_whether_or_not_its_sequencing_succeeds(ledger, monkeypatch, sequencing):
+    """The append commits without waiting for its flush (``ingest._unflushed``): the sequencer's durable
+    commit, or else an explicit one, must have flushed the log past it before the answer."""
+    if ledger.db.dialect != "postgresql":
+        pytest.skip("SQLite commits every append durably")
+    town = build_town(ledger)
+    (a,) = register(ledger, town, 1)
+    written: list[str] = []
+    record = ingestion._record
+
+    def appending(ledger_, connection, *args):
+        outcomes = record(ledger_, connection, *args)
+        # how far the log reaches with the append's rows in it, just before its commit
+        written.append(connection.exec_driver_sql("SELECT pg_current_wal_insert_lsn()::text").scalar_one())
+        return outcomes
+
+    def failed(db, *_):
+        raise RuntimeError("the sequencer's transaction failed")
+
+    monkeypatch.setattr(ingestion, "_record", appending)
+    if sequencing == "fails":
+        monkeypatch.setattr(sequencer, "run", failed)
+    (outcome,) = ledger.ingest_one(town.at_station, [fill(a, town, NOW + timedelta(hours=1))], LATER)
+    with ledger.db.reading() as c:
+        flushed = c.exec_driver_sql("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", (written[0],)).scalar_one()
+    assert outcome.status == "created" and flushed
+    assert (outcome.event.log_index is None) == (sequencing == "fails")
