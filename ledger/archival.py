@@ -63,6 +63,9 @@ def archive(database: Database, verifier: NoteVerifier, which: str, folder: Path
         if block.end > size or block.rows != width:
             raise InvalidInput(f"{block.name} (positions {block.first} to {block.end - 1}) is still being filled: "
                                f"it holds {block.rows} of {width} events; only a full block leaves")
+        if block.end == size:  # the log's next position is read from the events that stay
+            raise InvalidInput(f"{block.name} holds the log's newest event (position {size - 1}); it leaves once "
+                               "the next block has begun")
         covering = next((c for c in checkpoints(connection) if c.size >= block.end), None)
         if covering is None:
             raise InvalidInput(f"no signed checkpoint covers {block.name} yet (it ends at position {block.end - 1}); "

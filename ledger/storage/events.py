@@ -188,7 +188,9 @@ def chain_heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, t
     from .foreign import heads as foreign_heads
 
     wanted = set(cylinders)
-    if unnested(connection) and wanted:  # both in one statement: one round trip less on every write
+    # Both in one statement, one round trip less on every write; a partitioned ledger also reads the heads
+    # it kept of chains whose every event was archived (``heads``).
+    if unnested(connection) and wanted and not partitions.partitioned(connection):
         found: dict[str, tuple[int, bytes]] = {}
         for cylinder, seq, digest in connection.exec_driver_sql(_CHAIN_HEADS, (sorted(wanted),) * 2):
             if cylinder not in found or found[cylinder][0] < seq:

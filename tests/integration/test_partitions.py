@@ -277,9 +277,17 @@ def test_unsafe_archive_commands_are_refused_and_change_nothing(ledger, tmp_path
 def test_an_archive_is_refused_twice_and_on_an_unpartitioned_ledger(ledger, tmp_path):
     town = build_town(ledger)
     (a,) = register(ledger, town, 1)
-    _grow(ledger, town, [a], 16)
+    _grow(ledger, town, [a], 15)  # positions 0..15: block 0 is full and holds the log's newest event
+    ledger.checkpoint()
+    with pytest.raises(InvalidInput, match="holds the log's newest event \\(position 15\\)"):
+        archive(ledger.db, ledger.verifier, "events_000000", tmp_path)
+    assert not list(tmp_path.glob("*.jsonl.gz"))
+    _grow(ledger, town, [a], 1, start=20)
     ledger.checkpoint()
     archive(ledger.db, ledger.verifier, "events_000000", tmp_path)
+    _grow(ledger, town, [a], 1, start=21)  # the next position follows the log, not the events left in the table
+    with ledger.db.reading() as c:
+        assert c.exec_driver_sql("SELECT MAX(id) FROM events").scalar() == 17
     with pytest.raises(Conflict, match="was archived at"):
         archive(ledger.db, ledger.verifier, "0", tmp_path)
     plain = _ledger(tmp_path / "plain", None) if (tmp_path / "plain").mkdir() is None else None
@@ -296,4 +304,4 @@ def test_an_archive_is_refused_twice_and_on_an_unpartitioned_ledger(ledger, tmp_
     listed = run_cli("partitions", "list", "--db", ledger.settings.database_url)
     assert listed.returncode == 0
     assert "events_000000\t0..15\t16 events" in listed.stdout and "archived" in listed.stdout
-    assert "events_000001\t16..31\t1 events" in listed.stdout and "events_000006\t96..111\t0 events" in listed.stdout
+    assert "events_000001\t16..31\t2 events" in listed.stdout and "events_000006\t96..111\t0 events" in listed.stdout
