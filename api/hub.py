@@ -17,11 +17,12 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ledger.domain import FindingKind
+from ledger.errors import InvalidInput
 from ledger.oversight import REASONS
 from ledger.service import hub
 from ledger.service.hub import CityView
@@ -48,6 +49,8 @@ FINDING_SHEET = (CITY,) + tuple(c for c in FINDINGS if not c.key.endswith("_name
 Format = Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")]
 Lang = Annotated[Literal["zh", "en"], Query()]
 Region = Annotated[str | None, Query(pattern=r"^\d{6}$")]
+Limit = Annotated[int, Query(ge=1, le=hub.PAGE_MAX)]
+Cursor = Annotated[str | None, Query(max_length=4000)]
 
 
 def account(request: Request) -> str:
@@ -99,10 +102,10 @@ def hub_app(store, views: Callable[[], Sequence[CityView]], cosigner=None, witne
     @app.get("/v1/province/risk/cylinders")
     def risk(_: Account, reason: RiskReason, city: str | None = None, region: Region = None,
              owner: Annotated[str | None, Query(max_length=100)] = None, file_format: Format = "json",
-             lang: Lang = "zh") -> Any:
-        found = hub.province_risk(chosen(city), reason, region, owner, seen=seen)
+             lang: Lang = "zh", limit: Limit = 100, cursor: Cursor = None) -> Any:
         if file_format == "json":
-            return found
+            return JSONResponse(hub.risk_page(chosen(city), reason, region, owner, cursor, limit, seen=seen))
+        found = hub.province_risk(chosen(city), reason, region, owner, seen=seen)
         t = Translator(lang)
         rows = [{**r, "district": district_label(r.get("region")), "last_event_at": local(r.get("last_event_at")),
                  "detected_at": local(r.get("detected_at")), "reason": t.term("reason", r.get("reason")),
@@ -114,10 +117,10 @@ def hub_app(store, views: Callable[[], Sequence[CityView]], cosigner=None, witne
     def findings(_: Account, city: str | None = None, kind: Annotated[str | None, Query(max_length=40)] = None,
                  status: Annotated[str | None, Query(max_length=20)] = None, region: Region = None,
                  party: Annotated[str | None, Query(max_length=100)] = None, file_format: Format = "json",
-                 lang: Lang = "zh") -> Any:
-        found = hub.province_findings(chosen(city), kind, status, region, party, seen=seen)
+                 lang: Lang = "zh", limit: Limit = 100, cursor: Cursor = None) -> Any:
         if file_format == "json":
-            return found
+            return JSONResponse(hub.findings_page(chosen(city), kind, status, region, party, cursor, limit, seen=seen))
+        found = hub.province_findings(chosen(city), kind, status, region, party, seen=seen)
         t = Translator(lang)
         rows = [{**r, "district": district_label(r.get("region")), "detected_at": local(r.get("detected_at")),
                  "kind": t.term("finding", r.get("kind")), "severity": t.term("severity", r.get("severity")),
@@ -129,13 +132,15 @@ def hub_app(store, views: Callable[[], Sequence[CityView]], cosigner=None, witne
     def enterprises(_: Account, city: str | None = None, region: Region = None) -> dict[str, Any]:
         return hub.province_enterprises(chosen(city), region, seen=seen)
 
+    # The answers below are JSON already (``wire.event_json``, strings and numbers): they are sent as they are,
+    # without FastAPI's walk over every value, which cost a trace more than reading it from three mirrors.
     @app.get("/v1/province/cylinders/{cylinder_id}/trace")
-    def trace(_: Account, cylinder_id: str) -> dict[str, Any]:
-        return hub.trace(views(), cylinder_code(cylinder_id))
+    def trace(_: Account, cylinder_id: str) -> JSONResponse:
+        return JSONResponse(hub.trace(views(), cylinder_code(cylinder_id)))
 
     @app.get("/v1/province/cylinders/{cylinder_id}/bundle")
-    def bundle(_: Account, cylinder_id: str) -> dict[str, Any]:
-        return hub.bundle(views(), cylinder_code(cylinder_id))
+    def bundle(_: Account, cylinder_id: str) -> JSONResponse:
+        return JSONResponse(hub.bundle(views(), cylinder_code(cylinder_id)))
 
     # -- pages ------------------------------------------------------------------
     app.mount("/static", static_files(), name="static")
@@ -146,8 +151,17 @@ def hub_app(store, views: Callable[[], Sequence[CityView]], cosigner=None, witne
 # The hub's pages: the city pages' templates and look (api/pages/render.py), Chinese first, ``?lang=en``.
 NAV = (("/", "hub.nav.dashboard"), ("/risk", "hub.nav.risk"), ("/findings", "hub.nav.findings"))
 FINDING_KINDS = tuple(kind.value for kind in FindingKind)
-SHOWN = 200  # rows a list page shows; the downloads carry the rest
+SHOWN = 200  # rows a list page shows; the next page follows the province's cursor, the downloads carry all
 Text = Annotated[str | None, Query(max_length=100)]
+PageCursor = Annotated[str | None, Query(max_length=4000)]
+
+
+def _listed(ask: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A page of a provincial list; a cursor the page did not give (altered, or of other filters) is a 422 page."""
+    try:
+        return ask()
+    except InvalidInput:
+        raise PageError("error.bad_request", 422) from None
 
 
 def _hub_page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -206,32 +220,34 @@ def _pages(store, views: Callable[[], Sequence[CityView]], chosen, seen) -> APIR
     async def risk_page(request: Request, _: Signed,
                         reason: Annotated[str, Query(max_length=40)] = "overdue_inspection",
                         city: Text = None, region: Annotated[str | None, Query(max_length=6)] = None,
-                        owner: Text = None) -> Response:
+                        owner: Text = None, cursor: PageCursor = None) -> Response:
         if reason not in REASONS:
             raise PageError("error.reason", 422)
         region = region_filter(region)
-        found = await run_in_threadpool(hub.province_risk, city_filter(city), reason, region, owner or None, seen)
+        found = await run_in_threadpool(_listed, lambda: hub.risk_page(
+            city_filter(city), reason, region, owner or None, cursor, SHOWN, seen=seen))
         query = {k: v for k, v in {"reason": reason, "city": city, "region": region, "owner": owner}.items() if v}
-        return _hub_page(request, "hub_risk.html", reasons=REASONS, chosen=query, items=found["items"][:SHOWN],
-                         total=len(found["items"]), shown=SHOWN, missing=_missing(found["cities"]),
-                         city_names=[c.name for c in views()], query=query)
+        return _hub_page(request, "hub_risk.html", reasons=REASONS, chosen=query, items=found["items"],
+                         shown=SHOWN, next_cursor=found["next_cursor"], paged=bool(cursor),
+                         missing=_missing(found["cities"]), city_names=[c.name for c in views()], query=query)
 
     @router.get("/findings")
     async def findings_page(request: Request, _: Signed, city: Text = None,
                             kind: Annotated[str | None, Query(max_length=40)] = None,
                             status: Annotated[str | None, Query(max_length=20)] = "open",
-                            region: Annotated[str | None, Query(max_length=6)] = None, party: Text = None) -> Response:
+                            region: Annotated[str | None, Query(max_length=6)] = None, party: Text = None,
+                            cursor: PageCursor = None) -> Response:
         region = region_filter(region)
         if kind and kind not in FINDING_KINDS:
             raise PageError("error.bad_request", 422)
         if status and status not in STATUSES:
             raise PageError("error.bad_request", 422)
-        found = await run_in_threadpool(lambda: hub.province_findings(
-            city_filter(city), kind or None, status or None, region, party or None, seen=seen))
+        found = await run_in_threadpool(_listed, lambda: hub.findings_page(
+            city_filter(city), kind or None, status or None, region, party or None, cursor, SHOWN, seen=seen))
         query = {k: v for k, v in {"city": city, "kind": kind, "status": status, "region": region,
                                    "party": party}.items() if v}
         return _hub_page(request, "hub_findings.html", kinds=FINDING_KINDS, statuses=STATUSES, chosen=query,
-                         items=found["items"][:SHOWN], total=len(found["items"]), shown=SHOWN,
+                         items=found["items"], shown=SHOWN, next_cursor=found["next_cursor"], paged=bool(cursor),
                          missing=_missing(found["cities"]), city_names=[c.name for c in views()], query=query)
 
     @router.get("/trace")

@@ -194,6 +194,7 @@ class Follower:
         self.store = store
         self.mirrors: dict[str, Database] = {}
         self.state: dict[str, tuple] = {}
+        self.known: list[City] | None = None
         self.lock = threading.Lock()
 
     def mirror(self, city: City) -> Database:
@@ -203,11 +204,17 @@ class Follower:
             return self.mirrors[city.name]
 
     def views(self) -> list[CityView]:
-        return [CityView(c.name, c.url, c.origin, c.region, c.token, self.mirror(c)) for c in self.store.cities()]
+        """The followed cities as the last round found them (read from the hub's database before the first), each
+        with its mirror's engine and the checkpoint the follower last verified and stored in it."""
+        cities = self.known if self.known is not None else self.store.cities()
+        return [CityView(c.name, c.url, c.origin, c.region, c.token, self.mirror(c),
+                         (self.state.get(c.name) or (None,))[0]) for c in cities]
 
     def round(self) -> list[str]:
         said = []
-        for city in self.store.cities():
+        cities = self.store.cities()
+        self.known = cities  # a city added while serving is served from the next round on
+        for city in cities:
             said.append(f"{city.name}: {self.follow(city)}")
         return said
 

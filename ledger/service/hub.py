@@ -21,8 +21,12 @@ mirror database per city) and witnesses it. What it serves (docs/regions.md,
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,13 +35,14 @@ import httpx
 from ..errors import InvalidInput, NotFound
 from ..log import LogTree, SubrootCache, latest_checkpoint
 from ..segments import FORMAT
+from ..signednote import Checkpoint
 from ..storage import Database
 from ..storage import events as event_rows
 from ..wire import event_json
 
 __all__ = ["CityView", "CityClient", "CityUnreachable", "RISK_FIELDS", "FINDING_FIELDS", "PARTY_FIELDS", "COLOURS",
            "PROBLEMS", "only", "province_risk", "province_findings", "province_enterprises", "merge_enterprises",
-           "trace", "bundle"]
+           "risk_page", "findings_page", "PAGE_MAX", "trace", "bundle"]
 
 # What a risk list's row, a finding and a party may carry to the hub; anything else is dropped.
 RISK_FIELDS = ("cylinder", "reason", "owner", "region", "model", "serial", "state", "holder", "next_inspection_due",
@@ -46,7 +51,8 @@ FINDING_FIELDS = ("id", "kind", "severity", "cylinder", "party", "region", "even
                   "due_at", "escalated_at")
 PARTY_FIELDS = ("id", "kind", "name", "region", "home")
 COLOURS = ("green", "yellow", "red")  # better to worse
-PAGE = 1000
+PAGE = 1000  # a city's largest page (its API's ``limit`` bound)
+PAGE_MAX = PAGE // 2  # the province's largest page: a city is asked at most twice as many rows (see ``_after``)
 MAX_ROWS = 100_000  # per city and list, as a city's own export
 
 
@@ -60,6 +66,8 @@ class CityView:
     region: str | None
     token: str | None
     mirror: Database | None = None
+    # The mirror's latest verified checkpoint as the follower last stored it (None: read it from the mirror).
+    checkpoint: Checkpoint | None = None
 
 
 class CityUnreachable(Exception):
@@ -146,6 +154,169 @@ def province_findings(cities: Sequence[CityView], kind: str | None = None, statu
     return {"items": items, "cities": states}
 
 
+# -- one page of the province's lists ----------------------------------------
+#
+# A province's page merges the first rows of each city's own page, so it answers after one or two requests
+# per city however long the lists are. Each city pages its list by a key (a risk list by cylinder code, up;
+# findings and unregistered codes by finding id, newest first) under cursors only it can read. The province's
+# cursor holds, for every city, the city's cursor of the page its last shown row came from and that row's key:
+# the next page asks the city from that cursor again and drops what is not past the key, which is the city's
+# own keyset paging, so a row added or removed meanwhile is neither lost nor shown twice. The merge looks only
+# at each city's next row (the lowest code first; the newest detection first), so paging through the province
+# gives exactly the union of the cities' lists, whatever each city's order is.
+
+
+@dataclass(frozen=True)
+class Listing:
+    name: str  # the list the cursor pages
+    path: str
+    fields: tuple[str, ...]
+    key: str  # the field the city pages by
+    descending: bool  # the city's order of that key
+    order: Callable[[dict[str, Any]], tuple]  # the merge's order of the next rows, lowest first
+
+    @property
+    def key_type(self) -> type:
+        return str if self.key == "cylinder" else int
+
+    def past(self, row: dict[str, Any], key: Any) -> bool:
+        mine = row.get(self.key)
+        if type(mine) is not self.key_type:
+            raise CityUnreachable(f"GET {self.path} answered a row whose {self.key} is {mine!r}")
+        return key is None or (mine < key if self.descending else mine > key)
+
+
+def _newest(row: dict[str, Any], key: str) -> tuple:
+    # Newest detection first: the time's characters inverted, so the lowest tuple is the newest row.
+    return (tuple(-ord(ch) for ch in str(row.get("detected_at") or "")), row["city"], -int(row.get(key) or 0))
+
+
+def _risk_listing(reason: str) -> Listing:
+    if reason == "unregistered":  # the city lists unregistered codes as its findings, newest first
+        return Listing("risk", "/v1/risk/cylinders", RISK_FIELDS, "finding", True, lambda r: _newest(r, "finding"))
+    return Listing("risk", "/v1/risk/cylinders", RISK_FIELDS, "cylinder", False, lambda r: (r["cylinder"], r["city"]))
+
+
+FINDINGS_LISTING = Listing("findings", "/v1/findings", FINDING_FIELDS, "id", True, lambda r: _newest(r, "id"))
+
+
+def _encode(state: dict[str, Any]) -> str:
+    raw = json.dumps(state, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _decode(cursor: str | None, listing: Listing, filters: dict[str, Any]) -> dict[str, Any]:
+    """The province's cursor: ``{"l": list, "q": filters, "at": {city: [city cursor, key, rows to skip]},
+    "done": [cities through their list]}``; anything else is refused, changing nothing."""
+    if not cursor:
+        return {"l": listing.name, "q": filters, "at": {}, "done": []}
+    refused = InvalidInput("not a cursor of this list and these filters; pass next_cursor back as it was given, "
+                           "with the same filters", field="cursor")
+    try:
+        state = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8"))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise refused from None
+    if (not isinstance(state, dict) or set(state) != {"l", "q", "at", "done"} or state["l"] != listing.name
+            or state["q"] != filters or not isinstance(state["at"], dict) or not isinstance(state["done"], list)
+            or not all(isinstance(name, str) for name in state["done"])):
+        raise refused
+    for place in state["at"].values():
+        if (not isinstance(place, list) or len(place) != 3 or not isinstance(place[0], (str, type(None)))
+                or not (place[1] is None or type(place[1]) is listing.key_type)
+                or not isinstance(place[2], int) or isinstance(place[2], bool) or not 0 <= place[2] <= PAGE):
+            raise refused
+    return state
+
+
+@dataclass
+class _Fetched:
+    rows: list[tuple[dict[str, Any], list]]  # past the city's place, in its order, each with the place after it
+    through: bool  # the city has no rows after these
+
+
+def _after(client: CityClient, listing: Listing, params: dict[str, Any], place: list, wanted: int) -> _Fetched:
+    """At least ``wanted`` rows of the city's list past its ``place`` (or all that are left)."""
+    cursor, key, skip = place
+    rows: list[tuple[dict[str, Any], list]] = []
+    while True:
+        page = client.get(listing.path, {**params, "limit": min(PAGE, wanted + skip), "cursor": cursor})
+        if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+            raise CityUnreachable(f"{client.city.name}: GET {listing.path} answered no list")
+        items = [item for item in page["items"] if isinstance(item, dict)]
+        following = page.get("next_cursor")
+        if following is not None and not isinstance(following, str):
+            raise CityUnreachable(f"{client.city.name}: GET {listing.path} answered a malformed next_cursor")
+        for at, item in enumerate(items):
+            if listing.past(item, key):
+                row = {"city": client.city.name, **only(item, listing.fields)}
+                # Where to resume once this row is shown: after the page if it ends it, else in it.
+                rows.append((row, [following, item[listing.key], 0] if at == len(items) - 1 and following
+                             else [cursor, item[listing.key], at + 1]))
+        if len(rows) >= wanted or following is None:
+            return _Fetched(rows, following is None)
+        cursor, skip = following, 0
+
+
+def _page(cities: Sequence[CityView], listing: Listing, params: dict[str, Any], cursor: str | None, limit: int,
+          seen=None) -> dict[str, Any]:
+    if not 1 <= limit <= PAGE_MAX:
+        raise InvalidInput(f"limit must be 1 to {PAGE_MAX}", field="limit")
+    filters = {k: v for k, v in params.items() if v is not None}
+    state = _decode(cursor, listing, filters)
+    asked = [c for c in cities if c.name not in state["done"]]
+    states: dict[str, str] = {c.name: "ok" for c in cities if c.name in state["done"]}
+
+    def fetch(city: CityView) -> _Fetched | CityUnreachable:
+        client = CityClient(city, seen=seen)
+        try:
+            return _after(client, listing, filters, state["at"].get(city.name, [None, None, 0]), limit)
+        except CityUnreachable as exc:
+            return exc
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(asked), 8))) as pool:
+        fetched = dict(zip([c.name for c in asked], pool.map(fetch, asked)))
+    heads = {name: 0 for name, got in fetched.items() if not isinstance(got, CityUnreachable)}
+    for name, got in fetched.items():
+        states[name] = f"unreachable: {got}" if isinstance(got, CityUnreachable) else "ok"
+    items: list[dict[str, Any]] = []
+    places = dict(state["at"])
+    while len(items) < limit:
+        ready = [name for name, at in heads.items() if at < len(fetched[name].rows)]
+        if not ready:
+            break
+        name = min(ready, key=lambda n: listing.order(fetched[n].rows[heads[n]][0]))
+        row, place = fetched[name].rows[heads[name]]
+        items.append(row)
+        places[name] = place
+        heads[name] += 1
+    done = list(state["done"])
+    for name, at in heads.items():
+        if fetched[name].through and at == len(fetched[name].rows):
+            done.append(name)
+            places.pop(name, None)
+    more = any(name not in done for name in heads)
+    next_cursor = _encode({"l": listing.name, "q": filters, "at": places, "done": sorted(done)}) if more else None
+    return {"items": items, "next_cursor": next_cursor, "cities": states}
+
+
+def risk_page(cities: Sequence[CityView], reason: str, region: str | None = None, owner: str | None = None,
+              cursor: str | None = None, limit: int = 100, seen=None) -> dict[str, Any]:
+    """One page of the province's risk list ``reason``: ``{items, next_cursor, cities}``; paging on with
+    ``next_cursor`` until it is null gives every city's list once."""
+    return _page(cities, _risk_listing(reason), {"reason": reason, "region": region, "owner": owner}, cursor,
+                 limit, seen)
+
+
+def findings_page(cities: Sequence[CityView], kind: str | None = None, status: str | None = None,
+                  region: str | None = None, party: str | None = None, cursor: str | None = None, limit: int = 100,
+                  seen=None) -> dict[str, Any]:
+    """One page of the province's findings under the filters, newest detection first."""
+    return _page(cities, FINDINGS_LISTING, {"kind": kind, "status": status, "region": region, "party": party},
+                 cursor, limit, seen)
+
+
 def province_enterprises(cities: Sequence[CityView], region: str | None = None, seen=None) -> dict[str, Any]:
     """Each enterprise's one colour across the cities it works in."""
     def ask(client: CityClient) -> list[dict[str, Any]]:
@@ -193,9 +364,16 @@ def merge_enterprises(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _held(city: CityView, cylinder: str) -> tuple[list[Any], Any]:
+    """The cylinder's events in one mirror and the checkpoint that covers them: the follower's, which it replaces
+    as it stores, unless an event is past it (stored meanwhile), then the mirror's own latest, read in the same
+    snapshot as the events."""
     assert city.mirror is not None
     with city.mirror.reading() as connection:
-        return event_rows.history(connection, cylinder), latest_checkpoint(connection)
+        events = event_rows.history(connection, cylinder)
+        held = city.checkpoint
+        if held is None or any(event.log_index >= held.size for event in events):
+            held = latest_checkpoint(connection)
+        return events, held
 
 
 # What is wrong with a trace's links, each kind in words (the pages tell them in the reader's language).

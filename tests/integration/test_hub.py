@@ -25,6 +25,7 @@ from ledger.domain import Role
 from ledger.keys import ensure_key
 from ledger.sealing import ensure_personal_keys
 from ledger.service import Ledger
+from ledger.service.hub import FINDING_FIELDS, RISK_FIELDS
 from ledger.service.types import Registration
 from ledger.storage import Database, tampering
 from ledger.storage import events as event_rows
@@ -250,6 +251,32 @@ def test_the_hub_follows_witnesses_lists_and_never_sees_personal_data(province, 
     assert city_findings and len(findings) == len(city_findings)
     assert {(f["city"], f["id"], f["kind"]) for f in findings} == \
         {(name, json.loads(row)["id"], json.loads(row)["kind"]) for name, row in city_findings}
+    # Paged one and two rows at a time (a city's page then shown in part), the province's lists are the union
+    # still: each row once, none lost.
+    for limit, (path, params, city_path, city_params) in [(limit, listing) for limit in (1, 2) for listing in (
+            ("/v1/province/risk/cylinders", {"reason": "overdue_inspection"}, "/v1/risk/cylinders",
+             {"reason": "overdue_inspection"}),
+            ("/v1/province/findings", {}, "/v1/findings", {}))]:
+        paged, cursor, pages = [], None, 0
+        while True:
+            answer = hub.http.get(path, params={**params, "limit": limit, **({"cursor": cursor} if cursor else {})})
+            assert answer.status_code == 200, answer.text
+            paged += answer.json()["items"]
+            pages += 1
+            if (cursor := answer.json()["next_cursor"]) is None:
+                break
+        assert len(paged) >= 2 and pages == -(-len(paged) // limit)  # full pages, the last one ending the list
+        assert sorted((r.pop("city"), json.dumps(r, sort_keys=True)) for r in paged) == [
+            (name, json.dumps({k: v for k, v in json.loads(row).items() if k in keep}, sort_keys=True))
+            for name, row in union(cities, city_path, city_params)
+            for keep in [RISK_FIELDS if "risk" in path else FINDING_FIELDS]]
+    first = hub.http.get("/v1/province/findings", params={"limit": 1}).json()
+    assert first["next_cursor"] and len(first["items"]) == 1
+    for wrong in ({"cursor": first["next_cursor"], "status": "open"}, {"cursor": "bm90IGEgY3Vyc29y"},
+                  {"cursor": first["next_cursor"][:-4]}):
+        assert hub.http.get("/v1/province/findings", params=wrong).status_code == 422
+    assert hub.http.get("/v1/province/risk/cylinders",
+                        params={"reason": "overdue_inspection", "cursor": first["next_cursor"]}).status_code == 422
     only_shaoxing = hub.http.get("/v1/province/risk/cylinders",
                                  params={"reason": "overdue_inspection", "city": "绍兴"}).json()["items"]
     assert [r["city"] for r in only_shaoxing] == ["绍兴"]
@@ -297,6 +324,9 @@ def test_a_city_offline_catches_up_and_a_rewriting_city_is_caught(province):
             now=NOW + timedelta(hours=6))
     shaoxing.ledger.checkpoint()
     hub.wait(lambda: hub.cities()["绍兴"]["status"] == "unreachable", "seeing 绍兴 offline")
+    listed = hub.http.get("/v1/province/risk/cylinders", params={"reason": "overdue_inspection"}).json()
+    assert listed["cities"]["杭州"] == "ok" and listed["cities"]["绍兴"].startswith("unreachable")
+    assert [r["city"] for r in listed["items"]] == ["杭州"] and listed["next_cursor"] is None
     shaoxing.proxy.down = False
     hub.wait(lambda: caught_up(hub, (hangzhou, shaoxing)), "catching 绍兴 up")
     mirror = Database(next(c for c in _hub_cities(hub) if c[0] == "绍兴")[1])

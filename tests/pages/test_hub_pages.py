@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from api.hub import hub_app
 from api.pages.strings import STRINGS
+from ledger.errors import InvalidInput
 from ledger.service import hub
 from ledger.service.hub import PROBLEMS, CityView
 from ledger.storage.hub import HubStore
@@ -76,8 +77,17 @@ def province(url: str) -> Iterator[tuple[FastAPI, str]]:
               "party": {"id": "330100:P1", "kind": "gas_company", "name": "杭州燃气有限公司"},
               "cities": {"杭州": {"colour": "green", "reasons": []}, "绍兴": {"colour": "red", "reasons": []}}}]
     missing = {"杭州": "ok", "绍兴": "ok", "宁波": "unreachable: 宁波: GET /v1/findings: connection refused"}
+    def page(items):
+        def answer(cities, *args, cursor=None, **_):  # one page, and the next from the province's cursor
+            if cursor == "BAD":
+                raise InvalidInput("not a cursor of this list", field="cursor")
+            return {"items": items, "next_cursor": None if cursor else "NEXT+/=", "cities": missing}
+        return lambda cities, *args, **kwargs: answer(cities, *args[:-2], cursor=args[-2], **kwargs)
+
     try:
         with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(hub, "risk_page", page(risk))
+            patch.setattr(hub, "findings_page", page(findings))
             patch.setattr(hub, "province_risk", lambda cities, *a, **k: {"items": risk, "cities": missing})
             patch.setattr(hub, "province_findings", lambda cities, *a, **k: {"items": findings, "cities": missing})
             patch.setattr(hub, "province_enterprises", lambda cities, *a, **k: {"items": firms, "cities": missing})
@@ -132,6 +142,16 @@ def test_the_pages_tell_what_is_wrong_in_chinese_and_in_english(client):
     assert "refused: the log contradicts" in client.get("/?lang=en").text
     risk = client.get("/risk?city=杭州").text
     assert 'href="/v1/province/risk/cylinders?reason=overdue_inspection&amp;city=' in risk and "format=xlsx" in risk
+
+
+def test_a_list_page_leads_to_the_next_under_the_same_filters(client):
+    first = client.get("/findings?city=绍兴&kind=short_weight").text
+    assert 'id="next-page" href="?city=%E7%BB%8D%E5%85%B4&amp;kind=short_weight&amp;status=open&amp;cursor=NEXT%2B%2F%3D"' \
+        in first and "下一页" in first and 'id="first-page"' not in first
+    last = client.get("/risk", params={"reason": "overdue_inspection", "cursor": "NEXT+/="}).text
+    assert 'id="next-page"' not in last and 'id="first-page" href="?reason=overdue_inspection"' in last
+    assert "Next page" in client.get("/risk?lang=en").text
+    assert client.get("/findings?cursor=BAD").status_code == 422
 
 
 def test_every_broken_link_has_words_in_both_languages():
