@@ -1,6 +1,7 @@
 """Bundles of a cylinder whose chain lives in several cities' logs, checked offline with the cities' keys.
 
-A province bundle is JSON (the provincial hub serves it, docs/regions.md)::
+A province bundle is JSON (the provincial hub serves it, and a city serves it
+of a cylinder whose chain crossed its line, ``city_bundle``; docs/regions.md)::
 
     {"format": "cylinder-ledger/segments/v1",
      "cylinder": "<trace code>",
@@ -18,7 +19,7 @@ segment's first event naming the one before (``data.from_log``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ from .chain import BreakKind
 from .errors import ChainBroken, ProofInvalid
 from .signednote import NoteVerifier, open_checkpoint
 
-__all__ = ["FORMAT", "VerifiedSegments", "verify_segments"]
+__all__ = ["FORMAT", "VerifiedSegments", "verify_segments", "city_bundle"]
 
 FORMAT = "cylinder-ledger/segments/v1"
 
@@ -85,3 +86,42 @@ def verify_segments(bundle: dict[str, Any], verifiers: Sequence[NoteVerifier]) -
         logs.append(origin)
     assert previous is not None
     return VerifiedSegments(cylinder, position, tuple(logs), previous.hex())
+
+
+def city_bundle(own: dict[str, Any], kept: Sequence[tuple[dict[str, Any], str]],
+                verified: Sequence[tuple[str, int, str, Mapping[int, tuple[int, Sequence[str]]]]]) -> dict[str, Any] | None:
+    """A city's bundle of a cylinder whose chain crossed its line, in this format.
+
+    ``own``: the city's one-log bundle of the cylinder (``ledger.bundle``); ``kept``: the other cities'
+    events it verified and kept, each as event JSON with its log's origin; ``verified``: each verification
+    of such a segment as ``(log, tree size, signed checkpoint, {seq: (log_index, audit path)})``, the
+    newest of each log first. Each run of the chain in another log gets the newest checkpoint whose proofs
+    cover all of it. None when some run has none (events kept before their proofs were).
+    """
+    chain = sorted([(e["seq"], None, e, p) for e, p in zip(own["events"], own["proofs"])]
+                   + [(e["seq"], log, e, None) for e, log in kept], key=lambda item: item[0])
+    runs: list[list[tuple]] = []
+    for item in chain:
+        if runs and runs[-1][0][1] == item[1]:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    segments = []
+    for run in runs:
+        log = run[0][1]
+        if log is None:
+            note = own["checkpoint"]
+            segments.append({"origin": note.split("\n", 1)[0], "checkpoint": note,
+                             "events": [e for _, _, e, _ in run], "proofs": [p for _, _, _, p in run]})
+            continue
+        seqs = [seq for seq, _, _, _ in run]
+        found = next(((size, note, proofs) for origin, size, note, proofs in verified
+                      if origin == log and all(seq in proofs for seq in seqs)), None)
+        if found is None:
+            return None
+        size, note, proofs = found
+        segments.append({"origin": log, "checkpoint": note, "events": [e for _, _, e, _ in run],
+                         "proofs": [{"log_index": proofs[seq][0], "tree_size": size, "audit_path": list(proofs[seq][1])}
+                                    for seq in seqs]})
+    return {"format": FORMAT, "cylinder": own["cylinder"], "segments": segments,
+            "disputed": own.get("disputed", False), "disputes": own.get("disputes", [])}
