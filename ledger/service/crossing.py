@@ -83,6 +83,9 @@ class CrossingService:
             return item, None
         head = self._head(connection, item.cylinder)
         if head is not None and head[1] == self.settings.log_origin:
+            if head[0].id is None:  # handed here in a segment kept already (a peer's news came before the receive)
+                _, log = foreign_rows.head_rows(connection, {item.cylinder: (head[0].seq, head[0].hash)})[item.cylinder]
+                return replace(item, data={**item.data, FROM_LOG: log}), None
             return item, None
         own, holder = self.settings.log_origin, None if head is None else head[1]
         known = foreign_rows.hashes(connection, item.cylinder)

@@ -401,6 +401,14 @@ def test_both_cities_at_once_one_holder(cities):
     origins = _verify_across(raced, [hz, sx])
     assert origins[:2] == [HANGZHOU, HANGZHOU] and set(origins[2:]) == {SHAOXING}
 
+    # handed back, and Hangzhou hears of the return (a peer's news) before its station scans the receive: the
+    # receive still says which log the event it links to is in
+    back = _created(sx.post("shop", _event(raced, "return", at + timedelta(minutes=30), to=hz.parties["station"])))
+    news = lambda: httpx.post(f"{hz.base}/v1/log/crossings", json={"cylinder": raced}, timeout=30)  # noqa: E731
+    _wait_until(lambda: news().status_code == 202 and hz.count("foreign_events", raced) == back["seq"] - 1)
+    home = _created(hz.post("station", _event(raced, "receive", at + timedelta(minutes=40))))
+    assert (home["seq"], home["prev_hash"], home["data"]) == (back["seq"] + 1, back["hash"], {"from_log": SHAOXING})
+
 
 def _allow_updates(c) -> None:
     if c.dialect.name == "sqlite":
