@@ -432,6 +432,26 @@ class Bundle(Answer):
     disputes: list[Dispute] = []
 
 
+class SegmentEventOut(EventOut):
+    id: int | None  # none for an event of another city's log
+
+
+class BundleSegment(Answer):
+    origin: str
+    checkpoint: str
+    events: list[SegmentEventOut]
+    proofs: list[BundleProof]
+
+
+class SegmentsBundle(Answer):
+    """``cylinder-ledger/segments/v1``: a chain whose segments live in several cities' logs (docs/regions.md)."""
+    format: Literal["cylinder-ledger/segments/v1"]
+    cylinder: str
+    segments: list[BundleSegment]
+    disputed: bool = False
+    disputes: list[Dispute] = []
+
+
 class Health(Answer):
     status: Literal["ok"]
     database: str

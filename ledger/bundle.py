@@ -29,7 +29,7 @@ from .proofs import leaf_hash, verify_inclusion
 from .signednote import Checkpoint, NoteVerifier, open_checkpoint
 from .wire import hash_of_json
 
-__all__ = ["FORMAT", "MAX_BUNDLE_BYTES", "VerifiedBundle", "verify_bundle", "load_bundle"]
+__all__ = ["FORMAT", "MAX_BUNDLE_BYTES", "VerifiedBundle", "verify_bundle", "load_bundle", "check_event"]
 
 FORMAT = "cylinder-ledger/bundle/v1"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
@@ -87,46 +87,55 @@ def verify_bundle(bundle: dict[str, Any], verifier: NoteVerifier, witnesses: Seq
     # 2b. Witnesses vouch for it: a quorum of their cosignatures (c2sp.org/tlog-cosignature).
     cosignatures = tuple(verify_cosignatures(note, witnesses, quorum)) if witnesses or quorum else ()
 
-    def broken(message: str, seq: int, kind: BreakKind = BreakKind.CHAIN_TAMPERED) -> ChainBroken:
-        return ChainBroken(message, cylinder=cylinder if isinstance(cylinder, str) else None, seq=seq, kind=kind)
-
+    name = cylinder if isinstance(cylinder, str) else None
     previous: bytes | None = None
     for position, (event, proof) in enumerate(zip(events, proofs)):
-        if not isinstance(event, dict) or not isinstance(proof, dict):
-            raise ProofInvalid(f"event {position} or its proof is not an object")
-        where = f"event seq {event.get('seq')!r}"
-        # 3. The chain: one cylinder, seq 0, 1, 2, ..., register first, each linked to the last.
-        if event.get("cylinder") != cylinder:
-            raise broken(f"{where} belongs to another cylinder", position)
-        if event.get("seq") != position or isinstance(event.get("seq"), bool):
-            raise broken(f"{where}: expected seq {position} (an event is missing or out of order)", position,
-                         BreakKind.SEQUENCE_GAP)
-        if position == 0 and event.get("kind") != "register":
-            raise broken("the chain does not start with a register event", position)
-        stated_prev = event.get("prev_hash")
-        if position == 0:
-            if stated_prev is not None:
-                raise broken("the register event must have no prev_hash", position)
-        elif not hmac.compare_digest(_hex32(stated_prev, f"{where} prev_hash"), previous):
-            raise broken(f"{where}: prev_hash does not match the previous event's hash", position)
-
-        # 4. The event's content matches its hash.
-        stated = _hex32(event.get("hash"), f"{where} hash")
-        if not hmac.compare_digest(hash_of_json(event), stated):
-            raise broken(f"{where} was altered: its content does not match its hash", position)
-        previous = stated
-
-        # 5. The event is in the log the checkpoint signs.
-        index, size, path = proof.get("log_index"), proof.get("tree_size"), proof.get("audit_path")
-        if index != event.get("log_index") or not isinstance(index, int) or isinstance(index, bool):
-            raise ProofInvalid(f"{where}: the proof is for another log position")
-        if size != checkpoint.size:
-            raise ProofInvalid(f"{where}: the proof is against tree size {size}, the checkpoint has {checkpoint.size}")
-        if not isinstance(path, list) or len(path) > 64:
-            raise ProofInvalid(f"{where}: the audit path is malformed")
-        hashes = [_hex32(node, f"{where} audit path") for node in path]
-        try:
-            verify_inclusion(leaf_hash(stated), index, size, hashes, checkpoint.root)
-        except ProofInvalid as exc:
-            raise ProofInvalid(f"{where}: {exc}") from None
+        previous = check_event(event, proof, name, position, previous, checkpoint)
     return VerifiedBundle(cylinder, len(events), checkpoint, previous.hex(), cosignatures)
+
+
+def check_event(event: Any, proof: Any, cylinder: str | None, position: int, previous: bytes | None,
+                checkpoint: Checkpoint, log: str | None = None) -> bytes:
+    """Steps 3 to 5 for the event at ``position`` of a chain (its seq), ``previous`` the hash of the event
+    before it (None for seq 0), ``checkpoint`` the opened checkpoint of the log holding it (named ``log``
+    in messages, if given); returns the event's hash."""
+    if not isinstance(event, dict) or not isinstance(proof, dict):
+        raise ProofInvalid(f"event {position} or its proof is not an object")
+    where = f"event seq {event.get('seq')!r}" + (f" in {log}" if log else "")
+
+    def broken(message: str, kind: BreakKind = BreakKind.CHAIN_TAMPERED) -> ChainBroken:
+        return ChainBroken(message, cylinder=cylinder, seq=position, kind=kind)
+
+    # 3. The chain: one cylinder, seq 0, 1, 2, ..., register first, each linked to the last.
+    if event.get("cylinder") != cylinder:
+        raise broken(f"{where} belongs to another cylinder")
+    if event.get("seq") != position or isinstance(event.get("seq"), bool):
+        raise broken(f"{where}: expected seq {position} (an event is missing or out of order)", BreakKind.SEQUENCE_GAP)
+    if position == 0 and event.get("kind") != "register":
+        raise broken("the chain does not start with a register event")
+    stated_prev = event.get("prev_hash")
+    if position == 0:
+        if stated_prev is not None:
+            raise broken("the register event must have no prev_hash")
+    elif previous is None or not hmac.compare_digest(_hex32(stated_prev, f"{where} prev_hash"), previous):
+        raise broken(f"{where}: prev_hash does not match the previous event's hash")
+
+    # 4. The event's content matches its hash.
+    stated = _hex32(event.get("hash"), f"{where} hash")
+    if not hmac.compare_digest(hash_of_json(event), stated):
+        raise broken(f"{where} was altered: its content does not match its hash")
+
+    # 5. The event is in the log the checkpoint signs.
+    index, size, path = proof.get("log_index"), proof.get("tree_size"), proof.get("audit_path")
+    if index != event.get("log_index") or not isinstance(index, int) or isinstance(index, bool):
+        raise ProofInvalid(f"{where}: the proof is for another log position")
+    if size != checkpoint.size:
+        raise ProofInvalid(f"{where}: the proof is against tree size {size}, the checkpoint has {checkpoint.size}")
+    if not isinstance(path, list) or len(path) > 64:
+        raise ProofInvalid(f"{where}: the audit path is malformed")
+    hashes = [_hex32(node, f"{where} audit path") for node in path]
+    try:
+        verify_inclusion(leaf_hash(stated), index, size, hashes, checkpoint.root)
+    except ProofInvalid as exc:
+        raise ProofInvalid(f"{where}: {exc}") from None
+    return stated

@@ -22,9 +22,10 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -33,10 +34,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from .errors import InvalidInput, ProofInvalid
 
 __all__ = ["WitnessKey", "Cosignature", "Witness", "cosigned_message", "cosign", "split_note",
-           "verify_cosignatures", "parse_witnesses", "read_witnesses", "add_checkpoint_body", "parse_size", "with_cosignatures"]
+           "verify_cosignatures", "parse_witnesses", "listed_lines", "read_witnesses", "add_checkpoint_body", "parse_size", "with_cosignatures"]
 
 _COSIGNATURE_V1 = b"\x04"
 _DASH = "\u2014 "
+_Key = TypeVar("_Key")
 _NAME = re.compile(r"[^\s+]+")
 _MAX_TIME = 2**63 - 1  # c2sp.org/tlog-cosignature: the timestamp MUST NOT exceed 2^63 - 1
 MAX_PROOF_LINES = 63  # c2sp.org/tlog-witness: a client MUST NOT send more
@@ -177,28 +179,37 @@ class Witness:
     key: WitnessKey
 
 
-def parse_witnesses(text: str, source: str = "the witness list") -> list[Witness]:
-    """``<name> <url> <verifier key>`` a line; blank lines and lines starting with ``#`` are skipped."""
-    witnesses: list[Witness] = []
+def listed_lines(text: str, source: str, noun: str, key_words: str, longest: int,
+                 read_key: Callable[[str], _Key]) -> Iterator[tuple[int, str, str, _Key]]:
+    """``(line number, name, url, key)`` of each ``<name> <url> <key>`` line of a list of witnesses or peers;
+    blank lines and lines starting with ``#`` are skipped. ``read_key`` reads the key (raising
+    ``InvalidInput``); a name is at most ``longest`` characters. The url comes without a trailing slash."""
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         parts = line.split()
         if len(parts) != 3:
-            raise InvalidInput(f"{source} line {number}: expected '<name> <url> <verifier key>'")
+            raise InvalidInput(f"{source} line {number}: expected '<name> <url> <{key_words}>'")
         name, url, vkey = parts
         if not url.startswith(("http://", "https://")):
             raise InvalidInput(f"{source} line {number}: the URL must start with http:// or https://")
-        if len(name) > 100:
-            raise InvalidInput(f"{source} line {number}: a witness name is at most 100 characters")
+        if len(name) > longest:
+            raise InvalidInput(f"{source} line {number}: a {noun} name is at most {longest} characters")
         try:
-            key = WitnessKey.from_vkey(vkey)
+            key = read_key(vkey)
         except InvalidInput as exc:
             raise InvalidInput(f"{source} line {number}: {exc.message}") from None
+        yield number, name, url.rstrip("/"), key
+
+
+def parse_witnesses(text: str, source: str = "the witness list") -> list[Witness]:
+    """``<name> <url> <verifier key>`` a line; blank lines and lines starting with ``#`` are skipped."""
+    witnesses: list[Witness] = []
+    for number, name, url, key in listed_lines(text, source, "witness", "verifier key", 100, WitnessKey.from_vkey):
         if any(w.name == name for w in witnesses):
             raise InvalidInput(f"{source} line {number}: the witness {name} is listed twice")
-        witnesses.append(Witness(name, url.rstrip("/"), key))
+        witnesses.append(Witness(name, url, key))
     return witnesses
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,8 @@ class Segment:
     checkpoint: Checkpoint
     rows: tuple[tuple, ...]  # (cylinder, seq, log, log_index, kind, occurred_at, ..., prev_hash, hash), new seqs only
     head: Event  # the newest event of the chain as the segment leaves it
+    # by seq, (log_index, audit path) under ``checkpoint`` of every event of the bundle, kept before or new
+    proofs: Mapping[int, tuple[int, tuple[str, ...]]] = field(default_factory=dict, compare=False)
 
     @property
     def events(self) -> list[Event]:
@@ -110,6 +112,7 @@ def _verify(bundle: Any, verifier: NoteVerifier, cylinder: str, known: Mapping[i
     hashes: dict[int, bytes] = dict(known)
     links: dict[int, bytes | None] = {}
     fresh: dict[int, tuple] = {}
+    proven: dict[int, tuple[int, tuple[str, ...]]] = {}
     for event, proof in zip(events, proofs):
         row = _row(event, origin)
         seq, digest = row[1], bytes(row[14])
@@ -123,6 +126,7 @@ def _verify(bundle: Any, verifier: NoteVerifier, cylinder: str, known: Mapping[i
         if any(len(node) != 32 for node in nodes):
             raise ProofInvalid(f"{where}: the audit path is malformed")
         verify_inclusion(leaf_hash(digest), index, size, nodes, checkpoint.root)
+        proven[seq] = (index, tuple(node.hex() for node in nodes))
         if seq in known:
             if not hmac.compare_digest(known[seq], digest):
                 raise SegmentRefused(f"{origin} now shows {cylinder} seq {seq} differently from the event verified "
@@ -145,7 +149,7 @@ def _verify(bundle: Any, verifier: NoteVerifier, cylinder: str, known: Mapping[i
     if start != (max(known) + 1 if known else 0) or sorted(fresh) != list(range(start, end + 1)):
         raise ProofInvalid(f"{origin}'s events do not continue the chain held here without a gap")
     rows = tuple(fresh[seq] for seq in sorted(fresh))
-    return Segment(origin, checkpoint, rows, foreign_event(rows[-1]))
+    return Segment(origin, checkpoint, rows, foreign_event(rows[-1]), proven)
 
 
 def _row(entry: Any, origin: str) -> tuple:

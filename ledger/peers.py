@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cosigning import listed_lines
 from .errors import InvalidInput
 from .signednote import NoteVerifier
 
@@ -49,27 +50,13 @@ class Peers:
 
 def parse_peers(text: str, source: str = "the peers file", own_origin: str | None = None) -> Peers:
     peers: list[Peer] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        parts = line.split()
-        if len(parts) != 3:
-            raise InvalidInput(f"{source} line {number}: expected '<name> <url> <log verifier key>'")
-        name, url, vkey = parts
-        if not url.startswith(("http://", "https://")):
-            raise InvalidInput(f"{source} line {number}: the URL must start with http:// or https://")
-        if len(name) > 64:
-            raise InvalidInput(f"{source} line {number}: a peer name is at most 64 characters")
-        try:
-            verifier = NoteVerifier.from_vkey(vkey)
-        except InvalidInput as exc:
-            raise InvalidInput(f"{source} line {number}: {exc.message}") from None
+    for number, name, url, verifier in listed_lines(text, source, "peer", "log verifier key", 64,
+                                                    NoteVerifier.from_vkey):
         if any(p.name == name or p.origin == verifier.name for p in peers):
             raise InvalidInput(f"{source} line {number}: the peer {name} or its log is listed twice")
         if own_origin is not None and verifier.name == own_origin:
             raise InvalidInput(f"{source} line {number}: {name}'s log is this ledger's own log ({own_origin})")
-        peers.append(Peer(name, url.rstrip("/"), verifier))
+        peers.append(Peer(name, url, verifier))
     return Peers(tuple(peers))
 
 

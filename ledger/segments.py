@@ -1,34 +1,34 @@
 """Bundles of a cylinder whose chain lives in several cities' logs, checked offline with the cities' keys.
 
-A province bundle is JSON (the provincial hub serves it, docs/regions.md)::
+A province bundle is JSON (the provincial hub serves it, and a city serves it
+of a cylinder whose chain crossed its line, ``city_bundle``; docs/regions.md)::
 
     {"format": "cylinder-ledger/segments/v1",
      "cylinder": "<trace code>",
      "segments": [{"origin": "<log origin>", "checkpoint": "<that log's signed note>",
                    "events": [...], "proofs": [...]}, ...]}           # in chain order
 
-Each segment is checked as ``ledger.bundle`` checks a one-log bundle (content
-against hash, inclusion under its checkpoint, signed by the key named by the
-checkpoint's origin), and the whole as one chain: seq 0, 1, 2, ... from a
-register, each event's ``prev_hash`` the previous event's hash across the
-segments, and at each boundary the hand-off naming the next log (``data.to_log``)
-and the next segment's first event naming the one before (``data.from_log``).
+Each segment is checked as ``ledger.bundle`` checks a one-log bundle, event by
+event with its ``check_event`` (content against hash, inclusion under the
+segment's checkpoint, signed by the key named by the checkpoint's origin), and
+the whole as one chain: seq 0, 1, 2, ... from a register, each event's
+``prev_hash`` the previous event's hash across the segments, and at each
+boundary the hand-off naming the next log (``data.to_log``) and the next
+segment's first event naming the one before (``data.from_log``).
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .bundle import check_event
 from .chain import BreakKind
 from .errors import ChainBroken, ProofInvalid
-from .proofs import leaf_hash, verify_inclusion
 from .signednote import NoteVerifier, open_checkpoint
-from .wire import hash_of_json
 
-__all__ = ["FORMAT", "VerifiedSegments", "verify_segments"]
+__all__ = ["FORMAT", "VerifiedSegments", "verify_segments", "city_bundle"]
 
 FORMAT = "cylinder-ledger/segments/v1"
 
@@ -39,16 +39,6 @@ class VerifiedSegments:
     events: int
     logs: tuple[str, ...]  # each segment's log origin, in chain order
     head: str
-
-
-def _hex32(value: Any, what: str) -> bytes:
-    try:
-        raw = bytes.fromhex(value)
-    except (TypeError, ValueError):
-        raise ProofInvalid(f"{what} is not hexadecimal") from None
-    if len(raw) != 32 or value != raw.hex():
-        raise ProofInvalid(f"{what} is not 32 bytes of lowercase hex")
-    return raw
 
 
 def verify_segments(bundle: dict[str, Any], verifiers: Sequence[NoteVerifier]) -> VerifiedSegments:
@@ -90,36 +80,48 @@ def verify_segments(bundle: dict[str, Any], verifiers: Sequence[NoteVerifier]) -
                     or events[0]["data"].get("from_log") != last_origin:
                 raise broken(f"seq {position} in {origin} does not say it comes from {last_origin}", position)
         for event, proof in zip(events, proofs):
-            if not isinstance(event, dict) or not isinstance(proof, dict):
-                raise ProofInvalid(f"event {position} or its proof is not an object")
-            where = f"event seq {event.get('seq')!r} in {origin}"
-            if event.get("cylinder") != cylinder:
-                raise broken(f"{where} belongs to another cylinder", position)
-            if event.get("seq") != position or isinstance(event.get("seq"), bool):
-                raise broken(f"{where}: expected seq {position} (an event is missing or out of order)", position,
-                             BreakKind.SEQUENCE_GAP)
-            if position == 0:
-                if event.get("kind") != "register" or event.get("prev_hash") is not None:
-                    raise broken("the chain does not start with a register event without prev_hash", 0)
-            elif not hmac.compare_digest(_hex32(event.get("prev_hash"), f"{where} prev_hash"), previous):
-                raise broken(f"{where}: prev_hash does not match the previous event's hash", position)
-            stated = _hex32(event.get("hash"), f"{where} hash")
-            if not hmac.compare_digest(hash_of_json(event), stated):
-                raise broken(f"{where} was altered: its content does not match its hash", position)
-            index, size, path = proof.get("log_index"), proof.get("tree_size"), proof.get("audit_path")
-            if index != event.get("log_index") or not isinstance(index, int) or isinstance(index, bool):
-                raise ProofInvalid(f"{where}: the proof is for another log position")
-            if size != checkpoint.size:
-                raise ProofInvalid(f"{where}: the proof is against tree size {size}, the checkpoint has {checkpoint.size}")
-            if not isinstance(path, list) or len(path) > 64:
-                raise ProofInvalid(f"{where}: the audit path is malformed")
-            try:
-                verify_inclusion(leaf_hash(stated), index, size, [_hex32(n, f"{where} audit path") for n in path],
-                                 checkpoint.root)
-            except ProofInvalid as exc:
-                raise ProofInvalid(f"{where}: {exc}") from None
-            previous, position, last_event = stated, position + 1, event
+            previous = check_event(event, proof, cylinder, position, previous, checkpoint, origin)
+            position, last_event = position + 1, event
         last_origin = origin
         logs.append(origin)
     assert previous is not None
     return VerifiedSegments(cylinder, position, tuple(logs), previous.hex())
+
+
+def city_bundle(own: dict[str, Any], kept: Sequence[tuple[dict[str, Any], str]],
+                verified: Sequence[tuple[str, int, str, Mapping[int, tuple[int, Sequence[str]]]]]) -> dict[str, Any] | None:
+    """A city's bundle of a cylinder whose chain crossed its line, in this format.
+
+    ``own``: the city's one-log bundle of the cylinder (``ledger.bundle``); ``kept``: the other cities'
+    events it verified and kept, each as event JSON with its log's origin; ``verified``: each verification
+    of such a segment as ``(log, tree size, signed checkpoint, {seq: (log_index, audit path)})``, the
+    newest of each log first. Each run of the chain in another log gets the newest checkpoint whose proofs
+    cover all of it. None when some run has none (events kept before their proofs were).
+    """
+    chain = sorted([(e["seq"], None, e, p) for e, p in zip(own["events"], own["proofs"])]
+                   + [(e["seq"], log, e, None) for e, log in kept], key=lambda item: item[0])
+    runs: list[list[tuple]] = []
+    for item in chain:
+        if runs and runs[-1][0][1] == item[1]:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    segments = []
+    for run in runs:
+        log = run[0][1]
+        if log is None:
+            note = own["checkpoint"]
+            segments.append({"origin": note.split("\n", 1)[0], "checkpoint": note,
+                             "events": [e for _, _, e, _ in run], "proofs": [p for _, _, _, p in run]})
+            continue
+        seqs = [seq for seq, _, _, _ in run]
+        found = next(((size, note, proofs) for origin, size, note, proofs in verified
+                      if origin == log and all(seq in proofs for seq in seqs)), None)
+        if found is None:
+            return None
+        size, note, proofs = found
+        segments.append({"origin": log, "checkpoint": note, "events": [e for _, _, e, _ in run],
+                         "proofs": [{"log_index": proofs[seq][0], "tree_size": size, "audit_path": list(proofs[seq][1])}
+                                    for seq in seqs]})
+    return {"format": FORMAT, "cylinder": own["cylinder"], "segments": segments,
+            "disputed": own.get("disputed", False), "disputes": own.get("disputes", [])}

@@ -12,7 +12,7 @@ from ledger.wire import event_json
 from ..body import JSONRoute
 from ..deps import Allowed, LedgerDep, ProofSlot, ReadConn, WriteConn
 from ..errors import problem_responses
-from ..schemas import Bundle, CylinderOut, EventOut, Page, Registered, RegistrationIn
+from ..schemas import Bundle, CylinderOut, EventOut, Page, Registered, RegistrationIn, SegmentsBundle
 from ..views import cylinder_code, label_links
 
 router = APIRouter(route_class=JSONRoute, tags=["cylinders"], responses=problem_responses(401, 403, 404, 422))
@@ -58,9 +58,11 @@ def list_events(
     return {"items": ledger.with_notes(connection, actor, events), "next_cursor": next_cursor}
 
 
-@router.get("/v1/cylinders/{cylinder_id}/bundle", response_model=Bundle, tags=["proofs"])
+@router.get("/v1/cylinders/{cylinder_id}/bundle", response_model=Bundle | SegmentsBundle, tags=["proofs"])
 def get_bundle(cylinder_id: CylinderId, actor: Allowed("proofs.read"), slot: ProofSlot, ledger: LedgerDep):
-    """Every event of the cylinder with inclusion proofs and a signed checkpoint; `ledger verify-bundle` checks it offline."""
+    """Every event of the cylinder with inclusion proofs and a signed checkpoint; `ledger verify-bundle` checks it
+    offline. A cylinder whose chain crossed city lines answers `cylinder-ledger/segments/v1`: each city's segment
+    under that city's checkpoint, checked with the cities' keys (docs/regions.md)."""
     with ledger.db.reading() as connection:  # 404 before a checkpoint is signed
         code = ledger.cylinder(connection, cylinder_code(cylinder_id)).id
-    return ledger.bundle(code)
+    return ledger.whole_bundle(code)

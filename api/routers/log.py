@@ -1,6 +1,6 @@
 """The verifiable log: signed checkpoints, the verifier key and consistency proofs. Public: no token needed."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
@@ -11,7 +11,7 @@ from ledger.service import mirror
 from ..body import JSONRoute
 from ..deps import LedgerDep, ProofSlot, ReadConn
 from ..errors import problem_responses
-from ..schemas import Bundle, ConsistencyProof, CrossingKept, CrossingNews
+from ..schemas import Bundle, ConsistencyProof, CrossingKept, CrossingNews, SegmentsBundle
 from ..views import FastJSON, cylinder_code
 
 router = APIRouter(route_class=JSONRoute, tags=["proofs"], responses=problem_responses(422))
@@ -54,14 +54,22 @@ def get_log_entries(start: Position, end: Position, connection: ReadConn):
 CylinderId = Annotated[str, Path(min_length=1, max_length=64, description="the trace code, in any spelling")]
 
 
-@router.get("/v1/log/cylinders/{cylinder_id}/bundle", response_model=Bundle, responses=problem_responses(404))
-def get_public_bundle(cylinder_id: CylinderId, slot: ProofSlot, ledger: LedgerDep):
-    """The cylinder's bundle (its events in this log, inclusion proofs, the signed checkpoint), as
-    `GET /v1/cylinders/{id}/bundle` gives it: what another city's ledger verifies before a cylinder handed
+Segment = Annotated[Literal["own"] | None, Query(
+    description="`own`: this log's events only, in the one-log form, even of a cylinder that crossed city lines "
+                "(what a peer city verifies at a crossing)")]
+
+
+@router.get("/v1/log/cylinders/{cylinder_id}/bundle", response_model=Bundle | SegmentsBundle,
+            responses=problem_responses(404))
+def get_public_bundle(cylinder_id: CylinderId, slot: ProofSlot, ledger: LedgerDep, segment: Segment = None):
+    """The cylinder's bundle, as `GET /v1/cylinders/{id}/bundle` gives it: its events, inclusion proofs and the
+    signed checkpoint; for a cylinder whose chain crossed city lines, the `cylinder-ledger/segments/v1` form with
+    the other cities' segments this ledger verified and kept, so it verifies on its own with the cities' keys.
+    With `segment=own`, this log's events only: what another city's ledger verifies before a cylinder handed
     to it joins its chain (docs/regions.md). The events are the public log's; no personal data."""
     with ledger.db.reading() as connection:
         code = ledger.cylinder(connection, cylinder_code(cylinder_id)).id
-    return ledger.bundle(code)
+    return ledger.bundle(code) if segment == "own" else ledger.whole_bundle(code)
 
 
 @router.post("/v1/log/crossings", status_code=202, response_model=CrossingKept,

@@ -208,7 +208,8 @@ class CrossingService:
         if head is None:
             self._adopt(connection, item, segments[0], now)
         for segment in segments:
-            foreign_rows.insert(connection, segment.rows, segment.checkpoint.note, format_time(now))
+            foreign_rows.insert(connection, segment.rows, segment.checkpoint.note, format_time(now), segment.proofs,
+                                segment.checkpoint.size)
         chain[cylinder] = (last.seq, last.hash)
 
     def _adopt(self, connection: Connection, item: NewEvent, segment: Segment, now: datetime) -> None:
@@ -266,7 +267,8 @@ class CrossingService:
         first = segment.rows[0]
         if chain.get(cylinder) != (first[1] - 1, bytes(first[13])):
             return False
-        foreign_rows.insert(connection, segment.rows, segment.checkpoint.note, format_time(now))
+        foreign_rows.insert(connection, segment.rows, segment.checkpoint.note, format_time(now), segment.proofs,
+                            segment.checkpoint.size)
         if self.judge is not None:
             self.judge.defer(connection, [segment.head], now)
         return True
@@ -286,10 +288,11 @@ class CrossingService:
 
 
 def _ask(peer: Peer, cylinder: str) -> dict[str, Any] | None:
-    """The peer's public bundle of ``cylinder``; None when it holds none."""
+    """The peer's public bundle of ``cylinder``, of the events in its own log only (``segment=own``); None
+    when it holds none."""
     try:
         with httpx.Client(timeout=TIMEOUT) as client:
-            answer = client.get(f"{peer.url}/v1/log/cylinders/{cylinder}/bundle")
+            answer = client.get(f"{peer.url}/v1/log/cylinders/{cylinder}/bundle", params={"segment": "own"})
     except httpx.HTTPError as exc:
         raise PeerUnavailable(f"the ledger of {peer.name} cannot be reached ({type(exc).__name__})") from None
     if answer.status_code == 404:

@@ -7,12 +7,14 @@ checkpoint publisher (``ledger.publisher``) signs in its own transaction.
 from __future__ import annotations
 
 import hmac
+from dataclasses import replace
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from .. import crossing, privacy
 from ..bundle import FORMAT
+from ..segments import city_bundle
 from ..domain import Event, Role
 from ..errors import Archived, CheckpointMismatch, Conflict, NotFound
 from ..log import LogTree, checkpoint_at, leaf_hash
@@ -124,6 +126,21 @@ class ProofService:
         note = self.publisher.witnessed(checkpoint).note
         with self.db.reading() as connection:
             return self.bundle_at(connection, cylinder, checkpoint, note)
+
+    def whole_bundle(self, cylinder: str) -> dict[str, Any]:
+        """The cylinder's bundle that verifies offline on its own: ``bundle`` when its chain is in this log
+        alone; when it crossed city lines, a ``cylinder-ledger/segments/v1`` bundle (``ledger.segments``) of
+        this log's segments under its checkpoint and the other cities' segments it kept, each under the
+        checkpoint it was verified against with the proofs checked then. Segments kept before their proofs
+        were (migration 0020) leave it at ``bundle``."""
+        own = self.bundle(cylinder)
+        with self.db.reading() as connection:
+            rows = foreign_rows.rows_of(connection, [cylinder])
+            if not rows:
+                return own
+            verified = foreign_rows.proofs_of(connection, cylinder)
+        kept = [(event_json(replace(crossing.foreign_event(row), log_index=row[3])), row[2]) for row in rows]
+        return city_bundle(own, kept, verified) or own
 
     def bundle_at(self, connection: Connection, cylinder: str, checkpoint: Checkpoint,
                   note: str | None = None) -> dict[str, Any]:

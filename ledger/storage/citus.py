@@ -34,7 +34,8 @@ from sqlalchemy import Connection, Engine
 __all__ = ["available", "distributed", "distribute", "before_writing", "log_table", "positions", "claim_stamp", "DISTRIBUTED", "REFERENCE"]
 
 # Distributed by cylinder, in co-location order: the first is the group's anchor.
-DISTRIBUTED = (("cylinders", "id"), ("events", "cylinder"), ("review_queue", "cylinder"), ("foreign_events", "cylinder"))
+DISTRIBUTED = (("cylinders", "id"), ("events", "cylinder"), ("review_queue", "cylinder"), ("foreign_events", "cylinder"),
+               ("foreign_proofs", "cylinder"))
 # In foreign-key order: a reference table refers only to reference tables made before it.
 REFERENCE = ("parties", "people", "accounts", "page_sessions", "end_users", "checkpoints",
              "findings", "finding_actions", "notes", "erasures", "stamp_index",

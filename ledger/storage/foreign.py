@@ -3,29 +3,52 @@
 Each row is an event of another city's log, verified against that log's signed
 checkpoint before it was stored (``ledger.crossing.verify_segment``). The rows
 are never part of this ledger's log and never change (the table refuses UPDATE
-and DELETE, migration 0017).
+and DELETE, migration 0017). Beside them, ``foreign_proofs`` keeps the inclusion
+proofs each verification checked (migration 0020), for the city's own bundle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection
 
 from .events import among, chunks, placeholders
 
-__all__ = ["COLUMNS", "insert", "rows_of", "heads", "hashes", "crossed"]
+__all__ = ["COLUMNS", "insert", "proofs_of", "rows_of", "heads", "hashes", "crossed"]
 
 COLUMNS = ("cylinder, seq, log, log_index, kind, occurred_at, recorded_at, party, person, to_ref, location, data, "
            "idempotency_key, prev_hash, hash")
 
 
-def insert(connection: Connection, rows: Sequence[tuple], checkpoint: str, stored_at: str) -> None:
-    """Keep verified rows (``crossing.Segment.rows``) with the checkpoint they were verified against."""
+def insert(connection: Connection, rows: Sequence[tuple], checkpoint: str, stored_at: str,
+           proofs: Mapping[int, tuple[int, Sequence[str]]] | None = None, tree_size: int | None = None) -> None:
+    """Keep verified rows (``crossing.Segment.rows``) with the checkpoint they were verified against, and
+    beside them ``proofs``: by seq, ``(log_index, audit path)`` of every event of that log's bundle under the
+    checkpoint (of size ``tree_size``), the kept events' and those verified before alike."""
     if rows:
         connection.exec_driver_sql(
             f"INSERT INTO foreign_events ({COLUMNS}, checkpoint, stored_at) VALUES ({placeholders(connection, 17)})",
             [(*row[:15], checkpoint, stored_at) for row in rows])
+    if rows and proofs and tree_size is not None:
+        cylinder, log = rows[0][0], rows[0][2]
+        body = json.dumps({str(seq): {"log_index": index, "audit_path": list(path)}
+                           for seq, (index, path) in sorted(proofs.items())}, separators=(",", ":"))
+        connection.exec_driver_sql(
+            "INSERT INTO foreign_proofs (cylinder, log, tree_size, checkpoint, proofs, stored_at) "
+            f"VALUES ({placeholders(connection, 6)}) ON CONFLICT (cylinder, log, tree_size) DO NOTHING",
+            (cylinder, log, tree_size, checkpoint, body, stored_at))
+
+
+def proofs_of(connection: Connection, cylinder: str) -> list[tuple[str, int, str, dict[int, tuple[int, list[str]]]]]:
+    """``(log, tree size, checkpoint, {seq: (log_index, audit path)})`` of each kept verification of the
+    cylinder's segments in other logs, the newest checkpoint of each log first."""
+    sql = ("SELECT log, tree_size, checkpoint, proofs FROM foreign_proofs WHERE cylinder = "
+           f"{placeholders(connection, 1)} ORDER BY log, tree_size DESC")
+    return [(log, size, note, {int(seq): (proof["log_index"], proof["audit_path"])
+                               for seq, proof in json.loads(body).items()})
+            for log, size, note, body in connection.exec_driver_sql(sql, (cylinder,))]
 
 
 def rows_of(connection: Connection, cylinders: Iterable[str]) -> list[tuple]:

@@ -218,6 +218,20 @@ foreign_events = Table(
     Column("stored_at", TIME, nullable=False),
 )
 
+# The inclusion proofs of another city's bundle, kept beside its events: one row per verification, the
+# checkpoint it was verified against and each event's audit path under it, by seq (a JSON object
+# ``{"<seq>": {"log_index", "audit_path"}}``); what the city's own bundle of the cylinder carries.
+foreign_proofs = Table(
+    "foreign_proofs",
+    metadata,
+    Column("cylinder", String(16), ForeignKey("cylinders.id"), nullable=False, primary_key=True),
+    Column("log", String(200), nullable=False, primary_key=True),
+    Column("tree_size", BigInteger, nullable=False, primary_key=True),
+    Column("checkpoint", Text, nullable=False),
+    Column("proofs", Text, nullable=False),
+    Column("stored_at", TIME, nullable=False),
+)
+
 # PostgreSQL draws an event's pending id from here (-nextval) until the sequencer gives it its log
 # position (ledger.storage.events.sequence, migration 0019); SQLite has no sequences and needs none.
 events_pending = Sequence("events_pending", metadata=metadata)
@@ -455,4 +469,4 @@ witness_states = Table(
 )
 
 APPEND_ONLY = ("events", "checkpoints", "finding_actions", "erasures", "cosignatures", "personal_data_views",
-               "foreign_events")
+               "foreign_events", "foreign_proofs")

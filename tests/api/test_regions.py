@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import json
 import re
+import subprocess
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,7 +42,7 @@ from tests.pages.conftest import sign_in
 from tests.pages.test_public import visible
 
 from .conftest import ADMIN, LICENCE, registration
-from .served import Server, free_port
+from .served import LEDGER, Server, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -194,7 +196,8 @@ def _verify_across(cylinder: str, cities: list[City]) -> list[str]:
         vkey = httpx.get(f"{city.base}/v1/log/public-key", timeout=10).text.strip()
         assert vkey == city.vkey()
         verifier = NoteVerifier.from_vkey(vkey)
-        bundle = httpx.get(f"{city.base}/v1/log/cylinders/{cylinder}/bundle", timeout=30).json()
+        bundle = httpx.get(f"{city.base}/v1/log/cylinders/{cylinder}/bundle", params={"segment": "own"},
+                           timeout=30).json()
         checkpoint = open_checkpoint(verifier, bundle["checkpoint"], city.origin)
         for event, proof in zip(bundle["events"], bundle["proofs"], strict=True):
             digest = hash_of_json(event)
@@ -207,6 +210,56 @@ def _verify_across(cylinder: str, cities: list[City]) -> list[str]:
     for seq in range(1, len(chain)):
         assert hmac.compare_digest(chain[seq][0]["prev_hash"], chain[seq - 1][0]["hash"]), f"seq {seq} does not link"
     return [origin for _, (_, origin) in sorted(chain.items())]
+
+
+def _verify_bundle(bundle: dict, folder: Path, *cities: City) -> str:
+    """``ledger verify-bundle`` run on ``bundle`` with the given cities' keys: its first line."""
+    path = folder / f"bundle-{uuid.uuid4().hex}.json"
+    path.write_text(json.dumps(bundle, ensure_ascii=False))
+    keys = [arg for city in cities for arg in ("--public-key", city.vkey())]
+    done = subprocess.run([LEDGER, "verify-bundle", str(path), *keys], cwd=folder,
+                          capture_output=True, text=True, timeout=120)
+    return done.stdout.strip() or done.stderr.strip()
+
+
+def _each_citys_bundle_verifies_alone(cylinder: str, hz: City, sx: City) -> None:
+    """Each city's public bundle of a cylinder that crossed and came back is the segments form: its own
+    segments under its checkpoint, the other city's under the checkpoint it verified them against, with the
+    proofs checked then; `ledger verify-bundle` passes with the two keys, and fails with one or on an edit."""
+    # Shaoxing followed the chain when told of the receive back (seq 7), and holds the fill (seq 8) only if
+    # Hangzhou's bundle already held it then: its bundle ends where it knows
+    told = list(range(7, 7 + sx.count("foreign_events", cylinder) - 3))
+    for city, other, back in ((hz, sx, [7, 8]), (sx, hz, told)):
+        bundle = httpx.get(f"{city.base}/v1/log/cylinders/{cylinder}/bundle", timeout=30).json()
+        assert bundle["format"] == "cylinder-ledger/segments/v1"
+        assert [(s["origin"], [e["seq"] for e in s["events"]]) for s in bundle["segments"]] == [
+            (HANGZHOU, [0, 1, 2]), (SHAOXING, [3, 4, 5, 6]), (HANGZHOU, back)]
+        for segment in bundle["segments"]:
+            assert segment["checkpoint"].startswith(segment["origin"] + "\n")  # each under its own log's note
+        checked = _verify_bundle(bundle, city.folder, hz, sx)
+        assert checked.startswith(f"valid: cylinder {cylinder}, {7 + len(back)} events"), checked
+        assert f"in logs {HANGZHOU} -> {SHAOXING} -> {HANGZHOU}" in checked
+        alone = _verify_bundle(bundle, city.folder, city)
+        assert alone.startswith("INVALID") and "no key of it was given" in alone, alone
+        kept = next(s for s in bundle["segments"] if s["origin"] == other.origin)
+        kept["events"][0]["occurred_at"] = kept["events"][0]["occurred_at"].replace(":", "-", 1)
+        tampered = _verify_bundle(bundle, city.folder, hz, sx)
+        assert tampered.startswith("INVALID") and "was altered" in tampered, tampered
+    authenticated = httpx.get(f"{hz.base}/v1/cylinders/{cylinder}/bundle", timeout=30,
+                              headers={"Authorization": f"Bearer {hz.tokens['admin']}"}).json()
+    assert authenticated == httpx.get(f"{hz.base}/v1/log/cylinders/{cylinder}/bundle", timeout=30).json()
+
+    # a cylinder that never crossed: the one-log bundle as before, the same as its own segment
+    start = datetime.now(timezone.utc) - timedelta(hours=1)
+    local = _register(hz, start)
+    _created(hz.post("station", _event(local, "fill", start + timedelta(minutes=5), net_kg=14.5)))
+    plain = httpx.get(f"{hz.base}/v1/log/cylinders/{local}/bundle", timeout=30).json()
+    assert sorted(plain) == ["checkpoint", "cylinder", "disputed", "disputes", "events", "format", "proofs"]
+    assert plain["format"] == "cylinder-ledger/bundle/v1" and [e["seq"] for e in plain["events"]] == [0, 1]
+    assert plain == httpx.get(f"{hz.base}/v1/log/cylinders/{local}/bundle", params={"segment": "own"},
+                              timeout=30).json()
+    checked = _verify_bundle(plain, hz.folder, hz)
+    assert checked.startswith(f"valid: cylinder {local}, 2 events") and f"in log {HANGZHOU}" in checked, checked
 
 
 def test_a_cylinder_crosses_to_another_city_and_back_as_one_chain(cities):
@@ -246,6 +299,7 @@ def test_a_cylinder_crosses_to_another_city_and_back_as_one_chain(cities):
 
     _wait_until(lambda: sx.count("foreign_events", cylinder) > 3)  # Hangzhou told Shaoxing, which followed
     assert _verify_across(cylinder, [hz, sx]) == [HANGZHOU] * 3 + [SHAOXING] * 4 + [HANGZHOU] * 2
+    _each_citys_bundle_verifies_alone(cylinder, hz, sx)
     logs = [(e["seq"], e["log"]) for e in hz.trace(cylinder)["chain"]["events"]]
     assert logs == [(seq, HANGZHOU if seq < 3 or seq > 6 else SHAOXING) for seq in range(9)]
     traced = sx.trace(cylinder)
@@ -346,6 +400,14 @@ def test_both_cities_at_once_one_holder(cities):
     _wait_until(lambda: hz.count("foreign_events", raced) > 0)
     origins = _verify_across(raced, [hz, sx])
     assert origins[:2] == [HANGZHOU, HANGZHOU] and set(origins[2:]) == {SHAOXING}
+
+    # handed back, and Hangzhou hears of the return (a peer's news) before its station scans the receive: the
+    # receive still says which log the event it links to is in
+    back = _created(sx.post("shop", _event(raced, "return", at + timedelta(minutes=30), to=hz.parties["station"])))
+    news = lambda: httpx.post(f"{hz.base}/v1/log/crossings", json={"cylinder": raced}, timeout=30)  # noqa: E731
+    _wait_until(lambda: news().status_code == 202 and hz.count("foreign_events", raced) == back["seq"] - 1)
+    home = _created(hz.post("station", _event(raced, "receive", at + timedelta(minutes=40))))
+    assert (home["seq"], home["prev_hash"], home["data"]) == (back["seq"] + 1, back["hash"], {"from_log": SHAOXING})
 
 
 def _allow_updates(c) -> None:

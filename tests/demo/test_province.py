@@ -1,6 +1,7 @@
 """`ledger demo --province` as a user runs it: three city ledgers and a hub start, say where they are, answer
-there, and all stop on Ctrl-C. The cities are peers: cylinders of 杭州 crossed to 绍兴 and back, and the hub
-traces one across both logs and lists the anomalies planted across the line."""
+there, and all stop on Ctrl-C. The cities are peers: cylinders of 杭州 and of 宁波 crossed to 绍兴 and back, the hub
+traces them across both logs and lists the anomalies planted across the line, and each city's parties carry its
+own names."""
 
 from __future__ import annotations
 
@@ -59,22 +60,18 @@ def test_the_province_demo_starts_four_processes_prints_their_urls_and_stops_on_
 
 def _crossed_and_planted(said: str, hub: str, token: str, cities: dict[str, str]) -> None:
     headers = {"Authorization": f"Bearer {token}"}
-    crossed = re.findall(r"crossed: (\w{11})", said)
+    crossed = re.findall(r"crossed: (\w{11}) .*\((\S+) → (\S+) → \2\)", said)
     planted = dict(re.findall(r"planted across the line: (\w+) (\w{11})", said))
-    assert len(crossed) == 2 and set(planted) == {"handover_unconfirmed", "event_after_scrap", "impossible_movement"}
-    assert f"{hub}/trace?code={crossed[0]}" in said
+    assert [(home, away) for _, home, away in crossed] == [("杭州", "绍兴"), ("杭州", "绍兴"), ("宁波", "绍兴")]
+    assert set(planted) == {"handover_unconfirmed", "event_after_scrap", "impossible_movement"}
+    assert f"{hub}/trace?code={crossed[0][0]}" in said
     # the hub follows the cities' logs every few seconds: the whole chain, in two logs, once both are followed
-    deadline, trace = time.monotonic() + 180, {}
-    while time.monotonic() < deadline:
-        answer = httpx.get(f"{hub}/v1/province/cylinders/{crossed[0]}/trace", headers=headers, timeout=30)
-        trace = answer.json() if answer.status_code == 200 else {}
-        if trace and trace["intact"] and trace["segments"][-1]["last_seq"] == 8:
-            break
-        time.sleep(2)
-    assert [(s["city"], s["first_seq"], s["last_seq"]) for s in trace["segments"]] == [
-        ("杭州", 0, 2), ("绍兴", 3, 6), ("杭州", 7, 8)], trace
-    assert trace["intact"] is True and trace["problems"] == []
-    assert len({s["origin"] for s in trace["segments"]}) == 2
+    for code, home, away in (crossed[0], crossed[2]):
+        trace = _followed(hub, headers, code)
+        assert [(s["city"], s["first_seq"], s["last_seq"]) for s in trace["segments"]] == [
+            (home, 0, 2), (away, 3, 6), (home, 7, 8)], trace
+        assert trace["intact"] is True and trace["problems"] == []
+        assert len({s["origin"] for s in trace["segments"]}) == 2
     # the anomalies planted across the line, each raised by the city that records the event it rests on
     raised = {}
     for kind in planted:
@@ -84,10 +81,26 @@ def _crossed_and_planted(said: str, hub: str, token: str, cities: dict[str, str]
     # (scrapped in 绍兴: its own return after the scrap is raised there, the fill back home in 杭州)
     assert raised == {"handover_unconfirmed": {"杭州"}, "event_after_scrap": {"杭州", "绍兴"},
                       "impossible_movement": {"绍兴"}}, raised
-    # each city's parties are in its own districts, and each knows the others' as homed there
-    for name, region in (("绍兴", "330600"), ("宁波", "330200")):
+    # each city's parties are in its own districts and carry its own names, and each knows the others' as
+    # homed there
+    for name, region in (("杭州", "330100"), ("绍兴", "330600"), ("宁波", "330200")):
         answer = httpx.get(f"{hub}/v1/province/enterprises", params={"city": name}, headers=headers, timeout=60)
         assert answer.status_code == 200, answer.text
-        districts = {item["party"]["region"] for item in answer.json()["items"]
-                     if item["enterprise"].startswith(f"{region}:")}
+        own = [item["party"] for item in answer.json()["items"] if item["enterprise"].startswith(f"{region}:")]
+        districts = {party["region"] for party in own}
         assert districts and all(district[:4] == region[:4] for district in districts), districts
+        names = [party["name"] for party in own]
+        assert any(n.startswith(name) for n in names), names  # its gas companies, transporters, inspection
+        assert not [n for n in names if any(other in n for other in ("杭州", "绍兴", "宁波") if other != name)], names
+
+
+def _followed(hub: str, headers: dict, code: str) -> dict:
+    """The hub's trace of ``code`` once it holds the chain to seq 8, intact (or what it holds after 180 s)."""
+    deadline, trace = time.monotonic() + 180, {}
+    while time.monotonic() < deadline:
+        answer = httpx.get(f"{hub}/v1/province/cylinders/{code}/trace", headers=headers, timeout=30)
+        trace = answer.json() if answer.status_code == 200 else {}
+        if trace and trace["intact"] and trace["segments"][-1]["last_seq"] == 8:
+            break
+        time.sleep(2)
+    return trace

@@ -19,13 +19,13 @@ from ledger.storage import Connection
 
 from .config import CityConfig
 from .places import (
-    DISTRICTS, District, Point, km_between, near, person_name, phone_number, plate, street_address, trade_name,
+    DISTRICTS, HANGZHOU, District, Point, km_between, near, person_name, phone_number, plate, street_address,
+    trade_name,
 )
 
 __all__ = ["Site", "Crew", "Company", "Station", "Transporter", "Shop", "User", "InspectionStation", "City", "found_city"]
 
-_COMPANY_NAMES = ("杭州燃气集团有限公司", "浙江能源液化气有限公司", "钱塘液化石油气有限公司",
-                  "萧山华鑫燃气有限公司", "余杭天然燃气有限公司", "滨江燃气供应有限公司")
+LOCALE = HANGZHOU  # the names the city is founded with (the province demo founds others)
 _EATERIES = ("小吃店", "面馆", "饭店", "菜馆", "快餐店", "大排档")
 _BLACK_POINT_USERS = 40  # enough regulars that a drop at the lapsed point sells within days
 
@@ -164,7 +164,7 @@ def found_city(ledger: Ledger, connection: Connection, rng: random.Random, confi
     f = _Founder(ledger, connection, rng, start, at)
     companies = []
     for n in range(config.companies):
-        name = (_COMPANY_NAMES[n] if n < len(_COMPANY_NAMES) else f"杭州{trade_name(rng)}燃气有限公司")
+        name = (LOCALE.companies[n] if n < len(LOCALE.companies) else f"{LOCALE.city}{trade_name(rng)}燃气有限公司")
         pid, point, actor = f.party(PartyKind.GAS_COMPANY, name, DISTRICTS[n % len(DISTRICTS)], Role.COMPANY,
                                     f.licence("GC"))
         companies.append(Company(pid, name, point, DISTRICTS[n % len(DISTRICTS)].region, actor))
@@ -193,15 +193,15 @@ def found_city(ledger: Ledger, connection: Connection, rng: random.Random, confi
     inspection = []
     for n in range(config.inspection_stations):
         district = _district(rng)
-        name = f"杭州市特种设备检测研究院第{n + 1}检验站"
+        name = f"{LOCALE.inspection}第{n + 1}检验站"
         pid, point, actor = f.party(PartyKind.INSPECTION_STATION, name, district, Role.INSPECTION, f.licence("INSP-"))
         site = InspectionStation(pid, name, point, district.region, actor)
         site.inspectors = [f.person(pid, PersonRole.INSPECTOR).id for _ in range(2)]
         inspection.append(site)
     centre = DISTRICTS[0]
-    pid, point, actor = f.party(PartyKind.REGULATOR, "杭州市市场监督管理局", centre, Role.REGULATOR,
-                                None, radius=0.5)
-    regulator = Site(pid, "杭州市市场监督管理局", point, centre.region, actor)
+    authority = f"{LOCALE.city}市市场监督管理局"
+    pid, point, actor = f.party(PartyKind.REGULATOR, authority, centre, Role.REGULATOR, None, radius=0.5)
+    regulator = Site(pid, authority, point, centre.region, actor)
     grid = [f.person(pid, PersonRole.INSPECTOR).id for _ in range(4)]
     users = _users(f, config, shops, black)
     return City(companies, stations, transporters, shops, inspection, regulator, grid, black, users)
@@ -209,13 +209,13 @@ def found_city(ledger: Ledger, connection: Connection, rng: random.Random, confi
 
 def _transporter(f: _Founder, n: int) -> Transporter:
     district = DISTRICTS[(n * 3) % len(DISTRICTS)]
-    name = f"杭州{trade_name(f.rng)}危险货物运输有限公司（{district.name}{n + 1}号）"
+    name = f"{LOCALE.city}{trade_name(f.rng)}危险货物运输有限公司（{district.name}{n + 1}号）"
     pid, point, actor = f.party(PartyKind.TRANSPORTER, name, district, Role.TRANSPORTER, f.licence("DG-TRANS-"))
     site = Transporter(pid, name, point, district.region, actor)
     # Certificates are renewed well ahead, except one escort's, which lapses mid-window.
     far = f.start + timedelta(days=400)
     for _ in range(f.rng.randint(3, 5)):
-        site.crews.append(Crew(plate(f.rng), f.person(pid, PersonRole.DRIVER, far + timedelta(days=f.rng.randint(0, 900))),
+        site.crews.append(Crew(plate(f.rng, LOCALE.plate), f.person(pid, PersonRole.DRIVER, far + timedelta(days=f.rng.randint(0, 900))),
                                f.person(pid, PersonRole.ESCORT, far + timedelta(days=f.rng.randint(0, 900)))))
     site.lapsed = f.person(pid, PersonRole.ESCORT, f.start + timedelta(days=f.rng.randint(3, 20)))
     return site
@@ -255,7 +255,7 @@ def _users(f: _Founder, config: CityConfig, shops: list[Shop], black: Shop) -> l
         district = next(d for d in DISTRICTS if d.region == shop.region)
         name = person_name(f.rng) if kind == "household" else f"{person_name(f.rng)[0]}记{f.rng.choice(_EATERIES)}"
         ref = f.ledger.create_end_user(f.c, shop.actor, kind=kind, name=name, phone=phone_number(f.rng),
-                                       address=street_address(f.rng, district), now=f.at)
+                                       address=street_address(f.rng, district, LOCALE.city), now=f.at)
         user = User(ref, kind, near(f.rng, shop.point, 2.5), shop, model)
         shop.users.append(user)
         users.append(user)

@@ -1,4 +1,5 @@
-"""The demo city's geography and names: districts of Hangzhou, distances, travel times.
+"""The demo city's geography and names: districts of Hangzhou, distances, travel times; the names a city
+founds its parties with (``Locale``), Hangzhou's unless the province demo founds another city.
 
 Everything is drawn from the caller's ``random.Random`` so the city is the same
 for the same seed. Distances are great-circle (haversine) kilometres. People's
@@ -17,7 +18,7 @@ from datetime import timedelta
 from faker.providers.person.zh_CN import Provider as _People
 
 __all__ = [
-    "District", "DISTRICTS", "Point", "km_between", "near", "truck_time", "bike_time",
+    "District", "DISTRICTS", "Locale", "HANGZHOU", "Point", "km_between", "near", "truck_time", "bike_time",
     "person_name", "trade_name", "street_address", "phone_number", "plate", "FAR_CITIES", "MANUFACTURERS",
 ]
 
@@ -47,6 +48,22 @@ DISTRICTS = (
     District("330113", "临平区", Point(30.4190, 120.3000), 6.0, 0.10),
     District("330114", "钱塘区", Point(30.3230, 120.4930), 6.0, 0.08),
 )
+
+
+
+@dataclass(frozen=True, slots=True)
+class Locale:
+    """The names a city's parties are founded with."""
+
+    city: str  # as its firms and addresses start: 杭州
+    companies: tuple[str, ...]  # the first gas companies' names; more are <city><字号>燃气有限公司
+    inspection: str  # the special-equipment inspection institute whose stations inspect cylinders
+    plate: str  # the province character and city letter of its plates (GA 36-2018)
+
+
+HANGZHOU = Locale("杭州", ("杭州燃气集团有限公司", "浙江能源液化气有限公司", "钱塘液化石油气有限公司",
+                           "萧山华鑫燃气有限公司", "余杭天然燃气有限公司", "滨江燃气供应有限公司"),
+                  "杭州市特种设备检测研究院", "浙A")
 
 # Where a cloned label turns up: over 100 km from the city centre, so no truck gets there in an hour.
 FAR_CITIES = (
@@ -80,6 +97,13 @@ _ROADS = {
     "330110": ("文一西路", "良睦路", "五常大道", "余杭塘路", "仓前街"),
     "330113": ("迎宾路", "人民大道", "星桥街", "藕花洲大街", "荷禹路"),
     "330114": ("学林街", "文泽路", "金沙大道", "义蓬街", "青六路"),
+    # the province demo's other cities: 绍兴, 宁波
+    "330602": ("解放北路", "中兴中路", "胜利东路", "环城西路", "延安路"),
+    "330603": ("笛扬路", "鉴湖路", "群贤中路", "金柯桥大道"),
+    "330604": ("市民大道", "人民大道", "江扬路"),
+    "330203": ("中山西路", "解放南路", "药行街", "镇明路"),
+    "330205": ("人民路", "大庆南路", "槐树路"),
+    "330212": ("四明中路", "天童南路", "钱湖北路", "鄞县大道"),
 }
 
 
@@ -121,9 +145,9 @@ def trade_name(rng: random.Random) -> str:
     return first + second
 
 
-def street_address(rng: random.Random, district: District) -> str:
+def street_address(rng: random.Random, district: District, city: str = HANGZHOU.city) -> str:
     road = rng.choice(_ROADS.get(district.region, ("中山路",)))
-    return (f"杭州市{district.name}{road}{rng.randint(1, 980)}号"
+    return (f"{city}市{district.name}{road}{rng.randint(1, 980)}号"
             f"{rng.randint(1, 30)}幢{rng.randint(1, 28)}{rng.randint(1, 4):02d}室")
 
 
@@ -131,9 +155,9 @@ def phone_number(rng: random.Random) -> str:
     return f"1{rng.choice('3589')}{rng.randint(0, 9)}{rng.randint(0, 99_999_999):08d}"
 
 
-def plate(rng: random.Random) -> str:
-    """A Hangzhou (浙A) truck plate: five characters, a letter then four letters or digits, e.g. ``浙A·D3K21``
-    (GA 36-2018; the letters I and O are not used)."""
+def plate(rng: random.Random, prefix: str = HANGZHOU.plate) -> str:
+    """A truck plate of the city ``prefix`` names (Hangzhou's 浙A): five characters, a letter then four letters
+    or digits, e.g. ``浙A·D3K21`` (GA 36-2018; the letters I and O are not used)."""
     letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
     tail = "".join(rng.choice("0123456789" + letters) for _ in range(3))
-    return f"浙A·{rng.choice(letters)}{tail}{rng.randint(0, 9)}"
+    return f"{prefix}·{rng.choice(letters)}{tail}{rng.randint(0, 9)}"

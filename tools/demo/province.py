@@ -39,7 +39,7 @@ from . import city as founding
 from .build import build_city
 from .config import SIZES
 from .crossing import drive, prepare, register_neighbours
-from .places import District, Point
+from .places import HANGZHOU, District, Locale, Point
 
 __all__ = ["CITIES", "run_province"]
 
@@ -50,6 +50,7 @@ class DemoCity:
     slug: str
     region: str  # the city's GB/T 2260 code
     districts: tuple[District, ...] | None = None  # its own districts (GB/T 2260); None: the demo's Hangzhou ones
+    locale: Locale = HANGZHOU  # the names its parties are founded with
 
 
 CITIES = (
@@ -57,26 +58,34 @@ CITIES = (
     DemoCity("绍兴", "shaoxing", "330600", (
         District("330602", "越城区", Point(30.0003, 120.5853), 4.5, 0.45),
         District("330603", "柯桥区", Point(30.0817, 120.4953), 5.5, 0.35),
-        District("330604", "上虞区", Point(30.0324, 120.8684), 5.5, 0.20))),
+        District("330604", "上虞区", Point(30.0324, 120.8684), 5.5, 0.20)),
+        Locale("绍兴", ("绍兴燃气集团有限公司", "越城液化石油气有限公司", "柯桥华通燃气有限公司", "上虞天然燃气有限公司"),
+               "绍兴市特种设备检测院", "浙D")),
     DemoCity("宁波", "ningbo", "330200", (
         District("330203", "海曙区", Point(29.8596, 121.5509), 4.5, 0.35),
         District("330205", "江北区", Point(29.8868, 121.5550), 4.0, 0.20),
-        District("330212", "鄞州区", Point(29.8170, 121.5466), 6.0, 0.45))),
+        District("330212", "鄞州区", Point(29.8170, 121.5466), 6.0, 0.45)),
+        Locale("宁波", ("宁波甬能燃气集团有限公司", "海曙液化石油气有限公司", "江北华港燃气有限公司", "鄞州天然燃气有限公司"),
+               "宁波市特种设备检验研究院", "浙B")),
 )
+# The traffic across city lines (tools/demo/crossing.py): (home, away) and how many cylinders go there and back;
+# the anomalies are planted on the first.
+CROSSINGS = ((("杭州", "绍兴"), {"travellers": 2}), (("宁波", "绍兴"), {"travellers": 1, "planted": False}))
 # A smaller city than `ledger demo`'s small one: three of them are built before anything is served.
 TOWN = SIZES["small"].with_(companies=2, stations=2, transporters=1, shops=4, households=120, restaurants=8, days=35)
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextlib.contextmanager
-def _districts(city: DemoCity):
-    """Found ``city`` in its own districts: the demo city is founded in ``tools.demo.city.DISTRICTS``."""
-    kept = founding.DISTRICTS
-    founding.DISTRICTS = city.districts or kept
+def _founded_in(city: DemoCity):
+    """Found ``city`` in its own districts and names: the demo city is founded in ``tools.demo.city.DISTRICTS``
+    with ``tools.demo.city.LOCALE``'s names."""
+    kept = founding.DISTRICTS, founding.LOCALE
+    founding.DISTRICTS, founding.LOCALE = city.districts or kept[0], city.locale
     try:
         yield
     finally:
-        founding.DISTRICTS = kept
+        founding.DISTRICTS, founding.LOCALE = kept
 
 
 def _wait(url: str, process: subprocess.Popen, what: str, seconds: float = 120) -> None:
@@ -137,14 +146,14 @@ def run_province(port: int, host: str = "127.0.0.1", folder: Path | None = None,
             settings = every[city.name]
             ledger = ledgers[city.name] = Ledger(settings)
             ledger.db.migrate()
-            with console.status(f"building {city.name} ({city.region})"), _districts(city):
+            with console.status(f"building {city.name} ({city.region})"), _founded_in(city):
                 builds[city.name] = build_city(ledger, TOWN.with_(now=now), seed + number)
         with console.status("registering each city's neighbours"):
             for name, ledger in ledgers.items():
                 register_neighbours(ledger, {other: (ledgers[other], builds[other].city) for other in ledgers
                                              if other != name})
-            home, away = CITIES[0].name, CITIES[1].name
-            crossing = prepare((home, ledgers[home], builds[home].city), (away, ledgers[away], builds[away].city), now)
+            crossings = [prepare(*[(name, ledgers[name], builds[name].city) for name in pair], now, **options)
+                         for pair, options in CROSSINGS]
         for number, city in enumerate(CITIES, 1):
             city_port, settings, ledger, built = port + number, every[city.name], ledgers[city.name], builds[city.name]
             base = settings.base_url
@@ -174,13 +183,14 @@ def run_province(port: int, host: str = "127.0.0.1", folder: Path | None = None,
         for (name, city), process in zip(started["cities"].items(), processes):
             _wait(f"{city['url']}/healthz", process, f"the ledger of {name}")
         _wait(f"{hub_base}/healthz", processes[-1], "the hub")
+        swept = CROSSINGS[0][0][0]  # the home of the planted handover nobody confirmed runs its clock
         for name, ledger in ledgers.items():
-            if name != crossing.home:
+            if name != swept:
                 ledger.db.dispose()
-        with console.status(f"cylinders crossing from {crossing.home} to {crossing.away}"):
-            drive(crossing, started, ledgers[crossing.home], now)
-        started["crossing"] = {"from": crossing.home, "to": crossing.away, "cylinders": crossing.travellers,
-                               "planted": crossing.planted}
+        with console.status("cylinders crossing city lines"):
+            drive(crossings, started, ledgers[swept], now)
+        started["crossings"] = [{"from": c.home, "to": c.away, "cylinders": c.travellers, "planted": c.planted}
+                                for c in crossings]
         _announce(console, started)
         if not keep_serving:
             return started
@@ -219,17 +229,18 @@ def _announce(console: Console, started: dict) -> None:
         if code:
             console.print(f"      a cylinder to trace: {code}   {started['hub']}/trace?code={code}")
     console.print(f"  provincial hub: {started['hub']}   token {started['hub_token']}")
-    crossed = started["crossing"]
-    home, away = started["cities"][crossed["from"]], started["cities"][crossed["to"]]
-    console.print(f"\n[bold]Across the line[/bold]: {crossed['from']} → {crossed['to']} and back "
-                  f"(dispatched to its transporter, delivered to its shop, returned)")
-    for code in crossed["cylinders"]:
-        console.print(f"  crossed: {code}   {started['hub']}/trace?code={code}")
-    for kind, code in crossed["planted"].items():
-        console.print(f"  planted across the line: {kind} {code}")
-    first = crossed["cylinders"][0]
-    console.print(f"  its parts in two logs: {started['hub']}/v1/province/cylinders/{first}/trace (hub token); "
-                  f"in each city {home['url']}/trace/{first} and {away['url']}/trace/{first} (regulator token)")
+    for crossed in started["crossings"]:
+        home, away = started["cities"][crossed["from"]], started["cities"][crossed["to"]]
+        console.print(f"\n[bold]Across the line[/bold]: {crossed['from']} → {crossed['to']} and back "
+                      f"(dispatched to its transporter, delivered to its shop, returned)")
+        for code in crossed["cylinders"]:
+            console.print(f"  crossed: {code}   {started['hub']}/trace?code={code}   "
+                          f"({crossed['from']} → {crossed['to']} → {crossed['from']})")
+        for kind, code in crossed["planted"].items():
+            console.print(f"  planted across the line: {kind} {code}")
+        first = crossed["cylinders"][0]
+        console.print(f"  its parts in two logs: {started['hub']}/v1/province/cylinders/{first}/trace (hub token); "
+                      f"in each city {home['url']}/trace/{first} and {away['url']}/trace/{first} (regulator token)")
     console.print("\n[bold]Where to look[/bold]")
     console.print(f"  1. {started['hub']}/signin with the hub token: the dashboard by city (follow state, open findings, "
                   "one colour per enterprise).")

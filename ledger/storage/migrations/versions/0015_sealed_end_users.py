@@ -18,6 +18,8 @@ Revises: 0014
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.storage.migrations.append_only import forbid_changes
+
 revision = "0015"
 down_revision = "0014"
 branch_labels = None
@@ -42,7 +44,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("viewed_at", TIME, nullable=False),
     )
-    _forbid_changes("personal_data_views")
+    forbid_changes("personal_data_views", truncate=True)
     op.create_table(
         "end_user_codes",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -59,28 +61,6 @@ def upgrade() -> None:
         sa.Column("window", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("count", sa.Integer, nullable=False),
     )
-
-
-def _forbid_changes(table: str) -> None:
-    """As revision 0006 does for ``erasures``: the database itself refuses UPDATE and DELETE."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"""
-            CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                RAISE EXCEPTION '{table} is append-only: % refused', TG_OP
-                    USING ERRCODE = 'insufficient_privilege';
-            END $$;
-            """
-        )
-        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                   f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()")
-        op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                   f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()")
-    else:
-        for action in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                       f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {action} refused'); END")
 
 
 def downgrade() -> None:

@@ -13,6 +13,8 @@ Revises: 0016
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.storage.migrations.append_only import forbid_changes
+
 revision = "0017"
 down_revision = "0016"
 branch_labels = None
@@ -45,27 +47,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("cylinder", "seq", name="pk_foreign_events"),
         sa.ForeignKeyConstraint(["cylinder"], ["cylinders.id"], name="fk_foreign_events_cylinder_cylinders"),
     )
-    _forbid_changes("foreign_events")
-
-
-def _forbid_changes(table: str) -> None:
-    """A verified segment is never changed or removed, whoever connects (as the log, migration 0001)."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"""
-            CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                RAISE EXCEPTION '{table} is append-only: % refused', TG_OP
-                    USING ERRCODE = 'insufficient_privilege';
-            END $$;
-            """
-        )
-        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                   f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()")
-    else:
-        for action in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                       f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {action} refused'); END")
+    forbid_changes("foreign_events")
 
 
 def downgrade() -> None:
