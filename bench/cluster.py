@@ -7,6 +7,9 @@
 The coordinator's URL is ``LEDGER_BENCH_CITUS`` (else ``LEDGER_TEST_CITUS``); each run works in a
 schema of its own on the coordinator's database and drops it at the end.
 
+With ``LEDGER_BENCH_LOCK`` naming a lock file, only the schema's creation and removal take it
+(Citus deadlocks when two sessions distribute schemas at once); the rest runs beside others.
+
 ``writers``: ``bench/writers.py`` on the cluster. Each of ``--writers`` threads records single events
 through the ingest use case (``Ledger.ingest_one``, rules on), first each on a cylinder of its own,
 then all on one cylinder. Every 5 ms the lock requests not yet granted are counted on each node
@@ -34,6 +37,8 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
+import fcntl
 import os
 import sys
 import tempfile
@@ -65,22 +70,39 @@ def _admin() -> psycopg.Connection:
     return psycopg.connect(COORDINATOR.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
 
 
+@contextlib.contextmanager
+def _ddl_turn():
+    """Citus deadlocks when two sessions distribute schemas at once: with ``LEDGER_BENCH_LOCK`` set, the
+    schema's creation and removal take that file's lock (the rest of the run does not)."""
+    path = os.environ.get("LEDGER_BENCH_LOCK")
+    if not path:
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def open_cluster_ledger(folder: Path, rules: bool = True) -> tuple[Ledger, str, str]:
     """A ledger in a fresh schema on the coordinator, migrated and distributed: (ledger, url, schema)."""
     schema = f"cl_bench_{uuid.uuid4().hex[:8]}"
-    with _admin() as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
     url = f"{COORDINATOR}?options=-csearch_path%3D{schema}"
     settings = Settings(database_url=url, key_file=folder / "log.key", label_key_file=folder / "label.key")
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
     ledger = Ledger(settings, rules=rules)
-    ledger.db.migrate()
+    with _ddl_turn():
+        with _admin() as admin:
+            admin.execute(f'CREATE SCHEMA "{schema}"')
+        ledger.db.migrate()
     return ledger, url, schema
 
 
 def drop_schema(schema: str) -> None:
-    with _admin() as admin:
+    with _ddl_turn(), _admin() as admin:
         admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
