@@ -209,3 +209,27 @@ def test_concurrent_ingests_share_sequencing_and_fill_the_log_without_gaps(ledge
             assert [e.seq for e in chain] == [0, 1, 2, 3]
             assert [e.log_index for e in chain] == sorted(e.log_index for e in chain)
     assert _breaks(ledger) == []
+
+
+def test_on_a_cluster_an_event_whose_claim_was_lost_is_claimed_then_sequenced(ledger, monkeypatch):
+    with ledger.db.reading() as c:
+        if not citus.distributed(c):
+            pytest.skip("only a cluster keeps an event's claim on another server than the event")
+    town = build_town(ledger)
+    (a,) = register(ledger, town, 1)
+    # The shard committed the event, the coordinator stopped before committing its claim, and no sequencer ran.
+    monkeypatch.setattr(citus, "claim", lambda connection, rows: None)
+    monkeypatch.setattr(sequencer, "run", lambda db, *_: {})
+    pending = ledger.ingest_one(town.at_station, [fill(a, town, NOW + timedelta(hours=1))], LATER)[0].event
+    monkeypatch.undo()
+    assert pending.log_index is None and pending.id < 0
+    with ledger.db.reading() as c:
+        assert c.exec_driver_sql("SELECT count(*) FROM log_index WHERE idempotency_key = %s",
+                                 (pending.idempotency_key,)).scalar_one() == 0
+    assert sequencer.run(ledger.db, [pending.id]) == {}  # a writer's own run does not search the shards
+    assert sequencer.run(ledger.db) == {pending.id: 1}  # the publisher's does, claims it, places it
+    assert _positions(ledger) == [0, 1]
+    with ledger.db.reading() as c:
+        assert c.exec_driver_sql("SELECT id, cylinder, idempotency_key FROM log_index ORDER BY id").all()[1] == (
+            1, a, pending.idempotency_key)
+    assert _breaks(ledger) == []
