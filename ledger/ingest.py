@@ -53,6 +53,7 @@ from .domain import NewEvent
 from .errors import LedgerError
 from . import sequencer
 from .outcomes import Work
+from .storage import citus
 from .storage import events as event_rows
 from .storage.events import Prepared
 
@@ -212,7 +213,8 @@ def _unflushed(connection, results: dict[int, list]) -> dict[int, list]:
     no such commit followed (sequencing failed), ``_durable`` flushes before the answers leave. One
     flush per group instead of two, and no answer before the events are on disk.
     """
-    if event_rows.deferred(connection) and any(outcome.status == "created" for outcomes in results.values()
+    # A cluster commits an append over two-phase commit on several servers; it keeps waiting for its flush.
+    if event_rows.deferred(connection) and not citus.distributed(connection) and any(outcome.status == "created" for outcomes in results.values()
                                                 for outcome in outcomes):
         _flush_later(connection)
     return results

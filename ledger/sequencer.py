@@ -12,8 +12,10 @@ Who runs it: the ingest path right after each commit (so concurrent writers shar
 one run, as in a group commit, and answers carry their ``log_index``), the
 publisher before each round, the reviewer and the sweeper before judging, and the
 server when it starts (what a crash between a commit and its sequencing left).
-On SQLite and on a Citus cluster positions are given in the write transaction
-itself and ``run`` finds nothing to do.
+On SQLite positions are given in the write transaction itself and ``run`` finds
+nothing to do. On a Citus cluster the writers claim their events' idempotency
+keys in the coordinator's ``log_index`` under the pending ids, and ``run`` moves
+claims and events together (``ledger.storage.citus.sequence``).
 """
 
 from __future__ import annotations
@@ -72,9 +74,11 @@ def run(db: Database, mine: Collection[int] = ()) -> dict[int, int]:
                 if not event_rows.any_pending(connection):
                     return {}
         moved: dict[int, int] = {}
+        adopt = not mine  # a cluster's shards are searched for events whose claim was lost, unless asked for some
         while True:
             with db.writing() as connection:
-                batch = event_rows.sequence(connection, BATCH)
+                batch = event_rows.sequence(connection, BATCH, adopt=adopt)
+            adopt = False
             moved.update(batch)
             if len(batch) < BATCH:
                 break

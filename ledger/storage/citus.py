@@ -10,11 +10,12 @@ guarantees where Citus cannot enforce a constraint across shards (docs/scale.md)
   are reference tables: a copy on every node, joinable with any shard.
 * Citus enforces a unique constraint of a distributed table only if it holds the distribution
   column. The log position (``events.id``) and the idempotency key are unique across the whole
-  ledger through ``log_index`` on the coordinator (position → cylinder and idempotency key),
-  appended in the same transaction under the log lock that already makes the log one sequence; it
-  also says which shard holds a position. On the shards the events' primary key becomes
-  (cylinder, id) and the key is unique per cylinder. The leaves' hashes are read from the events
-  themselves, never from a copy.
+  ledger through ``log_index`` on the coordinator (position → cylinder and idempotency key), which
+  also says which shard holds a position. A writer claims each new event's key there under the
+  event's pending id, in its own transaction and without the log lock (``claim``); ``sequence``
+  moves claims and events together from pending ids to positions after commit. On the shards the
+  events' primary key becomes (cylinder, id) and the key is unique per cylinder. The leaves'
+  hashes are read from the events themselves, never from a copy.
 * The stamp of a cylinder is unique through ``stamp_index``, a reference table (stamp key and
   manufacturer's serial → cylinder), which every cylinder row must refer to with its own id: a
   second row of one stamp has no claim to refer to, so the database itself refuses it.
@@ -31,7 +32,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, Engine
 
-__all__ = ["available", "distributed", "distribute", "before_writing", "log_table", "positions", "claim_stamp", "DISTRIBUTED", "REFERENCE"]
+__all__ = ["available", "distributed", "distribute", "before_writing", "log_table", "positions", "claims", "claim",
+           "any_claim_pending", "sequence", "claim_stamp", "DISTRIBUTED", "REFERENCE"]
 
 # Distributed by cylinder, in co-location order: the first is the group's anchor.
 DISTRIBUTED = (("cylinders", "id"), ("events", "cylinder"), ("review_queue", "cylinder"), ("foreign_events", "cylinder"),
@@ -50,13 +52,19 @@ _CHILDREN = tuple(table for table, _ in DISTRIBUTED[1:])
 _known: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
 
 _GUARDS = (
-    # One row per log position; the position, the idempotency key are unique across the ledger.
+    # One row per log position (or pending id, until sequenced); the position, the idempotency key are
+    # unique across the ledger.
     """CREATE TABLE log_index (
         id BIGINT PRIMARY KEY,
         cylinder VARCHAR(16) NOT NULL,
         idempotency_key VARCHAR(128) NOT NULL UNIQUE)""",
+    # The one change a row admits, as an event's (migration 0019): its pending id replaced by a position.
     """CREATE FUNCTION log_index_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
+        IF TG_OP = 'UPDATE' AND OLD.id < 0 AND NEW.id >= 0 AND NEW.cylinder = OLD.cylinder
+                AND NEW.idempotency_key = OLD.idempotency_key THEN
+            RETURN NEW;
+        END IF;
         RAISE EXCEPTION 'log_index is append-only: %% refused', TG_OP USING ERRCODE = 'insufficient_privilege';
     END $$""",
     "CREATE TRIGGER log_index_append_only BEFORE UPDATE OR DELETE ON log_index "
@@ -137,6 +145,119 @@ def positions(connection: Connection, column: str, values: Iterable[object]) -> 
         found.extend((str(c), int(i)) for c, i in connection.exec_driver_sql(
             f"SELECT cylinder, id FROM log_index WHERE {column} IN ({marks}) ORDER BY id", tuple(chunk)))
     return found
+
+
+def claims(connection: Connection, keys: Iterable[str]) -> list[tuple[str, str]]:
+    """(cylinder, idempotency key) of the claimed keys among ``keys``, pending or placed."""
+    found: list[tuple[str, str]] = []
+    wanted = sorted(set(keys))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ", ".join(["%s"] * len(chunk))
+        found.extend((str(c), str(k)) for c, k in connection.exec_driver_sql(
+            f"SELECT cylinder, idempotency_key FROM log_index WHERE idempotency_key IN ({marks})", tuple(chunk)))
+    return found
+
+
+def claim(connection: Connection, rows: Sequence[tuple[int, str, str]]) -> None:
+    """Claim (id, cylinder, idempotency key) in ``log_index``, in the writer's transaction: a key claimed
+    already, by a committed event or by a writer still in its transaction (this insert waits for its
+    end), is refused by the unique index, whichever cylinder wrote it. ``id`` is a log position, or a
+    pending id that ``sequence`` later replaces."""
+    connection.exec_driver_sql("INSERT INTO log_index (id, cylinder, idempotency_key) VALUES (%s, %s, %s)", rows)
+
+
+def any_claim_pending(connection: Connection) -> bool:
+    """Whether a committed claim waits for its position (a seek on the coordinator's primary key)."""
+    return connection.exec_driver_sql("SELECT 1 FROM log_index WHERE id < 0 LIMIT 1").first() is not None
+
+
+def sequence(connection: Connection, limit: int, *, adopt: bool = False) -> dict[int, int]:
+    """The cluster's sequencer, in the caller's write transaction, the log lock held: the next positions
+    for up to ``limit`` committed pending events; returns ``pending id -> position``.
+
+    The coordinator's committed claims say which events are pending, in the order their numbers were
+    drawn. A writer's claim commits on the coordinator at the same time as its events on their shard,
+    but not at the same instant: with one worker in the transaction the shard commits first, with
+    several (two-phase) the coordinator does. So each claim's event is looked up on its shard, and
+    only those committed there are moved, a cylinder's events in order: one not visible yet holds
+    back the later ones of its chain (there are none: a chain's next writer waits for its row lock,
+    released when the shard commits). Claims, events and notes move in one transaction, which always
+    commits in two phases (the notes are a reference table): the coordinator records the commit
+    before any worker makes it, and Citus's recovery finishes it on a worker should the coordinator
+    stop in between, so no event is ever moved without its claim.
+
+    ``adopt``: first give a claim to every pending event on the shards that has none (a single-worker
+    write whose coordinator stopped between the shard's commit and its own); an in-flight writer's
+    claim is waited for instead."""
+    if adopt:
+        _adopt(connection)
+    rows = connection.exec_driver_sql(
+        f"SELECT id, cylinder, idempotency_key FROM log_index WHERE id < 0 ORDER BY id DESC LIMIT {int(limit)}").all()
+    if not rows:
+        return {}
+    committed = _committed_pending(connection, [(int(pending), str(cylinder)) for pending, cylinder, _ in rows])
+    ready: list[tuple[int, str]] = []
+    held: set[str] = set()
+    for pending, cylinder, _ in rows:
+        if int(pending) in committed and cylinder not in held:
+            ready.append((int(pending), str(cylinder)))
+        else:
+            held.add(cylinder)
+    if not ready:
+        return {}
+    start = connection.exec_driver_sql("SELECT COALESCE(MAX(id) + 1, 0) FROM log_index WHERE id >= 0").scalar_one()
+    moves = {pending: start + offset for offset, (pending, _) in enumerate(ready)}
+    for chunk_start in range(0, len(ready), 500):
+        chunk = ready[chunk_start : chunk_start + 500]
+        values = ", ".join(f"({pending}, {moves[pending]})" for pending, _ in chunk)
+        cylinders = sorted({cylinder for _, cylinder in chunk})
+        marks = ", ".join(["%s"] * len(cylinders))
+        connection.exec_driver_sql(
+            f"UPDATE log_index SET id = v.position FROM (VALUES {values}) AS v(pending, position) "
+            "WHERE log_index.id = v.pending")
+        # Filtered on the cylinders as well: Citus sends it only to the shards that hold them.
+        moved = connection.exec_driver_sql(
+            f"UPDATE events SET id = v.position FROM (VALUES {values}) AS v(pending, position) "
+            f"WHERE events.id = v.pending AND events.cylinder IN ({marks})", tuple(cylinders)).rowcount
+        if moved != len(chunk):  # under the log lock nothing else moves them: refuse rather than leave a gap
+            raise RuntimeError(f"sequencing moved {moved} events of {len(chunk)} claimed; nothing was moved")
+        # Notes have no foreign key on a cluster to follow their event by: moved here, in every run
+        # (also when none matches) so that the commit is always two-phase.
+        connection.exec_driver_sql(
+            f"UPDATE notes SET event = v.position FROM (VALUES {values}) AS v(pending, position) "
+            "WHERE notes.event = v.pending")
+    return moves
+
+
+def _committed_pending(connection: Connection, claimed: list[tuple[int, str]]) -> set[int]:
+    """Which of the claimed (pending id, cylinder) are committed events on their shards."""
+    found: set[int] = set()
+    for start in range(0, len(claimed), 500):
+        chunk = claimed[start : start + 500]
+        cylinders = sorted({cylinder for _, cylinder in chunk})
+        marks = ", ".join(["%s"] * len(cylinders))
+        found.update(int(i) for (i,) in connection.exec_driver_sql(
+            f"SELECT id FROM events WHERE id IN ({', '.join(str(p) for p, _ in chunk)}) AND cylinder IN ({marks})",
+            tuple(cylinders)))
+    return found
+
+
+def _adopt(connection: Connection) -> None:
+    orphans = connection.exec_driver_sql(
+        "SELECT id, cylinder, idempotency_key FROM events WHERE id < 0 ORDER BY id DESC").all()
+    if not orphans:
+        return
+    marks = ", ".join(str(int(pending)) for pending, _, _ in orphans)
+    claimed = {int(i) for (i,) in connection.exec_driver_sql(f"SELECT id FROM log_index WHERE id IN ({marks})")}
+    unclaimed = [(int(i), str(c), str(k)) for i, c, k in orphans if int(i) not in claimed]
+    if unclaimed:
+        # An in-flight writer's own claim (same pending id) is waited for, then this one is left out. A key
+        # whose claim already moved to a position (a sequencing whose workers have not all committed yet)
+        # is left out as well.
+        connection.exec_driver_sql(
+            "INSERT INTO log_index (id, cylinder, idempotency_key) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            unclaimed)
 
 
 def claim_stamp(connection: Connection, row: Mapping[str, object]) -> bool:

@@ -7,20 +7,20 @@ serialises writers), (2) reads each chain's head, (3) inserts the new events.
 
 Their log positions are given in one of two ways (docs/architecture.md, "Sequencing"):
 
-* **deferred** (a single PostgreSQL node, for the ingest path, ``later=True``): the write transaction takes no log
-  lock. Each new event is stored under a *pending* id, the negative of a number
-  drawn from the ``events_pending`` sequence (no lock, drawn in append order),
-  and ``log_index`` is null. After commit, ``sequence`` gives every committed
-  pending event, in the order of its pending number, the next positions in one
-  short transaction under the log lock. Writers of unrelated cylinders never wait
-  for each other, and positions stay contiguous from 0: a rolled-back write has
-  no position, and a crash between commit and sequencing leaves pending events
-  that the next ``sequence`` takes.
-* **inline** (SQLite, where one writer holds the database anyway, a Citus
-  cluster, whose coordinator's ``log_index`` is written with the events, and a
-  caller that records outside the ingest path, such as a register's genesis): the
-  write transaction takes the log lock, reads the log size and gives the new
-  events the next positions itself.
+* **deferred** (PostgreSQL and a Citus cluster, for the ingest path, ``later=True``): the write
+  transaction takes no log lock. Each new event is stored under a *pending* id, the negative of a
+  number drawn from the ``events_pending`` sequence (no lock, drawn in append order), and
+  ``log_index`` is null. After commit, ``sequence`` gives every committed pending event, in the
+  order of its pending number, the next positions in one short transaction under the log lock.
+  Writers of unrelated cylinders never wait for each other, and positions stay contiguous from 0: a
+  rolled-back write has no position, and a crash between commit and sequencing leaves pending
+  events that the next ``sequence`` takes. On a cluster the writer also claims each event's
+  idempotency key in the coordinator's ``log_index`` under the pending id (``citus.py``), so the key
+  stays unique ledger-wide before the event has a position; the sequencer moves the claim to the
+  position with the event.
+* **inline** (SQLite, where one writer holds the database anyway, and a caller that records outside
+  the ingest path, such as a register's genesis): the write transaction takes the log lock, reads
+  the log size and gives the new events the next positions itself.
 
 Positions and sequence numbers are therefore contiguous whatever rolls back.
 """
@@ -221,8 +221,8 @@ def log_size(connection: Connection) -> int:
 
 
 def deferred(connection: Connection) -> bool:
-    """Whether this database sequences after commit (a single PostgreSQL node) rather than in the write."""
-    return connection.dialect.name == "postgresql" and not citus.distributed(connection)
+    """Whether this database sequences after commit (PostgreSQL, one node or a cluster) rather than in the write."""
+    return connection.dialect.name == "postgresql"
 
 
 def _pending_ids(connection: Connection, count: int) -> list[int]:
@@ -245,18 +245,22 @@ _MOVE = (
 )
 
 
-def sequence(connection: Connection, limit: int = 10_000) -> dict[int, int]:
+def sequence(connection: Connection, limit: int = 10_000, *, adopt: bool = False) -> dict[int, int]:
     """Give committed pending events the next log positions, in the caller's (short) write transaction.
 
     Takes the log lock, so sequencers and the publisher take turns; reads, after
     the lock is held, the log size and up to ``limit`` committed pending events in
     the order their numbers were drawn, and moves each to its position. Returns
     ``pending id -> position``. A writer still in its transaction is not seen: its
-    events are taken by the next run after its commit.
+    events are taken by the next run after its commit. On a cluster the coordinator's
+    claims drive it (``citus.sequence``); ``adopt`` also looks on the shards for pending
+    events whose claim a coordinator's crash in mid-commit lost.
     """
     if not deferred(connection):
         return {}
     take_log_lock(connection)
+    if citus.distributed(connection):
+        return citus.sequence(connection, limit, adopt=adopt)
     # One statement after the lock (whose snapshot sees every commit before it): which events wait,
     # the log's size and the moves, instead of three round trips.
     moved = connection.exec_driver_sql(_MOVE.format(pending=_PENDING.format(limit=int(limit)))).all()
@@ -264,7 +268,10 @@ def sequence(connection: Connection, limit: int = 10_000) -> dict[int, int]:
 
 
 def any_pending(connection: Connection) -> bool:
-    """Whether a committed event waits for its log position (one seek on the primary key)."""
+    """Whether a committed event waits for its log position (one seek on the primary key; on a cluster,
+    the coordinator's claims first, then one seek per shard)."""
+    if citus.distributed(connection) and citus.any_claim_pending(connection):
+        return True
     return connection.exec_driver_sql("SELECT 1 FROM events WHERE id < 0 LIMIT 1").first() is not None
 
 
@@ -272,6 +279,12 @@ def by_seq(connection: Connection, pairs: Iterable[tuple[str, int]]) -> dict[tup
     """The current ids of the given (cylinder, seq) events."""
     found: dict[tuple[str, int], int] = {}
     wanted = sorted(set(pairs))
+    if citus.distributed(connection):  # one cylinder's statement, one shard
+        for cylinder in sorted({cylinder for cylinder, _ in wanted}):
+            seqs = [seq for c, seq in wanted if c == cylinder]
+            sql = f"SELECT seq, id FROM events WHERE cylinder = %s AND seq IN ({placeholders(connection, len(seqs))})"
+            found.update(((cylinder, seq), id_) for seq, id_ in connection.exec_driver_sql(sql, (cylinder, *seqs)))
+        return found
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
         marks = ", ".join(f"({marker(connection)}, {marker(connection)})" for _ in chunk)
@@ -290,8 +303,8 @@ def append(
     The cylinders must exist. ``chain`` is what ``lock_heads`` returned for them
     in this transaction, if the caller already asked; it is updated in place.
     Returns the stored events with their ``seq``, hashes and log positions. With ``later``
-    on a single PostgreSQL node no log lock is taken: the events are stored pending (null
-    ``log_index``) for ``sequence`` to place after the commit.
+    on PostgreSQL (one node or a cluster) no log lock is taken: the events are stored pending
+    (null ``log_index``) for ``sequence`` to place after the commit.
     """
     if not items:
         return []
@@ -337,15 +350,12 @@ def append(
                   new.to, new.location, new.data, new.idempotency_key, prev, digest, position,
                   position if position >= 0 else None)
         )
+    if citus.distributed(connection):  # the position's or pending id's claim on the key, ledger-wide
+        citus.claim(connection, [(row[0], row[1], row[11]) for row in rows])
     if unnested(connection):
         connection.exec_driver_sql(f"INSERT INTO events ({COLUMNS}) {_UNNEST_EVENTS}", columns_of(rows))
     else:
         connection.exec_driver_sql(f"INSERT INTO events ({COLUMNS}) VALUES ({placeholders(connection, 14)})", rows)
-    if citus.distributed(connection):
-        connection.exec_driver_sql(
-            "INSERT INTO log_index (id, cylinder, idempotency_key) VALUES (%s, %s, %s)",
-            [(row[0], row[1], row[11]) for row in rows],
-        )
     return stored
 
 
@@ -381,10 +391,13 @@ def from_row(row: Sequence) -> Event:
 def by_idempotency_keys(connection: Connection, keys: Iterable[str]) -> dict[str, Event]:
     found: dict[str, Event] = {}
     if citus.distributed(connection):
-        for cylinder, id_ in citus.positions(connection, "idempotency_key", keys):
-            event = _on_shard(connection, cylinder, id_)
-            if event is not None:
-                found[event.idempotency_key] = event
+        # The claim names the cylinder; the event is read by its key on that one shard, so a claim moved by
+        # the sequencer meanwhile (pending id to position) cannot hide it.
+        for cylinder, key in citus.claims(connection, keys):
+            row = connection.exec_driver_sql(
+                f"SELECT {COLUMNS} FROM events WHERE cylinder = %s AND idempotency_key = %s", (cylinder, key)).first()
+            if row is not None:
+                found[key] = from_row(row)
         return found
     for condition, params in among(connection, "idempotency_key", keys):
         for row in connection.exec_driver_sql(f"SELECT {COLUMNS} FROM events WHERE {condition}", params):

@@ -2,7 +2,8 @@
 makes, and that what concerns one cylinder is planned as a router query, one task on one shard.
 
 The routing test records every statement the service sends while it traces a cylinder, records one
-event for it and looks up an event's proof, then has the coordinator ``EXPLAIN`` each one that
+event for it (inline, and on the ingest path with its sequencing after commit) and looks up an
+event's proof, then has the coordinator ``EXPLAIN`` each one that
 reads or writes a distributed table. A statement Citus would fan out to every shard shows
 ``Task Count`` above 1, or a distributed subplan.
 """
@@ -19,6 +20,7 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 
+from ledger import sequencer
 from ledger.keys import ensure_key
 from ledger.sealing import ensure_personal_keys
 from ledger.service import Ledger
@@ -131,10 +133,21 @@ def test_what_concerns_one_cylinder_runs_on_one_shard(on_cluster):
             ledger.event(c, outcome.event.log_index)
             ledger.history(c, target)
         proving = list(seen)
+        seen.clear()
+        with ledger.db.writing() as c:  # the ingest path's append: pending, its key claimed, no log lock
+            (pending,) = ledger.record_batch(c, town.at_station, [fill(target, town, NOW + timedelta(hours=5))],
+                                             NOW + timedelta(hours=6), defer_review=True, sequence_after_commit=True)
+        ingesting = list(seen)
+        seen.clear()
+        moved = sequencer.run(ledger.db, [pending.event.id])  # its sequencing, after the commit
+        sequencing = list(seen)
     finally:
         sa_event.remove(ledger.db.writer, "before_cursor_execute", listener)
 
-    for name, statements in (("append", appending), ("trace", tracing), ("proof lookup", proving)):
+    assert pending.event.log_index is None and moved == {pending.event.id: outcome.event.log_index + 1}
+    assert not any("pg_advisory" in statement for statement, _ in ingesting)  # no log lock in the write
+    for name, statements in (("append", appending), ("trace", tracing), ("proof lookup", proving),
+                             ("ingest append", ingesting), ("sequencing", sequencing)):
         plans = _plans(ledger, statements)
         assert plans, f"{name}: no statement reached a distributed table"
         fanned_out = [(sql, tasks) for sql, tasks, subplan in plans if subplan or any(n != 1 for n in tasks)]

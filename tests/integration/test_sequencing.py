@@ -1,7 +1,8 @@
-"""Log positions given after commit (``ledger.sequencer``): on SQLite and on PostgreSQL.
+"""Log positions given after commit (``ledger.sequencer``): on SQLite, PostgreSQL and a Citus cluster.
 
-On PostgreSQL the ingest path writes no log position inside its transaction: the
-events are stored pending and sequenced right after commit. These tests hold the
+On PostgreSQL, one node or a cluster, the ingest path writes no log position inside its
+transaction: the events are stored pending and sequenced right after commit (on a
+cluster with their idempotency keys claimed in the coordinator's ``log_index``). These tests hold the
 guarantees of docs/architecture.md "Sequencing": contiguous positions from 0, a
 crash between commit and sequencing that loses nothing, no log lock across a
 write (a writer of another cylinder is not held up), the row lock per cylinder
@@ -22,6 +23,7 @@ from ledger import sequencer
 from ledger.domain import EventKind, NewEvent, PartyKind, Role
 from ledger.errors import Conflict
 from ledger.service import Actor
+from ledger.storage import citus
 from ledger.verify import audit
 from tests.conftest import NOW, build_town, fill, register
 
@@ -118,6 +120,8 @@ def _held_write(ledger, town, cylinder, hour):
 def _write_alone(ledger, town, cylinder, hour):
     """Append to ``cylinder`` in a transaction that gives up after two seconds of waiting for any lock."""
     with ledger.db.writing() as c:
+        if citus.distributed(c):  # the row locks are the workers': the timeout must reach them too
+            c.exec_driver_sql("SET LOCAL citus.propagate_set_commands = 'local'")
         c.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
         return ledger.record_batch(c, town.at_station, [fill(cylinder, town, NOW + timedelta(hours=hour))], LATER,
                                    defer_review=True, sequence_after_commit=True)[0]
@@ -143,6 +147,9 @@ def test_a_writer_of_another_cylinder_does_not_wait_and_one_of_the_same_cylinder
     assert sorted(moved.values()) == [2, 3]
     assert _positions(ledger) == [0, 1, 2, 3]
     assert _breaks(ledger) == []
+    with ledger.db.reading() as c:
+        if citus.distributed(c):  # the claims moved with their events
+            assert [r[0] for r in c.exec_driver_sql("SELECT id FROM log_index ORDER BY id")] == [0, 1, 2, 3]
 
 
 def test_the_database_admits_only_sequencing_as_a_change_of_an_event(ledger, monkeypatch):
@@ -159,6 +166,19 @@ def test_the_database_admits_only_sequencing_as_a_change_of_an_event(ledger, mon
         with pytest.raises(sa.exc.DBAPIError, match="append-only"):
             with ledger.db.writing() as c:
                 c.exec_driver_sql(change)
+    with ledger.db.reading() as c:
+        on_cluster = citus.distributed(c)
+    if on_cluster:  # the key's claim on the coordinator admits the same one change, and holds the key meanwhile
+        for change in (f"UPDATE log_index SET cylinder = 'XOTHER' WHERE id = {pending.id}",
+                       f"UPDATE log_index SET id = 1, idempotency_key = 'other' WHERE id = {pending.id}",
+                       "UPDATE log_index SET id = 7 WHERE id = 0",
+                       f"DELETE FROM log_index WHERE id = {pending.id}"):
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+                with ledger.db.writing() as c:
+                    c.exec_driver_sql(change)
+        with pytest.raises(sa.exc.IntegrityError), ledger.db.writing() as c:
+            c.exec_driver_sql("INSERT INTO log_index (id, cylinder, idempotency_key) VALUES (-999999, 'XOTHER', %s)",
+                              (pending.idempotency_key,))
     monkeypatch.undo()
     assert sequencer.run(ledger.db) == {pending.id: 1}
 
@@ -219,3 +239,27 @@ def test_an_answered_append_is_on_disk_whether_or_not_its_sequencing_succeeds(le
         flushed = c.exec_driver_sql("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", (written[0],)).scalar_one()
     assert outcome.status == "created" and flushed
     assert (outcome.event.log_index is None) == (sequencing == "fails")
+
+
+def test_on_a_cluster_an_event_whose_claim_was_lost_is_claimed_then_sequenced(ledger, monkeypatch):
+    with ledger.db.reading() as c:
+        if not citus.distributed(c):
+            pytest.skip("only a cluster keeps an event's claim on another server than the event")
+    town = build_town(ledger)
+    (a,) = register(ledger, town, 1)
+    # The shard committed the event, the coordinator stopped before committing its claim, and no sequencer ran.
+    monkeypatch.setattr(citus, "claim", lambda connection, rows: None)
+    monkeypatch.setattr(sequencer, "run", lambda db, *_: {})
+    pending = ledger.ingest_one(town.at_station, [fill(a, town, NOW + timedelta(hours=1))], LATER)[0].event
+    monkeypatch.undo()
+    assert pending.log_index is None and pending.id < 0
+    with ledger.db.reading() as c:
+        assert c.exec_driver_sql("SELECT count(*) FROM log_index WHERE idempotency_key = %s",
+                                 (pending.idempotency_key,)).scalar_one() == 0
+    assert sequencer.run(ledger.db, [pending.id]) == {}  # a writer's own run does not search the shards
+    assert sequencer.run(ledger.db) == {pending.id: 1}  # the publisher's does, claims it, places it
+    assert _positions(ledger) == [0, 1]
+    with ledger.db.reading() as c:
+        assert c.exec_driver_sql("SELECT id, cylinder, idempotency_key FROM log_index ORDER BY id").all()[1] == (
+            1, a, pending.idempotency_key)
+    assert _breaks(ledger) == []
