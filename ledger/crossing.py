@@ -11,7 +11,9 @@ Here, with no database and no network:
 - ``holder_log``: which log may extend a chain, judged from its head event;
 - ``verify_segment``: another city's bundle of a cylinder checked with that
   city's log key, against what this ledger already holds of the chain, into
-  rows to keep beside the chain (``foreign_events``).
+  rows to keep beside the chain (``foreign_events``);
+- ``relay_note`` / ``open_relay``: a late event of a chain this city handed off,
+  signed by this city's log key for the city holding the chain, and opened there.
 """
 
 from __future__ import annotations
@@ -27,17 +29,22 @@ from pydantic_core import from_json
 from .bundle import FORMAT
 from .canonical import canonical_json
 from .chain import recomputed
-from .domain import Event, EventKind, Location
-from .errors import LedgerError, ProofInvalid, SegmentRefused
+from .domain import Event, EventKind, Location, NewEvent, format_time, parse_time
+from .errors import InvalidInput, LedgerError, ProofInvalid, SegmentRefused
+from .outcomes import Outcome
 from .proofs import leaf_hash, verify_inclusion
-from .signednote import Checkpoint, NoteVerifier, open_checkpoint
+from .signednote import Checkpoint, NoteSigner, NoteVerifier, open_checkpoint
 from .wire import hash_of_json, jcs
 
-__all__ = ["HANDOFFS", "TO_LOG", "FROM_LOG", "Segment", "holder_log", "verify_segment", "foreign_event"]
+__all__ = ["HANDOFFS", "TO_LOG", "FROM_LOG", "RELAYED_FROM", "RELAY_FORMAT", "Relayed", "Segment", "holder_log",
+           "verify_segment", "foreign_event", "relay_note", "open_relay"]
 
 HANDOFFS = (EventKind.DISPATCH, EventKind.RETURN)
 TO_LOG = "to_log"  # on a hand-off: the log of the city the receiver is homed in
 FROM_LOG = "from_log"  # on the first event of a segment: the log holding the event it links to
+RELAYED_FROM = "relayed_from"  # on an event another city relayed: that city's log
+RELAY_FORMAT = "cylinder-ledger/relay/v1"  # a relay note's first line; a checkpoint's is its log's origin
+LEDGER_SET = (TO_LOG, FROM_LOG, RELAYED_FROM)  # data keys the ledger sets, never a client
 
 
 def holder_log(head: Event, head_log: str, own: str) -> str:
@@ -183,9 +190,76 @@ def _as_log_row(row: tuple) -> tuple:
 
 def client_form(event: Any) -> Any:
     """An event as its client sent it: without the keys the ledger sets on a crossing (an idempotent retry
-    of a hand-off or of a segment's first event is the same event)."""
-    if TO_LOG not in event.data and FROM_LOG not in event.data:
+    of a hand-off, of a segment's first event or of a relay is the same event)."""
+    if not any(key in event.data for key in LEDGER_SET):
         return event
     from dataclasses import replace
 
-    return replace(event, data={k: v for k, v in event.data.items() if k not in (TO_LOG, FROM_LOG)})
+    return replace(event, data={k: v for k, v in event.data.items() if k not in LEDGER_SET})
+
+
+# -- relays: a late event of a chain this city handed off, recorded by the city holding it ------------------
+
+
+@dataclass(frozen=True)
+class Relayed:
+    """What the city holding a chain answered for an event this city relayed to it (``outcome.log``: its log)."""
+
+    outcome: Outcome
+
+
+def relay_text(item: NewEvent, origin: str) -> str:
+    """The text of a relay note: the format line, the relaying city's log origin, the event as its client
+    sent it in canonical JSON (one line)."""
+    event = {"cylinder": item.cylinder, "kind": item.kind.value, "occurred_at": format_time(item.occurred_at),
+             "party": item.party, "idempotency_key": item.idempotency_key, "to": item.to, "person": item.person,
+             "location": None if item.location is None else item.location.as_dict(), "data": item.data}
+    return f"{RELAY_FORMAT}\n{origin}\n{canonical_json(event, 'event')}\n"
+
+
+def relay_note(signer: NoteSigner, item: NewEvent) -> str:
+    """``item`` relayed by the log ``signer`` signs for (its name is the log's origin)."""
+    return signer.sign(relay_text(item, signer.name))
+
+
+def open_relay(verifiers: Mapping[str, NoteVerifier], note: str) -> tuple[str, NewEvent]:
+    """The relaying log's origin and the event of a relay note, once signed by that log's key among
+    ``verifiers`` (by origin). Raises ``InvalidInput`` for a note that is no relay, ``ProofInvalid`` for
+    one whose signature does not verify, ``PermissionDenied`` for one of a log that is not a peer."""
+    from .errors import PermissionDenied
+
+    if not isinstance(note, str) or not note.startswith(RELAY_FORMAT + "\n"):
+        raise InvalidInput(f"a relay note's first line is {RELAY_FORMAT}", field="note")
+    origin = note.split("\n", 2)[1]
+    verifier = verifiers.get(origin)
+    if verifier is None:
+        raise PermissionDenied(f"the relay note is from {origin[:80]!r}, not a peer of this ledger (LEDGER_PEERS)")
+    lines = verifier.open(note).split("\n")
+    if len(lines) != 4 or lines[3] != "":
+        raise InvalidInput("a relay note's text is three lines: format, origin, event", field="note")
+    try:
+        event = from_json(lines[2])
+        location = event["location"]
+        item = NewEvent(
+            _text(event["cylinder"]), EventKind(event["kind"]), parse_time(event["occurred_at"], "occurred_at"),
+            _text(event["party"]), _text(event["idempotency_key"]), to=_text(event["to"], True),
+            person=_text(event["person"], True),
+            location=None if location is None else Location(float(location["lat"]), float(location["lon"])),
+            data=_mapping(event["data"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"the relayed event is malformed ({type(exc).__name__})", field="note") from None
+    return origin, item
+
+
+def _text(value: Any, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise TypeError("not text")
+    return value
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("not an object")
+    return value

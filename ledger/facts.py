@@ -50,6 +50,9 @@ DATA_KEYS: dict[EventKind, frozenset[str]] = {
     EventKind.SCRAP: frozenset({"reason"}),
     EventKind.REPORT: frozenset({"note"}),
 }
+# relayed_from: set by the ledger holding a chain on an event another city relayed to it (docs/regions.md)
+DATA_KEYS.update({kind: keys | {"relayed_from"} for kind, keys in DATA_KEYS.items()
+                  if kind not in (EventKind.REGISTER, EventKind.DELIVER, EventKind.COLLECT, EventKind.REPORT)})
 
 
 def _unknown_key(kind: EventKind, data: dict[str, Any]) -> None:

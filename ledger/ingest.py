@@ -31,7 +31,9 @@ whoever calls:
 A chain that crosses city lines (docs/regions.md) takes the same steps: admitting
 a receive of a cylinder another city handed over fetches and verifies that city's
 segment; appending keeps it beside the chain and links the receive to its head;
-once committed, the other city is told (``announce``), and it ``follow``s.
+once committed, the other city is told (``announce``), and it ``follow``s. A late
+event of a chain this city handed off is relayed, in the admit step, to the city
+holding it, which records it through this same path and tells this city.
 
 Submissions that arrived at different times (the demo generator replays a
 city's weeks) go through the four steps one arrival after another.
@@ -108,7 +110,7 @@ def judge_after_commit(ledger: Ledger, outcomes: Sequence[Outcome], now: datetim
 
     Raises what judging raised; the cylinders then stay queued for the reviewer.
     """
-    written = [outcome.event for outcome in outcomes if outcome.status == "created"]
+    written = [outcome.event for outcome in outcomes if outcome.status == "created" and outcome.log is None]
     judge = ledger.judge
     if not written or judge is None:
         return list(outcomes)
@@ -117,8 +119,8 @@ def judge_after_commit(ledger: Ledger, outcomes: Sequence[Outcome], now: datetim
     with ledger.db.writing() as connection:
         _flush_later(connection)
         findings = judge.store(connection, assessed, now).findings
-    return [replace(outcome, findings=findings.get(outcome.event.id, [])) if outcome.status == "created"
-            else outcome for outcome in outcomes]
+    return [replace(outcome, findings=findings.get(outcome.event.id, []))
+            if outcome.status == "created" and outcome.log is None else outcome for outcome in outcomes]
 
 
 def _flush_later(connection) -> None:
@@ -248,7 +250,8 @@ def _durable(ledger: Ledger, results: dict[int, list | BaseException]) -> dict[i
 def _sequence(ledger: Ledger, results: dict[int, list | BaseException]) -> dict[int, list | BaseException]:
     """Step 3: the committed events' log positions, given right after commit (PostgreSQL)."""
     mine = {outcome.event.id for outcomes in results.values() if not isinstance(outcomes, BaseException)
-            for outcome in outcomes if outcome.event is not None and outcome.event.log_index is None}
+            for outcome in outcomes if outcome.event is not None and outcome.event.log_index is None
+            and outcome.log is None}
     if ledger.db.dialect != "postgresql" or not mine:
         return results
     try:
@@ -256,8 +259,15 @@ def _sequence(ledger: Ledger, results: dict[int, list | BaseException]) -> dict[
     except Exception:  # noqa: BLE001 - committed all the same: the publisher's next round sequences them
         log.exception("sequencing after a commit failed; the events wait for the publisher's next round")
         return results
-    return {index: outcomes if isinstance(outcomes, BaseException) else sequencer.placed(ledger.db, outcomes, moved)
+    return {index: outcomes if isinstance(outcomes, BaseException) else _placed(ledger, outcomes, moved)
             for index, outcomes in results.items()}
+
+
+def _placed(ledger: Ledger, outcomes: list, moved: dict[int, int]) -> list:
+    """``sequencer.placed`` for this ledger's events; a relayed one keeps the position the other city gave it."""
+    own = [outcome for outcome in outcomes if outcome.log is None]
+    placed = iter(sequencer.placed(ledger.db, own, moved))
+    return [next(placed) if outcome.log is None else outcome for outcome in outcomes]
 
 
 def _judge(ledger: Ledger, groups: list[_Group], results: dict[int, list | BaseException]) -> None:
@@ -297,8 +307,10 @@ def follow(ledger: Ledger, cylinder: str, now: datetime | None = None) -> bool:
 
 
 def _announce(ledger: Ledger, arrived: dict[int, list | BaseException]) -> None:
-    """Once committed, tell the cities whose segments the new events link to (in the background)."""
+    """Once committed, tell the cities whose segments the new events link to, and those that relayed an
+    event, so they keep it (in the background)."""
     linked = [outcome.event for result in arrived.values() if not isinstance(result, BaseException)
-              for outcome in result if outcome.status == "created" and "from_log" in outcome.event.data]
+              for outcome in result if outcome.status == "created" and outcome.log is None
+              and ("from_log" in outcome.event.data or "relayed_from" in outcome.event.data)]
     if linked:
         threading.Thread(target=ledger.announce, args=(linked,), name="ledger-announce", daemon=True).start()

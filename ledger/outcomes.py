@@ -62,6 +62,7 @@ class Outcome:
     event: Event | None = None
     error: LedgerError | None = None
     findings: list[RaisedFinding] = field(default_factory=list)
+    log: str | None = None  # another city's log that recorded ``event`` (a relay); None: this ledger's
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))

@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from ledger import ingest
 from ledger.service import mirror
@@ -11,8 +12,8 @@ from ledger.service import mirror
 from ..body import JSONRoute
 from ..deps import LedgerDep, ProofSlot, ReadConn
 from ..errors import problem_responses
-from ..schemas import Bundle, ConsistencyProof, CrossingKept, CrossingNews, SegmentsBundle
-from ..views import FastJSON, cylinder_code
+from ..schemas import Bundle, ConsistencyProof, CrossingKept, CrossingNews, Recorded, SegmentsBundle
+from ..views import FastJSON, cylinder_code, outcome_json
 
 router = APIRouter(route_class=JSONRoute, tags=["proofs"], responses=problem_responses(422))
 TEXT = {200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}
@@ -80,3 +81,23 @@ def post_crossing(body: CrossingNews, ledger: LedgerDep):
     city's log key (LEDGER_PEERS) and keeps it beside the chain (docs/regions.md)."""
     kept = ingest.follow(ledger, cylinder_code(body.cylinder))
     return {"cylinder": body.cylinder, "kept": kept}
+
+
+class RelayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(max_length=16 * 1024, description="a signed note: `cylinder-ledger/relay/v1`, the relaying "
+                      "city's log origin and the event as its client sent it, signed with that city's log key")
+
+
+@router.post("/v1/log/relays", status_code=201, response_model=Recorded,
+             responses={200: {"model": Recorded, "description": "the same relay again: the event recorded then"},
+                        **problem_responses(400, 403, 404, 409, 413, 415)})
+def post_relay(body: RelayIn, ledger: LedgerDep):
+    """A peer city relays an event one of its parties made before it handed the cylinder to this city, uploaded
+    after the hand-off. No account: the note's signature by the peer's log key (LEDGER_PEERS) is the
+    authentication, and the event's party must be registered here as homed in that city. The event is
+    recorded through the one ingest path with `data.relayed_from` and judged in event time; the peer is told
+    (docs/regions.md)."""
+    outcome = ledger.take_relay(body.note)
+    return FastJSON(outcome_json(outcome), status_code=200 if outcome.status == "duplicate" else 201)

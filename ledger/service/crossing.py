@@ -12,6 +12,13 @@ Part of ``Ledger``. Each step runs inside the ingest path (``ledger.ingest``):
   is kept (``foreign_events``) if the chain still ends where it was verified, and
   the receive links to its head.
 
+A late event of a chain this ledger handed off (it occurred no later than this
+ledger's own hand-off) is relayed in the admit step: signed with this ledger's
+log key (``crossing.relay_note``) and sent to the city holding the chain, whose
+answer is this ledger's answer (``Relayed``). That city opens it
+(``take_relay``), records it through its one ingest path with
+``data.relayed_from`` and tells this ledger, which follows its log.
+
 Never commits; the network is asked only outside the write transaction.
 """
 
@@ -19,29 +26,42 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 import httpx
 
 from .. import crossing
-from ..crossing import FROM_LOG, HANDOFFS, TO_LOG, Segment
-from ..domain import Event, EventKind, NewEvent, Party, PartyKind, State, format_time
-from ..errors import HeldElsewhere, InvalidInput, LedgerError, NotFound, PeerUnavailable, Rejected, SegmentRefused
+from ..crossing import FROM_LOG, HANDOFFS, LEDGER_SET, RELAYED_FROM, TO_LOG, Relayed, Segment
+from ..custody import ROLE_PARTY_KINDS
+from ..domain import Event, EventKind, Location, NewEvent, Party, PartyKind, Role, State, format_time, parse_time
+from ..errors import (
+    Conflict, HeldElsewhere, InvalidInput, LedgerError, NotFound, PeerUnavailable, PermissionDenied, Rejected,
+    SegmentRefused,
+)
+from ..outcomes import RaisedFinding
+from ..privacy import TO_END_USER
 from ..peers import Peer, Peers, read_peers
 from ..stamp import stamp_key
 from ..storage import Connection
 from ..storage import events as event_rows
 from ..storage import foreign as foreign_rows
 from ..storage import registry as reg
-from .types import Outcome
+from .types import Actor, Outcome
 
-__all__ = ["CrossingService", "UNKNOWN_HOME_REGION"]
+__all__ = ["CrossingService", "RelayActor", "UNKNOWN_HOME_REGION"]
 
 log = logging.getLogger("ledger.crossing")
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 UNKNOWN_HOME_REGION = "000000"  # a party learnt from a peer's segment, whose home district this city was not told
+
+
+@dataclass(frozen=True)
+class RelayActor(Actor):
+    """A party homed in the peer whose log is ``peer``, recording through that city's signed relay."""
+
+    peer: str = ""
 
 
 class CrossingService:
@@ -58,18 +78,27 @@ class CrossingService:
 
     # -- admit: in a read snapshot, outside the write lock ---------------------------------------
 
-    def _cross(self, connection: Connection, item: NewEvent) -> tuple[NewEvent, tuple[Segment, ...] | None]:
+    def _cross(self, connection: Connection, item: NewEvent, recorder: Actor | None = None,
+               ) -> tuple[NewEvent | Relayed, tuple[Segment, ...] | None]:
         """``item`` as this ledger records it on a province's chain, and the segments a receive links to
-        (one per city the chain went through since this ledger last saw it)."""
-        if TO_LOG in item.data or FROM_LOG in item.data:
-            key = TO_LOG if TO_LOG in item.data else FROM_LOG
-            raise InvalidInput(f"data.{key} is set by the ledger on a cylinder that crosses city lines, "
-                               "never sent", field=f"data.{key}")
+        (one per city the chain went through since this ledger last saw it); or what the city holding the
+        chain answered for it, relayed there."""
+        relay = recorder.peer if isinstance(recorder, RelayActor) else None
+        sent = {k: v for k, v in item.data.items() if k != RELAYED_FROM} if relay else item.data
+        for key in LEDGER_SET:
+            if key in sent:
+                raise InvalidInput(f"data.{key} is set by the ledger on a cylinder that crosses city lines, "
+                                   "never sent", field=f"data.{key}")
         if not self.peers:
             return item, None
         actor = reg.get_party(connection, item.party)
+        if relay is not None:
+            return self._relayed_here(connection, item, actor, relay), None
         if actor is not None and actor.home:
             raise Rejected(f"{actor.name} is homed in {actor.home}: its events are recorded in that city's ledger")
+        relayed = self._relay(connection, item)
+        if relayed is not None:
+            return relayed, None
         if item.kind in HANDOFFS and item.to:
             receiver = reg.get_party(connection, item.to)
             if receiver is not None and receiver.home:
@@ -106,6 +135,72 @@ class CrossingService:
             holder = target
         raise HeldElsewhere(f"{item.cylinder} is held in {segments[-1].origin}'s log and was not handed to this "
                             "city; its holder there hands it over first")
+
+    # -- relays: a late event of a chain this ledger handed off --------------------------------------
+
+    def _relay(self, connection: Connection, item: NewEvent) -> Relayed | None:
+        """What the city holding ``item``'s chain answered for it, when this ledger handed the chain off after
+        ``item`` occurred; None when ``item`` is this ledger's to judge (held here, recorded here before, or
+        occurring after the hand-off, which ``_hold`` refuses)."""
+        if event_rows.by_idempotency_keys(connection, [item.idempotency_key]):
+            return None  # recorded here before the hand-off: a retry, answered as a duplicate
+        head = self._head(connection, item.cylinder)
+        if head is None or head[1] == self.settings.log_origin:
+            return None
+        handoffs = [event for event in event_rows.history(connection, item.cylinder)
+                    if event.kind in HANDOFFS and event.data.get(TO_LOG)]
+        if not handoffs or item.occurred_at > handoffs[-1].occurred_at:
+            return None
+        holder = self.peers.of_log(head[1])
+        if holder is None:
+            return None  # a city that is no peer: refused as held elsewhere
+        if item.kind in TO_END_USER or item.kind is EventKind.REPORT:
+            raise HeldElsewhere(f"{item.cylinder} is held by city {holder.name}; a {item.kind.value} names an end "
+                                "user or carries a note, which never leave this city, so it is not relayed there: "
+                                "it is recorded here once the cylinder is handed back to a party of this city")
+        note = crossing.relay_note(self.signer, item)
+        try:
+            with httpx.Client(timeout=TIMEOUT) as client:
+                answer = client.post(f"{holder.url}/v1/log/relays", json={"note": note})
+        except httpx.HTTPError as exc:
+            raise PeerUnavailable(f"the ledger of {holder.name}, which holds {item.cylinder}, cannot be reached "
+                                  f"({type(exc).__name__}); nothing was recorded, send it again later") from None
+        return Relayed(_relay_outcome(holder, answer))
+
+    def _relayed_here(self, connection: Connection, item: NewEvent, party: Party | None, origin: str) -> NewEvent:
+        """A relayed ``item`` checked: its party homed in the relaying city, no hand-off to another city on it."""
+        peer = self.peers.of_log(origin)
+        if peer is None or item.data.get(RELAYED_FROM) != origin:
+            raise PermissionDenied("a relay comes from a peer of this ledger (LEDGER_PEERS)")
+        if party is None or party.home != peer.name:
+            raise Rejected(f"{item.party} is not registered here as a party homed in {peer.name}, which relayed "
+                           "its event", field="party")
+        return item
+
+    def take_relay(self, note: str, now: datetime | None = None) -> Outcome:
+        """Record the event a peer relayed (``POST /v1/log/relays``) through the one ingest path, with
+        ``data.relayed_from``; raises the reason it is refused, nothing written."""
+        if not self.peers:
+            raise NotFound("this ledger has no peers (LEDGER_PEERS)")
+        origin, item = crossing.open_relay({peer.origin: peer.verifier for peer in self.peers}, note)
+        peer = self.peers.of_log(origin)
+        for key in LEDGER_SET:
+            if key in item.data:
+                raise InvalidInput(f"data.{key} is set by a ledger, never relayed", field=f"data.{key}")
+        with self.db.reading() as connection:
+            party = reg.get_party(connection, item.party)
+        if party is None or party.home != peer.name:
+            raise Rejected(f"{item.party} is not registered here as a party homed in {peer.name}, which relayed "
+                           "its event", field="party")
+        role = next((role for role, kinds in ROLE_PARTY_KINDS.items()
+                     if role is not Role.ADMIN and party.kind in kinds), None)
+        if role is None:
+            raise Rejected(f"{party.name} records no custody events", field="party")
+        actor = RelayActor(role, party.id, f"relay from {peer.name}", peer=origin)
+        (outcome,) = self.ingest_one(actor, [replace(item, data={**item.data, RELAYED_FROM: origin})], now)
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome
 
     def _head(self, connection: Connection, cylinder: str) -> tuple[Event, str] | None:
         """A chain's newest event and the log that may extend it (``crossing.holder_log``); None if unknown."""
@@ -274,10 +369,10 @@ class CrossingService:
         return True
 
     def announce(self, events: Sequence[Event]) -> None:
-        """Tell each city a recorded segment links to that the chain goes on here (best effort: the city
-        also learns it when the cylinder comes back)."""
+        """Tell each city a recorded segment links to, or that relayed a recorded event, that the chain goes on
+        here (best effort: the city also learns it when the cylinder comes back)."""
         for event in events:
-            peer = self.peers.of_log(event.data.get(FROM_LOG))
+            peer = self.peers.of_log(event.data.get(FROM_LOG) or event.data.get(RELAYED_FROM))
             if peer is None:
                 continue
             try:
@@ -303,3 +398,40 @@ def _ask(peer: Peer, cylinder: str) -> dict[str, Any] | None:
         return answer.json()
     except ValueError:
         raise SegmentRefused(f"the ledger of {peer.name} answered something that is not JSON") from None
+
+
+_PASSED = {409: Conflict, 404: NotFound, 403: PermissionDenied}
+
+
+def _relay_outcome(holder: Peer, answer: httpx.Response) -> Outcome:
+    """The holder's answer to a relay: the event it recorded, or its refusal passed through as it was given."""
+    if answer.status_code >= 500 or answer.status_code == 429:
+        raise PeerUnavailable(f"the ledger of {holder.name} answered {answer.status_code}; nothing was recorded, "
+                              "send it again later")
+    try:
+        body = answer.json()
+    except ValueError:
+        raise PeerUnavailable(f"the ledger of {holder.name} answered something that is not JSON") from None
+    if answer.status_code >= 400:
+        error = _PASSED.get(answer.status_code, Rejected)(
+            str(body.get("detail") or f"{holder.name} refused it ({answer.status_code})"),
+            field=next((e.get("field") for e in body.get("errors") or [] if isinstance(e, dict)), None))
+        kind = str(body.get("type", "")).rpartition(":")[2]
+        if kind:
+            error.code = kind  # the holder's problem type, passed through
+        return Outcome("rejected", error=error, log=holder.origin)
+    try:
+        raw = body["event"]
+        location = raw["location"]
+        event = Event(raw["cylinder"], raw["seq"], EventKind(raw["kind"]), parse_time(raw["occurred_at"]),
+                      parse_time(raw["recorded_at"]), raw["party"], raw["person"], raw["to"],
+                      None if location is None else Location(location["lat"], location["lon"]), raw["data"],
+                      raw["idempotency_key"], None if raw["prev_hash"] is None else bytes.fromhex(raw["prev_hash"]),
+                      bytes.fromhex(raw["hash"]), raw["id"], raw["log_index"])
+        findings = [RaisedFinding(f["id"], f["kind"], f["severity"], f["party"], f["note"])
+                    for f in body.get("findings", [])]
+    except (KeyError, TypeError, ValueError, LedgerError) as exc:
+        raise PeerUnavailable(f"the ledger of {holder.name} answered an event that cannot be read "
+                              f"({type(exc).__name__})") from None
+    return Outcome("duplicate" if answer.status_code == 200 else "created", event, findings=findings,
+                   log=holder.origin)

@@ -155,7 +155,7 @@ class RecordingService:
     def admit(
         self, connection: Connection, actor: Actor, items: Sequence[NewEvent | Prepared | LedgerError],
         now: datetime | None = None,
-    ) -> list[Prepared | LedgerError]:
+    ) -> list[Prepared | LedgerError | crossing.Relayed]:
         """Check each item as ``record_batch`` does and encode its free-form parts; the reason instead
         where one is refused. Reads only: run it before the write transaction to keep that short,
         and pass what it returns, with the same ``actor`` and ``now``, to ``record_batch``."""
@@ -165,14 +165,17 @@ class RecordingService:
             item.to for item in items
             if isinstance(item, NewEvent) and item.kind in privacy.TO_END_USER and isinstance(item.to, str)})
         for item in items:
-            if isinstance(item, (LedgerError, Prepared)):
+            if isinstance(item, (LedgerError, Prepared, crossing.Relayed)):
                 admitted.append(item)
                 continue
             try:
                 self._check(connection, actor, item, now)
                 if item.kind in privacy.TO_END_USER:
                     privacy.check_end_user(item, end_users)
-                item, segment = self._cross(connection, item)
+                item, segment = self._cross(connection, item, actor)
+                if isinstance(item, crossing.Relayed):  # recorded by the city holding the chain
+                    admitted.append(item)
+                    continue
                 prepared = privacy.prepare(item)
                 admitted.append(prepared if segment is None else replace(prepared, segment=segment))
             except LedgerError as exc:
@@ -201,6 +204,8 @@ class RecordingService:
         for index, item in enumerate(self.admit(connection, actor, items, now)):
             if isinstance(item, LedgerError):
                 outcomes[index] = Outcome("rejected", error=item)
+            elif isinstance(item, crossing.Relayed):
+                outcomes[index] = item.outcome
             else:
                 candidates.append((index, item))
 

@@ -19,10 +19,15 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from ledger.domain import Paper, PartyKind, PersonRole, Role
-from ledger.keys import ensure_key
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+import httpx
+
+from ledger.crossing import relay_note
+from ledger.domain import EventKind, NewEvent, Paper, PartyKind, PersonRole, Role
+from ledger.keys import ensure_key, load_key
 from ledger.sealing import ensure_personal_keys
 from ledger.service import Actor, Ledger
+from ledger.signednote import NoteSigner
 from tests.conftest import BACKENDS, create_database, drop_database
 
 from .conftest import LICENCE
@@ -227,6 +232,13 @@ LIVES = (
         ((*TO_B, S("B:shop", "receive", 40)), (("custody_jump", "open", "B"),)),
         ((S("B:transporter", "dispatch", 30, "B:shop", crew=FULL),), (("custody_jump", "resolved", "B"),)),
     )),
+    # B's leg, uploaded after B handed the cylinder back, is relayed to A, recorded there and judged in
+    # event time; B follows A's log and its custody jump resolves as in one city
+    Life("the receiving city's leg to its shop uploaded after the cylinder went back", 0.5, (
+        ((*TO_B, S("B:shop", "receive", 40), S("B:shop", "return", 50, "A:station"), S("A:station", "receive", 60)),
+         (("custody_jump", "open", "B"),)),
+        ((S("B:transporter", "dispatch", 30, "B:shop", crew=FULL),), (("custody_jump", "resolved", "B"),)),
+    )),
 )
 
 
@@ -296,10 +308,11 @@ def test_a_life_across_the_line_is_judged_as_in_one_city(province, life):
         assert both == sorted(expected), f"phase {number}: across the line {both}, in one city {one_city}"
 
 
-def test_an_event_held_offline_past_its_citys_hand_off_is_recorded_once_the_cylinder_is_back(province):
-    """A city's chain is frozen from its hand-off until the cylinder comes back (docs/regions.md): an event
-    one of its devices made before the hand-off and uploaded after it is refused, nothing written, and
-    recorded when the cylinder is back, judged in event time as in one city."""
+def test_an_event_held_offline_past_its_citys_hand_off_is_relayed_to_the_city_holding_the_chain(province):
+    """An event a city's device made before that city handed the cylinder off, uploaded after the hand-off,
+    is relayed, signed with the city's log key, to the city holding the chain, recorded there with
+    `relayed_from` and judged in event time; the relaying city follows it and resolves what it explains
+    (docs/regions.md, "Late events past a hand-off")."""
     hz, sx = province
     start = datetime.now(timezone.utc) - timedelta(hours=6)
     at = lambda minutes: start + timedelta(minutes=minutes)  # noqa: E731
@@ -307,11 +320,13 @@ def test_an_event_held_offline_past_its_citys_hand_off_is_recorded_once_the_cyli
     cylinder = _register(hz, at(0))
     _created(hz.post("station", _event(cylinder, "dispatch", at(10), to=sx.parties["transporter"], **crew)))
     _created(sx.post("transporter", _event(cylinder, "receive", at(20))))
-    fill = _event(cylinder, "fill", at(5), net_kg=14.5)  # the filling line's scanner was offline
-    refused = hz.post("station", fill)
-    assert refused.status_code == 409, refused.text
-    assert refused.json()["type"].endswith("held-elsewhere") and "shaoxing" in refused.json()["detail"]
-    assert hz.count("events", cylinder) == 2
+    # the filling line's scanner was offline: its fill reaches A after A's hand-off, and B records it
+    fill = _event(cylinder, "fill", at(5), net_kg=14.5)
+    relayed = _created(hz.post("station", fill))
+    assert (relayed["seq"], relayed["data"]) == (3, {"net_kg": 14.5, "relayed_from": HANGZHOU})
+    assert hz.count("events", cylinder) == 2 and sx.count("events", cylinder) == 2
+    later = hz.post("station", _event(cylinder, "fill", at(15), net_kg=14.5))  # after A's hand-off: not A's
+    assert later.status_code == 409 and later.json()["type"].endswith("held-elsewhere"), later.text
 
     # in B the transporter's handheld held its leg to the shop until after the shop sent the cylinder back
     leg = _event(cylinder, "dispatch", at(30), to=sx.parties["shop"], **crew)
@@ -319,19 +334,60 @@ def test_an_event_held_offline_past_its_citys_hand_off_is_recorded_once_the_cyli
     _created(sx.post("shop", _event(cylinder, "return", at(50), to=hz.parties["station"])))
     _created(hz.post("station", _event(cylinder, "receive", at(60))))
     held = sx.count("events", cylinder)
-    refused = sx.post("transporter", leg)
-    assert refused.status_code == 409, refused.text
-    assert refused.json()["type"].endswith("held-elsewhere") and "hangzhou" in refused.json()["detail"]
-    assert sx.count("events", cylinder) == held
+    recorded = _created(sx.post("transporter", leg))
+    assert recorded["seq"] == 7 and recorded["data"]["relayed_from"] == SHAOXING
+    assert sx.count("events", cylinder) == held and hz.count("events", cylinder) == 4
+    again = sx.post("transporter", leg)  # a retry: the same event, nothing new
+    assert again.status_code == 200 and again.json()["event"]["id"] == recorded["id"], again.text
+    assert hz.count("events", cylinder) == 4
 
-    # back in A, the fill is recorded under the key it was first sent with, and judged where it occurred
-    recorded = _created(hz.post("station", fill))
-    assert recorded["seq"] == 6 and recorded["occurred_at"].startswith(at(5).strftime("%Y-%m-%dT%H:%M"))
-    _wait_until(lambda: sx.known(cylinder) >= 5)  # A's receive, which B followed
+    _wait_until(lambda: sx.known(cylinder) >= 7)  # A told B, and B kept A's events
     for city in (hz, sx):
         city.sweep(datetime.now(timezone.utc))
     assert [f["kind"] for f in hz.findings(cylinder) if f["kind"] not in AUDIT] == []
-    # B's leg is recorded nowhere until the cylinder is in B again: the shop's receive stays a custody jump
-    # there, which that leg would explain in one city (docs/regions.md, "Not yet")
+    # the shop's receive was a custody jump in B until the leg to it was known: now resolved, as in one city
     assert [(f["kind"], f["status"]) for f in sx.findings(cylinder) if f["kind"] not in AUDIT] == [
-        ("custody_jump", "open")]
+        ("custody_jump", "resolved")]
+
+
+def test_a_relay_that_does_not_verify_or_whose_holder_is_down_writes_nothing(province):
+    hz, sx = province
+    at = datetime.now(timezone.utc) - timedelta(hours=3)
+    cylinder = _register(hz, at)
+    _created(hz.post("station", _event(cylinder, "dispatch", at + timedelta(minutes=10), to=sx.parties["shop"])))
+    _created(sx.post("shop", _event(cylinder, "receive", at + timedelta(minutes=20))))
+    _created(sx.post("shop", _event(cylinder, "return", at + timedelta(minutes=30), to=hz.parties["station"])))
+    _created(hz.post("station", _event(cylinder, "receive", at + timedelta(minutes=40))))
+    written = hz.count("events", cylinder), sx.count("events", cylinder)
+    late = NewEvent(cylinder, EventKind.INSPECT, at + timedelta(minutes=25), sx.parties["inspection"], "k-late",
+                    data={"result": "fail"})
+    shaoxing = NoteSigner(SHAOXING, load_key(sx.folder / "log.key"))
+    stranger = NoteSigner(SHAOXING, Ed25519PrivateKey.generate())
+
+    def relay(note: str) -> httpx.Response:
+        return httpx.post(f"{hz.base}/v1/log/relays", json={"note": note}, timeout=30)
+
+    good = relay_note(shaoxing, late)
+    altered = good.replace('"result":"fail"', '"result":"pass"')
+    assert altered != good
+    refusals = [
+        (relay(altered), 422, "does not verify"),  # altered after signing
+        (relay(relay_note(stranger, late)), 422, "no signature by the trusted key"),  # another key, B's name
+        (relay(relay_note(NoteSigner("beijing.test/log", Ed25519PrivateKey.generate()), late)), 403, "not a peer"),
+        (relay(relay_note(shaoxing, dataclasses.replace(late, party=hz.parties["station"]))), 422, "homed in"),
+        (relay(good.replace("cylinder-ledger/relay/v1", hz.origin, 1)), 422, "first line"),  # a checkpoint's shape
+        (sx.post("shop", _event(cylinder, "receive", at + timedelta(minutes=22), relayed_from=HANGZHOU)), 422,
+         "set by the ledger"),
+    ]
+    for answer, status, said in refusals:
+        assert answer.status_code == status and said in answer.json()["detail"], answer.text
+    assert (hz.count("events", cylinder), sx.count("events", cylinder)) == written
+
+    hz.server.stop()
+    try:
+        down = sx.post("inspection", _event(cylinder, "inspect", at + timedelta(minutes=25), result="fail"))
+        assert down.status_code == 503, down.text
+        assert down.json()["type"].endswith("peer-unavailable") and "send it again later" in down.json()["detail"]
+    finally:
+        hz.start()
+    assert (hz.count("events", cylinder), sx.count("events", cylinder)) == written
