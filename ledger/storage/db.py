@@ -249,8 +249,21 @@ class Database:
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:
-        """A read transaction over one consistent snapshot."""
+        """A read transaction over one consistent snapshot.
+
+        SQLite's read transaction is one snapshot by itself. PostgreSQL's default, READ COMMITTED, takes a
+        new snapshot for every statement, so two reads of one use case (the stored projection, then the chain
+        it must match; a chain's head, then the segments kept of it) could straddle another transaction's
+        commit: there the transaction is REPEATABLE READ, one snapshot from its first statement, which a
+        read-only transaction gets without ever failing for it. A Citus cluster keeps its default (its
+        snapshots are per node, not one across them)."""
         with self.reader.connect() as connection:
+            if self.dialect == "postgresql":
+                from . import citus
+
+                if not citus.distributed(connection):
+                    connection.rollback()  # the question above began a transaction; the level is set before one
+                    connection.execution_options(isolation_level="REPEATABLE READ")
             with connection.begin():
                 yield connection
 
