@@ -279,7 +279,7 @@ def _read_vkey(value: str) -> NoteVerifier:
 @app.command("verify-bundle")
 def verify_bundle_command(
     file: Annotated[Path, typer.Argument(help="A bundle from GET /v1/cylinders/{id}/bundle")],
-    public_key: Annotated[list[str], typer.Option("--public-key", help="The log's verifier key, or a file holding it; for a provincial hub's bundle of several cities' segments, once per city")],
+    public_key: Annotated[list[str], typer.Option("--public-key", help="The log's verifier key, or a file holding it; for a bundle of several cities' segments (a cylinder that crossed city lines, from a city or the provincial hub), once per city")],
     witness_key: Annotated[Optional[list[str]], typer.Option("--witness-key", help="A witness's verifier key (type 0x04), or a file holding it; repeat for each")] = None,
     quorum: Annotated[Optional[int], typer.Option("--quorum", min=1, help="Cosignatures required (default: one from every --witness-key)")] = None,
 ) -> None:
