@@ -261,8 +261,9 @@ class Database:
             if self.dialect == "postgresql":
                 from . import citus
 
-                if not citus.distributed(connection):
-                    connection.rollback()  # the question above began a transaction; the level is set before one
+                one_node = not citus.distributed(connection)
+                connection.rollback()  # asking may have begun a transaction; the level is set before one
+                if one_node:
                     connection.execution_options(isolation_level="REPEATABLE READ")
             with connection.begin():
                 yield connection
