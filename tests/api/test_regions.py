@@ -16,6 +16,7 @@ import json
 import re
 import subprocess
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -75,11 +76,21 @@ class City:
                         label_key_file=self.folder / "label.key", log_origin=self.origin,
                         base_url="https://trace.example", region=self.region, peers_file=self.folder / "peers.txt")
 
+    startup = 30.0  # seconds the served process may take to answer
+
+    def environment(self) -> dict[str, str]:
+        return {"LEDGER_LOG_ORIGIN": self.origin, "LEDGER_REGION": self.region,
+                "LEDGER_PEERS": str(self.folder / "peers.txt"), "LEDGER_CHECKPOINT_INTERVAL": "0.5"}
+
+    def prepare(self) -> None:
+        """The keys this city's ledger reads besides its log key."""
+        ensure_key(self.folder / "label.key")
+
     def start(self) -> None:
         server = Server(self.url, self.folder, workers=1)
         server.port, server.base = self.port, self.base
-        server.env.update({"LEDGER_LOG_ORIGIN": self.origin, "LEDGER_REGION": self.region,
-                           "LEDGER_PEERS": str(self.folder / "peers.txt"), "LEDGER_CHECKPOINT_INTERVAL": "0.5"})
+        server.env.update(self.environment())
+        server.startup = self.startup
         self.server = server.__enter__()
 
     def post(self, account: str, body: dict) -> httpx.Response:
@@ -111,17 +122,23 @@ class City:
 def cities(request, tmp_path):
     hz = City("hangzhou", HANGZHOU, "330100", tmp_path / "hz", "")
     sx = City("shaoxing", SHAOXING, "330600", tmp_path / "sx", "")
+    yield from served_pair(hz, sx, request.param, _populate)
+
+
+def served_pair(hz: City, sx: City, backend: str, populate) -> Iterator[tuple[City, City]]:
+    """Two cities that are each other's peers, each in its own database, ``populate``d, then served; both
+    stopped and their databases dropped afterwards."""
     for city in (hz, sx):
         city.folder.mkdir()
-        city.url = create_database(request.param, city.folder)
+        city.url = create_database(backend, city.folder)
     (hz.folder / "peers.txt").write_text(f"shaoxing {sx.base} {sx.vkey()}\n")
     (sx.folder / "peers.txt").write_text(f"hangzhou {hz.base} {hz.vkey()}\n")
     try:
         for city in (hz, sx):
-            ensure_key(city.folder / "label.key")
+            city.prepare()
             city.ledger = Ledger(city.settings())
             city.ledger.db.migrate()
-        _populate(hz, sx)
+        populate(hz, sx)
         for city in (hz, sx):
             city.start()
         yield hz, sx

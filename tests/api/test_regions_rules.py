@@ -32,7 +32,7 @@ from tests.conftest import BACKENDS, create_database, drop_database
 
 from .conftest import LICENCE
 from .served import Server
-from .test_regions import HANGZHOU, SHAOXING, City, _created, _event, _register, _wait_until
+from .test_regions import HANGZHOU, SHAOXING, City, _created, _event, _register, _wait_until, served_pair
 
 pytestmark = pytest.mark.slow
 
@@ -57,14 +57,14 @@ class RulesCity(City):
     def settings(self):
         return dataclasses.replace(super().settings(), personal_key_file=self.folder / "personal.key")
 
-    def start(self) -> None:
-        server = Server(self.url, self.folder, workers=1)
-        server.port, server.base = self.port, self.base
-        server.env.update({"LEDGER_LOG_ORIGIN": self.origin, "LEDGER_REGION": self.region,
-                           "LEDGER_PEERS": str(self.folder / "peers.txt"), "LEDGER_CHECKPOINT_INTERVAL": "0.5",
-                           "LEDGER_PERSONAL_KEY_FILE": str(self.folder / "personal.key")})
-        server.startup = 120.0  # two cities start at once, on a machine CI shares
-        self.server = server.__enter__()
+    startup = 120.0  # two cities start at once, on a machine CI shares
+
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), "LEDGER_PERSONAL_KEY_FILE": str(self.folder / "personal.key")}
+
+    def prepare(self) -> None:
+        super().prepare()
+        ensure_personal_keys(self.folder / "personal.key")
 
     def known(self, cylinder: str) -> int:
         """The newest seq of ``cylinder`` this city holds, in its log or in a segment it kept."""
@@ -79,29 +79,7 @@ def province(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("province")
     hz = RulesCity("hangzhou", HANGZHOU, "330100", folder / "hz", "")
     sx = RulesCity("shaoxing", SHAOXING, "330600", folder / "sx", "")
-    for city in (hz, sx):
-        city.folder.mkdir()
-        city.url = create_database(request.param, city.folder)
-    (hz.folder / "peers.txt").write_text(f"shaoxing {sx.base} {sx.vkey()}\n")
-    (sx.folder / "peers.txt").write_text(f"hangzhou {hz.base} {hz.vkey()}\n")
-    try:
-        for city in (hz, sx):
-            ensure_key(city.folder / "label.key")
-            ensure_personal_keys(city.folder / "personal.key")
-            city.ledger = Ledger(city.settings())
-            city.ledger.db.migrate()
-        _populate(hz, sx)
-        for city in (hz, sx):
-            city.start()
-        yield hz, sx
-    finally:
-        for city in (hz, sx):
-            if city.server is not None:
-                city.server.stop()
-                assert "Traceback" not in city.server.log.read_text(), city.server.log.read_text()[-3000:]
-            if city.ledger is not None:
-                city.ledger.db.dispose()
-            drop_database(city.url)
+    yield from served_pair(hz, sx, request.param, _populate)
 
 
 def _populate(hz: RulesCity, sx: RulesCity) -> None:
