@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg  # noqa: E402
 
-from bench.ingest import T0, ceiling_postgres, drop, open_ledger, populate  # noqa: E402
+from bench.ingest import T0, ceiling_postgres, copy_into_ceiling, drop, open_ledger, populate  # noqa: E402
 from bench.writers import run as run_writers  # noqa: E402
 from ledger.config import Settings  # noqa: E402
 from ledger.keys import ensure_key  # noqa: E402
@@ -233,17 +233,7 @@ def cluster_ceiling(url: str, batch: int) -> tuple[int, float]:
         conn.execute("CREATE TABLE ceiling (LIKE events INCLUDING INDEXES)")
         conn.execute("SELECT create_distributed_table('ceiling', 'cylinder', colocate_with => 'events')")
         conn.commit()
-        count, elapsed, last = 0, 0.0, -1
-        while rows := conn.execute("SELECT * FROM events WHERE id > %s ORDER BY id LIMIT %s",
-                                   (last, batch)).fetchall():
-            start = time.perf_counter()
-            with conn.cursor().copy("COPY ceiling FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            conn.commit()
-            elapsed += time.perf_counter() - start
-            count, last = count + len(rows), rows[-1][0]
-        return count, elapsed
+        return copy_into_ceiling(conn, batch)
 
 
 def _quiet(_message: str) -> None:

@@ -256,18 +256,24 @@ def ceiling_postgres(url: str, batch: int, first_id: int = 0, until: int | None 
         conn.execute("CREATE TABLE ceiling (LIKE events INCLUDING INDEXES)")
         conn.execute("INSERT INTO ceiling SELECT * FROM events WHERE id < %s", (first_id,))
         conn.commit()
-        count, elapsed, last = 0, 0.0, first_id - 1
-        stop = 2**63 - 1 if until is None else until
-        while rows := conn.execute("SELECT * FROM events WHERE id > %s AND id < %s ORDER BY id LIMIT %s",
-                                   (last, stop, batch)).fetchall():
-            start = time.perf_counter()
-            with conn.cursor().copy("COPY ceiling FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            conn.commit()
-            elapsed += time.perf_counter() - start
-            count, last = count + len(rows), rows[-1][0]
-        return count, elapsed
+        return copy_into_ceiling(conn, batch, first_id, until)
+
+
+def copy_into_ceiling(conn, batch: int, first_id: int = 0, until: int | None = None) -> tuple[int, float]:
+    """COPY ``events``' rows from ``first_id`` to ``until`` into the table ``ceiling``, ``batch`` rows a
+    transaction; returns the rows and the seconds the COPYs and commits took."""
+    count, elapsed, last = 0, 0.0, first_id - 1
+    stop = 2**63 - 1 if until is None else until
+    while rows := conn.execute("SELECT * FROM events WHERE id > %s AND id < %s ORDER BY id LIMIT %s",
+                               (last, stop, batch)).fetchall():
+        start = time.perf_counter()
+        with conn.cursor().copy("COPY ceiling FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        elapsed += time.perf_counter() - start
+        count, last = count + len(rows), rows[-1][0]
+    return count, elapsed
 
 
 def main() -> None:

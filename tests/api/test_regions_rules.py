@@ -31,7 +31,6 @@ from ledger.signednote import NoteSigner
 from tests.conftest import BACKENDS, create_database, drop_database
 
 from .conftest import LICENCE
-from .served import Server
 from .test_regions import HANGZHOU, SHAOXING, City, _created, _event, _register, _wait_until, served_pair
 
 pytestmark = pytest.mark.slow
