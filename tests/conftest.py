@@ -161,15 +161,21 @@ def make_settings(database_url: str, folder: Path) -> Settings:
     )
 
 
-@pytest.fixture(params=BACKENDS)
-def ledger(request, tmp_path: Path) -> Iterator[Ledger]:
-    url = create_database(request.param, tmp_path)
-    settings = make_settings(url, tmp_path)
+def migrated_ledger(url: str, folder: Path) -> Ledger:
+    """A ledger over ``url`` with its keys in ``folder``, its schema at the newest revision."""
+    settings = make_settings(url, folder)
     ensure_key(settings.key_file)
     ensure_key(settings.label_key_file)
     ensure_personal_keys(settings.personal_key_file)
     instance = Ledger(settings)
     instance.db.migrate()
+    return instance
+
+
+@pytest.fixture(params=BACKENDS)
+def ledger(request, tmp_path: Path) -> Iterator[Ledger]:
+    url = create_database(request.param, tmp_path)
+    instance = migrated_ledger(url, tmp_path)
     if request.param == "partitioned":
         partition_events(instance.db)
     try:

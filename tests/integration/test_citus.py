@@ -21,11 +21,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 
 from ledger import sequencer
-from ledger.keys import ensure_key
-from ledger.sealing import ensure_personal_keys
 from ledger.service import Ledger
 from ledger.storage import citus
-from tests.conftest import CITUS, NOW, build_town, create_citus_schema, drop_database, fill, make_settings, register
+from tests.conftest import CITUS, NOW, build_town, create_citus_schema, drop_database, fill, migrated_ledger, register
 
 pytestmark = pytest.mark.skipif(not CITUS, reason="no Citus cluster: set LEDGER_TEST_CITUS (.ci/citus-cluster)")
 
@@ -36,12 +34,7 @@ _TASKS = re.compile(r"Task Count: (\d+)")
 @pytest.fixture
 def on_cluster(tmp_path: Path) -> Iterator[Ledger]:
     url = create_citus_schema()
-    settings = make_settings(url, tmp_path)
-    ensure_key(settings.key_file)
-    ensure_key(settings.label_key_file)
-    ensure_personal_keys(settings.personal_key_file)
-    ledger = Ledger(settings)
-    ledger.db.migrate()
+    ledger = migrated_ledger(url, tmp_path)
     try:
         yield ledger
     finally:

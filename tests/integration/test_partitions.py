@@ -21,16 +21,14 @@ import sqlalchemy as sa
 from ledger.archival import archive, verify_archive
 from ledger.bundle import verify_bundle
 from ledger.errors import Archived, CheckpointMismatch, Conflict, IdempotencyConflict, InvalidInput, ProofInvalid
-from ledger.keys import ensure_key
 from ledger.proofs import leaf_hash, verify_consistency, verify_inclusion
-from ledger.sealing import ensure_personal_keys
 from ledger.service import Ledger, Registration
 from ledger.storage import events as event_rows
 from ledger.storage import partitions
 from ledger import verify as verify_module
 from ledger.verify import audit
-from tests.conftest import ADMIN, BACKENDS, NOW, build_town, create_postgres_database, drop_postgres_database, fill, make_settings, \
-    partition_events, register
+from tests.conftest import ADMIN, BACKENDS, NOW, build_town, create_postgres_database, drop_postgres_database, fill, \
+    migrated_ledger, partition_events, register
 from tests.integration.test_bundle_and_cli import run_cli
 
 pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="partitioning is PostgreSQL's (its own run)")
@@ -40,13 +38,7 @@ LATER = NOW + timedelta(days=1)
 
 
 def _ledger(tmp_path: Path, width: int | None) -> Ledger:
-    url = create_postgres_database()
-    settings = make_settings(url, tmp_path)
-    ensure_key(settings.key_file)
-    ensure_key(settings.label_key_file)
-    ensure_personal_keys(settings.personal_key_file)
-    ledger = Ledger(settings)
-    ledger.db.migrate()
+    ledger = migrated_ledger(create_postgres_database(), tmp_path)
     if width is not None:
         partition_events(ledger.db, width, ahead=3)
     return ledger
