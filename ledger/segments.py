@@ -25,10 +25,10 @@ from typing import Any
 
 from .bundle import check_event
 from .chain import BreakKind
-from .errors import ChainBroken, ProofInvalid
-from .signednote import NoteVerifier, open_checkpoint
+from .errors import ChainBroken, LedgerError, ProofInvalid
+from .signednote import Checkpoint, NoteVerifier, open_checkpoint
 
-__all__ = ["FORMAT", "VerifiedSegments", "verify_segments", "city_bundle"]
+__all__ = ["FORMAT", "VerifiedSegments", "SegmentVerdict", "verify_segments", "segment_verdicts", "city_bundle"]
 
 FORMAT = "cylinder-ledger/segments/v1"
 
@@ -43,20 +43,75 @@ class VerifiedSegments:
 
 def verify_segments(bundle: dict[str, Any], verifiers: Sequence[NoteVerifier]) -> VerifiedSegments:
     """Check every segment against its log's key (one of ``verifiers``, chosen by origin) and the chain across them."""
+    cylinder, segments = _shape(bundle)
+    keys = {verifier.name: verifier for verifier in verifiers}
+    walk = _Walk(cylinder)
+    for number, segment in enumerate(segments):
+        walk.check(number, segment, keys)
+    assert walk.previous is not None
+    return VerifiedSegments(cylinder, walk.position, tuple(walk.logs), walk.previous.hex())
+
+
+@dataclass(frozen=True)
+class SegmentVerdict:
+    """One segment judged on its own: its log (the checkpoint's origin, else what the segment says), the
+    opened checkpoint if its key was given and its signature holds, and the first defect found, if any."""
+    origin: str | None
+    checkpoint: Checkpoint | None
+    failure: LedgerError | None
+
+
+def segment_verdicts(bundle: dict[str, Any], verifiers: Sequence[NoteVerifier]) -> list[SegmentVerdict]:
+    """Each segment's own verdict, by ``verify_segments``' checks, so that a defect is shown where it is: a
+    segment that fails does not fail the next ones, which link to the hashes it states. The bundle as a
+    whole holds exactly when every verdict does (a defect of its shape raises ``ProofInvalid``)."""
+    cylinder, segments = _shape(bundle)
+    keys = {verifier.name: verifier for verifier in verifiers}
+    walk = _Walk(cylinder)
+    verdicts: list[SegmentVerdict] = []
+    for number, segment in enumerate(segments):
+        try:
+            verdicts.append(SegmentVerdict(walk.origin_of(segment), walk.check(number, segment, keys), None))
+        except ProofInvalid as error:
+            verdicts.append(SegmentVerdict(walk.origin_of(segment), walk.opened, error))
+            walk.skip(segment)
+    return verdicts
+
+
+def _shape(bundle: dict[str, Any]) -> tuple[str, list[Any]]:
     if bundle.get("format") != FORMAT:
         raise ProofInvalid(f"not a {FORMAT} bundle")
     cylinder, segments = bundle.get("cylinder"), bundle.get("segments")
     if not isinstance(cylinder, str) or not isinstance(segments, list) or not segments:
         raise ProofInvalid("the bundle needs a cylinder and a non-empty list of segments")
-    keys = {verifier.name: verifier for verifier in verifiers}
+    return cylinder, segments
 
-    def broken(message: str, seq: int, kind: BreakKind = BreakKind.CHAIN_TAMPERED) -> ChainBroken:
-        return ChainBroken(message, cylinder=cylinder, seq=seq, kind=kind)
 
-    previous: bytes | None = None
-    position, last_origin, last_event = 0, None, None
-    logs: list[str] = []
-    for number, segment in enumerate(segments):
+class _Walk:
+    """The chain across the segments so far: the next seq, the last hash, the last segment's log and event."""
+
+    def __init__(self, cylinder: str) -> None:
+        self.cylinder = cylinder
+        self.previous: bytes | None = None
+        self.position, self.last_origin, self.last_event = 0, None, None
+        self.logs: list[str] = []
+        self.opened: Checkpoint | None = None
+        self.start = 0
+
+    @staticmethod
+    def origin_of(segment: Any) -> str | None:
+        note = segment.get("checkpoint") if isinstance(segment, dict) else None
+        if isinstance(note, str):
+            return note.split("\n", 1)[0]
+        origin = segment.get("origin") if isinstance(segment, dict) else None
+        return origin if isinstance(origin, str) else None
+
+    def broken(self, message: str, seq: int, kind: BreakKind = BreakKind.CHAIN_TAMPERED) -> ChainBroken:
+        return ChainBroken(message, cylinder=self.cylinder, seq=seq, kind=kind)
+
+    def check(self, number: int, segment: Any, keys: dict[str, NoteVerifier]) -> Checkpoint:
+        """Check segment ``number`` and go on past it; returns its opened checkpoint."""
+        self.opened, self.start = None, self.position
         if not isinstance(segment, dict):
             raise ProofInvalid(f"segment {number} is not an object")
         events, proofs, note = segment.get("events"), segment.get("proofs"), segment.get("checkpoint")
@@ -68,24 +123,41 @@ def verify_segments(bundle: dict[str, Any], verifiers: Sequence[NoteVerifier]) -
         verifier = keys.get(origin)
         if verifier is None:
             raise ProofInvalid(f"segment {number} lives in the log {origin}, and no key of it was given")
-        checkpoint = open_checkpoint(verifier, note)
+        checkpoint = self.opened = open_checkpoint(verifier, note)
         if segment.get("origin") not in (None, origin):
             raise ProofInvalid(f"segment {number} says it lives in {segment.get('origin')}, its checkpoint is {origin}'s")
+        position, last_origin, last_event = self.position, self.last_origin, self.last_event
         if last_origin is not None:
             if last_origin == origin:
                 raise ProofInvalid(f"segments {number - 1} and {number} are in the same log: they are one segment")
-            if not isinstance(last_event.get("data"), dict) or last_event["data"].get("to_log") != origin:
-                raise broken(f"seq {position - 1} in {last_origin} does not hand the cylinder to {origin}", position - 1)
+            if not isinstance(last_event, dict) or not isinstance(last_event.get("data"), dict) \
+                    or last_event["data"].get("to_log") != origin:
+                raise self.broken(f"seq {position - 1} in {last_origin} does not hand the cylinder to {origin}",
+                                  position - 1)
             if not isinstance(events[0], dict) or not isinstance(events[0].get("data"), dict) \
                     or events[0]["data"].get("from_log") != last_origin:
-                raise broken(f"seq {position} in {origin} does not say it comes from {last_origin}", position)
+                raise self.broken(f"seq {position} in {origin} does not say it comes from {last_origin}", position)
         for event, proof in zip(events, proofs):
-            previous = check_event(event, proof, cylinder, position, previous, checkpoint, origin)
-            position, last_event = position + 1, event
-        last_origin = origin
-        logs.append(origin)
-    assert previous is not None
-    return VerifiedSegments(cylinder, position, tuple(logs), previous.hex())
+            self.previous = check_event(event, proof, self.cylinder, self.position, self.previous, checkpoint, origin)
+            self.position, self.last_event = self.position + 1, event
+        self.last_origin = origin
+        self.logs.append(origin)
+        return checkpoint
+
+    def skip(self, segment: Any) -> None:
+        """Go on past a segment that failed as if it held what it states: its events' count, its last event's
+        stated hash, its log; so the next segment is judged on its own."""
+        events = segment.get("events") if isinstance(segment, dict) else None
+        events = events if isinstance(events, list) else []
+        self.position = self.start + len(events)
+        last = events[-1] if events and isinstance(events[-1], dict) else None
+        stated = last.get("hash") if last else None
+        try:
+            self.previous = bytes.fromhex(stated) if isinstance(stated, str) else None
+        except ValueError:
+            self.previous = None
+        self.last_event = last
+        self.last_origin = self.origin_of(segment)
 
 
 def city_bundle(own: dict[str, Any], kept: Sequence[tuple[dict[str, Any], str]],

@@ -188,6 +188,23 @@ STRINGS: dict[str, tuple[str, str]] = {
     "proof.per_event": ("每条记录的包含证明", "Inclusion proof of each record"),
     "proof.leaf": ("日志位置 {index}，树规模 {size}，审计路径 {n} 个节点", "log index {index}, tree size {size}, audit path of {n} nodes"),
     "proof.path": ("审计路径", "Audit path"),
+    "proof.segments_verified": ("✓ {n} 条记录逐条校验通过：哈希链跨 {k} 段日志完整，每段都在其所在日志的签名检查点中，交接处前后相连。",
+                                "✓ All {n} records check out: the hash chain is intact across {k} log segments, each in "
+                                "its log's signed checkpoint, linked at every hand-off."),
+    "proof.segments_how": ("这个气瓶跨市流转过，记录分段存在各市的日志中。任何人都可以用各市的日志公钥离线复核：",
+                           "This cylinder crossed city lines; its records are in segments in each city's log. Anyone "
+                           "can check it again offline with each city's log public key:"),
+    "proof.key_missing": ("本市没有日志 {origin} 的公钥：复核时请向该市索取。",
+                          "This city has no key of the log {origin}: ask that city for it to check it again."),
+    "proof.segment": ("第 {n} 段", "Segment {n}"),
+    "proof.segment_log": ("日志 {origin}", "log {origin}"),
+    "proof.segment_size": ("签名检查点规模 {size}", "signed checkpoint of size {size}"),
+    "proof.segment_verified": ("✓ 本段校验通过：{n} 条记录都在这个日志的签名检查点中。",
+                               "✓ This segment checks out: its {n} records are all in this log's signed checkpoint."),
+    "proof.segment_failed": ("✗ 本段校验失败", "✗ This segment does not check out"),
+    "proof.segment_unknown": ("本市不知道这个日志的公钥（LEDGER_PEERS 中没有列出它），无法核对它的签名。",
+                              "This city does not know this log's key (LEDGER_PEERS does not list it): its signature "
+                              "cannot be checked."),
     # -- the camera ---------------------------------------------------------------------------------
     "camera.title": ("用相机扫码", "Scan with the camera"),
     "camera.hint": ("把标签二维码放在画面中央。", "Hold the label's QR code in the middle of the picture."),

@@ -25,6 +25,7 @@ from ledger import tracecode
 from ledger.bundle import verify_bundle
 from ledger.domain import EventKind, format_time
 from ledger.errors import NotFound, ProofInvalid
+from ledger.segments import FORMAT as SEGMENTS, segment_verdicts, verify_segments
 from ledger.service import mirror
 from ledger.signednote import NoteVerifier
 
@@ -149,11 +150,14 @@ def field_report(request: Request, code: Code, session: AnyAccount, ledger: Ledg
 
 @router.get("/trace/{code}/proof")
 def proof_page(request: Request, code: Code, session: AnyAccount, ledger: LedgerDep, connection: ReadConn):
-    """The bundle checked here as ``ledger verify-bundle`` checks it, with each event's inclusion proof."""
+    """The bundle checked here as ``ledger verify-bundle`` checks it, with each event's inclusion proof; a
+    cylinder that crossed city lines has a segments bundle, checked with the keys this city knows."""
     canonical = tracecode.normalize(code)
-    bundle = ledger.bundle(canonical)
+    bundle = ledger.whole_bundle(canonical)
     copied = mirror.log_vkey(connection)  # a mirror checks under the key of the log it copies
     verifier = NoteVerifier.from_vkey(copied) if copied else ledger.verifier
+    if bundle.get("format") == SEGMENTS:
+        return _segments_page(request, ledger, canonical, bundle, verifier)
     try:
         verified, failure = verify_bundle(bundle, verifier), None
     except ProofInvalid as error:
@@ -164,10 +168,47 @@ def proof_page(request: Request, code: Code, session: AnyAccount, ledger: Ledger
                   vkey=verifier.vkey())
 
 
+def _segments_page(request: Request, ledger, canonical: str, bundle: dict[str, Any], verifier: NoteVerifier):
+    """A ``cylinder-ledger/segments/v1`` bundle (ledger/segments.py) checked with this log's key and its peers'
+    (``LEDGER_PEERS``), as ``ledger verify-bundle --public-key A --public-key B`` checks it: the whole verdict,
+    and each segment under its log with its own verdict, so a segment whose log's key is unknown here or whose
+    proofs fail is shown failing where it is."""
+    keys = {verifier.name: verifier}
+    for peer in ledger.peers:
+        keys.setdefault(peer.origin, peer.verifier)
+    try:
+        verdicts = segment_verdicts(bundle, list(keys.values()))
+    except ProofInvalid as error:  # the bundle's shape
+        verdicts, whole, failure = [], None, error.message
+    else:
+        try:
+            whole, failure = verify_segments(bundle, list(keys.values())), None
+        except ProofInvalid as error:
+            whole, failure = None, error.message
+    segments = []
+    for segment, verdict in zip(bundle.get("segments") or [], verdicts):
+        events, proofs = segment.get("events") or [], segment.get("proofs") or []
+        seqs = [e.get("seq") for e in events if isinstance(e, dict)]
+        peer = None if verdict.origin == verifier.name else ledger.peers.of_log(verdict.origin)
+        segments.append({
+            "origin": verdict.origin, "here": verdict.origin == verifier.name,
+            "city": peer.name if peer else verdict.origin, "first": seqs[0] if seqs else None,
+            "last": seqs[-1] if seqs else None, "note": segment.get("checkpoint"), "checkpoint": verdict.checkpoint,
+            "unknown": verdict.origin not in keys, "failure": verdict.failure.message if verdict.failure else None,
+            "rows": [{"event": e, "proof": p} for e, p in zip(events, proofs) if isinstance(e, dict)
+                     and isinstance(p, dict)]})
+    logs = list(dict.fromkeys(s["origin"] for s in segments if s["origin"]))
+    return render(request, "proof.html", printed=tracecode.printed(canonical), code=canonical, segments=segments,
+                  whole=whole, failure=failure, events=sum(len(s["rows"]) for s in segments),
+                  vkeys=[keys[origin].vkey() for origin in logs if origin in keys],
+                  missing=[origin for origin in logs if origin not in keys])
+
+
 @router.get("/trace/{code}/bundle.json")
 def bundle_file(code: Code, session: AnyAccount, ledger: LedgerDep):
-    """The same bundle as ``GET /v1/cylinders/{id}/bundle``, for a signed-in browser (cookie, not bearer)."""
+    """The same bundle as ``GET /v1/cylinders/{id}/bundle``, for a signed-in browser (cookie, not bearer): of a
+    cylinder that crossed city lines, the segments form the proof page checks."""
     canonical = tracecode.normalize(code)
-    body = json.dumps(ledger.bundle(canonical), ensure_ascii=False, indent=1)
+    body = json.dumps(ledger.whole_bundle(canonical), ensure_ascii=False, indent=1)
     return Response(body, media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="{canonical}.bundle.json"', "Cache-Control": "no-store"})

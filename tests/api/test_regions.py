@@ -427,13 +427,13 @@ def test_both_cities_at_once_one_holder(cities):
     assert (home["seq"], home["prev_hash"], home["data"]) == (back["seq"] + 1, back["hash"], {"from_log": SHAOXING})
 
 
-def _allow_updates(c) -> None:
+def _allow_updates(c, table: str = "events") -> None:
     if c.dialect.name == "sqlite":
         for (name,) in c.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger' "
-                                         "AND tbl_name = 'events'").fetchall():
+                                         "AND tbl_name = ?", (table,)).fetchall():
             c.exec_driver_sql(f'DROP TRIGGER "{name}"')
     else:
-        c.exec_driver_sql("ALTER TABLE events DISABLE TRIGGER USER")
+        c.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
 
 
 def _wait_until(condition, seconds: float = 30) -> None:
@@ -467,6 +467,7 @@ def test_a_citys_trace_page_says_whose_log_each_event_is_in_and_offers_the_hub_f
             assert "hangzhou日志" in rows[0] and "hangzhou日志" in rows[1] and "本市日志" in rows[2]
             assert f'title="{HANGZHOU}"' in html and f'title="{SHAOXING}"' in html
             assert "跨市流转过" in visible(html)
+            _proof_page_checks_each_citys_segment(client, cylinder, hz, sx)
             unknown = tracecode.generate()
             answer = client.get(f"/trace/{unknown}")
             assert answer.status_code == 404
@@ -483,3 +484,53 @@ def test_a_citys_trace_page_says_whose_log_each_event_is_in_and_offers_the_hub_f
             assert answer.status_code == 404 and "hub" not in answer.text and "全省枢纽" not in answer.text
     finally:
         ledger.db.dispose()
+
+
+def _proof_page_checks_each_citys_segment(client: TestClient, cylinder: str, hz: City, sx: City) -> None:
+    """Shaoxing's proof page of a cylinder Hangzhou handed it: the segments bundle checked with the keys the
+    city knows (its own, its peers'), each segment under a heading naming its log and checkpoint."""
+    answer = client.get(f"/trace/{cylinder}/proof")
+    assert answer.status_code == 200, answer.text
+    page = visible(answer.text)
+    assert "3 条记录逐条校验通过" in page and "跨 2 段日志" in page and "证明校验失败" not in page
+    headings = re.findall(r'<h2 id="segment-\d+">(.*?)</h2>', answer.text, re.S)
+    assert [visible(h).strip() for h in headings] == ["第 1 段 · hangzhou日志 · seq 0–1",
+                                                      "第 2 段 · 本市日志 · seq 2"]
+    assert f"日志 {HANGZHOU}" in page and f"日志 {SHAOXING}" in page and page.count("本段校验通过") == 2
+    assert answer.text.count("audit_path") == 3
+    assert f"--public-key '{hz.vkey()}'" in answer.text and f"--public-key '{sx.vkey()}'" in answer.text
+    download = client.get(f"/trace/{cylinder}/bundle.json")
+    assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
+    bundle = json.loads(download.content)
+    assert bundle["format"] == "cylinder-ledger/segments/v1"
+    assert [s["origin"] for s in bundle["segments"]] == [HANGZHOU, SHAOXING]
+    checked = _verify_bundle(bundle, sx.folder, hz, sx)
+    assert checked.startswith(f"valid: cylinder {cylinder}, 3 events"), checked
+
+    # a city that does not know Hangzhou's key: that segment fails, saying so; its own still checks out
+    (sx.folder / "no-peers.txt").write_text("")
+    stranger = Ledger(dataclasses.replace(sx.settings(), peers_file=sx.folder / "no-peers.txt"))
+    try:
+        with TestClient(create_app(ledger=stranger), follow_redirects=False) as other:
+            sign_in(other, sx.tokens["admin"])
+            answer = other.get(f"/trace/{cylinder}/proof")
+            assert answer.status_code == 200, answer.text
+            page = visible(answer.text)
+            assert "证明校验失败" in page and "no key of it was given" in page
+            first, second = re.split(r'<h2 id="segment-1">', answer.text)
+            assert "本段校验失败" in visible(first) and "不知道这个日志的公钥" in visible(first)
+            assert "本段校验通过" in visible(second)
+    finally:
+        stranger.db.dispose()
+
+    # someone with Shaoxing's database rewrites a kept Hangzhou event: that segment shows it altered
+    with sx.ledger.db.writing() as c:
+        _allow_updates(c, "foreign_events")
+        c.execute(text("UPDATE foreign_events SET occurred_at = :at WHERE cylinder = :c AND seq = 1"),
+                  {"at": "2020-01-01T00:00:00.000000Z", "c": cylinder})
+    answer = client.get(f"/trace/{cylinder}/proof")
+    assert answer.status_code == 200, answer.text
+    page = visible(answer.text)
+    assert "证明校验失败" in page and "was altered" in page
+    first, second = re.split(r'<h2 id="segment-1">', answer.text)
+    assert "本段校验失败" in visible(first) and "本段校验通过" in visible(second)

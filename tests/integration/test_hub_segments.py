@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger.domain import format_time
 from ledger.errors import ChainBroken, ProofInvalid
 from ledger.proofs import leaf_hash
-from ledger.segments import verify_segments
+from ledger.segments import segment_verdicts, verify_segments
 from ledger.service import hub, mirror
 from ledger.service.hub import CityView
 from ledger.service.mirror import Frontier, MirrorRefused
@@ -121,6 +121,17 @@ def test_a_chain_across_two_logs_is_traced_and_bundled_and_verifies_offline(mirr
     forged["segments"][0]["events"][2]["data"]["to_log"] = "ningbo.test/log"
     with pytest.raises(ChainBroken):
         verify_segments(forged, [a.verifier, b.verifier])
+    # each segment judged on its own, as the proof page shows it: a defect shows in its segment only
+    judged = segment_verdicts(bundle, [a.verifier, b.verifier])
+    assert [(v.origin, v.failure, v.checkpoint.origin) for v in judged] == [(A, None, A), (B, None, B), (A, None, A)]
+    unknown = segment_verdicts(bundle, [a.verifier])
+    assert [(v.origin, v.failure is None, v.checkpoint is None) for v in unknown] == [
+        (A, True, False), (B, False, True), (A, True, False)]
+    assert "no key of it" in unknown[1].failure.message
+    altered = copy.deepcopy(bundle)
+    altered["segments"][1]["events"][1]["occurred_at"] = format_time(NOW)
+    judged = segment_verdicts(altered, [a.verifier, b.verifier])
+    assert [v.failure is None for v in judged] == [True, False, True] and "was altered" in judged[1].failure.message
 
     # A segment whose first event does not link to the hand-off is reported by the hub's trace.
     c = HandLog("ningbo.test/log")
