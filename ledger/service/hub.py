@@ -127,26 +127,18 @@ class CityClient:
 def _each(cities: Sequence[CityView], ask, seen=None) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """``ask(client)`` of every city at once; the rows each gave (with ``city``, in the cities' order) and each
     city's state."""
-    def one(city: CityView) -> list[dict[str, Any]] | CityUnreachable:
+    def one(city: CityView) -> tuple[list[dict[str, Any]], str]:
         client = CityClient(city, seen=seen)
         try:
-            return [{"city": city.name, **row} for row in ask(client)]
+            return [{"city": city.name, **row} for row in ask(client)], "ok"
         except CityUnreachable as exc:
-            return exc
+            return [], f"unreachable: {exc}"
         finally:
             client.close()
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(cities), 8))) as pool:
         answers = list(pool.map(one, cities))
-    rows: list[dict[str, Any]] = []
-    states: dict[str, str] = {}
-    for city, answer in zip(cities, answers):
-        if isinstance(answer, CityUnreachable):
-            states[city.name] = f"unreachable: {answer}"
-        else:
-            rows += answer
-            states[city.name] = "ok"
-    return rows, states
+    return [row for rows, _ in answers for row in rows], {c.name: state for c, (_, state) in zip(cities, answers)}
 
 
 def province_risk(cities: Sequence[CityView], reason: str, region: str | None = None, owner: str | None = None,

@@ -8,8 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.hub import hub_app
-from ledger.service.hub import FINDING_FIELDS, RISK_FIELDS, CityUnreachable, _counted, identity, merge_enterprises, only
+from ledger.service.hub import (
+    FINDING_FIELDS, RISK_FIELDS, CityUnreachable, CityView, _counted, identity, merge_enterprises, only, province_counts,
+)
 from ledger.storage.hub import HubStore
+from tests.api.served import free_port
 
 
 def row(city: str, region: str, pid: str, colour: str, cylinders: int, score: float = 0.0) -> dict:
@@ -55,6 +58,9 @@ def test_only_listed_counts_reach_the_hub_and_a_malformed_count_is_a_missing_cit
                   {**answer, "by_status": None}, {**answer, "total": True}):
         with pytest.raises(CityUnreachable):
             _counted(city, wrong)
+    dead = CityView("宁波", f"http://127.0.0.1:{free_port()}", "ningbo.test/log", "330200", "token")
+    asked = province_counts([dead])
+    assert asked["items"] == [] and asked["cities"]["宁波"].startswith("unreachable: 宁波: GET /v1/findings/counts")
 
 
 def test_the_hubs_routes_need_one_of_its_accounts(tmp_path):
