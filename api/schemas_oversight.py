@@ -108,6 +108,15 @@ class FindingOut(Answer):
     history: list[FindingStep]
 
 
+class FindingCounts(Answer):
+    """How many findings the filters select, counted by the city's database (docs/api.md)."""
+
+    total: int = Field(description="the findings `GET /v1/findings` lists under the same filters")
+    by_status: dict[FindingStatus, int] = Field(description="every status, 0 where none")
+    by_kind: dict[FindingKind, int] = Field(description="every kind, 0 where none")
+    by_severity: dict[Severity, int] = Field(description="every severity, 0 where none")
+
+
 class DeliveryOut(Answer):
     id: int
     job: int

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from . import cases, custody, rules
-from .domain import CylinderView, PartyKind, Role, State, check_identifier, format_time
+from .domain import CylinderView, FindingKind, PartyKind, Role, Severity, State, check_identifier, format_time
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from .storage import Connection
 from .storage import events as event_rows
@@ -27,7 +27,7 @@ from .audit import DISPUTING
 from .verify import check_chain
 
 __all__ = [
-    "trace", "responsible_at", "finding", "findings", "act_on_finding", "inspectors", "risk_cylinders",
+    "trace", "responsible_at", "finding", "findings", "finding_counts", "act_on_finding", "inspectors", "risk_cylinders",
     "risk_enterprises",
     "REASONS", "ACTIONS", "SEVERITY_WEIGHT",
 ]
@@ -37,6 +37,7 @@ REASONS = ("overdue_inspection", "inspection_due_soon", "past_design_life", "bro
 ACTIONS = ("dispatch", "handle", "supervise", "close", "reopen")
 SEVERITY_WEIGHT = {"critical": 10, "high": 5, "medium": 2, "low": 1}
 OPEN = ("open", "dispatched", "handled")
+STATUSES = OPEN + ("closed", "resolved")
 
 
 def _party(registry: DatabaseRegistry, party_id: str | None) -> dict[str, Any] | None:
@@ -140,6 +141,26 @@ def findings(ledger, connection: Connection, *, kind: str | None = None, status:
     history = store.actions_of(connection, [row.id for row in rows])
     return {"items": [_finding_json(row, history[row.id]) for row in rows],
             "next_cursor": ledger.cursors.issue("findings", rows[-1].id) if more else None}
+
+
+def finding_counts(ledger, connection: Connection, *, kind: str | None = None, status: str | None = None,
+                   cylinder: str | None = None, party: str | None = None,
+                   region: str | None = None) -> dict[str, Any]:
+    """How many findings ``findings`` would list under the same filters: ``{total, by_status, by_kind,
+    by_severity}``, every status, kind and severity named (0 where none), counted by the database."""
+    for name, value in (("cylinder", cylinder), ("party", party)):
+        if value is not None:
+            check_identifier(value, name)
+    by: dict[str, dict[str, int]] = {"by_status": dict.fromkeys(STATUSES, 0),
+                                     "by_kind": dict.fromkeys((k.value for k in FindingKind), 0),
+                                     "by_severity": dict.fromkeys((s.value for s in Severity), 0)}
+    total = 0
+    for found_status, found_kind, severity, n in store.count_findings(
+            connection, kind=kind, status=status, cylinder=cylinder, party=party, region=region):
+        total += n
+        for name, key in (("by_status", found_status), ("by_kind", found_kind), ("by_severity", severity)):
+            by[name][key] = by[name].get(key, 0) + n
+    return {"total": total, **by}
 
 
 # Which statuses each action leaves from, and where it leads (None: the status stays).

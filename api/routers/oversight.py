@@ -15,7 +15,7 @@ from ..deps import Allowed, LedgerDep, ReadConn, WriteConn
 from ..errors import problem_responses
 from ..schemas import Identifier, Moment, Page, Region
 from .risk import FILES, Language
-from ..schemas_oversight import FindingActionIn, FindingOut, FindingStatus, ResponsibleAt, TraceOut
+from ..schemas_oversight import FindingActionIn, FindingCounts, FindingOut, FindingStatus, ResponsibleAt, TraceOut
 from ..views import cylinder_code
 
 router = APIRouter(route_class=JSONRoute, responses=problem_responses(401, 403, 404, 422))
@@ -55,6 +55,21 @@ def list_findings(
     if file_format == "json":
         return ledger.findings(connection, **filters, cursor=cursor, limit=limit)
     return sheets.findings_file(ledger, connection, filters, file_format, lang)
+
+
+# Before ``/v1/findings/{finding_id}``, which would otherwise take ``counts`` for an id.
+@router.get("/v1/findings/counts", response_model=FindingCounts, tags=["findings"])
+def count_findings(
+    actor: Allowed("findings.read"), connection: ReadConn, ledger: LedgerDep,
+    kind: FindingKind | None = None, status: FindingStatus | None = None,
+    cylinder: Annotated[str | None, Query(max_length=64)] = None,
+    party: Annotated[Identifier | None, Query()] = None, region: Annotated[Region | None, Query()] = None,
+):
+    """How many findings `GET /v1/findings` lists under the same filters, by status, kind and severity,
+    without their rows (a dashboard's numbers). A party's own accounts count the findings about that party only."""
+    return ledger.finding_counts(connection, kind=kind.value if kind else None, status=status,
+                                 cylinder=cylinder_code(cylinder) if cylinder else None,
+                                 party=permissions.findings_of(actor, party), region=region)
 
 
 @router.get("/v1/findings/{finding_id}", response_model=FindingOut, tags=["findings"])

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from ..domain import FindingKind, Severity
 from ..errors import InvalidInput, NotFound
 from ..log import LogTree, SubrootCache, latest_checkpoint
 from ..segments import FORMAT
@@ -41,7 +42,8 @@ from ..storage import events as event_rows
 from ..wire import event_json
 
 __all__ = ["CityView", "CityClient", "CityUnreachable", "RISK_FIELDS", "FINDING_FIELDS", "PARTY_FIELDS", "COLOURS",
-           "PROBLEMS", "only", "province_risk", "province_findings", "province_enterprises", "merge_enterprises",
+           "PROBLEMS", "COUNT_KEYS", "only", "province_risk", "province_findings", "province_counts",
+           "province_enterprises", "merge_enterprises",
            "risk_page", "findings_page", "PAGE_MAX", "trace", "bundle"]
 
 # What a risk list's row, a finding and a party may carry to the hub; anything else is dropped.
@@ -50,6 +52,10 @@ RISK_FIELDS = ("cylinder", "reason", "owner", "region", "model", "serial", "stat
 FINDING_FIELDS = ("id", "kind", "severity", "cylinder", "party", "region", "events", "detected_at", "status",
                   "due_at", "escalated_at")
 PARTY_FIELDS = ("id", "kind", "name", "region", "home")
+# What a city's finding counts may carry to the hub: a total and, per map, these names' numbers only.
+COUNT_KEYS = {"by_status": ("open", "dispatched", "handled", "closed", "resolved"),
+              "by_kind": tuple(kind.value for kind in FindingKind),
+              "by_severity": tuple(severity.value for severity in reversed(Severity))}
 COLOURS = ("green", "yellow", "red")  # better to worse
 PAGE = 1000  # a city's largest page (its API's ``limit`` bound)
 PAGE_MAX = PAGE // 2  # the province's largest page: a city is asked at most twice as many rows (see ``_after``)
@@ -119,19 +125,20 @@ class CityClient:
 
 
 def _each(cities: Sequence[CityView], ask, seen=None) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """``ask(client)`` of every city; the rows each gave (with ``city``) and each city's state."""
-    rows: list[dict[str, Any]] = []
-    states: dict[str, str] = {}
-    for city in cities:
+    """``ask(client)`` of every city at once; the rows each gave (with ``city``, in the cities' order) and each
+    city's state."""
+    def one(city: CityView) -> tuple[list[dict[str, Any]], str]:
         client = CityClient(city, seen=seen)
         try:
-            rows += [{"city": city.name, **row} for row in ask(client)]
-            states[city.name] = "ok"
+            return [{"city": city.name, **row} for row in ask(client)], "ok"
         except CityUnreachable as exc:
-            states[city.name] = f"unreachable: {exc}"
+            return [], f"unreachable: {exc}"
         finally:
             client.close()
-    return rows, states
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(cities), 8))) as pool:
+        answers = list(pool.map(one, cities))
+    return [row for rows, _ in answers for row in rows], {c.name: state for c, (_, state) in zip(cities, answers)}
 
 
 def province_risk(cities: Sequence[CityView], reason: str, region: str | None = None, owner: str | None = None,
@@ -150,6 +157,34 @@ def province_findings(cities: Sequence[CityView], kind: str | None = None, statu
     def ask(client: CityClient) -> list[dict[str, Any]]:
         return [only(row, FINDING_FIELDS) for row in client.pages(
             "/v1/findings", {"kind": kind, "status": status, "region": region, "party": party})]
+    items, states = _each(cities, ask, seen)
+    return {"items": items, "cities": states}
+
+
+def _counted(client: CityClient, answer: Any) -> dict[str, Any]:
+    """A city's finding counts as the hub keeps them: ``total`` and the three maps, each only of the statuses,
+    kinds and severities ``COUNT_KEYS`` lists, every number a count; an answer of another shape is refused."""
+    def count(value: Any) -> bool:
+        return type(value) is int and value >= 0
+
+    if not isinstance(answer, dict) or not count(answer.get("total")):
+        raise CityUnreachable(f"{client.city.name}: GET /v1/findings/counts answered no counts")
+    kept: dict[str, Any] = {"total": answer["total"]}
+    for name, keys in COUNT_KEYS.items():
+        given = answer.get(name)
+        if not isinstance(given, dict) or not all(count(n) for n in given.values()):
+            raise CityUnreachable(f"{client.city.name}: GET /v1/findings/counts answered a malformed {name}")
+        kept[name] = {key: given.get(key, 0) for key in keys}
+    return kept
+
+
+def province_counts(cities: Sequence[CityView], kind: str | None = None, status: str | None = None,
+                    region: str | None = None, party: str | None = None, seen=None) -> dict[str, Any]:
+    """Each city's count of its findings under the filters (``GET /v1/findings/counts``, asked of every city at
+    once): ``{items: [{city, total, by_status, by_kind, by_severity}], cities}``; no finding's row is fetched."""
+    def ask(client: CityClient) -> list[dict[str, Any]]:
+        return [_counted(client, client.get("/v1/findings/counts",
+                                            {"kind": kind, "status": status, "region": region, "party": party}))]
     items, states = _each(cities, ask, seen)
     return {"items": items, "cities": states}
 

@@ -54,6 +54,9 @@ class OversightService:
     def findings(self, connection: Connection, **filters: Any) -> dict[str, Any]:
         return oversight.findings(self, connection, **filters)
 
+    def finding_counts(self, connection: Connection, **filters: Any) -> dict[str, Any]:
+        return oversight.finding_counts(self, connection, **filters)
+
     def finding_action(self, connection: Connection, actor: Actor, finding_id: int, *, action: str, note: str,
                        assignee: int | str | None = None, now: datetime | None = None,
                        photos: list[bytes] = ()) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from .foreign import heads as foreign_heads
 
 __all__ = [
     "stored_for", "open_of_kind", "insert_finding", "evidence_of", "set_status", "add_action", "get_finding", "actions_of", "list_findings",
+    "count_findings",
     "histories", "judged_and_later", "coverage", "event_ids", "write_projection", "risk_cylinders", "party_scores", "cylinders_with_open", "holdings",
     "sweep_candidates", "enqueue_review", "dequeue_review", "requeue_review", "queued_for_review", "review_backlog",
 ]
@@ -107,16 +108,37 @@ def list_findings(
 ) -> list:
     """Findings newest first (by id), after the cursor ``before_id``."""
     f = m.findings.c
-    query = select(m.findings).order_by(f.id.desc()).limit(limit)
-    for column, value in ((f.kind, kind), (f.status, status), (f.cylinder, cylinder), (f.party, party),
-                          (f.region, region)):
+    query = _filtered(select(m.findings).order_by(f.id.desc()).limit(limit), kind=kind, status=status,
+                      cylinder=cylinder, party=party, region=region)
+    if before_id is not None:
+        query = query.where(f.id < before_id)
+    return list(connection.execute(query))
+
+
+def _filtered(query, **filters: str | tuple[str, ...] | None):
+    """``query`` narrowed to the findings whose columns equal the filters given (a tuple: any of several)."""
+    for name, value in filters.items():
+        column = m.findings.c[name]
         if isinstance(value, tuple):  # any of several (the pages' "not yet closed")
             query = query.where(column.in_(value))
         elif value is not None:
             query = query.where(column == value)
-    if before_id is not None:
-        query = query.where(f.id < before_id)
-    return list(connection.execute(query))
+    return query
+
+
+def count_findings(
+    connection: Connection, *, kind: str | None = None, status: str | tuple[str, ...] | None = None,
+    cylinder: str | None = None, party: str | None = None, region: str | None = None,
+) -> list[tuple[str, str, str, int]]:
+    """How many findings the filters select, as (status, kind, severity, count) per combination that occurs.
+
+    One GROUP BY: the filters narrow the rows by their indexes (status and kind together, cylinder, party,
+    region), and no row leaves the database.
+    """
+    f = m.findings.c
+    query = _filtered(select(f.status, f.kind, f.severity, func.count()), kind=kind, status=status,
+                      cylinder=cylinder, party=party, region=region)
+    return [tuple(row) for row in connection.execute(query.group_by(f.status, f.kind, f.severity))]
 
 
 def histories(connection: Connection, cylinders: Iterable[str]):

@@ -187,3 +187,62 @@ def test_risk_lists_export_to_spreadsheets_without_formulas(world: World) -> Non
     colours = world.client.get("/v1/risk/enterprises", headers=world.auth("regulator")).json()
     station = next(c for c in colours if c["party"]["id"] == world.parties["station"])
     assert station["colour"] in ("yellow", "red") and station["reasons"]
+
+
+def _tally(items: list[dict]) -> dict:
+    """What ``GET /v1/findings/counts`` should answer for a list of findings."""
+    from ledger.domain import FindingKind, Severity
+
+    by = {"by_status": dict.fromkeys(("open", "dispatched", "handled", "closed", "resolved"), 0),
+          "by_kind": dict.fromkeys((k.value for k in FindingKind), 0),
+          "by_severity": dict.fromkeys((s.value for s in Severity), 0)}
+    for item in items:
+        for name, key in (("by_status", "status"), ("by_kind", "kind"), ("by_severity", "severity")):
+            by[name][item[key]] += 1
+    return {"total": len(items), **by}
+
+
+def test_finding_counts_are_the_lists_length_under_every_filter(world: World) -> None:
+    first, second = _overfill(world, world.cylinders[0]), _overfill(world, world.cylinders[1])
+    assert world.client.post(f"/v1/findings/{second}/actions", headers=world.auth("regulator"),
+                             json={"action": "close", "note": "station warned"}).status_code == 200
+    foreign = world.client.post("/v1/events", json=event_body(world.foreign_cylinder), headers=world.auth("station"))
+    assert foreign.status_code == 201
+    kinds = {f["kind"] for f in world.client.get("/v1/findings", headers=world.auth("admin")).json()["items"]}
+    assert len(kinds) >= 2  # the filters below select different rows
+    station, cylinder = world.parties["station"], world.cylinders[0]
+    for account, filters in [
+            ("admin", {}), ("regulator", {"status": "open"}), ("regulator", {"status": "closed"}),
+            ("inspector", {"kind": "overfill"}), ("inspector", {"kind": "overfill", "status": "open"}),
+            ("regulator", {"party": station}), ("regulator", {"region": "330110"}),
+            ("regulator", {"region": "330111"}), ("regulator", {"cylinder": cylinder.lower()}),
+            *(("regulator", {"kind": kind}) for kind in kinds),
+            ("station", {}), ("station", {"status": "open"}), ("shop", {})]:
+        listed = world.client.get("/v1/findings", params={**filters, "limit": 1000}, headers=world.auth(account))
+        counted = world.client.get("/v1/findings/counts", params=filters, headers=world.auth(account))
+        assert listed.status_code == counted.status_code == 200, (account, filters, counted.text)
+        assert counted.json() == _tally(listed.json()["items"]), (account, filters)
+    assert world.client.get("/v1/findings/counts", headers=world.auth("admin")).json()["total"] >= 3
+    assert world.client.get("/v1/findings/counts", params={"status": "open"},
+                            headers=world.auth("station")).json()["by_kind"]["overfill"] == 1
+    assert world.client.get("/v1/findings/counts", headers=world.auth("shop")).json()["total"] == 0
+    # A party counts its own findings only, as it lists them; one finding is still read by its id.
+    assert world.client.get("/v1/findings/counts", params={"party": station},
+                            headers=world.auth("shop")).status_code == 403
+    assert world.client.get("/v1/findings/counts").status_code == 401
+    assert world.client.get(f"/v1/findings/{first}", headers=world.auth("admin")).json()["id"] == first
+    # Bad filters: the list's own 422, naming the same field; nothing is written by asking.
+    before = world.counts()
+    for wrong in ({"kind": "nonsense"}, {"status": "shut"}, {"region": "33"}, {"party": "a\x00b"},
+                  {"cylinder": "x" * 65}):
+        refused = world.client.get("/v1/findings/counts", params=wrong, headers=world.auth("admin"))
+        listed = world.client.get("/v1/findings", params=wrong, headers=world.auth("admin"))
+        assert refused.status_code == listed.status_code == 422, (wrong, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["errors"] == listed.json()["errors"], wrong
+    assert world.counts() == before
+    schema = world.client.get("/openapi.json").json()
+    answer = schema["paths"]["/v1/findings/counts"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert answer["schema"]["$ref"].endswith("/FindingCounts")
+    assert {"total", "by_status", "by_kind", "by_severity"} == \
+        set(schema["components"]["schemas"]["FindingCounts"]["properties"])

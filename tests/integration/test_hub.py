@@ -8,6 +8,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import uuid
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -46,16 +48,18 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 class Recorder:
-    """A loopback proxy in front of a city: forwards the hub's GETs, keeps every answer's body."""
+    """A loopback proxy in front of a city: forwards the hub's GETs, keeps every path asked and answer's body."""
 
     def __init__(self, target: str) -> None:
         self.target = target
         self.bodies: list[bytes] = []
+        self.paths: list[str] = []
         self.down = False
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+                recorder.paths.append(self.path)
                 if recorder.down:
                     self.send_error(502)
                     return
@@ -288,8 +292,21 @@ def test_the_hub_follows_witnesses_lists_and_never_sees_personal_data(province, 
     enterprises = hub.http.get("/v1/province/enterprises").json()["items"]
     assert {e["enterprise"].split(":")[0] for e in enterprises} == {"330100", "330600"}
     assert all(e["colour"] in ("green", "yellow", "red") for e in enterprises)
+    for city in cities:
+        city.proxy.paths.clear()
     page = hub.http.get("/").text
     assert "全省气瓶追溯枢纽" in page and "杭州" in page and "绍兴" in page and "Provincial" not in page
+    # Each city's open findings on the dashboard are the city's own count of them; the hub asked each city for
+    # that count once and fetched no list of findings.
+    counted = {city.name: httpx.get(f"{city.server.base}/v1/findings/counts", params={"status": "open"},
+                                    headers={"Authorization": f"Bearer {city.token}"}).json()["total"]
+               for city in cities}
+    assert sum(counted.values()) > 0
+    shown = {unquote(name): int(n) for name, n in re.findall(r'href="/findings\?city=([^"]+)">(\d+)</a>', page)}
+    assert shown == counted
+    for city in cities:
+        assert [path for path in city.proxy.paths if path.startswith("/v1/findings")] == \
+            ["/v1/findings/counts?status=open"], city.proxy.paths
 
     # A cross-city trace of a cylinder held in one log, and its bundle checked offline with the cities' keys.
     code = cities[0].cylinders[0]

@@ -77,6 +77,8 @@ def province(url: str) -> Iterator[tuple[FastAPI, str]]:
               "party": {"id": "330100:P1", "kind": "gas_company", "name": "杭州燃气有限公司"},
               "cities": {"杭州": {"colour": "green", "reasons": []}, "绍兴": {"colour": "red", "reasons": []}}}]
     missing = {"杭州": "ok", "绍兴": "ok", "宁波": "unreachable: 宁波: GET /v1/findings: connection refused"}
+    counts = [{"city": "杭州", "total": 0, "by_severity": dict.fromkeys(("critical", "high", "medium", "low"), 0)},
+              {"city": "绍兴", "total": 3, "by_severity": {"critical": 1, "high": 0, "medium": 2, "low": 0}}]
     def page(items):
         def answer(cities, *args, cursor=None, **_):  # one page, and the next from the province's cursor
             if cursor == "BAD":
@@ -90,6 +92,7 @@ def province(url: str) -> Iterator[tuple[FastAPI, str]]:
             patch.setattr(hub, "findings_page", page(findings))
             patch.setattr(hub, "province_risk", lambda cities, *a, **k: {"items": risk, "cities": missing})
             patch.setattr(hub, "province_findings", lambda cities, *a, **k: {"items": findings, "cities": missing})
+            patch.setattr(hub, "province_counts", lambda cities, *a, **k: {"items": counts, "cities": missing})
             patch.setattr(hub, "province_enterprises", lambda cities, *a, **k: {"items": firms, "cities": missing})
             patch.setattr(hub, "trace", lambda cities, code: traced(ISSUES if code == "BROKEN00001" else []))
             yield hub_app(store, lambda: views), store.create_account("省市场监管局")
@@ -133,6 +136,10 @@ def test_the_pages_tell_what_is_wrong_in_chinese_and_in_english(client):
     assert "枢纽停止跟随" in page and "恢复后会自动补齐" in page  # 绍兴 refused, 宁波 unreachable
     assert "以下城市本次未应答" in page and "宁波" in page
     assert "杭州燃气有限公司" in page and "绍兴（红）" in page
+    # Each city's open findings as it counted them, by severity; a city that did not answer has no number.
+    opened = dict(re.findall(r'href="/findings\?city=([^"]+)">(\d+)</a>', page))
+    assert opened == {"%E6%9D%AD%E5%B7%9E": "0", "%E7%BB%8D%E5%85%B4": "3"}
+    assert "严重 1 · 中 2" in page
     broken = client.get("/trace?code=BROKEN00001").text
     assert "链断裂" in broken and "第 4 至 6 条不在枢纽持有的任何日志中" in broken
     assert "第 1 段 · 杭州" in broken and "第 2 段 · 绍兴" in broken and ORIGIN["绍兴"] in broken

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
 from fastapi.testclient import TestClient
 
 from api.hub import hub_app
-from ledger.service.hub import FINDING_FIELDS, RISK_FIELDS, identity, merge_enterprises, only
+from ledger.service.hub import (
+    FINDING_FIELDS, RISK_FIELDS, CityUnreachable, CityView, _counted, identity, merge_enterprises, only, province_counts,
+)
 from ledger.storage.hub import HubStore
+from tests.api.served import free_port
 
 
 def row(city: str, region: str, pid: str, colour: str, cylinders: int, score: float = 0.0) -> dict:
@@ -37,6 +43,24 @@ def test_only_listed_fields_reach_the_hub():
                "assignee": "7", "evidence": {"phone": "13800001234"}, "status": "open"}
     assert only(finding, FINDING_FIELDS) == {"id": 3, "kind": "short_weight", "status": "open"}
     assert only({"cylinder": "C1", "holder_name": "张三", "phone": "1"}, RISK_FIELDS) == {"cylinder": "C1"}
+
+
+def test_only_listed_counts_reach_the_hub_and_a_malformed_count_is_a_missing_city():
+    city = SimpleNamespace(city=SimpleNamespace(name="杭州"))
+    answer = {"total": 2, "by_status": {"open": 2, "张三": 1}, "by_kind": {"short_weight": 2},
+              "by_severity": {"critical": 1, "low": 1}, "phone": "13800001234"}
+    kept = _counted(city, answer)
+    assert set(kept) == {"total", "by_status", "by_kind", "by_severity"} and kept["total"] == 2
+    assert kept["by_status"] == {"open": 2, "dispatched": 0, "handled": 0, "closed": 0, "resolved": 0}
+    assert kept["by_kind"]["short_weight"] == 2 and "张三" not in str(kept)
+    assert list(kept["by_severity"].items()) == [("critical", 1), ("high", 0), ("medium", 0), ("low", 1)]
+    for wrong in ([], {"total": "2"}, {**answer, "total": -1}, {**answer, "by_kind": {"overfill": 1.5}},
+                  {**answer, "by_status": None}, {**answer, "total": True}):
+        with pytest.raises(CityUnreachable):
+            _counted(city, wrong)
+    dead = CityView("宁波", f"http://127.0.0.1:{free_port()}", "ningbo.test/log", "330200", "token")
+    asked = province_counts([dead])
+    assert asked["items"] == [] and asked["cities"]["宁波"].startswith("unreachable: 宁波: GET /v1/findings/counts")
 
 
 def test_the_hubs_routes_need_one_of_its_accounts(tmp_path):
