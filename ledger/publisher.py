@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from . import sequencer
+from . import outbound, sequencer
 from .cosigning import Cosignature, Witness, with_cosignatures
 from .domain import format_time, parse_time
 from .errors import CheckpointMismatch
@@ -256,7 +256,7 @@ class CheckpointPublisher:
     def _run(self) -> None:
         poll = min(self.interval / 4, 1.0)
         failing_since: datetime | None = None
-        with httpx.Client(timeout=TIMEOUT) as client:
+        with outbound.client(timeout=TIMEOUT) as client:
             while not self._stopping.is_set():
                 try:
                     self.run_once(client)

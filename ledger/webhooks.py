@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from . import outbound
 from .domain import format_time
 from .errors import Unavailable
 from .sealing import SealBroken
@@ -89,7 +90,7 @@ class Deliverer:
                  client: httpx.Client | None = None) -> None:
         self.ledger = ledger
         self.hooks = load_hooks(ledger.settings.webhooks_file) if hooks is None else hooks
-        self.client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+        self.client = client or outbound.client(timeout=TIMEOUT, follow_redirects=False)
 
     def run(self, now: datetime | None = None) -> int:
         """Fan out new announcements, then try every job that is due; returns how many were tried."""

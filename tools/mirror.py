@@ -16,6 +16,7 @@ import typer
 from pydantic_core import from_json
 from rich.console import Console
 
+from ledger import outbound
 from ledger.errors import LedgerError
 from ledger.service import mirror
 from ledger.service.mirror import MirrorRefused
@@ -35,7 +36,7 @@ class LogClient:
 
     def __init__(self, base: str, timeout: float = 30.0) -> None:
         self.base = base.rstrip("/")
-        self.http = httpx.Client(timeout=timeout, headers={"Accept-Encoding": "gzip"})
+        self.http = outbound.client(timeout=timeout, headers={"Accept-Encoding": "gzip"})
 
     def _get(self, path: str, **params: object) -> httpx.Response:
         try:

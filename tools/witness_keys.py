@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from ledger import outbound
 from ledger.config import Settings
 from ledger.cosigning import WitnessKey, read_witnesses
 from ledger.errors import LedgerError
@@ -47,8 +48,6 @@ def check_witnesses(settings: Settings) -> None:
 def witnessed(settings: Settings, witnesses_file: Path | None, log_verifier) -> tuple[list, list[str]]:
     """``ledger verify``: each listed witness's newest cosigned checkpoint of this log, and the witnesses that
     could not be asked (named with the reason). Exits 2 on a broken witness list."""
-    import httpx
-
     from ledger.witness_client import WitnessFailed, latest_cosigned
 
     if witnesses_file is None:
@@ -59,7 +58,7 @@ def witnessed(settings: Settings, witnesses_file: Path | None, log_verifier) -> 
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from None
     found, unasked = [], []
-    with httpx.Client(timeout=10) as client:
+    with outbound.client(timeout=10) as client:
         for witness in witnesses:
             try:
                 checkpoint = latest_cosigned(client, witness, settings.log_origin, log_verifier)

@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from .. import crossing
+from .. import crossing, outbound
 from ..crossing import FROM_LOG, HANDOFFS, LEDGER_SET, RELAYED_FROM, TO_LOG, Relayed, Segment
 from ..custody import ROLE_PARTY_KINDS
 from ..domain import Event, EventKind, Location, NewEvent, Party, PartyKind, Role, State, format_time, parse_time
@@ -160,7 +160,7 @@ class CrossingService:
                                 "it is recorded here once the cylinder is handed back to a party of this city")
         note = crossing.relay_note(self.signer, item)
         try:
-            with httpx.Client(timeout=TIMEOUT) as client:
+            with outbound.client(timeout=TIMEOUT) as client:
                 answer = client.post(f"{holder.url}/v1/log/relays", json={"note": note})
         except httpx.HTTPError as exc:
             raise PeerUnavailable(f"the ledger of {holder.name}, which holds {item.cylinder}, cannot be reached "
@@ -376,7 +376,7 @@ class CrossingService:
             if peer is None:
                 continue
             try:
-                with httpx.Client(timeout=TIMEOUT) as client:
+                with outbound.client(timeout=TIMEOUT) as client:
                     client.post(f"{peer.url}/v1/log/crossings", json={"cylinder": event.cylinder})
             except httpx.HTTPError as exc:
                 log.warning("could not tell %s that %s goes on here: %s", peer.name, event.cylinder, exc)
@@ -386,7 +386,7 @@ def _ask(peer: Peer, cylinder: str) -> dict[str, Any] | None:
     """The peer's public bundle of ``cylinder``, of the events in its own log only (``segment=own``); None
     when it holds none."""
     try:
-        with httpx.Client(timeout=TIMEOUT) as client:
+        with outbound.client(timeout=TIMEOUT) as client:
             answer = client.get(f"{peer.url}/v1/log/cylinders/{cylinder}/bundle", params={"segment": "own"})
     except httpx.HTTPError as exc:
         raise PeerUnavailable(f"the ledger of {peer.name} cannot be reached ({type(exc).__name__})") from None

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from .. import outbound
 from ..domain import FindingKind, Severity
 from ..errors import InvalidInput, NotFound
 from ..log import LogTree, SubrootCache, latest_checkpoint
@@ -91,7 +92,7 @@ class CityClient:
     def __init__(self, city: CityView, timeout: float = 30.0, seen=None) -> None:
         self.city = city
         headers = {"Authorization": f"Bearer {city.token}"} if city.token else {}
-        self.http = httpx.Client(base_url=city.url.rstrip("/"), timeout=timeout, headers=headers)
+        self.http = outbound.shared(city.url.rstrip("/"), headers, timeout)  # its connections kept for the next call
         self.seen = seen
 
     def get(self, path: str, params: dict[str, Any]) -> Any:
@@ -121,7 +122,7 @@ class CityClient:
         return rows
 
     def close(self) -> None:
-        self.http.close()
+        """Nothing to release: the client and its connections stay for the next call (``ledger.outbound``)."""
 
 
 def _each(cities: Sequence[CityView], ask, seen=None) -> tuple[list[dict[str, Any]], dict[str, str]]:
