@@ -49,13 +49,20 @@ class Round:
 class Auditor(LoopTask):
     """One background task per process; ``close`` lets the round under way finish."""
 
-    def __init__(self, ledger: Ledger, *, interval: float | None = None, recheck: int = 20_000,
-                 projections: int = 2_000) -> None:
+    # The rolling shares of a round are a rate, so a shorter interval makes more rounds of less work each rather
+    # than more work in all: older events re-checked and projections compared per second of the interval
+    # (20,000 and 2,000 a round at the default 10 s; docs/audit.md). A round re-checks at least one whole chunk.
+    RECHECK_PER_SECOND = 2_000
+    PROJECTIONS_PER_SECOND = 200
+
+    def __init__(self, ledger: Ledger, *, interval: float | None = None, recheck: int | None = None,
+                 projections: int | None = None) -> None:
         super().__init__()
         self.ledger = ledger
         self.interval = ledger.settings.checkpoint_interval if interval is None else interval
-        self.recheck = recheck
-        self.projections = projections
+        self.recheck = max(audit.CHUNK, round(self.RECHECK_PER_SECOND * self.interval)) if recheck is None else recheck
+        self.projections = (max(1, round(self.PROJECTIONS_PER_SECOND * self.interval)) if projections is None
+                            else projections)
         self.last: Round | None = None
         self.found: list = []  # the defects of the last round
 

@@ -289,3 +289,18 @@ def test_the_ledger_audit_command_runs_a_round_and_names_what_it_found(ledger, t
     assert [(b["kind"], b["cylinder"]) for b in lines[:-1]] == [("projection_edited", codes[5])]
     with ledger.db.reading() as c:
         assert ledger.trace(c, codes[5])["chain"]["status"] == "broken"
+
+
+def test_a_rounds_rolling_shares_are_a_rate_not_a_fixed_amount():
+    """A shorter interval makes more, smaller rounds: the re-checked events and the compared projections
+    per second stay the same (20,000 and 2,000 a round at 10 s), a round re-checking one chunk at least."""
+    from types import SimpleNamespace
+
+    served = SimpleNamespace(settings=SimpleNamespace(checkpoint_interval=10.0))
+    every_ten = Auditor(served)
+    assert (every_ten.recheck, every_ten.projections) == (20_000, 2_000)
+    every_two = Auditor(served, interval=2)
+    assert (every_two.recheck, every_two.projections) == (4_000, 400)
+    every_half = Auditor(served, interval=0.5)
+    assert (every_half.recheck, every_half.projections) == (audit.CHUNK, 100)
+    assert Auditor(served, interval=0.5, recheck=50_000, projections=7).recheck == 50_000
