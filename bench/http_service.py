@@ -189,11 +189,12 @@ def prepare(backend: str, folder: Path, cylinders: int,
     with ledger.db.writing() as c:
         token = ledger.create_account(c, role=Role.COMPANY, party=station.party, name="bench station")
     codes = ingest.register_cylinders(ledger, company, 0, 4 * cylinders, 1000, prefix="H")
-    ledger.db.dispose()
     if preload:
         bare = Ledger(settings, rules=False)
         ingest.populate(bare, preload, max(1, preload // 10), 1000, progress=lambda *_: None)
         bare.db.dispose()
+    ingest.analyze(ledger)
+    ledger.db.dispose()
     env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_KEY_FILE": str(settings.key_file),
            "LEDGER_LABEL_KEY_FILE": str(settings.label_key_file)}
     return url, env, token, codes

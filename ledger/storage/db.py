@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import select
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.engine import make_url
 
 __all__ = ["Database", "LOG_LOCK", "WriterTurn", "ping"]
@@ -32,6 +33,9 @@ RESTART_FRAMES = 1000
 RESTART_WAIT_MS = 20
 # How long a SQLite connection waits for a lock held by a writer that does not take the turn.
 BUSY_TIMEOUT_MS = 60_000
+
+# A pooled PostgreSQL connection idle longer than this is asked a trivial question before it is used.
+PING_IDLE_SECONDS = 5.0
 
 # Key of the PostgreSQL advisory lock that guards log positions.
 LOG_LOCK = 0x6C6F67  # "log"
@@ -139,9 +143,9 @@ class Database:
             if self.url.drivername == "postgresql":
                 self.url = self.url.set(drivername="postgresql+psycopg")
             self.writer = create_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo,
-                hide_parameters=True,
+                self.url, pool_size=pool_size, max_overflow=pool_size, echo=echo, hide_parameters=True,
             )
+            _check_on_checkout(self.writer)
             self.reader = self.writer
         else:
             raise ValueError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
@@ -295,6 +299,48 @@ class Database:
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
+
+
+def _check_on_checkout(engine: Engine) -> None:
+    """Hand out only live PostgreSQL connections, without a round trip for each.
+
+    SQLAlchemy's ``pool_pre_ping`` sends a statement before every transaction: a group of single events
+    paid five round trips for them (one per transaction). A server that ends a connection (a restart,
+    ``pg_terminate_backend``, an idle timeout) tells the client and closes the socket, so an idle
+    connection with something to read has been ended or is about to be: it is asked first. So is one
+    idle for longer than ``PING_IDLE_SECONDS``, which a network may have dropped without a word. A
+    connection that fails the question makes the pool drop every connection it holds, as a failed
+    pre-ping does, and the checkout goes on with a new one.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle(_dbapi_connection, record) -> None:
+        record.info["ledger.idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection, record, _proxy) -> None:
+        idle_since = record.info.pop("ledger.idle_since", None)
+        if idle_since is None:  # new, or handed out again without a checkin in between
+            return
+        if time.monotonic() - idle_since <= PING_IDLE_SECONDS and not _has_news(dbapi_connection):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            if engine.dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.InvalidatePoolError(f"the database ended a pooled connection: {error}") from error
+            raise
+
+
+def _has_news(dbapi_connection) -> bool:
+    """Whether an idle psycopg connection has bytes waiting (the server's goodbye) or is known closed."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        return True
+    try:
+        readable, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
+    except Exception:  # noqa: BLE001 - no socket left to ask: the server is asked
+        return True
+    return bool(readable)
 
 
 def ping(connection: Connection) -> str:
