@@ -1,8 +1,9 @@
 """The events table partitioned by log position, and the archival of old partitions (docs/scale.md,
 "Partitioning and archival").
 
-An operator's choice on a single PostgreSQL node (``ledger init --partition-events WIDTH``); SQLite and
-an unpartitioned PostgreSQL database never reach this module's DDL.
+An operator's choice on PostgreSQL, one node or a Citus cluster (``ledger init --partition-events WIDTH``;
+the cluster's layout is ``_partition_cluster``); SQLite and an unpartitioned database never reach this
+module's DDL.
 
 * ``events`` is partitioned by RANGE of ``id``, the log position: a partition holds the positions
   ``[k·W, (k+1)·W)`` for a power of two ``W``, so each partition is one node of the Merkle tree, and
