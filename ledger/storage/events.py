@@ -156,15 +156,15 @@ def heads(connection: Connection, cylinders: Iterable[str]) -> dict[str, tuple[i
                    f"WHERE cylinder IN ({placeholders(connection, len(chunk))}) ORDER BY cylinder, seq DESC")
             for cylinder, seq, digest in connection.exec_driver_sql(sql, tuple(chunk)):
                 result[cylinder] = (seq, bytes(digest))
-        return result
-    for condition, params in among(connection, "c.id", cylinders):
-        # MAX over the (cylinder, seq) index is one seek per cylinder, whatever the chain's length.
-        sql = (
-            "SELECT e.cylinder, e.seq, e.hash FROM cylinders c JOIN events e ON e.cylinder = c.id AND e.seq = "
-            f"(SELECT MAX(x.seq) FROM events x WHERE x.cylinder = c.id) WHERE {condition}"
-        )
-        for cylinder, seq, digest in connection.exec_driver_sql(sql, params):
-            result[cylinder] = (seq, bytes(digest))
+    else:
+        for condition, params in among(connection, "c.id", cylinders):
+            # MAX over the (cylinder, seq) index is one seek per cylinder, whatever the chain's length.
+            sql = (
+                "SELECT e.cylinder, e.seq, e.hash FROM cylinders c JOIN events e ON e.cylinder = c.id AND e.seq = "
+                f"(SELECT MAX(x.seq) FROM events x WHERE x.cylinder = c.id) WHERE {condition}"
+            )
+            for cylinder, seq, digest in connection.exec_driver_sql(sql, params):
+                result[cylinder] = (seq, bytes(digest))
     if partitions.partitioned(connection):
         # A chain whose every event was archived with its partition has its head in event_archive_heads.
         dormant = sorted(cylinders - set(result))

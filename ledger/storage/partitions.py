@@ -1,8 +1,9 @@
 """The events table partitioned by log position, and the archival of old partitions (docs/scale.md,
 "Partitioning and archival").
 
-An operator's choice on a single PostgreSQL node (``ledger init --partition-events WIDTH``); SQLite and
-an unpartitioned PostgreSQL database never reach this module's DDL.
+An operator's choice on PostgreSQL, one node or a Citus cluster (``ledger init --partition-events WIDTH``;
+the cluster's layout is ``_partition_cluster``); SQLite and an unpartitioned database never reach this
+module's DDL.
 
 * ``events`` is partitioned by RANGE of ``id``, the log position: a partition holds the positions
   ``[k·W, (k+1)·W)`` for a power of two ``W``, so each partition is one node of the Merkle tree, and
@@ -217,9 +218,6 @@ def partition_events(connection: Connection, size: int, ahead: int = 2) -> int:
     ``ledger init`` before traffic). Raises ``ValueError`` where the layout cannot be made."""
     if connection.dialect.name != "postgresql":
         raise ValueError("events are partitioned on PostgreSQL only; SQLite keeps one table")
-    if citus.distributed(connection):
-        raise ValueError("the events of a Citus cluster are distributed by cylinder; partitioning them by "
-                         "log position is not supported there (docs/scale.md)")
     check_width(size)
     if partitioned(connection):
         current = width(connection)
@@ -227,6 +225,8 @@ def partition_events(connection: Connection, size: int, ahead: int = 2) -> int:
             raise ValueError(f"events are already partitioned by {current} positions; a ledger keeps its width")
         return len(create_ahead(connection, ahead))
     connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({0x6C6F67})")  # no sequencer meanwhile
+    if citus.distributed(connection):
+        return _partition_cluster(connection, size, ahead)
     for statement in _LAYOUT:
         connection.exec_driver_sql(statement)
     connection.exec_driver_sql(f"INSERT INTO event_partitioning (width) VALUES ({int(size)})")
@@ -253,10 +253,114 @@ def partition_events(connection: Connection, size: int, ahead: int = 2) -> int:
     return top // size + ahead + 1
 
 
+# -- on a Citus cluster -------------------------------------------------------------------------
+#
+# ``events`` is distributed by cylinder (``citus.py``); partitioned by position under that distribution,
+# each shard of it is a partitioned table whose partitions are the shards of the blocks, co-located with
+# the cylinders. What differs from one node (docs/scale.md, "Partitioning on a Citus cluster"):
+#
+# * the primary key is (cylinder, id), as on the unpartitioned cluster: it holds both the distribution
+#   column and the partition key. The log position and the idempotency key stay unique ledger-wide through
+#   the coordinator's ``log_index``, which is not partitioned and never leaves.
+# * ``event_keys`` and ``event_archive_heads`` are distributed by cylinder, co-located: the insert trigger of
+#   an event's shard writes and reads the rows of its own cylinder, on the same node. ``event_archives`` and
+#   ``event_partitioning`` are reference tables.
+# * the trigger functions run on the workers, so they name their tables by schema (a worker's connection
+#   does not carry the client's ``search_path``), and they write nothing but ``event_keys``: a note follows
+#   its event by the sequencer's own statement (``citus.sequence``).
+
+_CLUSTER_TABLES = (
+    """CREATE TABLE event_keys (
+        cylinder VARCHAR(16) NOT NULL,
+        seq INTEGER NOT NULL,
+        idempotency_key VARCHAR(128) NOT NULL,
+        hash BYTEA NOT NULL,
+        CONSTRAINT pk_event_keys PRIMARY KEY (cylinder, seq),
+        CONSTRAINT uq_event_keys_idempotency_key UNIQUE (cylinder, idempotency_key))""",
+    *_raising("event_keys"),
+    # event_archives, event_archive_heads, event_partitioning and their triggers, as on one node
+    *(statement for statement in _LAYOUT if "event_keys" not in statement and "events_" not in statement),
+)
+
+
+def _cluster_triggers(schema: str) -> tuple[str, ...]:
+    path = f"SET search_path = {schema}"
+    return (
+        f"""CREATE OR REPLACE FUNCTION events_partitioned_append_only() RETURNS trigger LANGUAGE plpgsql {path} AS $$
+        BEGIN
+            IF TG_OP = 'UPDATE' AND {_SEQUENCING} THEN
+                RETURN NEW;
+            END IF;
+            IF TG_OP = 'DELETE' AND OLD.id < 0 THEN
+                RETURN OLD;  -- a pending event leaving for its block: events_moved holds it to that at commit
+            END IF;
+            RAISE EXCEPTION 'events is append-only: %% refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+        END $$""",
+        *_TRIGGERS[1:2],
+        # Every query of a shard's trigger names its cylinder: Citus runs it on that shard, on the same node,
+        # and refuses one that would reach other shards. The idempotency key is unique ledger-wide through
+        # log_index; event_keys holds it unique per cylinder.
+        *(statement.replace("RETURNS trigger LANGUAGE plpgsql AS", f"RETURNS trigger LANGUAGE plpgsql {path} AS")
+          .replace("FROM event_keys WHERE idempotency_key = NEW.idempotency_key",
+                   "FROM event_keys WHERE cylinder = NEW.cylinder AND idempotency_key = NEW.idempotency_key")
+          for statement in _TRIGGERS[2:]),
+    )
+
+
+def _partition_cluster(connection: Connection, size: int, ahead: int) -> int:
+    schema = connection.exec_driver_sql("SELECT quote_ident(current_schema())").scalar_one()
+    connection.exec_driver_sql("SET LOCAL citus.enable_unsafe_triggers = on")
+    connection.exec_driver_sql("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
+    for statement in _CLUSTER_TABLES:
+        connection.exec_driver_sql(statement)
+    for table in ("event_partitioning", "event_archives"):
+        connection.exec_driver_sql(f"SELECT create_reference_table('{table}')")
+    for table in ("event_keys", "event_archive_heads"):
+        connection.exec_driver_sql(
+            f"SELECT create_distributed_table('{table}', 'cylinder', colocate_with => 'cylinders')")
+    connection.exec_driver_sql(f"INSERT INTO event_partitioning (width) VALUES ({int(size)})")
+    top = connection.exec_driver_sql("SELECT COALESCE(MAX(id) + 1, 0) FROM log_index WHERE id >= 0").scalar_one()
+    connection.exec_driver_sql("CREATE TABLE events_partitioned (LIKE events INCLUDING DEFAULTS) PARTITION BY RANGE (id)")
+    connection.exec_driver_sql(
+        f"CREATE TABLE {UNSEQUENCED} PARTITION OF events_partitioned FOR VALUES FROM (MINVALUE) TO (0)")
+    # Distributed with its partitions; a partition made later is distributed as it is made.
+    connection.exec_driver_sql(
+        "SELECT create_distributed_table('events_partitioned', 'cylinder', colocate_with => 'cylinders')")
+    count = top // size + ahead + 1
+    for index in range(count):
+        _create(connection, "events_partitioned", index * size, size)
+    connection.exec_driver_sql(
+        "INSERT INTO event_keys (cylinder, seq, idempotency_key, hash) SELECT cylinder, seq, idempotency_key, hash "
+        "FROM events")
+    connection.exec_driver_sql(f"INSERT INTO events_partitioned ({_ROW}) SELECT {_ROW} FROM events")
+    connection.exec_driver_sql("DROP TABLE events")
+    connection.exec_driver_sql("ALTER TABLE events_partitioned RENAME TO events")
+    # Made once the name is free: Citus renames no constraint of a distributed table.
+    connection.exec_driver_sql("ALTER TABLE events ADD CONSTRAINT pk_events PRIMARY KEY (cylinder, id)")
+    for columns, name in (("cylinder, seq", "ix_events_cylinder_seq"),
+                          ("cylinder, idempotency_key", "ix_events_idempotency_key"),
+                          ("id", "ix_events_id"), ("party", "ix_events_party")):
+        connection.exec_driver_sql(f"CREATE INDEX {name} ON events ({columns})")
+    _refer(connection, UNSEQUENCED)
+    for statement in _cluster_triggers(schema):
+        connection.exec_driver_sql(statement)
+    _known[connection.engine] = True
+    return count
+
+
+def _refer(connection: Connection, partition: str) -> None:
+    """A cluster's partition refers to its cylinder by a foreign key of its own: one on the partitioned table
+    would be checked, for every partition made later, by a query Citus cannot plan on the workers."""
+    connection.exec_driver_sql(f"ALTER TABLE {partition} ADD CONSTRAINT fk_{partition}_cylinder_cylinders "
+                               "FOREIGN KEY (cylinder) REFERENCES cylinders (id)")
+
+
 def _create(connection: Connection, parent: str, first: int, size: int) -> str:
     name = block_name(first, size)
     connection.exec_driver_sql(
         f"CREATE TABLE {name} PARTITION OF {parent} FOR VALUES FROM ({int(first)}) TO ({int(first + size)})")
+    if citus.distributed(connection):
+        _refer(connection, name)
     # Statement triggers stay on the table they are made on: TRUNCATE of a block is refused by its own.
     connection.exec_driver_sql(f"CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON {name} "
                                "FOR EACH STATEMENT EXECUTE FUNCTION events_append_only()")
@@ -281,7 +385,10 @@ def create_ahead(connection: Connection, ahead: int) -> list[str]:
     """Make blocks until ``ahead`` empty ones follow the block of the newest position; returns their names."""
     size = width(connection)
     connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({0x6C6F67})")
-    top = connection.exec_driver_sql("SELECT COALESCE(MAX(id) + 1, 0) FROM events WHERE id >= 0").scalar_one()
+    if citus.distributed(connection):  # the new partition's TRUNCATE trigger goes to its shards
+        connection.exec_driver_sql("SET LOCAL citus.enable_unsafe_triggers = on")
+    top = connection.exec_driver_sql(
+        f"SELECT COALESCE(MAX(id) + 1, 0) FROM {citus.log_table(connection)} WHERE id >= 0").scalar_one()
     attached = _attached(connection)
     done = {a.first for a in archives(connection)}
     made = []
@@ -364,6 +471,16 @@ def archived_keys(connection: Connection, keys: Iterable[str]) -> set[str]:
     keys = list(keys)
     if not keys or not partitioned(connection):
         return set()
+    if citus.distributed(connection):
+        # A key never claimed in the coordinator's log_index (a new one) costs no shard a query; a claimed one
+        # is looked up on its cylinder's shard.
+        found = set()
+        for cylinder, key in citus.claims(connection, keys):
+            if connection.exec_driver_sql(
+                    "SELECT 1 FROM event_keys k WHERE k.cylinder = %s AND k.idempotency_key = %s AND NOT EXISTS "
+                    "(SELECT 1 FROM events e WHERE e.cylinder = k.cylinder AND e.seq = k.seq)", (cylinder, key)).first():
+                found.add(key)
+        return found
     rows = connection.exec_driver_sql(
         "SELECT k.idempotency_key FROM event_keys k WHERE k.idempotency_key = ANY(%s) "
         "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.cylinder = k.cylinder AND e.seq = k.seq)", (keys,))
