@@ -62,7 +62,7 @@ from .storage.events import Prepared
 if TYPE_CHECKING:
     from .service import Actor, Ledger, Outcome
 
-__all__ = ["Submission", "ingest", "judge_after_commit", "follow"]
+__all__ = ["Submission", "ingest", "judge_ingested", "judge_after_commit", "follow"]
 
 log = logging.getLogger("ledger.write")
 
@@ -103,6 +103,25 @@ def ingest(ledger: Ledger, submissions: Sequence[Submission], now: datetime | No
             _judge(ledger, groups, arrived)
         results.update((indexes[position], result) for position, result in arrived.items())
     return [results[index] for index in range(len(submissions))]
+
+
+def judge_ingested(ledger: Ledger, submissions: Sequence[Submission], results: Sequence[list[Outcome] | BaseException],
+                   now: datetime) -> list[list[Outcome] | BaseException]:
+    """Step 4 for what ``ingest(..., judge=False, now=now)`` recorded of ``submissions``, arrival by arrival as
+    ``ingest`` judges: each submission's outcomes with the rules' findings, or the error judging met (its
+    cylinders then stay queued for the reviewer). The group writer records one group while it judges the
+    one before (``api.coalesce``)."""
+    judged = list(results)
+    arrivals: dict[datetime, list[int]] = {}
+    for index, submission in enumerate(submissions):
+        arrivals.setdefault(submission.now or now, []).append(index)
+    for at in sorted(arrivals):
+        indexes = arrivals[at]
+        arrived = dict(enumerate(judged[index] for index in indexes))
+        _judge(ledger, _groups([submissions[index] for index in indexes], at), arrived)
+        for position, index in enumerate(indexes):
+            judged[index] = arrived[position]
+    return judged
 
 
 def judge_after_commit(ledger: Ledger, outcomes: Sequence[Outcome], now: datetime) -> list[Outcome]:

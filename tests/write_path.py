@@ -13,7 +13,7 @@ from ledger.storage.db import Database
 @dataclass
 class Ingested:
     submissions: list
-    judge: bool
+    judge: bool  # judged by the use case: in the call, or by ``judge_ingested`` right after it (the group writer)
     results: list
 
 
@@ -39,19 +39,28 @@ class Watched:
 
 
 def watch_write_path(monkeypatch) -> Watched:
-    """Spy on ``Ledger.ingest`` and ``Database.writing``; both still do their real work."""
+    """Spy on ``Ledger.ingest``, ``Ledger.judge_ingested`` and ``Database.writing``; all still do their real work."""
     watched = Watched()
-    ingest, writing = Ledger.ingest, Database.writing
+    ingest, judge_ingested, writing = Ledger.ingest, Ledger.judge_ingested, Database.writing
 
     def spied_ingest(self, submissions, now=None, *, judge=True):
         results = ingest(self, submissions, now, judge=judge)
         watched.calls.append(Ingested(list(submissions), judge, results))
         return results
 
+    def spied_judge(self, submissions, results, now):
+        judged = judge_ingested(self, submissions, results, now)
+        for call in watched.calls:
+            if len(call.submissions) == len(submissions) and all(
+                    a is b for a, b in zip(call.submissions, submissions)):
+                call.judge, call.results = True, judged
+        return judged
+
     def spied_writing(self):
         watched.writers.append(sys._getframe(1).f_globals["__name__"])
         return writing(self)
 
     monkeypatch.setattr(Ledger, "ingest", spied_ingest)
+    monkeypatch.setattr(Ledger, "judge_ingested", spied_judge)
     monkeypatch.setattr(Database, "writing", spied_writing)
     return watched

@@ -273,6 +273,11 @@ class RecordingService:
         """The one way events come in: admit → append → queue → judge after commit (``ledger.ingest``)."""
         return ingestion.ingest(self, submissions, now, judge=judge)
 
+    def judge_ingested(self, submissions: Sequence[ingestion.Submission],
+                       results: Sequence[list[Outcome] | BaseException], now: datetime) -> list[list[Outcome] | BaseException]:
+        """The rules' findings for what ``ingest(submissions, now, judge=False)`` recorded (``ledger.ingest``)."""
+        return ingestion.judge_ingested(self, submissions, results, now)
+
     def ingest_one(self, actor: Actor, items: Sequence[NewEvent | Prepared | LedgerError],
                    now: datetime | None = None, *, judge: bool = True) -> list[Outcome]:
         """``ingest`` for one caller's events; raises what befell them as a whole."""

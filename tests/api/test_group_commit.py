@@ -13,6 +13,7 @@ import pytest
 from api.app import create_app
 from api.coalesce import WriteCoalescer
 from ledger.outcomes import Purpose
+from ledger.storage.db import WriterTurn
 
 from .conftest import World, event_body
 
@@ -78,9 +79,25 @@ def test_groups_never_exceed_the_limit(world: World, monkeypatch, limit: int) ->
     assert max(groups) <= limit and sum(groups) == 12
 
 
-def test_the_rules_judge_a_group_once_it_is_committed_and_the_write_lock_is_free(world: World, monkeypatch) -> None:
+def test_the_rules_judge_a_group_once_it_is_committed_and_without_the_write_lock(world: World, monkeypatch) -> None:
+    """The rules think in a read snapshot after the commit: the judging thread never holds SQLite's writer
+    turn (the writer may hold it meanwhile for the next group: the two stages overlap, api.coalesce)."""
     ledger, supervisor = world.ledger, world.ledger.supervisor
     assess, judge, judging, seen = supervisor._assess, supervisor.assess, threading.local(), []
+    holders: dict[int, int] = {}
+    enter, leave = WriterTurn.__enter__, WriterTurn.__exit__
+
+    def entered(turn):
+        got = enter(turn)
+        holders[id(turn)] = threading.get_ident()
+        return got
+
+    def left(turn, *exc):
+        holders.pop(id(turn), None)
+        return leave(turn, *exc)
+
+    monkeypatch.setattr(WriterTurn, "__enter__", entered)
+    monkeypatch.setattr(WriterTurn, "__exit__", left)
 
     def judged(connection, work, now):
         if work.purpose is not Purpose.WRITTEN:  # the world's app also runs a reviewer, which assesses its queue
@@ -96,7 +113,7 @@ def test_the_rules_judge_a_group_once_it_is_committed_and_the_write_lock_is_free
             with ledger.db.reading() as other:  # another connection already sees the group's events
                 committed = other.exec_driver_sql("SELECT COUNT(*) FROM events").scalar_one()
             turn = ledger.db._turn  # SQLite's writer turn; PostgreSQL has none
-            seen.append((committed, turn is not None and turn._threads.locked()))
+            seen.append((committed, turn is not None and holders.get(id(turn)) == threading.get_ident()))
         return assess(connection, cylinders, now)
 
     # That reviewer writes only what it takes off the queue: leave it nothing, so only the groups write.
