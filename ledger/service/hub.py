@@ -162,6 +162,9 @@ def province_findings(cities: Sequence[CityView], kind: str | None = None, statu
     return {"items": items, "cities": states}
 
 
+COUNTS = "/v1/findings/counts"  # a city's counts of its findings
+
+
 def _counted(client: CityClient, answer: Any) -> dict[str, Any]:
     """A city's finding counts as the hub keeps them: ``total`` and the three maps, each only of the statuses,
     kinds and severities ``COUNT_KEYS`` lists, every number a count; an answer of another shape is refused."""
@@ -169,12 +172,12 @@ def _counted(client: CityClient, answer: Any) -> dict[str, Any]:
         return type(value) is int and value >= 0
 
     if not isinstance(answer, dict) or not count(answer.get("total")):
-        raise CityUnreachable(f"{client.city.name}: GET /v1/findings/counts answered no counts")
+        raise CityUnreachable(f"{client.city.name}: GET {COUNTS} answered no counts")
     kept: dict[str, Any] = {"total": answer["total"]}
     for name, keys in COUNT_KEYS.items():
         given = answer.get(name)
         if not isinstance(given, dict) or not all(count(n) for n in given.values()):
-            raise CityUnreachable(f"{client.city.name}: GET /v1/findings/counts answered a malformed {name}")
+            raise CityUnreachable(f"{client.city.name}: GET {COUNTS} answered a malformed {name}")
         kept[name] = {key: given.get(key, 0) for key in keys}
     return kept
 
@@ -184,7 +187,7 @@ def province_counts(cities: Sequence[CityView], kind: str | None = None, status:
     """Each city's count of its findings under the filters (``GET /v1/findings/counts``, asked of every city at
     once): ``{items: [{city, total, by_status, by_kind, by_severity}], cities}``; no finding's row is fetched."""
     def ask(client: CityClient) -> list[dict[str, Any]]:
-        return [_counted(client, client.get("/v1/findings/counts",
+        return [_counted(client, client.get(COUNTS,
                                             {"kind": kind, "status": status, "region": region, "party": party}))]
     items, states = _each(cities, ask, seen)
     return {"items": items, "cities": states}
