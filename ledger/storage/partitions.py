@@ -67,15 +67,22 @@ def _raising(table: str) -> tuple[str, ...]:
     )
 
 
-_LAYOUT = (
-    # What must stay unique ledger-wide, and each event's hash, for as long as the ledger lives.
-    """CREATE TABLE event_keys (
+def _event_keys(unique: str) -> str:
+    """The table of every event's keys and hash, kept for as long as the ledger lives; its idempotency keys
+    unique over ``unique`` (the ledger on one node; per cylinder on a cluster, where ``log_index`` holds
+    them unique ledger-wide)."""
+    return f"""CREATE TABLE event_keys (
         cylinder VARCHAR(16) NOT NULL,
         seq INTEGER NOT NULL,
         idempotency_key VARCHAR(128) NOT NULL,
         hash BYTEA NOT NULL,
         CONSTRAINT pk_event_keys PRIMARY KEY (cylinder, seq),
-        CONSTRAINT uq_event_keys_idempotency_key UNIQUE (idempotency_key))""",
+        CONSTRAINT uq_event_keys_idempotency_key UNIQUE ({unique}))"""
+
+
+_LAYOUT = (
+    # What must stay unique ledger-wide, and each event's hash, for as long as the ledger lives.
+    _event_keys("idempotency_key"),
     *_raising("event_keys"),
     """CREATE TABLE event_archives (
         first BIGINT PRIMARY KEY,
@@ -270,13 +277,7 @@ def partition_events(connection: Connection, size: int, ahead: int = 2) -> int:
 #   its event by the sequencer's own statement (``citus.sequence``).
 
 _CLUSTER_TABLES = (
-    """CREATE TABLE event_keys (
-        cylinder VARCHAR(16) NOT NULL,
-        seq INTEGER NOT NULL,
-        idempotency_key VARCHAR(128) NOT NULL,
-        hash BYTEA NOT NULL,
-        CONSTRAINT pk_event_keys PRIMARY KEY (cylinder, seq),
-        CONSTRAINT uq_event_keys_idempotency_key UNIQUE (cylinder, idempotency_key))""",
+    _event_keys("cylinder, idempotency_key"),
     *_raising("event_keys"),
     # event_archives, event_archive_heads, event_partitioning and their triggers, as on one node
     *(statement for statement in _LAYOUT if "event_keys" not in statement and "events_" not in statement),
