@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -26,26 +25,14 @@ from ledger.proofs import leaf_hash, verify_consistency, verify_inclusion
 from ledger.service import Ledger
 from ledger.storage import citus, partitions
 from ledger.storage import events as event_rows
-from tests.conftest import CITUS, NOW, build_town, create_citus_schema, drop_database, fill, migrated_ledger, \
-    partition_events, register
+from tests.conftest import CITUS, NOW, build_town, fill, partition_events, register
 from tests.integration.test_bundle_and_cli import run_cli
-from tests.integration.test_citus import _plans, _record_statements
+from tests.integration.test_citus import _plans, _record_statements, on_cluster  # noqa: F401 - the fixture
 from tests.integration.test_partitions import LATER, _blocks, _breaks, _env, _grow
 
 pytestmark = pytest.mark.skipif(not CITUS, reason="no Citus cluster: set LEDGER_TEST_CITUS (.ci/citus-cluster)")
 
 WIDTH = 16
-
-
-@pytest.fixture
-def on_cluster(tmp_path: Path):
-    url = create_citus_schema()
-    ledger = migrated_ledger(url, tmp_path)
-    try:
-        yield ledger
-    finally:
-        ledger.db.dispose()
-        drop_database(url)
 
 
 @pytest.fixture
