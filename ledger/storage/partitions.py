@@ -113,18 +113,24 @@ _LAYOUT = (
     f"CREATE TABLE {UNSEQUENCED} PARTITION OF events_partitioned FOR VALUES FROM (MINVALUE) TO (0)",
 )
 
-_TRIGGERS = (
-    f"""CREATE OR REPLACE FUNCTION events_partitioned_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+def _append_only(options: str = "", moving: str = "") -> str:
+    """The row trigger's function of partitioned events: ``options`` of the function (a cluster's search path),
+    ``moving`` what else the sequencer's move does (on one node, a note follows its event)."""
+    return f"""CREATE OR REPLACE FUNCTION events_partitioned_append_only() RETURNS trigger LANGUAGE plpgsql {options} AS $$
     BEGIN
         IF TG_OP = 'UPDATE' AND {_SEQUENCING} THEN
-            UPDATE notes SET event = NEW.id WHERE event = OLD.id;  -- a note follows its event to its position
+            {moving}
             RETURN NEW;
         END IF;
         IF TG_OP = 'DELETE' AND OLD.id < 0 THEN
             RETURN OLD;  -- a pending event leaving for its block: events_moved holds it to that at commit
         END IF;
         RAISE EXCEPTION 'events is append-only: %% refused', TG_OP USING ERRCODE = 'insufficient_privilege';
-    END $$""",
+    END $$"""
+
+
+_TRIGGERS = (
+    _append_only(moving="UPDATE notes SET event = NEW.id WHERE event = OLD.id;  -- a note follows its event"),
     "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events "
     "FOR EACH ROW EXECUTE FUNCTION events_partitioned_append_only()",
     """CREATE OR REPLACE FUNCTION events_moved() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -287,16 +293,7 @@ _CLUSTER_TABLES = (
 def _cluster_triggers(schema: str) -> tuple[str, ...]:
     path = f"SET search_path = {schema}"
     return (
-        f"""CREATE OR REPLACE FUNCTION events_partitioned_append_only() RETURNS trigger LANGUAGE plpgsql {path} AS $$
-        BEGIN
-            IF TG_OP = 'UPDATE' AND {_SEQUENCING} THEN
-                RETURN NEW;
-            END IF;
-            IF TG_OP = 'DELETE' AND OLD.id < 0 THEN
-                RETURN OLD;  -- a pending event leaving for its block: events_moved holds it to that at commit
-            END IF;
-            RAISE EXCEPTION 'events is append-only: %% refused', TG_OP USING ERRCODE = 'insufficient_privilege';
-        END $$""",
+        _append_only(path),
         *_TRIGGERS[1:2],
         # Every query of a shard's trigger names its cylinder: Citus runs it on that shard, on the same node,
         # and refuses one that would reach other shards. The idempotency key is unique ledger-wide through
