@@ -121,21 +121,15 @@ class CityClient:
                 break
         return rows
 
-    def close(self) -> None:
-        """Nothing to release: the client and its connections stay for the next call (``ledger.outbound``)."""
-
 
 def _each(cities: Sequence[CityView], ask, seen=None) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """``ask(client)`` of every city at once; the rows each gave (with ``city``, in the cities' order) and each
     city's state."""
     def one(city: CityView) -> tuple[list[dict[str, Any]], str]:
-        client = CityClient(city, seen=seen)
         try:
-            return [{"city": city.name, **row} for row in ask(client)], "ok"
+            return [{"city": city.name, **row} for row in ask(CityClient(city, seen=seen))], "ok"
         except CityUnreachable as exc:
             return [], f"unreachable: {exc}"
-        finally:
-            client.close()
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(cities), 8))) as pool:
         answers = list(pool.map(one, cities))
@@ -306,13 +300,11 @@ def _page(cities: Sequence[CityView], listing: Listing, params: dict[str, Any], 
     states: dict[str, str] = {c.name: "ok" for c in cities if c.name in state["done"]}
 
     def fetch(city: CityView) -> _Fetched | CityUnreachable:
-        client = CityClient(city, seen=seen)
         try:
-            return _after(client, listing, filters, state["at"].get(city.name, [None, None, 0]), limit)
+            return _after(CityClient(city, seen=seen), listing, filters, state["at"].get(city.name, [None, None, 0]),
+                          limit)
         except CityUnreachable as exc:
             return exc
-        finally:
-            client.close()
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(asked), 8))) as pool:
         fetched = dict(zip([c.name for c in asked], pool.map(fetch, asked)))
