@@ -517,9 +517,9 @@ def _proof_page_checks_each_citys_segment(client: TestClient, cylinder: str, hz:
             assert answer.status_code == 200, answer.text
             page = visible(answer.text)
             assert "证明校验失败" in page and "no key of it was given" in page
-            first, second = re.split(r'<h2 id="segment-1">', answer.text)
-            assert "本段校验失败" in visible(first) and "不知道这个日志的公钥" in visible(first)
-            assert "本段校验通过" in visible(second)
+            first, second = _segments_shown(answer.text)
+            assert "本段校验失败" in first and "不知道这个日志的公钥" in first
+            assert "本段校验通过" in second
     finally:
         stranger.db.dispose()
 
@@ -532,5 +532,11 @@ def _proof_page_checks_each_citys_segment(client: TestClient, cylinder: str, hz:
     assert answer.status_code == 200, answer.text
     page = visible(answer.text)
     assert "证明校验失败" in page and "was altered" in page
-    first, second = re.split(r'<h2 id="segment-1">', answer.text)
-    assert "本段校验失败" in visible(first) and "本段校验通过" in visible(second)
+    first, second = _segments_shown(answer.text)
+    assert "本段校验失败" in first and "本段校验通过" in second
+
+
+def _segments_shown(html: str) -> tuple[str, str]:
+    """A proof page of two segments, the visible text of each (split at the second segment's heading)."""
+    first, second = re.split(r'<h2 id="segment-1">', html)
+    return visible(first), visible(second)
