@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,6 +21,26 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports, for a command that serves on a port and the next ones.
+
+    They are drawn below the kernel's ephemeral range, where ``free_port`` and every outgoing connection take
+    theirs, so a test running beside this one cannot be handed one of them between the choice and the bind."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]) \
+        if Path("/proc/sys/net/ipv4/ip_local_port_range").exists() else 32768
+    chooser = random.Random()
+    for _ in range(200):
+        base = chooser.randrange(10000, low - count)
+        try:
+            with contextlib.ExitStack() as probes:
+                for port in range(base, base + count):
+                    probes.enter_context(socket.socket()).bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no {count} consecutive free ports below {low}")
 
 
 class Server:

@@ -16,14 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.served import free_port
+from tests.api.served import free_ports
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_province_demo_starts_four_processes_prints_their_urls_and_stops_on_ctrl_c(tmp_path):
-    port = free_port()
+    port = free_ports(4)
     output = tmp_path / "out.txt"
     with output.open("wb") as out:
         demo = subprocess.Popen([sys.executable, "-m", "tools.cli", "demo", "--province", "--port", str(port)],
