@@ -10,8 +10,13 @@ roots, a finding per broken cylinder — in one short write transaction.
 
 The auditor is a named background worker: it begins its own transactions, here
 and nowhere else (the publisher owns the one that signs). With several server
-processes each runs one; a round whose position another process moved meanwhile
-stores nothing (``ledger.audit.record``).
+processes each runs one, but one audits at a time: a process whose turn comes
+less than an interval after another process recorded a round stands by that
+turn (``due``), so the rolling shares are a rate for the ledger, not for each
+process, and no round is spent on work another one already did. Should two
+rounds still overlap, the one whose position the other moved meanwhile stores
+nothing (``ledger.audit.record``); its process then stands by while the other
+keeps the turn, and takes it over once that one stops recording.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from fastapi.concurrency import run_in_threadpool
 
 from ledger import audit
+from ledger.domain import format_time
 from ledger.errors import CheckpointMismatch
 from ledger.service import Ledger
 
@@ -65,12 +71,14 @@ class Auditor(LoopTask):
                             else projections)
         self.last: Round | None = None
         self.found: list = []  # the defects of the last round
+        self._recorded: str | None = None  # when this auditor's last stored round was recorded
 
     async def _run(self, stopping: asyncio.Event) -> None:
         failing_since: float | None = None
         while not stopping.is_set():
             try:
-                await run_in_threadpool(self.audit_once)
+                if await run_in_threadpool(self.due):
+                    await run_in_threadpool(self.audit_once)
                 failing_since = None
             except Exception:  # noqa: BLE001 - the position stays where it was; the next round tries again
                 clock = time.monotonic()
@@ -81,6 +89,15 @@ class Auditor(LoopTask):
                 await asyncio.wait_for(stopping.wait(), self.interval)
             except TimeoutError:
                 pass
+
+    def due(self, now: datetime | None = None) -> bool:
+        """False while another auditor (another server process's) recorded a round less than an interval ago."""
+        with self.ledger.db.reading() as connection:
+            at = audit.last_round_at(connection)
+        if at is None or at == self._recorded:
+            return True
+        now = now or datetime.now(timezone.utc)
+        return now - datetime.fromisoformat(at) >= timedelta(seconds=self.interval)
 
     def audit_once(self, now: datetime | None = None) -> Round:
         """One round: checkpoint, examine (read snapshot), record (write transaction)."""
@@ -98,6 +115,8 @@ class Auditor(LoopTask):
                                      projections=self.projections)
         with self.ledger.db.writing() as connection:
             raised = audit.record(connection, examined, now)
+        if raised is not None:
+            self._recorded = format_time(now)
         self.found = examined.breaks
         for item in examined.breaks:
             log.error("audit: %s %s seq %s: %s", item.kind.value, item.cylinder, item.seq, item.detail)

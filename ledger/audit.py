@@ -379,6 +379,11 @@ def record(connection: Connection, examined: Examined, now: datetime) -> list[in
     return raised
 
 
+def last_round_at(connection: Connection) -> str | None:
+    """When the last round was recorded, by whichever auditor: ``format_time`` text, None before the first."""
+    return _position(connection).audited_at
+
+
 def status(connection: Connection) -> dict[str, object]:
     """The ledger-wide answer: disputed while a finding says the log disagrees with its own signed past."""
     position = _position(connection)
