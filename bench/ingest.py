@@ -15,7 +15,12 @@ into an identical table (same columns, same indexes) with plain ``executemany``
 ``--phases`` also prints, per event, the time and CPU each step of the use case
 took (admit, append, sequencing, the rules' assessment, storing findings) and,
 on PostgreSQL, the CPU of the database's own backends (read from ``/proc``, so
-the server must run on this host).
+the server must run on this host). With the rules on it then sets the CPU an
+event may cost, on every core of the machine, for ingest to reach 30 % of the
+ceiling beside what the rules alone cost: the stored chains judged again in
+memory one event at a time, each resumed from what the rules carried from the
+one before, as the ledger judges a new event, with no database, no
+encoding and no storing (``budget``).
 """
 
 from __future__ import annotations
@@ -290,6 +295,52 @@ def copy_into_ceiling(conn, batch: int, first_id: int = 0, until: int | None = N
     return count, elapsed
 
 
+def rules_alone(url: str, settings, cylinders: int = 2000) -> tuple[int, float]:
+    """Seconds of CPU the custody rules alone take per event: ``cylinders`` stored chains read first, then
+    judged in memory one event at a time, each judgement resumed from the one before (``rules.judge``)."""
+    from collections import defaultdict
+
+    from ledger import rules
+    from ledger.storage import events as event_rows
+    from ledger.storage import findings as stored
+
+    ledger = Ledger(settings)
+    judge, now = ledger.judge, datetime.now(timezone.utc)
+    try:
+        with ledger.db.reading() as connection:
+            registry = judge.registry(connection)
+            codes = [code for (code,) in connection.exec_driver_sql(
+                f"SELECT id FROM cylinders ORDER BY id LIMIT {int(cylinders)}")]
+            chains: dict[str, list] = defaultdict(list)
+            for row in stored.histories(connection, codes):
+                chains[row[1]].append(event_rows.from_row(row))
+            for events in chains.values():  # the registry's parties and people read once, untimed
+                rules.judge(events, registry, judge.config, now)
+            judged, cpu = 0, 0.0
+            for events in chains.values():
+                judgement = rules.judge(events[:1], registry, judge.config, now)
+                for event in events[1:]:
+                    tock = time.process_time()
+                    judgement = rules.judge([event], registry, judge.config, now, carried=judgement.carried)
+                    cpu += time.process_time() - tock
+                    judged += 1
+        return judged, cpu / max(judged, 1)
+    finally:
+        ledger.db.dispose()
+
+
+def budget(ceiling: float, process_cpu: float, server_cpu: float, rules_cpu: float, share: float = 0.30) -> None:
+    """What ``share`` of the ceiling leaves each event, every core busy, against what it costs (seconds each)."""
+    cores = os.cpu_count() or 1
+    allowed = cores / (share * ceiling)
+    spent = process_cpu + server_cpu
+    print(f"budget for {share:.0%} of the ceiling on {cores} cores: {1e6 * allowed:,.0f} µs of CPU per event")
+    print(f"  the rules alone, in memory: {1e6 * rules_cpu:,.0f} µs per event "
+          f"({rules_cpu / allowed:.0%} of the budget; with nothing else, {cores / rules_cpu / ceiling:.0%} of the ceiling)")
+    print(f"  measured, this process and PostgreSQL's backends: {1e6 * spent:,.0f} µs per event "
+          f"(every core busy: {cores / spent / ceiling:.0%} of the ceiling)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -324,6 +375,10 @@ def main() -> None:
                 phases.report(timings["appended"])
             print(f"ceiling ({how}, same rows and indexes): {ceiling:,.0f} rows/s")
             print(f"ratio: {rate / ceiling:.0%} of the ceiling")
+            if phases is not None and not args.no_rules:
+                judged, rules_cpu = rules_alone(url, ledger.settings)
+                budget(ceiling, timings["append_cpu_s"] / timings["appended"], phases.server / timings["appended"],
+                       rules_cpu)
             print(f"peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
         finally:
             drop(url)
