@@ -28,8 +28,8 @@ def free_ports(count: int) -> int:
 
     They are drawn below the kernel's ephemeral range, where ``free_port`` and every outgoing connection take
     theirs, so a test running beside this one cannot be handed one of them between the choice and the bind."""
-    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]) \
-        if Path("/proc/sys/net/ipv4/ip_local_port_range").exists() else 32768
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low = int(ephemeral.read_text().split()[0]) if ephemeral.exists() else 32768
     chooser = random.Random()
     for _ in range(200):
         base = chooser.randrange(10000, low - count)
