@@ -193,6 +193,7 @@ class Follower:
     def __init__(self, store: HubStore) -> None:
         self.store = store
         self.mirrors: dict[str, Database] = {}
+        self.clients: dict[str, LogClient] = {}  # one per city, its connection kept from round to round
         self.state: dict[str, tuple] = {}
         self.known: list[City] | None = None
         self.lock = threading.Lock()
@@ -218,8 +219,17 @@ class Follower:
             said.append(f"{city.name}: {self.follow(city)}")
         return said
 
+    def client(self, city: City) -> LogClient:
+        """The city's log client, made anew if the city's address changed."""
+        client = self.clients.get(city.name)
+        if client is None or client.base != city.url.rstrip("/"):
+            if client is not None:
+                client.close()
+            client = self.clients[city.name] = LogClient(city.url)
+        return client
+
     def follow(self, city: City) -> str:
-        client = LogClient(city.url)
+        client = self.client(city)
         try:
             verifier = NoteVerifier.from_vkey(city.vkey)
             done, known = follow_once(self.mirror(city), client, verifier, self.state.get(city.name))
@@ -234,10 +244,10 @@ class Follower:
             self.state.pop(city.name, None)
             self.store.followed(city.name, "unreachable", str(exc)[:500])
             return f"unreachable: {exc}"
-        finally:
-            client.close()
 
     def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
         for database in self.mirrors.values():
             database.dispose()
 
