@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     ``settle_heap``: freeze what start-up built out of the garbage collector's sight once serving (``served_app``);
     left off where many apps share one process, as in the tests.
     ``clock``: what the pages' sign-ins take as now (their idle and absolute limits); default: the system's.
-    ``audit``: run the auditor every ``checkpoint_interval`` seconds (``served_app``; docs/audit.md).
+    ``audit``: run the auditor every ``checkpoint_interval`` seconds (``served_app``; docs/audit.md), in a process
+    of its own when the app builds its ledger.
     ``publish``: run the checkpoint publisher (ledger.publisher) while serving; default: when the app builds its ledger.
     """
     owned = ledger is None
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     # A verified mirror (docs/mirror.md) serves another log's copy: it signs, audits and judges nothing itself.
     copy = _is_mirror(ledger)
     sweeper = PeriodicSweeper(ledger, 0 if copy else ledger.settings.sweep_interval_seconds)
-    auditor = Auditor(ledger) if audit and not copy else None
+    auditor = Auditor(ledger, apart=owned) if audit and not copy else None
     publishing = (owned if publish is None else publish) and not copy
     capture_settings = capture_settings or CaptureSettings.from_env()
     capture_worker = CaptureWorker(ledger, capture_settings)

@@ -9,8 +9,14 @@ cylinders' projections, and stores the outcome — the new position, the chunk
 roots, a finding per broken cylinder — in one short write transaction.
 
 The auditor is a named background worker: it begins its own transactions, here
-and nowhere else (the publisher owns the one that signs). With several server
-processes each runs one, but one audits at a time: a process whose turn comes
+and nowhere else (the publisher owns the one that signs). A serving process
+runs the rounds in a process of its own, at a lower priority (``apart``): a
+round is up to seconds of Python (re-deriving projections replays whole
+chains), and inside the serving process it held the interpreter from the
+requests for as long (docs/performance.md). That process exits with the
+serving one, even one killed outright.
+
+With several server processes each runs one, but one audits at a time: a process whose turn comes
 less than an interval after another process recorded a round stands by that
 turn (``due``), so the rolling shares are a rate for the ledger, not for each
 process, and no round is spent on work another one already did. Should two
@@ -23,7 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -62,9 +73,13 @@ class Auditor(LoopTask):
     PROJECTIONS_PER_SECOND = 200
 
     def __init__(self, ledger: Ledger, *, interval: float | None = None, recheck: int | None = None,
-                 projections: int | None = None) -> None:
+                 projections: int | None = None, apart: bool = False) -> None:
         super().__init__()
         self.ledger = ledger
+        # Rounds in a process of its own that opens the ledger from ``ledger.settings`` (a served ledger is
+        # built from them alone); it starts with the first round and stops with this task.
+        self.apart = apart
+        self._process: ProcessPoolExecutor | None = None
         self.interval = ledger.settings.checkpoint_interval if interval is None else interval
         self.recheck = max(audit.CHUNK, round(self.RECHECK_PER_SECOND * self.interval)) if recheck is None else recheck
         self.projections = (max(1, round(self.PROJECTIONS_PER_SECOND * self.interval)) if projections is None
@@ -75,20 +90,39 @@ class Auditor(LoopTask):
 
     async def _run(self, stopping: asyncio.Event) -> None:
         failing_since: float | None = None
-        while not stopping.is_set():
-            try:
-                if await run_in_threadpool(self.due):
-                    await run_in_threadpool(self.audit_once)
-                failing_since = None
-            except Exception:  # noqa: BLE001 - the position stays where it was; the next round tries again
-                clock = time.monotonic()
-                if failing_since is None or clock - failing_since > 60:
-                    log.exception("audit round failed; tried again next interval")
-                    failing_since = clock
-            try:
-                await asyncio.wait_for(stopping.wait(), self.interval)
-            except TimeoutError:
-                pass
+        try:
+            while not stopping.is_set():
+                try:
+                    if await run_in_threadpool(self.due):
+                        await self._round()
+                    failing_since = None
+                except Exception:  # noqa: BLE001 - the position stays where it was; the next round tries again
+                    clock = time.monotonic()
+                    if failing_since is None or clock - failing_since > 60:
+                        log.exception("audit round failed; tried again next interval")
+                        failing_since = clock
+                try:
+                    await asyncio.wait_for(stopping.wait(), self.interval)
+                except TimeoutError:
+                    pass
+        finally:
+            if self._process is not None:
+                process, self._process = self._process, None
+                await run_in_threadpool(process.shutdown, True, cancel_futures=True)
+
+    async def _round(self) -> None:
+        if not self.apart:
+            await run_in_threadpool(self.audit_once)
+            return
+        if self._process is None:
+            self._process = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_start_apart, initargs=(os.getpid(),))
+        try:
+            self.last, self.found, self._recorded = await asyncio.get_running_loop().run_in_executor(
+                self._process, _round_apart, self.ledger.settings, self.interval, self.recheck, self.projections)
+        except BrokenProcessPool:  # the audit process died (killed, out of memory): a new one next round
+            self._process = None
+            raise
 
     def due(self, now: datetime | None = None) -> bool:
         """False while another auditor (another server process's) recorded a round less than an interval ago."""
@@ -123,6 +157,34 @@ class Auditor(LoopTask):
         self.last = Round(examined.new_events, examined.rechecked, len(examined.breaks), raised or [],
                           time.perf_counter() - began)
         return self.last
+
+
+def _start_apart(parent: int) -> None:
+    """In the audit process: yield the processors to the serving ones and the database when they want them
+    (a lower priority: the audit has an interval to finish its round in, requests have milliseconds), and exit
+    once the serving process is gone, even killed, when nobody stops this one."""
+    if hasattr(os, "nice"):
+        os.nice(10)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)  # a round under way is rolled back with its connection; the next server's auditor redoes it
+
+    threading.Thread(target=watch, name="audit-follows-server", daemon=True).start()
+
+
+# The audit process's own auditor, over a ledger it opened from the serving process's settings.
+_apart: Auditor | None = None
+
+
+def _round_apart(settings, interval: float, recheck: int, projections: int) -> tuple[Round, list, str | None]:
+    """One round in the audit process: what it did, the defects it found, and when it recorded the round."""
+    global _apart
+    if _apart is None:
+        _apart = Auditor(Ledger(settings), interval=interval, recheck=recheck, projections=projections)
+    done = _apart.audit_once()
+    return done, _apart.found, _apart._recorded
 
 
 class LedgerStatus:

@@ -72,3 +72,42 @@ def _status(base: str, size: int):
     except httpx.TransportError:
         return None
     return answer if answer["audited_size"] == size else None
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes ``pid`` started, with their command lines."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_a_served_ledger_audits_in_a_process_of_its_own_that_ends_with_it_even_killed(tmp_path):
+    """The rounds run beside the serving process, not in it (a round held the requests up); killing the server
+    outright leaves no audit process behind to write to the ledger."""
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LEDGER_KEY_FILE": str(tmp_path / "log.key"),
+           "LEDGER_LABEL_KEY_FILE": str(tmp_path / "label.key"), "LEDGER_CHECKPOINT_INTERVAL": "0.5"}
+    subprocess.run([sys.executable, "-m", "tools.cli", "init", "--db", db], cwd=tmp_path, env=env, check=True,
+                   capture_output=True)
+    port = free_port()
+    with (tmp_path / "serve.log").open("wb") as log:
+        server = subprocess.Popen([sys.executable, "-m", "tools.cli", "serve", "--db", db, "--host", "127.0.0.1",
+                                   "--port", str(port)], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        poll(lambda: _status(f"http://127.0.0.1:{port}", 0) and _status(f"http://127.0.0.1:{port}", 0)["audited_at"])
+        auditing = poll(lambda: [pid for pid, command in _children(server.pid).items() if "spawn_main" in command])
+        assert len(auditing) == 1
+        server.kill()
+        server.wait(30)
+        poll(lambda: not Path(f"/proc/{auditing[0]}").exists() or
+             (Path(f"/proc/{auditing[0]}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"), timeout=15)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(30)
