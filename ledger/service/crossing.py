@@ -291,19 +291,21 @@ class CrossingService:
 
     def _keep(self, connection: Connection, item: NewEvent, segments: tuple[Segment, ...],
               chain: dict[str, tuple[int, bytes]], now: datetime) -> None:
-        """Store ``segments`` if the chain still ends where they were verified; then it ends at their head."""
+        """Store ``segments`` if the chain still ends where they were verified, or at one of their events (the
+        follower kept the first of them meanwhile: the rest are stored); then it ends at their head."""
         cylinder, first, last = item.cylinder, segments[0].rows[0], segments[-1].head
         head = chain.get(cylinder)
         if head is not None and head == (last.seq, last.hash):
             return  # kept by an earlier item of this batch
         expected = None if first[1] == 0 else (first[1] - 1, bytes(first[13]))
-        if head != expected:
+        if head != expected and head not in {(row[1], bytes(row[14])) for segment in segments for row in segment.rows}:
             raise SegmentRefused(f"{cylinder}'s chain changed here while {segments[0].origin}'s segment was "
                                  "checked; nothing was recorded, send it again")
         if head is None:
             self._adopt(connection, item, segments[0], now)
         for segment in segments:
-            foreign_rows.insert(connection, segment.rows, segment.checkpoint.note, format_time(now), segment.proofs,
+            rows = [row for row in segment.rows if head is None or row[1] > head[0]]
+            foreign_rows.insert(connection, rows, segment.checkpoint.note, format_time(now), segment.proofs,
                                 segment.checkpoint.size)
         chain[cylinder] = (last.seq, last.hash)
 
