@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from ledger.domain import Role
-from tests.api.served import free_port
+from tests.api.served import Server, free_port
 from tests.integration.test_audit import (BANNER, DISPUTED, INTACT, build_city, edit_due_date, ledger_size,
                                           rewrite_consistently)
 
@@ -90,24 +90,14 @@ def _children(pid: int) -> dict[int, str]:
 def test_a_served_ledger_audits_in_a_process_of_its_own_that_ends_with_it_even_killed(tmp_path):
     """The rounds run beside the serving process, not in it (a round held the requests up); killing the server
     outright leaves no audit process behind to write to the ledger."""
-    db = f"sqlite:///{tmp_path / 'ledger.db'}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LEDGER_KEY_FILE": str(tmp_path / "log.key"),
-           "LEDGER_LABEL_KEY_FILE": str(tmp_path / "label.key"), "LEDGER_CHECKPOINT_INTERVAL": "0.5"}
-    subprocess.run([sys.executable, "-m", "tools.cli", "init", "--db", db], cwd=tmp_path, env=env, check=True,
-                   capture_output=True)
-    port = free_port()
-    with (tmp_path / "serve.log").open("wb") as log:
-        server = subprocess.Popen([sys.executable, "-m", "tools.cli", "serve", "--db", db, "--host", "127.0.0.1",
-                                   "--port", str(port)], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        poll(lambda: _status(f"http://127.0.0.1:{port}", 0) and _status(f"http://127.0.0.1:{port}", 0)["audited_at"])
-        auditing = poll(lambda: [pid for pid, command in _children(server.pid).items() if "spawn_main" in command])
+    server = Server(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path, workers=1)
+    server.env["LEDGER_CHECKPOINT_INTERVAL"] = "0.5"
+    with server:
+        poll(lambda: (_status(server.base, 0) or {}).get("audited_at"))
+        auditing = poll(lambda: [pid for pid, command in _children(server.process.pid).items()
+                                 if "spawn_main" in command])
         assert len(auditing) == 1
-        server.kill()
-        server.wait(30)
+        server.process.kill()
+        server.process.wait(30)
         poll(lambda: not Path(f"/proc/{auditing[0]}").exists() or
              (Path(f"/proc/{auditing[0]}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"), timeout=15)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait(30)
