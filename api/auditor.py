@@ -16,10 +16,11 @@ chains), and inside the serving process it held the interpreter from the
 requests for as long (docs/performance.md). That process exits with the
 serving one, even one killed outright.
 
-With several server processes each runs one, but one audits at a time: a process whose turn comes
-less than an interval after another process recorded a round stands by that
-turn (``due``), so the rolling shares are a rate for the ledger, not for each
-process, and no round is spent on work another one already did. Should two
+With several server processes each runs one, but one audits at a time: a
+process whose turn comes less than an interval after another process recorded
+a round stands by that turn (``due``), so the rolling shares are a rate for the
+ledger, not for each process, and no round is spent on work another one
+already did. Should two
 rounds still overlap, the one whose position the other moved meanwhile stores
 nothing (``ledger.audit.record``); its process then stands by while the other
 keeps the turn, and takes it over once that one stops recording.
@@ -115,11 +116,12 @@ class Auditor(LoopTask):
             await run_in_threadpool(self.audit_once)
             return
         if self._process is None:
-            self._process = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=_start_apart, initargs=(os.getpid(),))
+            self._process = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_apart,
+                initargs=(os.getpid(), self.ledger.settings, self.interval, self.recheck, self.projections))
         try:
             self.last, self.found, self._recorded = await asyncio.get_running_loop().run_in_executor(
-                self._process, _round_apart, self.ledger.settings, self.interval, self.recheck, self.projections)
+                self._process, _round_apart)
         except BrokenProcessPool:  # the audit process died (killed, out of memory): a new one next round
             self._process = None
             raise
@@ -159,10 +161,15 @@ class Auditor(LoopTask):
         return self.last
 
 
-def _start_apart(parent: int) -> None:
-    """In the audit process: yield the processors to the serving ones and the database when they want them
-    (a lower priority: the audit has an interval to finish its round in, requests have milliseconds), and exit
-    once the serving process is gone, even killed, when nobody stops this one."""
+# The audit process's own auditor, over a ledger it opened from the serving process's settings.
+_apart: Auditor | None = None
+
+
+def _start_apart(parent: int, settings, interval: float, recheck: int, projections: int) -> None:
+    """In the audit process: open the ledger and its auditor, yield the processors to the serving ones and the
+    database when they want them (a lower priority: the audit has an interval to finish its round in, requests
+    have milliseconds), and exit once the serving process is gone, even killed, when nobody stops this one."""
+    global _apart
     if hasattr(os, "nice"):
         os.nice(10)
 
@@ -172,17 +179,12 @@ def _start_apart(parent: int) -> None:
         os._exit(0)  # a round under way is rolled back with its connection; the next server's auditor redoes it
 
     threading.Thread(target=watch, name="audit-follows-server", daemon=True).start()
+    _apart = Auditor(Ledger(settings), interval=interval, recheck=recheck, projections=projections)
 
 
-# The audit process's own auditor, over a ledger it opened from the serving process's settings.
-_apart: Auditor | None = None
-
-
-def _round_apart(settings, interval: float, recheck: int, projections: int) -> tuple[Round, list, str | None]:
+def _round_apart() -> tuple[Round, list, str | None]:
     """One round in the audit process: what it did, the defects it found, and when it recorded the round."""
-    global _apart
-    if _apart is None:
-        _apart = Auditor(Ledger(settings), interval=interval, recheck=recheck, projections=projections)
+    assert _apart is not None, "started by _start_apart"
     done = _apart.audit_once()
     return done, _apart.found, _apart._recorded
 
