@@ -30,9 +30,8 @@ def free_ports(count: int) -> int:
     theirs, so a test running beside this one cannot be handed one of them between the choice and the bind."""
     ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
     low = int(ephemeral.read_text().split()[0]) if ephemeral.exists() else 32768
-    chooser = random.Random()
     for _ in range(200):
-        base = chooser.randrange(10000, low - count)
+        base = random.randrange(10000, low - count)
         try:
             with contextlib.ExitStack() as probes:
                 for port in range(base, base + count):
